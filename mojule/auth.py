@@ -1,0 +1,90 @@
+"""Authentication: a before_request hook that denies by default.
+
+Each view declares what credential it takes with a decorator (``@public``,
+``@ingest_token_required``); a view without one is refused. The hook decides before the
+request body is read, and every refusal looks the same to the client: the reason goes to
+the server log only, and never the token.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Callable
+
+from flask import Flask, current_app, g, request
+
+from mojule import tokens
+from mojule.db import get_connection
+from mojule.errors import Unauthorized
+from mojule.orgs import resolve_ingest_token, touch_ingest_token
+
+log = logging.getLogger("mojule.auth")
+
+PUBLIC = "public"
+INGEST = "ingest"
+
+
+@dataclass(frozen=True)
+class IngestCredential:
+    org_id: int
+    token_id: int
+
+
+def public(view: Callable) -> Callable:
+    """Mark a view as needing no credential."""
+    view.mojule_auth = PUBLIC
+    return view
+
+
+def ingest_token_required(view: Callable) -> Callable:
+    """Mark a view as taking an org ingest token (``Bearer mtk_...``)."""
+    view.mojule_auth = INGEST
+    return view
+
+
+def init_app(app: Flask) -> None:
+    """Register the authentication hook."""
+    app.before_request(authenticate)
+
+
+def authenticate() -> None:
+    """Check the request's credential against what its view declares; raise Unauthorized."""
+    view = current_app.view_functions.get(request.endpoint)
+    if view is None:
+        return  # no such route: routing answers 404 or 405
+    kind = getattr(view, "mojule_auth", None)
+    if kind == PUBLIC:
+        return
+    if kind == INGEST:
+        g.ingest = _ingest_credential()
+        return
+    _refuse("view declares no credential")
+
+
+def bearer_token() -> str | None:
+    """Return the token of an ``Authorization: Bearer`` header (scheme case-insensitive)."""
+    scheme, _, token = request.headers.get("Authorization", "").strip().partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return token.strip() or None
+
+
+def _ingest_credential() -> IngestCredential:
+    token = bearer_token()
+    if token is None:
+        _refuse("no Bearer token")
+    if not tokens.is_well_formed(token, tokens.INGEST_PREFIX):
+        _refuse("malformed ingest token or bad checksum")
+    conn = get_connection()
+    resolved = resolve_ingest_token(conn, token)
+    if resolved is None:
+        _refuse("unknown ingest token")
+    if resolved.revoked:
+        _refuse(f"revoked ingest token {resolved.token_id} of org {resolved.org_id}")
+    touch_ingest_token(conn, resolved)
+    return IngestCredential(org_id=resolved.org_id, token_id=resolved.token_id)
+
+
+def _refuse(reason: str) -> None:
+    log.info("401 %s %s: %s", request.method, request.path, reason)
+    raise Unauthorized()

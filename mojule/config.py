@@ -1,0 +1,103 @@
+"""Configuration: every MOJULE_* environment variable, listed once, checked at startup.
+
+The server (gunicorn) and the cron-run CLI read the same environment, so there is no
+separate config file to keep in sync. README.rst has the same table for operators.
+"""
+from __future__ import annotations
+
+import ipaddress
+import os
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from mojule.crypto import InvalidMasterKey, load_master_key
+
+
+class ConfigError(Exception):
+    """A MOJULE_* setting is missing or malformed; the message names the variable."""
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise ValueError("must be a positive integer")
+    return value
+
+
+def _key_list(text: str) -> tuple[str, ...]:
+    return tuple(key.strip() for key in text.split(",") if key.strip())
+
+
+def _networks(text: str) -> tuple:
+    return tuple(ipaddress.ip_network(item.strip(), strict=False)
+                 for item in text.split(",") if item.strip())
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str                       # the environment variable
+    default: str | None             # None means required
+    parse: Callable[[str], Any]
+    doc: str
+
+
+SETTINGS = (
+    Setting("MOJULE_DATABASE_URL", None, str,
+            "PostgreSQL URL the server and CLI connect with (libpq URL or key=value string)."),
+    Setting("MOJULE_MASTER_KEY", None, str,
+            "Base64 of 32 random bytes; wraps every org's data keys. Keep it out of backups."),
+    Setting("MOJULE_MASTER_KEY_PREVIOUS", "", str,
+            "The previous master key while `mojule keys rotate-master` runs; empty otherwise."),
+    Setting("MOJULE_MAX_BODY_BYTES", str(20 * 1024 * 1024), _positive_int,
+            "Largest request body accepted, measured after decompression (413 above it)."),
+    Setting("MOJULE_POOL_SIZE", "4", _positive_int,
+            "PostgreSQL connections per gunicorn worker."),
+    Setting("MOJULE_STATEMENT_TIMEOUT_MS", "5000", _positive_int,
+            "Statement timeout for request queries; kept below the exporter's 10 s budget."),
+    Setting("MOJULE_RETRY_AFTER_SECONDS", "2", _positive_int,
+            "Retry-After sent with 503 when the database is unavailable (exporters give up past ~10 s)."),
+    Setting("MOJULE_CONTENT_KEYS", "", _key_list,
+            "Extra attribute keys to treat as content (encrypted), comma-separated, added to the built-in list."),
+    Setting("MOJULE_CONTENT_LONG_STRING", "1024", _positive_int,
+            "Any other string attribute at least this many characters long is stored encrypted too."),
+    Setting("MOJULE_TRUSTED_PROXIES", "", _networks,
+            "Networks of reverse proxies whose X-Forwarded-For is believed, comma-separated CIDRs."),
+    Setting("MOJULE_LOG_LEVEL", "INFO", str.upper,
+            "Python log level for the app's own log lines."),
+)
+
+
+def load(overrides: dict[str, Any] | None = None, environ: dict[str, str] | None = None) -> dict:
+    """Return the settings as a dict keyed by variable name without the MOJULE_ prefix.
+
+    Values come from the defaults, then the environment, then ``overrides`` (tests).
+    Raises ConfigError naming the first missing or malformed variable.
+    """
+    environ = os.environ if environ is None else environ
+    overrides = overrides or {}
+    config: dict[str, Any] = {}
+    for setting in SETTINGS:
+        key = setting.name.removeprefix("MOJULE_")
+        if key in overrides:
+            config[key] = overrides[key]
+            continue
+        text = environ.get(setting.name, setting.default)
+        if text is None or (text == "" and setting.default is None):
+            raise ConfigError(f"{setting.name} is not set: {setting.doc}")
+        try:
+            config[key] = setting.parse(text)
+        except ValueError as exc:
+            raise ConfigError(f"{setting.name} is malformed ({exc}): {setting.doc}") from None
+    config["MASTER_KEYS"] = _master_keys(config)
+    return config
+
+
+def _master_keys(config: dict) -> tuple:
+    """Parse the master key (and the previous one during rotation); newest first."""
+    try:
+        keys = [load_master_key(config["MASTER_KEY"], "MOJULE_MASTER_KEY")]
+        if config["MASTER_KEY_PREVIOUS"]:
+            keys.append(load_master_key(config["MASTER_KEY_PREVIOUS"], "MOJULE_MASTER_KEY_PREVIOUS"))
+    except InvalidMasterKey as exc:
+        raise ConfigError(str(exc)) from None
+    return tuple(keys)

@@ -1,0 +1,68 @@
+"""Which attributes are verbatim content, to be split out at ingest and stored encrypted.
+
+The list follows Claude Code's telemetry reference (prompts, responses, tool inputs and
+parameters, commands, file paths, error texts, raw API bodies, hook definitions) plus the
+OpenTelemetry GenAI semantic-convention keys that carry messages. Claude Code's own
+"redaction" flags are not trusted: a key on this list is encrypted whatever its value.
+Operators extend it with MOJULE_CONTENT_KEYS, and any other long string is treated as
+content too, so an unknown exporter's payload does not land in plaintext.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+CONTENT_KEYS = frozenset({
+    # Claude Code log events and spans
+    "prompt", "prompt_text", "user_prompt", "response", "body", "body_ref",
+    "tool_parameters", "tool_input", "tool_output", "error", "file_path", "full_command",
+    "bash_command", "bash_argv0", "command", "skill_name", "subagent_type", "agent_type",
+    "new_context", "system_prompt_preview", "user_system_prompt", "response.model_output",
+    "hook_definitions", "hook_matcher", "command_name", "server_name", "workspace.host_paths",
+    # OpenTelemetry semantic conventions that carry messages, errors or code
+    "gen_ai.prompt", "gen_ai.completion", "gen_ai.input.messages", "gen_ai.output.messages",
+    "gen_ai.system_instructions", "gen_ai.tool.call.arguments", "gen_ai.tool.call.result",
+    "exception.message", "exception.stacktrace", "error.message", "db.query.text",
+    "db.statement", "code.stacktrace",
+})
+
+# Span events whose every attribute is content: Claude Code's tool input/output bodies.
+CONTENT_SPAN_EVENTS = frozenset({"tool.output"})
+
+# Pseudo-attribute names for content that is not an attribute.
+LOG_BODY = "log.body"
+STATUS_MESSAGE = "status.message"
+
+
+class ContentPolicy:
+    """Splits attribute dicts into usage (plaintext) and content (to encrypt)."""
+
+    def __init__(self, extra_keys: tuple[str, ...] = (), long_string: int = 1024):
+        self.keys = CONTENT_KEYS | frozenset(extra_keys)
+        self.long_string = long_string
+
+    def is_content(self, key: str, value: Any) -> bool:
+        """Return True when the attribute ``key`` with ``value`` must be stored encrypted."""
+        if key in self.keys:
+            return True
+        if isinstance(value, str):
+            return len(value) >= self.long_string
+        if isinstance(value, (list, dict)):
+            return _longest_string(value) >= self.long_string
+        return False
+
+    def split(self, attributes: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Return (usage attributes, content attributes); the input is left untouched."""
+        content = {k: v for k, v in attributes.items() if self.is_content(k, v)}
+        if not content:
+            return attributes, content
+        usage = {k: v for k, v in attributes.items() if k not in content}
+        return usage, content
+
+
+def _longest_string(value: Any, depth: int = 0) -> int:
+    if isinstance(value, str):
+        return len(value)
+    if depth > 32:
+        return 0
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+    return max((_longest_string(item, depth + 1) for item in items), default=0)

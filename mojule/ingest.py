@@ -1,0 +1,192 @@
+"""The signal-agnostic half of ingest: a batch of rows, and storing it in one transaction.
+
+The signal modules (logs, metrics, traces) turn decoded OTLP records into a Batch; this
+module writes the batch: rows are COPY'd into a per-connection staging table and moved
+into place with ON CONFLICT DO NOTHING, so a retried export stores nothing twice; content
+is encrypted only for the records that were new; the sessions table is brought up to date.
+Nothing is acknowledged before COMMIT.
+"""
+from __future__ import annotations
+
+import weakref
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from typing import Any, Sequence
+
+import orjson
+import psycopg
+
+from mojule.crypto import content_aad
+from mojule.db import copy_rows, org_transaction, query
+from mojule.keyring import Keyring
+from mojule.usage import Context
+
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+# Records dated before this, or more than FUTURE_SLACK ahead of the server clock, are
+# refused as malformed: they would only create stray monthly partitions.
+EARLIEST = datetime(2015, 1, 1, tzinfo=timezone.utc)
+FUTURE_SLACK = timedelta(days=7)
+SESSION_IDS_CAP = 100
+
+# Staging tables already created on a connection (temporary tables live per connection).
+_staged: "weakref.WeakKeyDictionary[psycopg.Connection, set[str]]" = weakref.WeakKeyDictionary()
+
+
+class Malformed(Exception):
+    """The record cannot be stored."""
+
+
+@dataclass
+class SessionSeen:
+    """What one batch saw of a session, folded into the sessions table at store time."""
+
+    context: Context
+    resource: dict
+    first_seen: datetime
+    last_seen: datetime
+
+
+@dataclass
+class Batch:
+    """Rows of one signal ready to store, with their content and the sessions they touch."""
+
+    signal: str                  # "logs", "metrics" or "traces" (content AAD and counts)
+    table: str                   # target table; sql/<table>_{stage,copy,insert}.sql exist
+    rows: list[tuple] = field(default_factory=list)
+    record_ids: list[bytes] = field(default_factory=list)
+    content: list[tuple[bytes, datetime, str | None, dict[str, Any]]] = field(default_factory=list)
+    sessions: dict[str, SessionSeen] = field(default_factory=dict)
+    skipped: Counter = field(default_factory=Counter)
+
+    def skip(self, reason: str) -> None:
+        self.skipped[reason] += 1
+
+    def add(self, row: tuple, record_id: bytes, time: datetime, context: Context,
+            resource: dict, content: dict[str, Any]) -> None:
+        """Add one record's row (in COPY column order) and what goes with it."""
+        self.rows.append(row)
+        self.record_ids.append(record_id)
+        if content:
+            self.content.append((record_id, time, context.session_id, content))
+        if context.session_id:
+            seen = self.sessions.get(context.session_id)
+            if seen is None:
+                self.sessions[context.session_id] = SessionSeen(context, resource, time, time)
+            else:
+                seen.first_seen = min(seen.first_seen, time)
+                seen.last_seen = max(seen.last_seen, time)
+
+    @property
+    def skipped_total(self) -> int:
+        return sum(self.skipped.values())
+
+
+@dataclass
+class Stored:
+    inserted: int                # records new to the database
+    duplicates: int              # records it already had (retried exports)
+
+
+def timestamp(nanos: int) -> datetime:
+    """Return the UTC datetime of a Unix-nanosecond timestamp. Raises Malformed out of range."""
+    moment = EPOCH + timedelta(microseconds=nanos // 1000)
+    if moment < EARLIEST or moment > datetime.now(timezone.utc) + FUTURE_SLACK:
+        raise Malformed("timestamp out of range")
+    return moment
+
+
+def jsonb(value: Any) -> str:
+    """Serialise an attribute dict for a jsonb column. Raises Malformed if it cannot be."""
+    try:
+        return orjson.dumps(value).decode()
+    except (TypeError, orjson.JSONEncodeError):
+        raise Malformed("attributes cannot be stored as JSON") from None
+
+
+class Partitions:
+    """The monthly partitions one worker knows exist, so the check is free on the hot path."""
+
+    def __init__(self):
+        self.known: set[tuple[str, date]] = set()
+
+    def ensure(self, conn: psycopg.Connection, batch: Batch) -> None:
+        """Create the partitions the batch's rows need (outside any transaction).
+
+        Creating a partition locks its parent table; that lock should not be held for
+        the length of an ingest transaction.
+        """
+        parents = (batch.table, "content_values") if batch.content else (batch.table,)
+        # Every COPY row starts (org_id, time, ...): the partitioning column is second.
+        months = {row[1].date().replace(day=1) for row in batch.rows}
+        for parent in parents:
+            for month in months:
+                if (parent, month) not in self.known:
+                    conn.execute(query("partition_ensure"), {"parent": parent, "day": month})
+                    self.known.add((parent, month))
+
+
+def store(conn: psycopg.Connection, org_id: int, batch: Batch, keyring: Keyring,
+          partitions: Partitions) -> Stored:
+    """Store ``batch`` for ``org_id`` in one transaction and return what was new."""
+    if not batch.rows:
+        return Stored(0, 0)
+    partitions.ensure(conn, batch)
+    with org_transaction(conn, org_id):
+        _ensure_staging(conn, batch.table)
+        copy_rows(conn, f"{batch.table}_copy", batch.rows)
+        inserted = {row[0] for row in conn.execute(query(f"{batch.table}_insert"))}
+        new_content = [item for item in batch.content if item[0] in inserted]
+        if new_content:
+            _store_content(conn, keyring, org_id, batch.signal, new_content)
+        if batch.sessions:
+            _upsert_sessions(conn, org_id, batch.sessions)
+    unique_records = len(set(batch.record_ids))
+    return Stored(inserted=len(inserted), duplicates=unique_records - len(inserted))
+
+
+def session_ids(batches: Sequence[Batch]) -> list[str]:
+    """Return the distinct session ids of the batches, capped to keep the answer small."""
+    seen = sorted({sid for batch in batches for sid in batch.sessions})
+    return seen[:SESSION_IDS_CAP]
+
+
+def _ensure_staging(conn: psycopg.Connection, table: str) -> None:
+    staged = _staged.setdefault(conn, set())
+    if table not in staged:
+        conn.execute(query(f"{table}_stage"))
+        staged.add(table)
+
+
+def _store_content(conn: psycopg.Connection, keyring: Keyring, org_id: int,
+                   signal: str, items: list) -> None:
+    cipher = keyring.current_cipher(conn, org_id)
+    dek_id = cipher.dek_id
+
+    def rows():
+        for record_id, time, session_id, content in items:
+            for attribute, value in content.items():
+                aad = content_aad(org_id, signal, record_id, attribute, dek_id)
+                plaintext = orjson.dumps(value)
+                yield (org_id, time, signal, record_id, attribute, session_id, dek_id,
+                       cipher.encrypt(plaintext, aad))
+
+    copy_rows(conn, "content_values_copy", rows())
+
+
+def _upsert_sessions(conn: psycopg.Connection, org_id: int, sessions: dict[str, SessionSeen]) -> None:
+    # Sorted so two requests touching the same sessions lock them in the same order.
+    params = []
+    for session_id in sorted(sessions):
+        seen = sessions[session_id]
+        ctx, seat = seen.context, seen.context.seat
+        params.append({
+            "org_id": org_id, "session_id": session_id, "seat_identity": seat.identity,
+            "user_email": seat.email, "user_account_uuid": seat.account_uuid,
+            "user_id": seat.user_id, "organization_uuid": seat.organization_uuid,
+            "first_seen": seen.first_seen, "last_seen": seen.last_seen,
+            "app_version": ctx.app_version, "terminal_type": ctx.terminal_type,
+            "service_name": ctx.service_name, "resource_attributes": jsonb(seen.resource),
+        })
+    with conn.cursor() as cur:
+        cur.executemany(query("session_upsert"), params)

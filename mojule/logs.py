@@ -1,0 +1,79 @@
+"""POST /v1/logs: Claude Code events (OTLP log records).
+
+Same steps as metrics.py and traces.py: authenticate (hook), read and decode the body,
+validate, transform to rows, store, answer.
+"""
+from __future__ import annotations
+
+from flask import Blueprint
+
+from mojule import otlp
+from mojule.auth import ingest_token_required
+from mojule.content import LOG_BODY, ContentPolicy
+from mojule.ingest import Batch, Malformed, jsonb, timestamp
+from mojule.receiver import receive
+from mojule.usage import boolean, context, decimal, integer, real, text
+
+bp = Blueprint("logs", __name__)
+
+
+@bp.post("/v1/logs")
+@bp.post("/api/ingest/otlp/logs")
+@bp.post("/api/ingest/otlp/v1/logs")
+@ingest_token_required
+def ingest_logs():
+    """Store an OTLP/JSON ExportLogsServiceRequest and answer 202 with counts."""
+    return receive(log_batch)
+
+
+def log_batch(payload, policy: ContentPolicy, org_id: int) -> Batch:
+    """Return the batch of log_events rows for a decoded export request."""
+    batch = Batch(signal="logs", table="log_events")
+    for record in otlp.iter_logs(payload):
+        if isinstance(record, otlp.Skipped):
+            batch.skip(record.reason)
+            continue
+        try:
+            _add_record(batch, policy, org_id, record)
+        except Malformed as exc:
+            batch.skip(str(exc))
+    return batch
+
+
+def event_name(record: otlp.LogRecord) -> str:
+    """Return the event's short name: ``event.name``, the OTLP eventName, or the body."""
+    name = text(record.attributes.get("event.name")) or record.event_name
+    if not name and isinstance(record.body, str) and record.body.startswith("claude_code."):
+        name = record.body.removeprefix("claude_code.")
+    return name or "log"
+
+
+def _add_record(batch: Batch, policy: ContentPolicy, org_id: int, record: otlp.LogRecord) -> None:
+    attributes, resource = record.attributes, record.resource
+    time = timestamp(record.time_unix_nano)
+    name = event_name(record)
+    usage, content = policy.split(attributes)
+    # Claude Code's body only repeats the event name; any other body is a message: content.
+    if record.body is not None and record.body != f"claude_code.{name}":
+        content = {**content, LOG_BODY: record.body}
+    ctx = context(attributes, resource)
+    seat = ctx.seat
+    get = attributes.get
+    row = (
+        org_id, time, record.identity, record.time_unix_nano,
+        record.observed_time_unix_nano or None, ctx.session_id, name,
+        integer(get("event.sequence")), text(get("prompt.id")), seat.identity, seat.email,
+        seat.account_uuid, seat.user_id, seat.organization_uuid, ctx.terminal_type,
+        ctx.app_version, ctx.service_name, text(get("model")),
+        integer(get("input_tokens")), integer(get("output_tokens")),
+        integer(get("cache_read_tokens")), integer(get("cache_creation_tokens")),
+        decimal(get("cost_usd")), integer(get("cost_usd_micros")), real(get("duration_ms")),
+        text(get("tool_name")), text(get("decision") or get("decision_type")),
+        text(get("decision_source") or get("source")), boolean(get("success")),
+        text(get("error_type")), integer(get("status_code")),
+        integer(get("attempt") or get("total_attempts")),
+        record.severity_number or None, record.severity_text or None,
+        record.trace_id, record.span_id, record.scope_name or None,
+        record.scope_version or None, sorted(content), jsonb(usage), jsonb(resource),
+    )
+    batch.add(row, record.identity, time, ctx, resource, content)

@@ -1,0 +1,62 @@
+"""POST /v1/metrics: Claude Code metrics (OTLP metric data points).
+
+Same steps as logs.py and traces.py: authenticate (hook), read and decode the body,
+validate, transform to rows, store, answer. Points keep their temporality, start time and
+time, so cumulative series can be turned into exact deltas when usage is read.
+"""
+from __future__ import annotations
+
+from flask import Blueprint
+
+from mojule import otlp
+from mojule.auth import ingest_token_required
+from mojule.content import ContentPolicy
+from mojule.ingest import Batch, Malformed, jsonb, timestamp
+from mojule.receiver import receive
+from mojule.usage import context, decimal, text
+
+bp = Blueprint("metrics", __name__)
+
+
+@bp.post("/v1/metrics")
+@bp.post("/api/ingest/otlp/metrics")
+@bp.post("/api/ingest/otlp/v1/metrics")
+@ingest_token_required
+def ingest_metrics():
+    """Store an OTLP/JSON ExportMetricsServiceRequest and answer 202 with counts."""
+    return receive(metric_batch)
+
+
+def metric_batch(payload, policy: ContentPolicy, org_id: int) -> Batch:
+    """Return the batch of metric_points rows for a decoded export request."""
+    batch = Batch(signal="metrics", table="metric_points")
+    for point in otlp.iter_metric_points(payload):
+        if isinstance(point, otlp.Skipped):
+            batch.skip(point.reason)
+            continue
+        try:
+            _add_point(batch, policy, org_id, point)
+        except Malformed as exc:
+            batch.skip(str(exc))
+    return batch
+
+
+def _add_point(batch: Batch, policy: ContentPolicy, org_id: int, point: otlp.MetricPoint) -> None:
+    attributes, resource = point.attributes, point.resource
+    time = timestamp(point.time_unix_nano)
+    usage, content = policy.split(attributes)
+    ctx = context(attributes, resource)
+    seat = ctx.seat
+    get = attributes.get
+    row = (
+        org_id, time, point.identity, point.series_hash, point.metric_name, point.kind,
+        point.temporality, point.is_monotonic, point.unit, point.start_time_unix_nano,
+        point.time_unix_nano, decimal(point.value),
+        None if point.distribution is None else jsonb(point.distribution),
+        ctx.session_id, seat.identity, seat.email, seat.account_uuid, seat.user_id,
+        seat.organization_uuid, ctx.terminal_type, ctx.app_version, ctx.service_name,
+        text(get("model")), text(get("type")), text(get("tool_name")), text(get("decision")),
+        text(get("language")), point.scope_name or None, point.scope_version or None,
+        sorted(content), jsonb(usage), jsonb(resource),
+    )
+    batch.add(row, point.identity, time, ctx, resource, content)

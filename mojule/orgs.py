@@ -1,0 +1,131 @@
+"""Orgs and their ingest tokens: database functions, connection first."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+import psycopg
+from psycopg.rows import class_row
+
+from mojule import tokens
+from mojule.db import org_transaction, query
+
+SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+DEFAULT_RETENTION_DAYS = 90
+
+
+class OrgNotFound(Exception):
+    """No org has that slug."""
+
+
+class OrgExists(Exception):
+    """An org with that slug already exists."""
+
+
+class InvalidSlug(Exception):
+    """A slug is 1-63 lowercase letters, digits or dashes, starting with a letter or digit."""
+
+
+class TokenNotFound(Exception):
+    """No token of this org matches that id or prefix."""
+
+
+@dataclass
+class Org:
+    org_id: int
+    slug: str
+    name: str
+    retention_days: int
+    created_at: datetime
+
+
+@dataclass
+class IngestTokenInfo:
+    token_id: int
+    name: str
+    token_prefix: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+@dataclass
+class ResolvedToken:
+    org_id: int
+    token_id: int
+    revoked: bool
+
+
+def create_org(conn: psycopg.Connection, slug: str, name: str | None = None,
+               retention_days: int = DEFAULT_RETENTION_DAYS) -> Org:
+    """Create an org and return it. Raises InvalidSlug or OrgExists."""
+    if not SLUG_PATTERN.match(slug):
+        raise InvalidSlug()
+    try:
+        with conn.transaction(), conn.cursor(row_factory=class_row(Org)) as cur:
+            cur.execute(query("org_insert"),
+                        {"slug": slug, "name": name or slug, "retention_days": retention_days})
+            return cur.fetchone()
+    except psycopg.errors.UniqueViolation:
+        raise OrgExists() from None
+
+
+def find_org(conn: psycopg.Connection, slug: str) -> Org:
+    """Return the org with ``slug``. Raises OrgNotFound."""
+    with conn.cursor(row_factory=class_row(Org)) as cur:
+        org = cur.execute(query("org_by_slug"), {"slug": slug}).fetchone()
+    if org is None:
+        raise OrgNotFound()
+    return org
+
+
+def create_ingest_token(conn: psycopg.Connection, org: Org, name: str) -> str:
+    """Create an ingest token for ``org`` and return it; only its digest is stored."""
+    token = tokens.generate(tokens.INGEST_PREFIX)
+    with org_transaction(conn, org.org_id):
+        conn.execute(query("ingest_token_insert"), {
+            "org_id": org.org_id, "name": name,
+            "token_prefix": tokens.visible_prefix(token), "token_digest": tokens.digest(token),
+        })
+    return token
+
+
+def list_ingest_tokens(conn: psycopg.Connection, org: Org) -> list[IngestTokenInfo]:
+    """Return the org's ingest tokens, oldest first."""
+    with org_transaction(conn, org.org_id), \
+            conn.cursor(row_factory=class_row(IngestTokenInfo)) as cur:
+        return cur.execute(query("ingest_token_list"), {"org_id": org.org_id}).fetchall()
+
+
+def revoke_ingest_token(conn: psycopg.Connection, org: Org, id_or_prefix: str) -> IngestTokenInfo:
+    """Revoke the org's token given by id or visible prefix and return it.
+
+    Revoking twice is harmless. Raises TokenNotFound when nothing, or more than one
+    token, matches.
+    """
+    token_id = int(id_or_prefix) if id_or_prefix.isdigit() else None
+    with org_transaction(conn, org.org_id), \
+            conn.cursor(row_factory=class_row(IngestTokenInfo)) as cur:
+        matches = cur.execute(query("ingest_token_find"), {
+            "org_id": org.org_id, "token_id": token_id, "token_prefix": id_or_prefix,
+        }).fetchall()
+        if len(matches) != 1:
+            raise TokenNotFound()
+        return cur.execute(query("ingest_token_revoke"), {
+            "org_id": org.org_id, "token_id": matches[0].token_id,
+        }).fetchone()
+
+
+def resolve_ingest_token(conn: psycopg.Connection, token: str) -> ResolvedToken | None:
+    """Return the org and token id an ingest token belongs to, or None when unknown."""
+    with conn.cursor(row_factory=class_row(ResolvedToken)) as cur:
+        return cur.execute(query("ingest_token_resolve"),
+                           {"token_digest": tokens.digest(token)}).fetchone()
+
+
+def touch_ingest_token(conn: psycopg.Connection, resolved: ResolvedToken) -> None:
+    """Record that a token was used; writes at most once per 10 minutes per token."""
+    with org_transaction(conn, resolved.org_id):
+        conn.execute(query("ingest_token_touch"),
+                     {"org_id": resolved.org_id, "token_id": resolved.token_id})

@@ -1,0 +1,86 @@
+"""The steps every signal endpoint shares: read, decode, store, answer 202.
+
+The 202 body is the API reference's (accepted, counts, sessionIds, skipped). When records
+were skipped it also carries an OTLP ``partialSuccess`` so standard exporters report it;
+they do not retry a partial success, and one bad record never costs the others.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from flask import current_app, g, jsonify, request
+
+from mojule import otlp
+from mojule.body import read_otlp_json
+from mojule.content import ContentPolicy
+from mojule.db import get_connection
+from mojule.errors import BadRequest
+from mojule.ingest import Batch, session_ids, store
+
+COUNT_NAMES = {"logs": "logEvents", "metrics": "metricPoints", "traces": "spans"}
+REJECTED_NAMES = {"logs": "rejectedLogRecords", "metrics": "rejectedDataPoints",
+                  "traces": "rejectedSpans"}
+TOP_LEVEL_KEYS = {"logs": ("resourceLogs", "resource_logs"),
+                  "metrics": ("resourceMetrics", "resource_metrics"),
+                  "traces": ("resourceSpans", "resource_spans")}
+MAX_REASONS = 5
+
+
+def content_policy() -> ContentPolicy:
+    """Return the app's content policy (built once per worker from the config)."""
+    policy = current_app.extensions.get("mojule.content_policy")
+    if policy is None:
+        config = current_app.config["MOJULE"]
+        policy = ContentPolicy(config["CONTENT_KEYS"], config["CONTENT_LONG_STRING"])
+        current_app.extensions["mojule.content_policy"] = policy
+    return policy
+
+
+def receive(build_batch: Callable[[Any, ContentPolicy, int], Batch]):
+    """Handle one export request for the signal ``build_batch`` decodes."""
+    config = current_app.config["MOJULE"]
+    payload = read_otlp_json(request, config["MAX_BODY_BYTES"])
+    org_id = g.ingest.org_id
+    if not isinstance(payload, dict):
+        raise BadRequest("The request body must be a JSON object (an OTLP export request).")
+    try:
+        batch = build_batch(payload, content_policy(), org_id)
+    except otlp.Malformed as exc:
+        raise BadRequest(f"Malformed export request: {exc}.") from None
+    stored = store(get_connection(), org_id, batch, current_app.extensions["mojule.keyring"],
+                   current_app.extensions["mojule.partitions"])
+    return jsonify(_answer(batch, payload, stored.inserted + stored.duplicates,
+                           stored.duplicates)), 202
+
+
+def _answer(batch: Batch, payload: dict, accepted: int, duplicates: int) -> dict:
+    counts = {name: 0 for name in COUNT_NAMES.values()}
+    counts[COUNT_NAMES[batch.signal]] = accepted
+    answer = {
+        "accepted": True,
+        "counts": counts,
+        "sessionIds": session_ids([batch]),
+        "skipped": batch.skipped_total,
+        "duplicates": duplicates,
+    }
+    message = _warning(batch, payload)
+    if batch.skipped_total or message:
+        answer["partialSuccess"] = {
+            REJECTED_NAMES[batch.signal]: str(batch.skipped_total),
+            "errorMessage": message,
+        }
+    return answer
+
+
+def _warning(batch: Batch, payload: dict) -> str:
+    if batch.skipped:
+        reasons = "; ".join(f"{reason} ({count})"
+                            for reason, count in batch.skipped.most_common(MAX_REASONS))
+        return f"Skipped {batch.skipped_total} malformed record(s): {reasons}."
+    if not any(key in payload for key in TOP_LEVEL_KEYS[batch.signal]):
+        others = [signal for signal, keys in TOP_LEVEL_KEYS.items()
+                  if signal != batch.signal and any(key in payload for key in keys)]
+        if others:
+            return (f"This is the {batch.signal} endpoint but the request holds "
+                    f"{others[0]}; check the exporter's per-signal endpoint.")
+    return ""

@@ -1,0 +1,92 @@
+"""POST /v1/traces: Claude Code spans (OTLP traces, "enhanced telemetry").
+
+Same steps as logs.py and metrics.py: authenticate (hook), read and decode the body,
+validate, transform to rows, store, answer. Orphan spans are kept: a parent that was never
+exported is normal for Claude Code.
+"""
+from __future__ import annotations
+
+from flask import Blueprint
+
+from mojule import otlp
+from mojule.auth import ingest_token_required
+from mojule.content import CONTENT_SPAN_EVENTS, STATUS_MESSAGE, ContentPolicy
+from mojule.ingest import Batch, Malformed, jsonb, timestamp
+from mojule.receiver import receive
+from mojule.usage import boolean, context, integer, real, text
+
+bp = Blueprint("traces", __name__)
+
+
+@bp.post("/v1/traces")
+@bp.post("/api/ingest/otlp/traces")
+@bp.post("/api/ingest/otlp/v1/traces")
+@ingest_token_required
+def ingest_traces():
+    """Store an OTLP/JSON ExportTraceServiceRequest and answer 202 with counts."""
+    return receive(span_batch)
+
+
+def span_batch(payload, policy: ContentPolicy, org_id: int) -> Batch:
+    """Return the batch of spans rows for a decoded export request."""
+    batch = Batch(signal="traces", table="spans")
+    for span in otlp.iter_spans(payload):
+        if isinstance(span, otlp.Skipped):
+            batch.skip(span.reason)
+            continue
+        try:
+            _add_span(batch, policy, org_id, span)
+        except Malformed as exc:
+            batch.skip(str(exc))
+    return batch
+
+
+def split_span_content(policy: ContentPolicy, span: otlp.Span) -> tuple[dict, list, list, dict]:
+    """Return (usage attributes, events, links, content) with content split out.
+
+    Content of events and links is named ``event.<i>.<key>`` and ``link.<i>.<key>``; the
+    stored events and links list the names of what was taken out.
+    """
+    usage, content = policy.split(span.attributes)
+    content = dict(content)
+    if span.status_message:
+        content[STATUS_MESSAGE] = span.status_message
+    events = []
+    for index, event in enumerate(span.events):
+        if event["name"] in CONTENT_SPAN_EVENTS:
+            kept, taken = {}, event["attributes"]
+        else:
+            kept, taken = policy.split(event["attributes"])
+        content.update({f"event.{index}.{key}": value for key, value in taken.items()})
+        events.append({"name": event["name"], "time_unix_nano": event["time_unix_nano"],
+                       "attributes": kept, "content_keys": sorted(taken)})
+    links = []
+    for index, link in enumerate(span.links):
+        kept, taken = policy.split(link["attributes"])
+        content.update({f"link.{index}.{key}": value for key, value in taken.items()})
+        links.append({**link, "attributes": kept, "content_keys": sorted(taken)})
+    return usage, events, links, content
+
+
+def _add_span(batch: Batch, policy: ContentPolicy, org_id: int, span: otlp.Span) -> None:
+    attributes, resource = span.attributes, span.resource
+    start = timestamp(span.start_time_unix_nano)
+    usage, events, links, content = split_span_content(policy, span)
+    ctx = context(attributes, resource)
+    seat = ctx.seat
+    get = attributes.get
+    duration_ms = real(get("duration_ms"))
+    if duration_ms is None and span.end_time_unix_nano >= span.start_time_unix_nano:
+        duration_ms = (span.end_time_unix_nano - span.start_time_unix_nano) / 1e6
+    row = (
+        org_id, start, span.trace_id, span.span_id, span.identity, span.parent_span_id,
+        span.name, span.kind, span.start_time_unix_nano, span.end_time_unix_nano, duration_ms,
+        span.status_code, ctx.session_id, seat.identity, seat.email, seat.account_uuid,
+        seat.user_id, seat.organization_uuid, ctx.terminal_type, ctx.app_version,
+        ctx.service_name, text(get("model")), text(get("tool_name")),
+        integer(get("input_tokens")), integer(get("output_tokens")),
+        integer(get("cache_read_tokens")), integer(get("cache_creation_tokens")),
+        boolean(get("success")), span.scope_name or None, span.scope_version or None,
+        sorted(content), jsonb(usage), jsonb(events), jsonb(links), jsonb(resource),
+    )
+    batch.add(row, span.identity, start, ctx, resource, content)

@@ -1,0 +1,125 @@
+"""Usage metadata lifted from attributes into typed, queryable columns.
+
+Claude Code's wire types are not stable (numbers sent as strings before 2.1.122, ints and
+doubles switching, ``"undefined"`` status codes), so each value is coerced per key, and a
+value that cannot be coerced becomes NULL rather than costing the record.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+# Seat identity, most specific first: the signed-in email, then the account, then the
+# anonymous install id (or the IdP subject on gateway sessions).
+SEAT_KEYS = ("user.email", "user.account_uuid", "user.account_id", "user.id")
+
+
+@dataclass(slots=True)
+class Seat:
+    identity: str | None
+    email: str | None
+    account_uuid: str | None
+    user_id: str | None
+    organization_uuid: str | None
+
+
+@dataclass(slots=True)
+class Context:
+    """What every record of a session carries: session, seat and client."""
+
+    session_id: str | None
+    seat: Seat
+    terminal_type: str | None
+    app_version: str | None
+    service_name: str | None
+
+
+def text(value: Any) -> str | None:
+    """Return ``value`` as a short string for a text column, or None."""
+    if value is None or isinstance(value, (dict, list)):
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def integer(value: Any) -> int | None:
+    """Return ``value`` as a 64-bit int (numbers and numeric strings), or None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        result = value
+    elif isinstance(value, float) and value.is_integer():
+        result = int(value)
+    elif isinstance(value, str):
+        try:
+            result = int(value.strip())
+        except ValueError:
+            return None
+    else:
+        return None
+    return result if -(2 ** 63) <= result < 2 ** 63 else None
+
+
+def real(value: Any) -> float | None:
+    """Return ``value`` as a finite float, or None."""
+    if isinstance(value, bool):
+        return None
+    try:
+        result = float(value)
+    except (TypeError, ValueError):
+        return None
+    return result if math.isfinite(result) else None
+
+
+def decimal(value: Any) -> Decimal | None:
+    """Return ``value`` as an exact decimal (money), from its shortest text form, or None."""
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        result = Decimal(repr(value) if isinstance(value, float) else str(value).strip())
+    except InvalidOperation:
+        return None
+    return result if result.is_finite() else None
+
+
+def boolean(value: Any) -> bool | None:
+    """Return ``value`` as a bool ("true"/"false" strings included), or None."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        lowered = value.strip().lower()
+        if lowered in ("true", "1", "yes"):
+            return True
+        if lowered in ("false", "0", "no"):
+            return False
+    return None
+
+
+def lookup(attributes: dict, resource: dict, key: str) -> Any:
+    """Return a record attribute, falling back to the resource attribute of that name."""
+    value = attributes.get(key)
+    return resource.get(key) if value is None else value
+
+
+def context(attributes: dict, resource: dict) -> Context:
+    """Return the session, seat and client a record belongs to."""
+    values = {key: text(lookup(attributes, resource, key)) for key in SEAT_KEYS}
+    identity = next((values[key] for key in SEAT_KEYS if values[key]), None)
+    email = values["user.email"]
+    return Context(
+        session_id=text(lookup(attributes, resource, "session.id")),
+        seat=Seat(
+            identity=identity.lower() if identity and identity == email else identity,
+            email=email,
+            account_uuid=values["user.account_uuid"],
+            user_id=values["user.id"],
+            organization_uuid=text(lookup(attributes, resource, "organization.id")),
+        ),
+        terminal_type=text(lookup(attributes, resource, "terminal.type")),
+        app_version=text(lookup(attributes, resource, "app.version"))
+        or text(resource.get("service.version")),
+        service_name=text(resource.get("service.name")),
+    )

@@ -1,0 +1,3 @@
+-- Stores a new ingest token's digest; the token itself is shown once and never stored.
+INSERT INTO ingest_tokens (org_id, name, token_prefix, token_digest)
+VALUES (%(org_id)s, %(name)s, %(token_prefix)s, %(token_digest)s)
