@@ -13,6 +13,7 @@ are rejected here, so that the COPY which follows cannot fail on them.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import re
@@ -37,37 +38,50 @@ class Skipped:
 
 @dataclass(slots=True)
 class LogRecord:
-    resource: dict[str, Any]
+    """One log record, such as a Claude Code event.
+
+    ``identity`` digests the resource, the scope and every decoded field, so a
+    retried record hashes the same and any difference gives another digest.
+    """
+
+    resource: dict[str, Any]      # shared by the records of one resource: do not mutate
     scope_name: str
     scope_version: str
-    time_unix_nano: int
-    observed_time_unix_nano: int
+    time_unix_nano: int           # the observed time when the event time is absent
+    observed_time_unix_nano: int  # 0 when absent
     severity_number: int
     severity_text: str
-    body: Any
+    body: Any                     # None when absent, empty or not storable
     attributes: dict[str, Any]
-    dropped_attributes: int
-    trace_id: str | None
+    dropped_attributes: int       # the sender's count plus what was refused here
+    trace_id: str | None          # lowercase hex; None when absent or invalid
     span_id: str | None
     flags: int
-    event_name: str
+    event_name: str               # the OTLP eventName field, "" when absent
     identity: bytes
 
 
 @dataclass(slots=True)
 class MetricPoint:
+    """One data point of a metric.
+
+    ``series_hash`` digests what identifies the series (resource, scope, name,
+    unit, kind, temporality, monotonicity, attributes) so that attribute order
+    and 5 against 5.0 do not matter; ``identity`` adds the start and end times.
+    """
+
     resource: dict[str, Any]
     scope_name: str
     scope_version: str
     metric_name: str
     unit: str
-    kind: str
-    temporality: int
+    kind: str                     # sum, gauge, histogram, exponential_histogram, summary
+    temporality: int              # 0 unspecified, 1 delta, 2 cumulative; 0 for gauges
     is_monotonic: bool
-    start_time_unix_nano: int
+    start_time_unix_nano: int     # 0 when absent
     time_unix_nano: int
-    value: float | None
-    distribution: dict | None
+    value: float | None           # sum and gauge only; an int when sent as asInt
+    distribution: dict | None     # the other kinds' fields, under their OTLP names
     attributes: dict[str, Any]
     dropped_attributes: int
     flags: int
@@ -77,22 +91,24 @@ class MetricPoint:
 
 @dataclass(slots=True)
 class Span:
+    """One span; ``identity`` digests all of it, as for LogRecord."""
+
     resource: dict[str, Any]
     scope_name: str
     scope_version: str
     trace_id: str
     span_id: str
-    parent_span_id: str | None
+    parent_span_id: str | None    # None for a root span or an invalid parent id
     trace_state: str
     name: str
     kind: int
     start_time_unix_nano: int
-    end_time_unix_nano: int
+    end_time_unix_nano: int       # 0 when absent
     attributes: dict[str, Any]
     dropped_attributes: int
-    events: list[dict]
-    links: list[dict]
-    status_code: int
+    events: list[dict]            # name, time_unix_nano, attributes, dropped_attributes
+    links: list[dict]             # trace_id, span_id, trace_state, attributes, dropped_attributes
+    status_code: int              # 0 unset, 1 ok, 2 error
     status_message: str
     flags: int
     identity: bytes
@@ -108,20 +124,11 @@ class _Scope:
     digest: Any  # blake2b primed with the resource and scope; copied per record
 
 
+@functools.cache
 def _snake(name: str) -> str:
+    """Return the snake_case spelling of a lowerCamelCase field name."""
     return re.sub("[A-Z]", lambda match: "_" + match[0].lower(), name)
 
-
-# Field names with a second, snake_case spelling (ProtoJSON parsers accept both).
-_SNAKE_CASE = {name: _snake(name) for name in (
-    "resourceLogs", "resourceMetrics", "resourceSpans", "scopeLogs", "scopeMetrics",
-    "scopeSpans", "logRecords", "dataPoints", "droppedAttributesCount", "timeUnixNano",
-    "observedTimeUnixNano", "startTimeUnixNano", "endTimeUnixNano", "severityNumber",
-    "severityText", "traceId", "spanId", "parentSpanId", "traceState", "eventName",
-    "aggregationTemporality", "isMonotonic", "asInt", "asDouble", "bucketCounts",
-    "explicitBounds", "zeroCount", "zeroThreshold", "quantileValues",
-    "exponentialHistogram",
-)}
 
 _INT32 = (-(2**31), 2**31)
 _UINT32 = (0, 2**32)
@@ -150,15 +157,19 @@ _SEVERITIES = {"SEVERITY_NUMBER_UNSPECIFIED": 0} | {
 
 
 def _get(obj: dict, name: str) -> Any:
-    """Return obj's field under its camelCase or snake_case name; None when absent."""
+    """Return obj's field named in camelCase or snake_case; None when absent or null."""
     value = obj.get(name)
-    if value is None and name in _SNAKE_CASE:
-        value = obj.get(_SNAKE_CASE[name])
+    if value is None:
+        # ProtoJSON parsers must accept the proto field name too, and so does the collector.
+        snake = _snake(name)
+        if snake != name:
+            value = obj.get(snake)
     return value
 
 
 def _storable(text: str) -> bool:
-    # PostgreSQL text and jsonb reject NUL, and UTF-8 cannot encode a lone surrogate.
+    """Return whether text can go into PostgreSQL text and jsonb."""
+    # PostgreSQL rejects NUL, and UTF-8 cannot encode a lone surrogate.
     if text.isascii():
         return "\x00" not in text
     return _UNSTORABLE.search(text) is None
@@ -174,7 +185,7 @@ def _integer(value: Any, name: str, bounds: tuple[int, int]) -> int:
     if kind is int:
         number = value
     elif kind is str:
-        digits = value[1:] if value.startswith("-") else value
+        digits = value.removeprefix("-")
         if not (digits.isdigit() and digits.isascii() and len(digits) <= 20):
             raise Malformed(f"invalid {name}")
         number = int(value)
@@ -194,17 +205,13 @@ def _finite(value: Any, name: str) -> float:
     doubles arrive as ``5``, and the ProtoJSON forms "NaN" and "Infinity" are
     parsed only to be refused, because jsonb cannot hold them.
     """
-    kind = type(value)
-    number = math.nan
-    if kind is float:
-        number = value
-    elif kind is int or kind is str:
+    if type(value) in (float, int, str):
         try:
             number = float(value)
         except (ValueError, OverflowError):
-            pass
-    if math.isfinite(number):
-        return number
+            number = math.nan
+        if math.isfinite(number):
+            return number
     raise Malformed(f"{name} is not a finite number")
 
 
@@ -251,6 +258,7 @@ def _list(obj: dict, name: str) -> list:
 
 
 def _flag(obj: dict, name: str) -> bool:
+    """Return a bool field, False when absent; raise Malformed for a non-boolean."""
     value = _get(obj, name)
     if value is None or value is True or value is False:
         return value is True
@@ -441,6 +449,7 @@ def _scopes(entries: list, scopes: str, items: str) -> Iterator[Skipped | tuple]
 
 
 def _top_list(payload: Any, name: str) -> list:
+    """Return the request's resource list; raise Malformed for a malformed request."""
     if type(payload) is not dict:
         raise Malformed("request body is not a JSON object")
     return _list(payload, name)
@@ -465,6 +474,7 @@ def _identity(scope: _Scope, record: Any, content: tuple[str, ...]) -> bytes:
 
 def _records(entries: list, scopes: str, items: str,
              decode: Callable[[Any, _Scope], Any]) -> Iterator[Any]:
+    """Yield decode(record, scope) for every record, or a Skipped where it fails."""
     for found in _scopes(entries, scopes, items):
         if type(found) is Skipped:
             yield found
@@ -487,6 +497,7 @@ def _id_or_none(obj: dict, name: str, length: int) -> str | None:
 
 
 def _log_record(record: Any, scope: _Scope) -> LogRecord:
+    """Return one decoded log record; raise Malformed if it cannot be stored."""
     if type(record) is not dict:
         raise Malformed("log record is not an object")
     observed = _int_field(record, "observedTimeUnixNano", _TIMESTAMP)
@@ -536,6 +547,7 @@ class _Metric:
 
 
 def _metric(metric: dict, kind: str, data: dict, scope: _Scope) -> _Metric:
+    """Return what a metric's points share; raise Malformed if the metric is unusable."""
     name = _text(metric, "name")
     if not name:
         raise Malformed("metric has no name")
@@ -550,6 +562,7 @@ def _metric(metric: dict, kind: str, data: dict, scope: _Scope) -> _Metric:
 
 
 def _number(point: dict) -> float | int:
+    """Return a sum or gauge value, typed by its field; raise Malformed if unusable."""
     value = _float_field(point, "asDouble")
     if value is not None:
         return value
@@ -607,6 +620,7 @@ _DISTRIBUTIONS: dict[str, Callable[[dict], dict]] = {
 
 
 def _point(point: Any, metric: _Metric) -> MetricPoint:
+    """Return one decoded data point; raise Malformed if it cannot be stored."""
     if type(point) is not dict:
         raise Malformed("data point is not an object")
     flags = _int_field(point, "flags", _UINT32)
@@ -626,7 +640,11 @@ def _point(point: Any, metric: _Metric) -> MetricPoint:
     series = metric.digest.copy()
     series.update(orjson.dumps(_canonical(attributes), option=_SORTED))
     series_hash = series.digest()
-    window = start.to_bytes(8, "big") + time.to_bytes(8, "big")
+    # The value is part of the identity: a retried export repeats it exactly, while two
+    # processes sharing a session id may report the same series and window with
+    # different values, and neither may be lost.
+    window = (start.to_bytes(8, "big") + time.to_bytes(8, "big")
+              + orjson.dumps(_canonical(value if distribution is None else distribution)))
     scope = metric.scope
     return MetricPoint(
         resource=scope.resource,
@@ -650,6 +668,7 @@ def _point(point: Any, metric: _Metric) -> MetricPoint:
 
 
 def _points(metric: Any, scope: _Scope) -> Iterator[MetricPoint | Skipped]:
+    """Yield a MetricPoint or a Skipped for each data point of one metric."""
     try:
         if type(metric) is not dict:
             raise Malformed("metric is not an object")
@@ -662,7 +681,7 @@ def _points(metric: Any, scope: _Scope) -> Iterator[MetricPoint | Skipped]:
         yield Skipped(str(exc))
         return
     try:
-        header = _metric(metric, _SNAKE_CASE.get(field, field), data, scope)
+        header = _metric(metric, _snake(field), data, scope)
     except Malformed as exc:
         # One Skipped per point keeps the rejected count equal to what was sent.
         yield from (Skipped(str(exc)) for _ in points)
@@ -714,6 +733,7 @@ def _link(link: Any) -> dict:
 
 
 def _span(span: Any, scope: _Scope) -> Span:
+    """Return one decoded span; raise Malformed if it cannot be stored."""
     if type(span) is not dict:
         raise Malformed("span is not an object")
     trace_id = _hex_id(span, "traceId", 32)
