@@ -9,6 +9,8 @@ from flask import Flask
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     """Create and configure a Mojule application. Raises ConfigError on bad settings."""
     from mojule import auth, config, db, errors, health, logs, metrics, request_log, traces
+    from mojule.api import audit as audit_api
+    from mojule.api import content as content_api
     from mojule.ingest import Partitions
     from mojule.keyring import Keyring
 
@@ -29,6 +31,6 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     # All errors leave as JSON; unexpected ones are logged with a traceback.
     errors.init_app(app)
 
-    for blueprint in (health.bp, logs.bp, metrics.bp, traces.bp):
+    for blueprint in (health.bp, logs.bp, metrics.bp, traces.bp, content_api.bp, audit_api.bp):
         app.register_blueprint(blueprint)
     return app

@@ -16,18 +16,33 @@ from flask import Flask, current_app, g, request
 from mojule import tokens
 from mojule.db import get_connection
 from mojule.errors import Unauthorized
-from mojule.orgs import resolve_ingest_token, touch_ingest_token
+from mojule.orgs import resolve_ingest_token
+from mojule.people import resolve_user_token
 
 log = logging.getLogger("mojule.auth")
 
 PUBLIC = "public"
 INGEST = "ingest"
+USER = "user"
 
 
 @dataclass(frozen=True)
 class IngestCredential:
     org_id: int
     token_id: int
+
+
+@dataclass(frozen=True)
+class UserCredential:
+    org_id: int
+    user_id: int
+    token_id: int | None       # None when signed in to the dashboard with a password
+    email: str
+    role: str
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
 
 
 def public(view: Callable) -> Callable:
@@ -39,6 +54,12 @@ def public(view: Callable) -> Callable:
 def ingest_token_required(view: Callable) -> Callable:
     """Mark a view as taking an org ingest token (``Bearer mtk_...``)."""
     view.mojule_auth = INGEST
+    return view
+
+
+def user_token_required(view: Callable) -> Callable:
+    """Mark a view as taking a user's personal access token (``Bearer mut_...``)."""
+    view.mojule_auth = USER
     return view
 
 
@@ -57,6 +78,9 @@ def authenticate() -> None:
         return
     if kind == INGEST:
         g.ingest = _ingest_credential()
+        return
+    if kind == USER:
+        g.user = _user_credential()
         return
     _refuse("view declares no credential")
 
@@ -81,8 +105,22 @@ def _ingest_credential() -> IngestCredential:
         _refuse("unknown ingest token")
     if resolved.revoked:
         _refuse(f"revoked ingest token {resolved.token_id} of org {resolved.org_id}")
-    touch_ingest_token(conn, resolved)
     return IngestCredential(org_id=resolved.org_id, token_id=resolved.token_id)
+
+
+def _user_credential() -> UserCredential:
+    token = bearer_token()
+    if token is None:
+        _refuse("no Bearer token")
+    if not tokens.is_well_formed(token, tokens.USER_PREFIX):
+        _refuse("malformed user token or bad checksum")
+    resolved = resolve_user_token(get_connection(), token)
+    if resolved is None:
+        _refuse("unknown user token")
+    if resolved.revoked:
+        _refuse(f"revoked user token {resolved.token_id} of org {resolved.org_id}")
+    return UserCredential(org_id=resolved.org_id, user_id=resolved.user_id,
+                          token_id=resolved.token_id, email=resolved.email, role=resolved.role)
 
 
 def _refuse(reason: str) -> None:

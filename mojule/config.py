@@ -44,6 +44,9 @@ class Setting:
 SETTINGS = (
     Setting("MOJULE_DATABASE_URL", None, str,
             "PostgreSQL URL the server and CLI connect with (libpq URL or key=value string)."),
+    Setting("MOJULE_OWNER_DATABASE_URL", "", str,
+            "URL of the role that owns the schema, used by `mojule init-db` only; "
+            "defaults to MOJULE_DATABASE_URL."),
     Setting("MOJULE_MASTER_KEY", None, str,
             "Base64 of 32 random bytes; wraps every org's data keys. Keep it out of backups."),
     Setting("MOJULE_MASTER_KEY_PREVIOUS", "", str,

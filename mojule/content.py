@@ -28,9 +28,15 @@ CONTENT_KEYS = frozenset({
 # Span events whose every attribute is content: Claude Code's tool input/output bodies.
 CONTENT_SPAN_EVENTS = frozenset({"tool.output"})
 
-# Pseudo-attribute names for content that is not an attribute.
+# Pseudo-attribute names for content that is not an attribute, and the prefix under which
+# a resource attribute's content is stored with each record.
 LOG_BODY = "log.body"
 STATUS_MESSAGE = "status.message"
+RESOURCE_PREFIX = "resource."
+
+# Content is stored under its attribute name, which is part of an indexed key, and a btree
+# entry holds at most 2704 bytes. No exporter sends a key anywhere near this long.
+MAX_KEY_LENGTH = 256
 
 
 class ContentPolicy:
@@ -51,12 +57,25 @@ class ContentPolicy:
         return False
 
     def split(self, attributes: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-        """Return (usage attributes, content attributes); the input is left untouched."""
+        """Return (usage attributes, content attributes); the input is left untouched.
+
+        Content under a key longer than MAX_KEY_LENGTH is dropped: it cannot be stored
+        encrypted, and must not be stored in clear.
+        """
         content = {k: v for k, v in attributes.items() if self.is_content(k, v)}
         if not content:
             return attributes, content
         usage = {k: v for k, v in attributes.items() if k not in content}
-        return usage, content
+        return usage, {k: v for k, v in content.items() if len(k) <= MAX_KEY_LENGTH}
+
+    def split_resource(self, resource: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Return (usage resource attributes, content named ``resource.<key>``).
+
+        A resource is shared by the records of a batch, but its content is stored with
+        each record, so that purging or reading a record's content needs nothing else.
+        """
+        usage, content = self.split(resource)
+        return usage, {RESOURCE_PREFIX + key: value for key, value in content.items()}
 
 
 def _longest_string(value: Any, depth: int = 0) -> int:

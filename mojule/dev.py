@@ -8,18 +8,22 @@ that point Claude Code here, and hands over to gunicorn.
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import sys
 from pathlib import Path
 
 import psycopg
+import psycopg.conninfo
+import psycopg.sql
 
-from mojule import orgs, schema
+from mojule import orgs, people, schema
 from mojule.crypto import generate_master_key
 from mojule.db import connect
 
 VAR_DIR = Path("var")
 DEMO_ORG = "demo"
+DEMO_ADMIN = "admin@demo.example"
 DEFAULT_BIND = "127.0.0.1:8000"
 
 
@@ -64,14 +68,37 @@ def prepare(environ: dict[str, str]) -> tuple[dict[str, str], str]:
         env["MOJULE_MASTER_KEY"], created = _secret_file(VAR_DIR / "master.key", generate_master_key)
         print(("Created" if created else "Using") + " the DEVELOPMENT master key in var/master.key;"
               " production sets MOJULE_MASTER_KEY itself.")
-    with connect(env["MOJULE_DATABASE_URL"]) as conn:
+    owner_url = env.setdefault("MOJULE_OWNER_DATABASE_URL", env["MOJULE_DATABASE_URL"])
+    with connect(owner_url) as conn:
         schema.apply_migrations(conn)
+        password_file = VAR_DIR / "app-role-password"
+        password = schema.ensure_app_role(conn, reset_password=not password_file.exists())
+        if password:
+            password_file.touch(mode=0o600)
+            password_file.write_text(password + "\n")
+        password = password_file.read_text().strip()
+    # The server connects as the app role, held to row-level security like in production.
+    env["MOJULE_DATABASE_URL"] = psycopg.conninfo.make_conninfo(
+        owner_url, user=schema.APP_ROLE, password=password)
+    with connect(owner_url) as conn:
         try:
             org = orgs.find_org(conn, DEMO_ORG)
         except orgs.OrgNotFound:
             org = orgs.create_org(conn, DEMO_ORG, "Demo org")
         token_file = VAR_DIR / "demo-ingest-token"
         token, _ = _secret_file(token_file, lambda: orgs.create_ingest_token(conn, org, "make run"))
+        try:
+            admin = people.find_user(conn, org.org_id, DEMO_ADMIN)
+        except people.UserNotFound:
+            admin = people.create_user(conn, org.org_id, DEMO_ADMIN, "admin")
+        password, created = _secret_file(VAR_DIR / "demo-admin-password",
+                                         lambda: secrets.token_urlsafe(12))
+        if created:
+            people.set_password(conn, admin, password)
+        api_token, _ = _secret_file(VAR_DIR / "demo-admin-api-token",
+                                    lambda: people.create_user_token(conn, admin, "make run"))
+    print(f"Demo admin: {DEMO_ADMIN} (password in var/demo-admin-password, "
+          "API token in var/demo-admin-api-token)")
     return env, token
 
 

@@ -28,6 +28,7 @@ EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 EARLIEST = datetime(2015, 1, 1, tzinfo=timezone.utc)
 FUTURE_SLACK = timedelta(days=7)
 SESSION_IDS_CAP = 100
+SMALLINT_LIMIT = 2 ** 15
 
 # Staging tables already created on a connection (temporary tables live per connection).
 _staged: "weakref.WeakKeyDictionary[psycopg.Connection, set[str]]" = weakref.WeakKeyDictionary()
@@ -54,19 +55,27 @@ class Batch:
     signal: str                  # "logs", "metrics" or "traces" (content AAD and counts)
     table: str                   # target table; sql/<table>_{stage,copy,insert}.sql exist
     rows: list[tuple] = field(default_factory=list)
-    record_ids: list[bytes] = field(default_factory=list)
+    record_ids: set[bytes] = field(default_factory=set)
     content: list[tuple[bytes, datetime, str | None, dict[str, Any]]] = field(default_factory=list)
     sessions: dict[str, SessionSeen] = field(default_factory=dict)
     skipped: Counter = field(default_factory=Counter)
+    accepted: int = 0            # records added, repeats within the request included
 
     def skip(self, reason: str) -> None:
         self.skipped[reason] += 1
 
     def add(self, row: tuple, record_id: bytes, time: datetime, context: Context,
             resource: dict, content: dict[str, Any]) -> None:
-        """Add one record's row (in COPY column order) and what goes with it."""
+        """Add one record's row (in COPY column order) and what goes with it.
+
+        A record repeated within the request is the same record: it is kept once and
+        counted as a duplicate, as it would be had it come in a second request.
+        """
+        self.accepted += 1
+        if record_id in self.record_ids:
+            return
         self.rows.append(row)
-        self.record_ids.append(record_id)
+        self.record_ids.add(record_id)
         if content:
             self.content.append((record_id, time, context.session_id, content))
         if context.session_id:
@@ -85,7 +94,7 @@ class Batch:
 @dataclass
 class Stored:
     inserted: int                # records new to the database
-    duplicates: int              # records it already had (retried exports)
+    duplicates: int              # records it already had (retried exports, repeats)
 
 
 def timestamp(nanos: int) -> datetime:
@@ -94,6 +103,15 @@ def timestamp(nanos: int) -> datetime:
     if moment < EARLIEST or moment > datetime.now(timezone.utc) + FUTURE_SLACK:
         raise Malformed("timestamp out of range")
     return moment
+
+
+def enum(value: int) -> int:
+    """Return an OTLP enum value for a smallint column; 0 (unspecified) if it cannot hold it.
+
+    The decoder keeps unknown enum numbers for newer clients, up to 32 bits; a number
+    past the column's range is garbage, and storing it would fail the whole batch.
+    """
+    return value if -SMALLINT_LIMIT <= value < SMALLINT_LIMIT else 0
 
 
 def jsonb(value: Any) -> str:
@@ -132,17 +150,22 @@ def store(conn: psycopg.Connection, org_id: int, batch: Batch, keyring: Keyring,
     if not batch.rows:
         return Stored(0, 0)
     partitions.ensure(conn, batch)
-    with org_transaction(conn, org_id):
-        _ensure_staging(conn, batch.table)
-        copy_rows(conn, f"{batch.table}_copy", batch.rows)
-        inserted = {row[0] for row in conn.execute(query(f"{batch.table}_insert"))}
-        new_content = [item for item in batch.content if item[0] in inserted]
-        if new_content:
-            _store_content(conn, keyring, org_id, batch.signal, new_content)
-        if batch.sessions:
-            _upsert_sessions(conn, org_id, batch.sessions)
-    unique_records = len(set(batch.record_ids))
-    return Stored(inserted=len(inserted), duplicates=unique_records - len(inserted))
+    _ensure_staging(conn, batch.table)
+    try:
+        with org_transaction(conn, org_id):
+            copy_rows(conn, f"{batch.table}_copy", batch.rows)
+            inserted = {row[0] for row in conn.execute(query(f"{batch.table}_insert"))}
+            new_content = [item for item in batch.content if item[0] in inserted]
+            if new_content:
+                _store_content(conn, keyring, org_id, batch.signal, new_content)
+            if batch.sessions:
+                _upsert_sessions(conn, org_id, batch.sessions)
+    except BaseException:
+        # The org's first data key may have been created, and cached, in this transaction:
+        # the rollback took the key with it, so the cache must not hand it out again.
+        keyring.forget(org_id)
+        raise
+    return Stored(inserted=len(inserted), duplicates=batch.accepted - len(inserted))
 
 
 def session_ids(batches: Sequence[Batch]) -> list[str]:
@@ -152,6 +175,8 @@ def session_ids(batches: Sequence[Batch]) -> list[str]:
 
 
 def _ensure_staging(conn: psycopg.Connection, table: str) -> None:
+    # Created outside the ingest transaction (the connection is in autocommit): a table
+    # created inside one would vanish with its rollback while still recorded here.
     staged = _staged.setdefault(conn, set())
     if table not in staged:
         conn.execute(query(f"{table}_stage"))
@@ -171,7 +196,11 @@ def _store_content(conn: psycopg.Connection, keyring: Keyring, org_id: int,
                 yield (org_id, time, signal, record_id, attribute, session_id, dek_id,
                        cipher.encrypt(plaintext, aad))
 
+    # COPY cannot write to a table under row-level security, so content goes through
+    # staging like the records do.
+    _ensure_staging(conn, "content_values")
     copy_rows(conn, "content_values_copy", rows())
+    conn.execute(query("content_values_insert"))
 
 
 def _upsert_sessions(conn: psycopg.Connection, org_id: int, sessions: dict[str, SessionSeen]) -> None:

@@ -10,7 +10,7 @@ from flask import Blueprint
 from mojule import otlp
 from mojule.auth import ingest_token_required
 from mojule.content import LOG_BODY, ContentPolicy
-from mojule.ingest import Batch, Malformed, jsonb, timestamp
+from mojule.ingest import Batch, Malformed, enum, jsonb, timestamp
 from mojule.receiver import receive
 from mojule.usage import boolean, context, decimal, integer, real, text
 
@@ -40,25 +40,28 @@ def log_batch(payload, policy: ContentPolicy, org_id: int) -> Batch:
     return batch
 
 
-def event_name(record: otlp.LogRecord) -> str:
+def event_name(record: otlp.LogRecord, usage: dict) -> str:
     """Return the event's short name: ``event.name``, the OTLP eventName, or the body."""
-    name = text(record.attributes.get("event.name")) or record.event_name
+    name = text(usage.get("event.name")) or text(record.event_name)
     if not name and isinstance(record.body, str) and record.body.startswith("claude_code."):
-        name = record.body.removeprefix("claude_code.")
+        name = text(record.body.removeprefix("claude_code."))
     return name or "log"
 
 
 def _add_record(batch: Batch, policy: ContentPolicy, org_id: int, record: otlp.LogRecord) -> None:
-    attributes, resource = record.attributes, record.resource
     time = timestamp(record.time_unix_nano)
-    name = event_name(record)
-    usage, content = policy.split(attributes)
+    # Typed columns are read from what is left once content is split out, so a key an
+    # operator declares content never reaches a plaintext column.
+    usage, content = policy.split(record.attributes)
+    resource, resource_content = policy.split_resource(record.resource)
+    content = {**content, **resource_content}
+    name = event_name(record, usage)
     # Claude Code's body only repeats the event name; any other body is a message: content.
     if record.body is not None and record.body != f"claude_code.{name}":
-        content = {**content, LOG_BODY: record.body}
-    ctx = context(attributes, resource)
+        content[LOG_BODY] = record.body
+    ctx = context(usage, resource)
     seat = ctx.seat
-    get = attributes.get
+    get = usage.get
     row = (
         org_id, time, record.identity, record.time_unix_nano,
         record.observed_time_unix_nano or None, ctx.session_id, name,
@@ -70,9 +73,9 @@ def _add_record(batch: Batch, policy: ContentPolicy, org_id: int, record: otlp.L
         decimal(get("cost_usd")), integer(get("cost_usd_micros")), real(get("duration_ms")),
         text(get("tool_name")), text(get("decision") or get("decision_type")),
         text(get("decision_source") or get("source")), boolean(get("success")),
-        text(get("error_type")), integer(get("status_code")),
-        integer(get("attempt") or get("total_attempts")),
-        record.severity_number or None, record.severity_text or None,
+        text(get("error_type")), integer(get("status_code"), bits=32),
+        integer(get("attempt") or get("total_attempts"), bits=32),
+        enum(record.severity_number) or None, record.severity_text or None,
         record.trace_id, record.span_id, record.scope_name or None,
         record.scope_version or None, sorted(content), jsonb(usage), jsonb(resource),
     )

@@ -11,9 +11,9 @@ from flask import Blueprint
 from mojule import otlp
 from mojule.auth import ingest_token_required
 from mojule.content import ContentPolicy
-from mojule.ingest import Batch, Malformed, jsonb, timestamp
+from mojule.ingest import Batch, Malformed, enum, jsonb, timestamp
 from mojule.receiver import receive
-from mojule.usage import context, decimal, text
+from mojule.usage import MAX_TEXT_LENGTH, context, decimal, text
 
 bp = Blueprint("metrics", __name__)
 
@@ -42,15 +42,20 @@ def metric_batch(payload, policy: ContentPolicy, org_id: int) -> Batch:
 
 
 def _add_point(batch: Batch, policy: ContentPolicy, org_id: int, point: otlp.MetricPoint) -> None:
-    attributes, resource = point.attributes, point.resource
     time = timestamp(point.time_unix_nano)
-    usage, content = policy.split(attributes)
-    ctx = context(attributes, resource)
+    if len(point.metric_name) > MAX_TEXT_LENGTH:
+        raise Malformed("metric name too long")
+    # Typed columns are read from what is left once content is split out, so a key an
+    # operator declares content never reaches a plaintext column.
+    usage, content = policy.split(point.attributes)
+    resource, resource_content = policy.split_resource(point.resource)
+    content = {**content, **resource_content}
+    ctx = context(usage, resource)
     seat = ctx.seat
-    get = attributes.get
+    get = usage.get
     row = (
         org_id, time, point.identity, point.series_hash, point.metric_name, point.kind,
-        point.temporality, point.is_monotonic, point.unit, point.start_time_unix_nano,
+        enum(point.temporality), point.is_monotonic, point.unit, point.start_time_unix_nano,
         point.time_unix_nano, decimal(point.value),
         None if point.distribution is None else jsonb(point.distribution),
         ctx.session_id, seat.identity, seat.email, seat.account_uuid, seat.user_id,

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import psycopg
+import psycopg.sql
 from psycopg.rows import class_row
 
 from mojule import tokens
@@ -118,14 +119,59 @@ def revoke_ingest_token(conn: psycopg.Connection, org: Org, id_or_prefix: str) -
 
 
 def resolve_ingest_token(conn: psycopg.Connection, token: str) -> ResolvedToken | None:
-    """Return the org and token id an ingest token belongs to, or None when unknown."""
-    with conn.cursor(row_factory=class_row(ResolvedToken)) as cur:
-        return cur.execute(query("ingest_token_resolve"),
-                           {"token_digest": tokens.digest(token)}).fetchone()
+    """Return the org and token id an ingest token belongs to, or None when unknown.
+
+    Found by digest alone (row-level security lets a transaction see the rows whose digest
+    it names). A token in use has its last use recorded at most once per 10 minutes.
+    """
+    digest = tokens.digest(token)
+    with conn.transaction(), conn.cursor(row_factory=class_row(ResolvedToken)) as cur:
+        cur.execute("SELECT set_config('mojule.token_digest', %s, true)", (digest.hex(),))
+        found = cur.execute(query("ingest_token_resolve"), {"token_digest": digest}).fetchone()
+        if found is not None and not found.revoked:
+            cur.execute("SELECT set_config('mojule.org_id', %s, true)", (str(found.org_id),))
+            cur.execute(query("ingest_token_touch"),
+                        {"org_id": found.org_id, "token_id": found.token_id})
+        return found
 
 
-def touch_ingest_token(conn: psycopg.Connection, resolved: ResolvedToken) -> None:
-    """Record that a token was used; writes at most once per 10 minutes per token."""
-    with org_transaction(conn, resolved.org_id):
-        conn.execute(query("ingest_token_touch"),
-                     {"org_id": resolved.org_id, "token_id": resolved.token_id})
+def set_org(conn: psycopg.Connection, org: Org, name: str | None = None,
+            retention_days: int | None = None) -> Org:
+    """Change an org's display name and/or content window; return the updated org."""
+    with conn.transaction(), conn.cursor(row_factory=class_row(Org)) as cur:
+        return cur.execute(query("org_update"), {
+            "org_id": org.org_id, "name": name, "retention_days": retention_days}).fetchone()
+
+
+# Tables holding an org's rows, deleted in this order after its data keys are destroyed.
+ORG_TABLES = ("content_values", "log_events", "metric_points", "spans", "sessions",
+              "user_tokens", "user_identities", "users", "ingest_tokens")
+
+
+def delete_org(conn: psycopg.Connection, org: Org, on_step=None) -> dict[str, int]:
+    """Delete an org: its data keys first (crypto-shredding), then its rows, then the org.
+
+    Once the keys are gone the org's content is unreadable everywhere, backups included
+    (provided the master key is kept apart from them). The audit trail stays. Returns the
+    rows removed per table.
+    """
+    removed = {}
+    with org_transaction(conn, org.org_id):
+        removed["data_keys"] = conn.execute(query("org_delete_data_keys"),
+                                            {"org_id": org.org_id}).rowcount
+    for table in ORG_TABLES:
+        with org_transaction(conn, org.org_id):
+            removed[table] = conn.execute(
+                psycopg.sql.SQL("DELETE FROM {} WHERE org_id = %(org_id)s").format(
+                    psycopg.sql.Identifier(table)), {"org_id": org.org_id}).rowcount
+        if on_step:
+            on_step(table, removed[table])
+    with conn.transaction():
+        conn.execute(query("org_delete"), {"org_id": org.org_id})
+    return removed
+
+
+def list_orgs(conn: psycopg.Connection) -> list[Org]:
+    """Return every org by slug."""
+    with conn.cursor(row_factory=class_row(Org)) as cur:
+        return cur.execute(query("org_list")).fetchall()

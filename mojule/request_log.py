@@ -5,11 +5,12 @@ is made; the id goes back in the response header and into every log line and aud
 """
 from __future__ import annotations
 
+import ipaddress
 import logging
 import re
 import uuid
 
-from flask import Flask, g, has_request_context, request
+from flask import Flask, current_app, g, has_request_context, request
 
 REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
@@ -46,3 +47,30 @@ def _assign_request_id() -> None:
 def _echo_request_id(response):
     response.headers["X-Request-ID"] = g.get("request_id", "")
     return response
+
+
+def client_address() -> str:
+    """Return the client's IP address.
+
+    The socket's peer, unless that peer is a proxy listed in MOJULE_TRUSTED_PROXIES: then
+    the nearest X-Forwarded-For hop that is not itself a trusted proxy. A forged header
+    from anywhere else is ignored.
+    """
+    trusted = current_app.config["MOJULE"]["TRUSTED_PROXIES"]
+    address = request.environ.get("REMOTE_ADDR", "")
+    if not trusted or not _within(address, trusted):
+        return address
+    hops = [hop.strip() for hop in request.headers.get("X-Forwarded-For", "").split(",")]
+    for hop in reversed([hop for hop in hops if hop]):
+        if not _within(hop, trusted):
+            return hop
+        address = hop
+    return address
+
+
+def _within(address: str, networks) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in networks)

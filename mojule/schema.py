@@ -7,11 +7,14 @@ it, under an advisory lock, so two concurrent runs cannot both apply one.
 from __future__ import annotations
 
 import re
+import secrets
+import string
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
 import psycopg
+import psycopg.sql
 
 from mojule.db import SQL_DIR, query
 
@@ -79,3 +82,49 @@ def ensure_partitions(conn: psycopg.Connection, first: date, last: date) -> None
         for parent in PARTITIONED_TABLES:
             conn.execute(query("partition_ensure"), {"parent": parent, "day": month})
         month = (month + timedelta(days=32)).replace(day=1)
+
+
+APP_ROLE = "mojule_app"
+# Tables the app role may only append to and read.
+APPEND_ONLY_TABLES = ("audit_log",)
+
+
+def ensure_app_role(conn: psycopg.Connection, role: str = APP_ROLE,
+                    reset_password: bool = False) -> str | None:
+    """Create (or update) the role the server connects as; return its new password, if set.
+
+    The role is neither superuser nor owner and cannot bypass row-level security. It gets
+    DML on the tenant tables themselves, never on their partitions (partitions carry no
+    policies of their own), and only INSERT and SELECT on the audit trail.
+    """
+    ident = psycopg.sql.Identifier(role)
+    password = None
+    with conn.transaction():
+        exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
+        if not exists or reset_password:
+            password = _new_password()
+            verb = "CREATE" if not exists else "ALTER"
+            conn.execute(psycopg.sql.SQL(
+                "{} ROLE {} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE PASSWORD {}"
+            ).format(psycopg.sql.SQL(verb), ident, psycopg.sql.Literal(password)))
+        database = conn.execute("SELECT current_database()").fetchone()[0]
+        conn.execute(psycopg.sql.SQL("GRANT CONNECT, TEMPORARY ON DATABASE {} TO {}").format(
+            psycopg.sql.Identifier(database), ident))
+        conn.execute(psycopg.sql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(ident))
+        conn.execute(psycopg.sql.SQL(
+            "GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {}").format(ident))
+        for (table,) in conn.execute(
+                "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                " WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p')"
+                " AND NOT c.relispartition").fetchall():
+            privileges = "SELECT, INSERT" if table in APPEND_ONLY_TABLES else \
+                "SELECT, INSERT, UPDATE, DELETE"
+            conn.execute(psycopg.sql.SQL("GRANT {} ON {} TO {}").format(
+                psycopg.sql.SQL(privileges), psycopg.sql.Identifier(table), ident))
+    return password
+
+
+def _new_password() -> str:
+    """Return a random password for the app role (base62, so it is safe in a URL)."""
+    alphabet = string.ascii_letters + string.digits
+    return "".join(secrets.choice(alphabet) for _ in range(32))

@@ -11,7 +11,7 @@ from flask import Blueprint
 from mojule import otlp
 from mojule.auth import ingest_token_required
 from mojule.content import CONTENT_SPAN_EVENTS, STATUS_MESSAGE, ContentPolicy
-from mojule.ingest import Batch, Malformed, jsonb, timestamp
+from mojule.ingest import Batch, Malformed, enum, jsonb, timestamp
 from mojule.receiver import receive
 from mojule.usage import boolean, context, integer, real, text
 
@@ -69,21 +69,24 @@ def split_span_content(policy: ContentPolicy, span: otlp.Span) -> tuple[dict, li
 
 
 def _add_span(batch: Batch, policy: ContentPolicy, org_id: int, span: otlp.Span) -> None:
-    attributes, resource = span.attributes, span.resource
     start = timestamp(span.start_time_unix_nano)
+    # Typed columns are read from what is left once content is split out, so a key an
+    # operator declares content never reaches a plaintext column.
     usage, events, links, content = split_span_content(policy, span)
-    ctx = context(attributes, resource)
+    resource, resource_content = policy.split_resource(span.resource)
+    content.update(resource_content)
+    ctx = context(usage, resource)
     seat = ctx.seat
-    get = attributes.get
+    get = usage.get
     duration_ms = real(get("duration_ms"))
     if duration_ms is None and span.end_time_unix_nano >= span.start_time_unix_nano:
         duration_ms = (span.end_time_unix_nano - span.start_time_unix_nano) / 1e6
     row = (
         org_id, start, span.trace_id, span.span_id, span.identity, span.parent_span_id,
-        span.name, span.kind, span.start_time_unix_nano, span.end_time_unix_nano, duration_ms,
-        span.status_code, ctx.session_id, seat.identity, seat.email, seat.account_uuid,
-        seat.user_id, seat.organization_uuid, ctx.terminal_type, ctx.app_version,
-        ctx.service_name, text(get("model")), text(get("tool_name")),
+        span.name, enum(span.kind), span.start_time_unix_nano, span.end_time_unix_nano,
+        duration_ms, enum(span.status_code), ctx.session_id, seat.identity, seat.email,
+        seat.account_uuid, seat.user_id, seat.organization_uuid, ctx.terminal_type,
+        ctx.app_version, ctx.service_name, text(get("model")), text(get("tool_name")),
         integer(get("input_tokens")), integer(get("output_tokens")),
         integer(get("cache_read_tokens")), integer(get("cache_creation_tokens")),
         boolean(get("success")), span.scope_name or None, span.scope_version or None,

@@ -2,7 +2,9 @@
 
 Claude Code's wire types are not stable (numbers sent as strings before 2.1.122, ints and
 doubles switching, ``"undefined"`` status codes), so each value is coerced per key, and a
-value that cannot be coerced becomes NULL rather than costing the record.
+value that cannot be coerced becomes NULL rather than costing the record. So does a value
+the column cannot hold (too long to index, out of the integer's or numeric's range): it
+would otherwise fail the whole batch.
 """
 from __future__ import annotations
 
@@ -14,6 +16,12 @@ from typing import Any
 # Seat identity, most specific first: the signed-in email, then the account, then the
 # anonymous install id (or the IdP subject on gateway sessions).
 SEAT_KEYS = ("user.email", "user.account_uuid", "user.account_id", "user.id")
+# Text columns are indexed, and a btree entry holds at most 2704 bytes: 512 characters of
+# up to 4 UTF-8 bytes each fit. Ids, names and versions are far shorter.
+MAX_TEXT_LENGTH = 512
+# Past this many digits a number is no cost or measurement (a double has 17 significant
+# digits and exponents within +-324); numeric has limits of its own.
+MAX_DECIMAL_DIGITS = 400
 
 
 @dataclass(slots=True)
@@ -37,16 +45,17 @@ class Context:
 
 
 def text(value: Any) -> str | None:
-    """Return ``value`` as a short string for a text column, or None."""
+    """Return ``value`` as a short string for a text column, or None (long ones included)."""
     if value is None or isinstance(value, (dict, list)):
         return None
     if isinstance(value, bool):
         return "true" if value else "false"
-    return str(value)
+    result = str(value)
+    return result if len(result) <= MAX_TEXT_LENGTH else None
 
 
-def integer(value: Any) -> int | None:
-    """Return ``value`` as a 64-bit int (numbers and numeric strings), or None."""
+def integer(value: Any, bits: int = 64) -> int | None:
+    """Return ``value`` as a signed int of ``bits`` (numbers and numeric strings), or None."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
@@ -60,7 +69,8 @@ def integer(value: Any) -> int | None:
             return None
     else:
         return None
-    return result if -(2 ** 63) <= result < 2 ** 63 else None
+    limit = 2 ** (bits - 1)
+    return result if -limit <= result < limit else None
 
 
 def real(value: Any) -> float | None:
@@ -82,7 +92,12 @@ def decimal(value: Any) -> Decimal | None:
         result = Decimal(repr(value) if isinstance(value, float) else str(value).strip())
     except InvalidOperation:
         return None
-    return result if result.is_finite() else None
+    if not result.is_finite():
+        return None
+    exponent = result.as_tuple().exponent
+    if abs(exponent) > MAX_DECIMAL_DIGITS or abs(result.adjusted()) > MAX_DECIMAL_DIGITS:
+        return None
+    return result
 
 
 def boolean(value: Any) -> bool | None:

@@ -6,6 +6,7 @@ tenancy: each gets its own org and token, exactly as two customers would be.
 """
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from mojule import create_app, orgs, schema
+from mojule import create_app, orgs, people, schema
 from mojule.crypto import generate_master_key
 from mojule.db import close_pool, connect
 from mojule.dev import ensure_database, start_embedded_postgres
@@ -43,7 +44,7 @@ def server_url(tmp_path_factory) -> str:
 
 @pytest.fixture(scope="session")
 def database_url(server_url) -> str:
-    """URL of the session's test database, schema applied."""
+    """URL of the session's test database, schema applied (a superuser connects with it)."""
     name = f"mojule_test_{uuid.uuid4().hex[:8]}"
     url = ensure_database(server_url, name)
     with connect(url) as conn:
@@ -51,6 +52,14 @@ def database_url(server_url) -> str:
     yield url
     with connect(server_url) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def app_database_url(database_url) -> str:
+    """URL the server uses: the app role, neither superuser nor owner, held to RLS."""
+    with connect(database_url) as conn:
+        password = schema.ensure_app_role(conn, schema.APP_ROLE, reset_password=True)
+    return psycopg.conninfo.make_conninfo(database_url, user=schema.APP_ROLE, password=password)
 
 
 @pytest.fixture
@@ -69,9 +78,9 @@ def master_key() -> str:
 
 
 @pytest.fixture
-def config(database_url, master_key) -> dict:
+def config(app_database_url, master_key) -> dict:
     """Settings overrides for a test app; tests may change them before using ``app``."""
-    return {"DATABASE_URL": database_url, "MASTER_KEY": master_key, "POOL_SIZE": 2}
+    return {"DATABASE_URL": app_database_url, "MASTER_KEY": master_key, "POOL_SIZE": 2}
 
 
 @pytest.fixture
@@ -114,3 +123,34 @@ def other_org(db) -> TestOrg:
 def fixture_bytes(session: str, signal: str) -> bytes:
     """The request body Claude Code 2.1.328 sent for one signal of a recorded session."""
     return (FIXTURES / "claude-code-2.1.328" / session / f"{signal}.json").read_bytes()
+
+
+@dataclass
+class TestUser:
+    user: "people.User"
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+def make_user(conn: psycopg.Connection, test_org: TestOrg, email: str, role: str) -> TestUser:
+    """Create a user of ``test_org`` with a personal access token."""
+    created = people.create_user(conn, test_org.org.org_id, email, role)
+    return TestUser(created, people.create_user_token(conn, created, "test"))
+
+
+def ingest_session(client, test_org: TestOrg, session: str, signals=("logs", "metrics", "traces")):
+    """Post a recorded Claude Code session's requests; return the session id."""
+    for signal in signals:
+        response = client.post(f"/v1/{signal}", data=fixture_bytes(session, signal),
+                               headers=test_org.headers)
+        assert response.status_code == 202, response.get_json()
+    return session_id_of(session)
+
+
+def session_id_of(session: str) -> str:
+    """The session id Claude Code itself reported for a recorded session."""
+    result = FIXTURES / "claude-code-2.1.328" / session / "claude-result.json"
+    return json.loads(result.read_text())["session_id"]

@@ -1,0 +1,91 @@
+"""The ``mojule`` command: schema, orgs and tokens, people, audit, retention and keys.
+
+Commands are thin: they parse input, call plain functions that take the connection
+first, and print. Quiet on success except for what the operator asked to see; a clear
+message and a non-zero exit on failure, so cron can alert.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+import psycopg
+
+from mojule import audit
+from mojule import config as config_module
+from mojule import orgs
+from mojule.db import connect, org_transaction
+
+
+class CliContext:
+    """Configuration and one database connection, opened on first use."""
+
+    def __init__(self):
+        self._config = None
+        self._conn = None
+
+    @property
+    def config(self) -> dict:
+        if self._config is None:
+            try:
+                self._config = config_module.load()
+            except config_module.ConfigError as exc:
+                raise click.ClickException(str(exc)) from None
+        return self._config
+
+    @property
+    def conn(self) -> psycopg.Connection:
+        if self._conn is None:
+            self._conn = self.connect(self.config["DATABASE_URL"], "MOJULE_DATABASE_URL")
+        return self._conn
+
+    def connect(self, url: str, variable: str) -> psycopg.Connection:
+        try:
+            return connect(url)
+        except psycopg.OperationalError as exc:
+            raise click.ClickException(f"cannot connect to {variable}: {exc}") from None
+
+    def org(self, slug: str) -> orgs.Org:
+        try:
+            return orgs.find_org(self.conn, slug)
+        except orgs.OrgNotFound:
+            raise click.ClickException(f"no org with slug {slug!r}") from None
+
+    def audit(self, org_id: int, action: str, **fields) -> None:
+        """Record a CLI action in the org's audit trail."""
+        with org_transaction(self.conn, org_id):
+            audit.record(self.conn, org_id, audit.Entry(
+                action=action, outcome=fields.pop("outcome", "ok"), actor_type="cli",
+                actor_id=audit.cli_actor(), **fields))
+
+
+pass_cli = click.make_pass_decorator(CliContext, ensure=True)
+
+
+def when(moment) -> str:
+    """Format an optional timestamp for listings."""
+    return "-" if moment is None else moment.strftime("%Y-%m-%d %H:%M:%S")
+
+
+@click.group()
+def cli() -> None:
+    """Mojule: the receiver and analytics service for Claude Code telemetry.
+
+    Configuration comes from MOJULE_* environment variables (see README.rst).
+    """
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="mojule")
+
+
+def _register() -> None:
+    from mojule.cli import keys, people, retention, schema, tenants  # noqa: F401
+
+
+_register()
+
+if __name__ == "__main__":
+    sys.exit(main())

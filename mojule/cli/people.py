@@ -1,0 +1,160 @@
+"""``mojule user ...``: an org's people, their roles, linked seat identities and API tokens."""
+from __future__ import annotations
+
+import sys
+
+import click
+
+from mojule import people
+from mojule.cli import CliContext, cli, pass_cli, when
+
+MIN_PASSWORD_LENGTH = 12
+
+
+def _user(ctx: CliContext, slug: str, email: str) -> people.User:
+    target = ctx.org(slug)
+    try:
+        return people.find_user(ctx.conn, target.org_id, email)
+    except (people.UserNotFound, people.InvalidEmail) as exc:
+        raise click.ClickException(f"{email!r}: {exc.__doc__}") from None
+
+
+@cli.group()
+def user() -> None:
+    """Create and manage an org's users (admins and members) and their tokens."""
+
+
+@user.command("create")
+@click.option("--org", "slug", required=True, help="The org's slug.")
+@click.option("--email", required=True, help="The user's email (their sign-in).")
+@click.option("--role", type=click.Choice(people.ROLES), default="member", show_default=True)
+@pass_cli
+def user_create(ctx: CliContext, slug: str, email: str, role: str) -> None:
+    """Create a user of the org."""
+    target = ctx.org(slug)
+    try:
+        created = people.create_user(ctx.conn, target.org_id, email, role)
+    except (people.InvalidEmail, people.UserExists) as exc:
+        raise click.ClickException(f"{email!r}: {exc.__doc__}") from None
+    ctx.audit(target.org_id, "user.create", target_type="user", target_id=created.email,
+              details={"role": role})
+    click.echo(f"created {role} {created.email} in org {slug}", err=True)
+
+
+@user.command("set-password")
+@click.option("--org", "slug", required=True, help="The org's slug.")
+@click.option("--email", required=True, help="The user's email.")
+@pass_cli
+def user_set_password(ctx: CliContext, slug: str, email: str) -> None:
+    """Set the user's dashboard password, read from standard input."""
+    target = _user(ctx, slug, email)
+    if sys.stdin.isatty():
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise click.ClickException(f"the password must be at least {MIN_PASSWORD_LENGTH} characters")
+    people.set_password(ctx.conn, target, password)
+    ctx.audit(target.org_id, "user.set_password", target_type="user", target_id=target.email)
+    click.echo(f"password set for {target.email}", err=True)
+
+
+@user.command("set-role")
+@click.option("--org", "slug", required=True, help="The org's slug.")
+@click.option("--email", required=True, help="The user's email.")
+@click.option("--role", type=click.Choice(people.ROLES), required=True)
+@pass_cli
+def user_set_role(ctx: CliContext, slug: str, email: str, role: str) -> None:
+    """Change the user's role."""
+    target = _user(ctx, slug, email)
+    people.set_role(ctx.conn, target, role)
+    ctx.audit(target.org_id, "user.set_role", target_type="user", target_id=target.email,
+              details={"role": [target.role, role]})
+    click.echo(f"{target.email} is now {role}", err=True)
+
+
+@user.command("list")
+@click.option("--org", "slug", required=True, help="The org's slug.")
+@pass_cli
+def user_list(ctx: CliContext, slug: str) -> None:
+    """List the org's users."""
+    click.echo(f"{'ID':>6}  {'ROLE':<7}  {'CREATED':<20}  EMAIL")
+    for item in people.list_users(ctx.conn, ctx.org(slug).org_id):
+        click.echo(f"{item.user_id:>6}  {item.role:<7}  {when(item.created_at):<20}  {item.email}")
+
+
+@user.command("delete")
+@click.option("--org", "slug", required=True, help="The org's slug.")
+@click.option("--email", required=True, help="The user's email.")
+@pass_cli
+def user_delete(ctx: CliContext, slug: str, email: str) -> None:
+    """Delete the user with their tokens and linked identities."""
+    target = _user(ctx, slug, email)
+    people.delete_user(ctx.conn, target)
+    ctx.audit(target.org_id, "user.delete", target_type="user", target_id=target.email)
+    click.echo(f"deleted {target.email}", err=True)
+
+
+@user.command("link")
+@click.option("--org", "slug", required=True, help="The org's slug.")
+@click.option("--email", required=True, help="The user's email.")
+@click.option("--identity", required=True,
+              help="account_uuid:<uuid>, user_id:<id> or email:<address> seen in telemetry.")
+@pass_cli
+def user_link(ctx: CliContext, slug: str, email: str, identity: str) -> None:
+    """Link a seat identity to the user: the sessions it signs are theirs."""
+    target = _user(ctx, slug, email)
+    try:
+        kind, value = people.parse_identity(identity)
+    except people.InvalidIdentity as exc:
+        raise click.ClickException(f"{identity!r}: {exc.__doc__}") from None
+    people.link_identity(ctx.conn, target, kind, value)
+    ctx.audit(target.org_id, "user.link", target_type="user", target_id=target.email,
+              details={"kind": kind, "value": value})
+    click.echo(f"linked {kind} {value} to {target.email}", err=True)
+
+
+@user.command("token")
+@click.option("--org", "slug", required=True, help="The org's slug.")
+@click.option("--email", required=True, help="The user's email.")
+@click.option("--name", default="api", show_default=True, help="What the token is for.")
+@pass_cli
+def user_token(ctx: CliContext, slug: str, email: str, name: str) -> None:
+    """Create a personal access token (mut_...); printed once, alone on the last line."""
+    target = _user(ctx, slug, email)
+    new_token = people.create_user_token(ctx.conn, target, name)
+    ctx.audit(target.org_id, "user_token.create", target_type="user", target_id=target.email,
+              details={"name": name, "prefix": new_token[:12]})
+    click.echo(f"API token {name!r} for {target.email}; it is shown only now:", err=True)
+    click.echo(new_token)
+
+
+@user.command("tokens")
+@click.option("--org", "slug", required=True, help="The org's slug.")
+@click.option("--email", required=True, help="The user's email.")
+@pass_cli
+def user_tokens(ctx: CliContext, slug: str, email: str) -> None:
+    """List the user's API tokens (never the tokens themselves)."""
+    click.echo(f"{'ID':>6}  {'PREFIX':<12}  {'CREATED':<20}  {'LAST USED':<20}  "
+               f"{'REVOKED':<20}  NAME")
+    for row in people.list_user_tokens(ctx.conn, _user(ctx, slug, email)):
+        click.echo(f"{row.token_id:>6}  {row.token_prefix:<12}  {when(row.created_at):<20}  "
+                   f"{when(row.last_used_at):<20}  {when(row.revoked_at):<20}  {row.name}")
+
+
+@user.command("token-revoke")
+@click.option("--org", "slug", required=True, help="The org's slug.")
+@click.option("--email", required=True, help="The user's email.")
+@click.argument("id_or_prefix")
+@pass_cli
+def user_token_revoke(ctx: CliContext, slug: str, email: str, id_or_prefix: str) -> None:
+    """Revoke one of the user's API tokens by id or first 12 characters."""
+    target = _user(ctx, slug, email)
+    try:
+        revoked = people.revoke_user_token(ctx.conn, target, id_or_prefix)
+    except LookupError:
+        raise click.ClickException(
+            f"no single token of {target.email} has id or prefix {id_or_prefix!r}") from None
+    ctx.audit(target.org_id, "user_token.revoke", target_type="user", target_id=target.email,
+              token_id=revoked.token_id)
+    click.echo(f"revoked token {revoked.token_id} ({revoked.token_prefix})", err=True)

@@ -1,0 +1,79 @@
+"""``mojule purge`` and ``mojule audit ...``: the content window and the audit trail."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import click
+import orjson
+
+from mojule import audit, retention
+from mojule.cli import CliContext, cli, pass_cli
+from mojule.db import org_transaction
+
+
+def _timestamp(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter("use ISO 8601, e.g. 2026-11-26T03:00:00Z") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+@cli.command("purge")
+@click.option("--dry-run", is_flag=True, help="Count what would be removed; remove nothing.")
+@click.option("--now", "now_text", metavar="TIMESTAMP",
+              help="Stand-in for the current time (ISO 8601), for tests and backfills.")
+@pass_cli
+def purge(ctx: CliContext, dry_run: bool, now_text: str | None) -> None:
+    """Delete verbatim content older than each org's window (run daily from cron).
+
+    Usage rows and the audit trail stay. A second purge started while one runs exits
+    at once with status 0.
+    """
+    now = _timestamp(now_text) or datetime.now(timezone.utc)
+    verb = "would remove" if dry_run else "removed"
+
+    def report(result: retention.OrgPurge) -> None:
+        click.echo(f"{result.slug}: {verb} {result.removed} content values older than "
+                   f"{result.cutoff:%Y-%m-%d %H:%M} UTC ({result.retention_days}-day window)")
+
+    try:
+        retention.purge_expired_content(ctx.conn, now, dry_run, audit.cli_actor(), report)
+    except retention.PurgeRunning as exc:
+        click.echo(f"purge: {exc.__doc__}", err=True)
+
+
+@cli.group("audit")
+def audit_group() -> None:
+    """Export and verify an org's audit trail."""
+
+
+@audit_group.command("verify")
+@click.option("--org", "slug", required=True, help="The org's slug.")
+@pass_cli
+def audit_verify(ctx: CliContext, slug: str) -> None:
+    """Check the org's hash chain; exit 1 naming the first broken row."""
+    target = ctx.org(slug)
+    with org_transaction(ctx.conn, target.org_id):
+        result = audit.verify(ctx.conn, target.org_id)
+    if not result.holds:
+        raise click.ClickException(
+            f"audit chain of {slug} is broken at row {result.broken_at}: {result.problem} "
+            f"({result.checked} rows before it hold)")
+    click.echo(f"audit chain of {slug} holds: {result.checked} rows, head {result.head or '-'}")
+
+
+@audit_group.command("export")
+@click.option("--org", "slug", required=True, help="The org's slug.")
+@click.option("--from", "since", help="Only rows at or after this time (ISO 8601).")
+@click.option("--to", "until", help="Only rows before this time (ISO 8601).")
+@pass_cli
+def audit_export(ctx: CliContext, slug: str, since: str | None, until: str | None) -> None:
+    """Write the org's audit rows as JSON lines to standard output."""
+    target = ctx.org(slug)
+    out = click.get_binary_stream("stdout")
+    with org_transaction(ctx.conn, target.org_id):
+        for row in audit.rows(ctx.conn, target.org_id, _timestamp(since), _timestamp(until)):
+            out.write(orjson.dumps(row) + b"\n")

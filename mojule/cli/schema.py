@@ -1,0 +1,42 @@
+"""``mojule init-db``: create or upgrade the schema and the app's database role."""
+from __future__ import annotations
+
+import click
+import psycopg
+
+from mojule import schema
+from mojule.cli import CliContext, cli, pass_cli
+
+
+@cli.command("init-db")
+@click.option("--app-role", default=schema.APP_ROLE, show_default=True,
+              help="The role the server connects as (created if missing).")
+@click.option("--reset-app-password", is_flag=True, help="Give the app role a new password.")
+@pass_cli
+def init_db(ctx: CliContext, app_role: str, reset_app_password: bool) -> None:
+    """Create or upgrade the schema (safe to run again; upgrades use the same command).
+
+    Connects with MOJULE_OWNER_DATABASE_URL when set (the role that owns the schema),
+    else MOJULE_DATABASE_URL.
+    """
+    url = ctx.config["OWNER_DATABASE_URL"] or ctx.config["DATABASE_URL"]
+    with ctx.connect(url, "MOJULE_OWNER_DATABASE_URL") as conn:
+        applied = schema.apply_migrations(conn)
+        for migration in applied:
+            click.echo(f"applied migration {migration.version:04d} {migration.name}", err=True)
+        if not applied:
+            click.echo("schema is up to date", err=True)
+        try:
+            password = schema.ensure_app_role(conn, app_role, reset_app_password)
+        except psycopg.errors.InsufficientPrivilege:
+            raise click.ClickException(
+                f"cannot create or grant role {app_role!r}: connect as a role with CREATEROLE "
+                "that owns the schema") from None
+        if password:
+            app_url = psycopg.conninfo.make_conninfo(url, user=app_role, password=password)
+            click.echo(f"The server must connect as {app_role} (not superuser, not owner, "
+                       "row-level security applies). Set, and keep secret:", err=True)
+            click.echo(f"MOJULE_DATABASE_URL='{app_url}'")
+        else:
+            click.echo(f"app role {app_role} is ready (password unchanged; "
+                       "--reset-app-password sets a new one)", err=True)

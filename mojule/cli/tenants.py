@@ -1,0 +1,122 @@
+"""``mojule org ...`` and ``mojule token ...``: tenants and their ingest tokens."""
+from __future__ import annotations
+
+import click
+
+from mojule import orgs
+from mojule.cli import CliContext, cli, pass_cli, when
+
+
+@cli.group()
+def org() -> None:
+    """Create, change and delete orgs (tenants)."""
+
+
+@org.command("create")
+@click.argument("slug")
+@click.option("--name", help="Display name (defaults to the slug).")
+@click.option("--retention-days", type=click.IntRange(1, 36500), default=orgs.DEFAULT_RETENTION_DAYS,
+              show_default=True, help="How long verbatim content is kept.")
+@pass_cli
+def org_create(ctx: CliContext, slug: str, name: str | None, retention_days: int) -> None:
+    """Create the org SLUG."""
+    try:
+        created = orgs.create_org(ctx.conn, slug, name, retention_days)
+    except (orgs.InvalidSlug, orgs.OrgExists) as exc:
+        raise click.ClickException(f"{slug!r}: {exc.__doc__}") from None
+    ctx.audit(created.org_id, "org.create", target_type="org", target_id=slug,
+              details={"retention_days": retention_days})
+    click.echo(f"created org {created.slug} (id {created.org_id}, "
+               f"content kept {created.retention_days} days)", err=True)
+
+
+@org.command("set")
+@click.argument("slug")
+@click.option("--name", help="New display name.")
+@click.option("--retention-days", type=click.IntRange(1, 36500), help="New content window.")
+@pass_cli
+def org_set(ctx: CliContext, slug: str, name: str | None, retention_days: int | None) -> None:
+    """Change the org SLUG's name or content window."""
+    if name is None and retention_days is None:
+        raise click.UsageError("nothing to change: give --name and/or --retention-days")
+    before = ctx.org(slug)
+    after = orgs.set_org(ctx.conn, before, name, retention_days)
+    ctx.audit(after.org_id, "org.update", target_type="org", target_id=slug, details={
+        "retention_days": [before.retention_days, after.retention_days],
+        "name_changed": before.name != after.name})
+    click.echo(f"org {slug}: content kept {after.retention_days} days", err=True)
+
+
+@org.command("list")
+@pass_cli
+def org_list(ctx: CliContext) -> None:
+    """List every org."""
+    click.echo(f"{'ID':>6}  {'SLUG':<24}  {'RETENTION':>9}  NAME")
+    for item in orgs.list_orgs(ctx.conn):
+        click.echo(f"{item.org_id:>6}  {item.slug:<24}  {item.retention_days:>8}d  {item.name}")
+
+
+@org.command("delete")
+@click.argument("slug")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@pass_cli
+def org_delete(ctx: CliContext, slug: str, yes: bool) -> None:
+    """Delete the org SLUG: its data keys first (its content becomes unreadable), then its data."""
+    target = ctx.org(slug)
+    if not yes:
+        click.confirm(f"Delete org {slug} and all its data? This cannot be undone", abort=True)
+    ctx.audit(target.org_id, "org.delete", target_type="org", target_id=slug)
+    removed = orgs.delete_org(ctx.conn, target)
+    summary = ", ".join(f"{table} {count}" for table, count in removed.items() if count)
+    click.echo(f"deleted org {slug} (data keys destroyed first); rows removed: {summary or 'none'}",
+               err=True)
+
+
+@cli.group()
+def token() -> None:
+    """Create, list and revoke org ingest tokens (mtk_...)."""
+
+
+@token.command("create")
+@click.option("--org", "slug", required=True, help="The org's slug.")
+@click.option("--name", default="ingest", show_default=True, help="What the token is for.")
+@pass_cli
+def token_create(ctx: CliContext, slug: str, name: str) -> None:
+    """Create an ingest token; it is printed once, alone on the last line."""
+    target = ctx.org(slug)
+    new_token = orgs.create_ingest_token(ctx.conn, target, name)
+    ctx.audit(target.org_id, "token.create", target_type="ingest_token", target_id=new_token[:12],
+              details={"name": name})
+    click.echo(f"ingest token {name!r} for org {slug}; it is shown only now:", err=True)
+    click.echo(new_token)
+
+
+@token.command("list")
+@click.option("--org", "slug", required=True, help="The org's slug.")
+@pass_cli
+def token_list(ctx: CliContext, slug: str) -> None:
+    """List an org's ingest tokens (never the tokens themselves)."""
+    rows = orgs.list_ingest_tokens(ctx.conn, ctx.org(slug))
+    click.echo(f"{'ID':>6}  {'PREFIX':<12}  {'CREATED':<20}  {'LAST USED':<20}  "
+               f"{'REVOKED':<20}  NAME")
+    for row in rows:
+        click.echo(f"{row.token_id:>6}  {row.token_prefix:<12}  {when(row.created_at):<20}  "
+                   f"{when(row.last_used_at):<20}  {when(row.revoked_at):<20}  {row.name}")
+
+
+@token.command("revoke")
+@click.option("--org", "slug", required=True, help="The org's slug.")
+@click.argument("id_or_prefix")
+@pass_cli
+def token_revoke(ctx: CliContext, slug: str, id_or_prefix: str) -> None:
+    """Revoke a token by its id or its first 12 characters; it is refused from now on."""
+    target = ctx.org(slug)
+    try:
+        revoked = orgs.revoke_ingest_token(ctx.conn, target, id_or_prefix)
+    except orgs.TokenNotFound:
+        raise click.ClickException(
+            f"no single token of org {slug} has id or prefix {id_or_prefix!r}") from None
+    ctx.audit(target.org_id, "token.revoke", target_type="ingest_token",
+              target_id=str(revoked.token_id), token_id=revoked.token_id)
+    click.echo(f"revoked token {revoked.token_id} ({revoked.token_prefix}, {revoked.name})",
+               err=True)

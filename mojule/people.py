@@ -1,0 +1,232 @@
+"""People: an org's users, the seat identities linked to them, and their API tokens.
+
+A member owns the sessions whose seat identity is theirs: ``user.email`` equal to their
+email (case-insensitive) or an identity an admin linked to them. Admins see their org.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import psycopg
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from psycopg.rows import class_row
+
+from mojule import tokens
+from mojule.db import org_transaction, query
+
+ROLES = ("admin", "member")
+IDENTITY_KINDS = ("email", "account_uuid", "user_id")
+_hasher = PasswordHasher()
+
+
+class UserNotFound(Exception):
+    """No user of this org has that email."""
+
+
+class UserExists(Exception):
+    """A user with that email already exists in this org."""
+
+
+class InvalidEmail(Exception):
+    """That is not an email address."""
+
+
+class InvalidIdentity(Exception):
+    """An identity is account_uuid:<value>, user_id:<value> or email:<value>."""
+
+
+@dataclass
+class User:
+    org_id: int
+    user_id: int
+    email: str
+    role: str
+    created_at: datetime
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+@dataclass
+class UserTokenInfo:
+    token_id: int
+    user_id: int
+    name: str
+    token_prefix: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+@dataclass
+class ResolvedUserToken:
+    org_id: int
+    token_id: int
+    revoked: bool
+    user_id: int
+    email: str
+    role: str
+
+
+def normalise_email(email: str) -> str:
+    """Return the email lower-cased and trimmed. Raises InvalidEmail."""
+    email = email.strip().lower()
+    local, at, domain = email.partition("@")
+    if not (local and at and domain) or any(c.isspace() for c in email):
+        raise InvalidEmail()
+    return email
+
+
+def create_user(conn: psycopg.Connection, org_id: int, email: str, role: str) -> User:
+    """Create a user and return it. Raises InvalidEmail or UserExists."""
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {ROLES}")
+    try:
+        with org_transaction(conn, org_id), conn.cursor(row_factory=class_row(User)) as cur:
+            return cur.execute(query("user_insert"), {
+                "org_id": org_id, "email": normalise_email(email), "role": role}).fetchone()
+    except psycopg.errors.UniqueViolation:
+        raise UserExists() from None
+
+
+def find_user(conn: psycopg.Connection, org_id: int, email: str) -> User:
+    """Return the org's user with ``email``. Raises UserNotFound."""
+    with org_transaction(conn, org_id), conn.cursor(row_factory=class_row(User)) as cur:
+        user = cur.execute(query("user_by_email"), {
+            "org_id": org_id, "email": normalise_email(email)}).fetchone()
+    if user is None:
+        raise UserNotFound()
+    return user
+
+
+def list_users(conn: psycopg.Connection, org_id: int) -> list[User]:
+    """Return the org's users by email."""
+    with org_transaction(conn, org_id), conn.cursor(row_factory=class_row(User)) as cur:
+        return cur.execute(query("user_list"), {"org_id": org_id}).fetchall()
+
+
+def delete_user(conn: psycopg.Connection, user: User) -> None:
+    """Delete a user with their tokens and linked identities."""
+    with org_transaction(conn, user.org_id):
+        conn.execute(query("user_delete"), {"org_id": user.org_id, "user_id": user.user_id})
+
+
+def set_role(conn: psycopg.Connection, user: User, role: str) -> None:
+    """Change a user's role."""
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {ROLES}")
+    with org_transaction(conn, user.org_id):
+        conn.execute(query("user_set_role"),
+                     {"org_id": user.org_id, "user_id": user.user_id, "role": role})
+
+
+def set_password(conn: psycopg.Connection, user: User, password: str) -> None:
+    """Store an argon2id hash of the user's dashboard password."""
+    with org_transaction(conn, user.org_id):
+        conn.execute(query("user_set_password"), {
+            "org_id": user.org_id, "user_id": user.user_id,
+            "password_hash": _hasher.hash(password)})
+
+
+def check_password(conn: psycopg.Connection, org_id: int, email: str, password: str) -> User | None:
+    """Return the user when ``password`` is theirs, else None (also for unknown emails)."""
+    try:
+        email = normalise_email(email)
+    except InvalidEmail:
+        return None
+    with org_transaction(conn, org_id):
+        row = conn.execute(query("user_password_hash"),
+                           {"org_id": org_id, "email": email}).fetchone()
+    if row is None or row[1] is None:
+        # Spend the same time as a real check so timing does not reveal which emails exist.
+        _hasher.hash(password)
+        return None
+    try:
+        _hasher.verify(row[1], password)
+    except (VerificationError, InvalidHashError):
+        return None
+    return find_user(conn, org_id, email)
+
+
+def parse_identity(text: str) -> tuple[str, str]:
+    """Return (kind, value) of ``account_uuid:...``, ``user_id:...`` or ``email:...``."""
+    kind, sep, value = text.partition(":")
+    value = value.strip()
+    if not sep or kind not in IDENTITY_KINDS or not value:
+        raise InvalidIdentity()
+    return kind, value.lower() if kind == "email" else value
+
+
+def link_identity(conn: psycopg.Connection, user: User, kind: str, value: str) -> None:
+    """Link a seat identity to the user, moving it from whoever had it."""
+    with org_transaction(conn, user.org_id):
+        conn.execute(query("user_identity_link"), {
+            "org_id": user.org_id, "user_id": user.user_id, "kind": kind, "value": value})
+
+
+def seat_identities(conn: psycopg.Connection, user: User) -> dict[str, list[str]]:
+    """Return the seat identities that are the user's, by kind (their email included)."""
+    identities = {"email": [user.email], "account_uuid": [], "user_id": []}
+    with org_transaction(conn, user.org_id):
+        for kind, value in conn.execute(query("user_identity_list"),
+                                        {"org_id": user.org_id, "user_id": user.user_id}):
+            identities[kind].append(value)
+    return identities
+
+
+def create_user_token(conn: psycopg.Connection, user: User, name: str) -> str:
+    """Create a personal access token (``mut_...``) for the user and return it."""
+    token = tokens.generate(tokens.USER_PREFIX)
+    with org_transaction(conn, user.org_id):
+        conn.execute(query("user_token_insert"), {
+            "org_id": user.org_id, "user_id": user.user_id, "name": name,
+            "token_prefix": tokens.visible_prefix(token), "token_digest": tokens.digest(token)})
+    return token
+
+
+def list_user_tokens(conn: psycopg.Connection, user: User) -> list[UserTokenInfo]:
+    """Return the user's tokens, oldest first."""
+    with org_transaction(conn, user.org_id), \
+            conn.cursor(row_factory=class_row(UserTokenInfo)) as cur:
+        return cur.execute(query("user_token_list"),
+                           {"org_id": user.org_id, "user_id": user.user_id}).fetchall()
+
+
+def revoke_user_token(conn: psycopg.Connection, user: User, id_or_prefix: str) -> UserTokenInfo:
+    """Revoke one of the user's tokens by id or prefix. Raises LookupError if not exactly one."""
+    token_id = int(id_or_prefix) if id_or_prefix.isdigit() else None
+    with org_transaction(conn, user.org_id), \
+            conn.cursor(row_factory=class_row(UserTokenInfo)) as cur:
+        matches = cur.execute(query("user_token_find"), {
+            "org_id": user.org_id, "user_id": user.user_id, "token_id": token_id,
+            "token_prefix": id_or_prefix}).fetchall()
+        if len(matches) != 1:
+            raise LookupError(id_or_prefix)
+        return cur.execute(query("user_token_revoke"), {
+            "org_id": user.org_id, "token_id": matches[0].token_id}).fetchone()
+
+
+def resolve_user_token(conn: psycopg.Connection, token: str) -> ResolvedUserToken | None:
+    """Return the user a presented ``mut_`` token belongs to, or None when unknown.
+
+    The token row is found by digest alone (row-level security lets a transaction see the
+    rows whose digest it names); the user is then read under the token's own org.
+    """
+    digest = tokens.digest(token)
+    with conn.transaction():
+        conn.execute("SELECT set_config('mojule.token_digest', %s, true)", (digest.hex(),))
+        found = conn.execute(query("user_token_resolve"), {"token_digest": digest}).fetchone()
+        if found is None:
+            return None
+        org_id, token_id, user_id, revoked = found
+        conn.execute("SELECT set_config('mojule.org_id', %s, true)", (str(org_id),))
+        user = conn.execute(query("user_by_id"), {"org_id": org_id, "user_id": user_id}).fetchone()
+        if user is None:
+            return None
+        if not revoked:
+            conn.execute(query("user_token_touch"), {"org_id": org_id, "token_id": token_id})
+    return ResolvedUserToken(org_id=org_id, token_id=token_id, revoked=revoked,
+                             user_id=user_id, email=user[0], role=user[1])

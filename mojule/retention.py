@@ -1,0 +1,83 @@
+"""The retention purge: verbatim content older than each org's window is deleted.
+
+Usage rows and the audit trail stay. Deletes run in small committed batches with a short
+lock timeout, so ingest is never blocked for long; one purge runs at a time (a second
+start exits cleanly), and running it again removes nothing new.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Callable, Iterator
+
+import psycopg
+
+from mojule import audit
+from mojule.db import org_transaction, query
+
+BATCH_SIZE = 5000
+PURGE_LOCK = 0x70757267  # "purg": one purge at a time per database
+
+
+@dataclass
+class OrgPurge:
+    org_id: int
+    slug: str
+    retention_days: int
+    cutoff: datetime
+    removed: int
+
+
+class PurgeRunning(Exception):
+    """Another purge is already running; this one did nothing."""
+
+
+def purge_expired_content(conn: psycopg.Connection, now: datetime, dry_run: bool = False,
+                          actor: str = "system",
+                          progress: Callable[[OrgPurge], None] | None = None) -> list[OrgPurge]:
+    """Delete (or, dry, count) every org's content older than its window; return per-org results.
+
+    Raises PurgeRunning when another purge holds the lock.
+    """
+    got_lock = conn.execute(query("purge_try_lock"), {"lock": PURGE_LOCK}).fetchone()[0]
+    if not got_lock:
+        raise PurgeRunning()
+    try:
+        results = []
+        for org_id, slug, retention_days in conn.execute(query("org_retention_all")).fetchall():
+            cutoff = now - timedelta(days=retention_days)
+            if dry_run:
+                with org_transaction(conn, org_id):
+                    removed = conn.execute(query("content_expired_count"),
+                                           {"org_id": org_id, "cutoff": cutoff}).fetchone()[0]
+            else:
+                removed = sum(_delete_batches(conn, org_id, cutoff))
+                if removed:
+                    _audit(conn, org_id, cutoff, retention_days, removed, actor)
+            result = OrgPurge(org_id, slug, retention_days, cutoff, removed)
+            results.append(result)
+            if progress:
+                progress(result)
+        return results
+    finally:
+        conn.execute(query("purge_unlock"), {"lock": PURGE_LOCK})
+
+
+def _delete_batches(conn: psycopg.Connection, org_id: int, cutoff: datetime) -> Iterator[int]:
+    while True:
+        with org_transaction(conn, org_id):
+            conn.execute("SET LOCAL lock_timeout = '2s'")
+            deleted = conn.execute(query("content_expired_delete"), {
+                "org_id": org_id, "cutoff": cutoff, "batch": BATCH_SIZE}).rowcount
+        yield deleted
+        if deleted < BATCH_SIZE:
+            return
+
+
+def _audit(conn, org_id: int, cutoff: datetime, retention_days: int, removed: int, actor: str):
+    with org_transaction(conn, org_id):
+        audit.record(conn, org_id, audit.Entry(
+            action="content.purge", outcome="ok", actor_type="cli", actor_id=actor,
+            target_type="org", target_id=str(org_id),
+            details={"removed": removed, "cutoff": cutoff.isoformat(),
+                     "retention_days": retention_days}))

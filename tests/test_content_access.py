@@ -1,0 +1,194 @@
+"""The content contract: who may read a session's content, and the audit rows it leaves."""
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import ingest_session, make_org, make_user
+
+WRITE_SESSION = "write-tool-resource-attrs"    # signed in as alice@example.com
+BASH_SESSION = "bash-tool"                      # no email: only user.id identifies the seat
+BASH_USER_ID = "106316defa0e7ba26537f2f4f95ee21cddfa9d216aa01da5ebe11b6328282438"
+
+
+def audit_rows(db, org_id: int) -> list[tuple]:
+    return db.execute("SELECT action, outcome, actor_id, target_id, token_id, request_id,"
+                      " source_ip FROM audit_log WHERE org_id = %s AND action = 'content.read'"
+                      " ORDER BY audit_id", (org_id,)).fetchall()
+
+
+def content_of(body: dict) -> dict:
+    """Merge every item's decrypted content into one {attribute: [values]} map."""
+    merged: dict = {}
+    for item in body["items"]:
+        for key, value in item["content"].items():
+            merged.setdefault(key, []).append(value)
+    return merged
+
+
+@pytest.fixture
+def people_of(db, org):
+    return {
+        "admin": make_user(db, org, "boss@example.com", "admin"),
+        "alice": make_user(db, org, "Alice@Example.com", "member"),
+        "bob": make_user(db, org, "bob@example.com", "member"),
+    }
+
+
+def test_admin_reads_content_decrypted_and_the_read_is_audited(client, db, org, people_of):
+    session_id = ingest_session(client, org, WRITE_SESSION)
+    admin = people_of["admin"]
+
+    response = client.get(f"/api/v1/sessions/{session_id}/content", headers=admin.headers)
+
+    assert response.status_code == 200
+    content = content_of(response.get_json())
+    assert content["prompt"] == ["Please WRITEFILE hello"]
+    assert content["response"] == ["Done. secret-answer-42"]
+    assert any("hello.py" in value for value in content["tool_input"])
+    assert content["file_path"] == ["/home/dev/acme-app/hello.py"]
+    times = [item["time"] for item in response.get_json()["items"]]
+    assert times == sorted(times)
+    rows = audit_rows(db, org.org.org_id)
+    assert len(rows) == 1
+    action, outcome, actor, target, token_id, request_id, source_ip = rows[0]
+    assert (action, outcome, actor, target) == ("content.read", "allowed", "boss@example.com",
+                                                session_id)
+    assert token_id is not None and request_id == response.headers["X-Request-ID"]
+    assert source_ip
+
+
+def test_session_owner_reads_own_session_by_email_case_insensitively(client, db, org, people_of):
+    session_id = ingest_session(client, org, WRITE_SESSION)
+
+    response = client.get(f"/api/v1/sessions/{session_id}/content",
+                          headers=people_of["alice"].headers)
+
+    assert response.status_code == 200
+    assert audit_rows(db, org.org.org_id)[0][:3] == ("content.read", "allowed", "alice@example.com")
+
+
+def test_other_member_gets_403_and_a_denied_audit_row(client, db, org, people_of):
+    session_id = ingest_session(client, org, WRITE_SESSION)
+
+    response = client.get(f"/api/v1/sessions/{session_id}/content",
+                          headers=people_of["bob"].headers)
+
+    assert response.status_code == 403
+    assert "prompt" not in response.get_data(as_text=True)
+    assert [row[:3] for row in audit_rows(db, org.org.org_id)] == [
+        ("content.read", "denied", "bob@example.com")]
+
+
+def test_linked_identity_makes_a_session_the_members_own(client, db, org, people_of):
+    from mojule import people
+
+    session_id = ingest_session(client, org, BASH_SESSION)
+    bob = people_of["bob"]
+    assert client.get(f"/api/v1/sessions/{session_id}/content",
+                      headers=bob.headers).status_code == 403
+
+    people.link_identity(db, bob.user, "user_id", BASH_USER_ID)
+
+    assert client.get(f"/api/v1/sessions/{session_id}/content",
+                      headers=bob.headers).status_code == 200
+
+
+def test_admin_of_another_org_gets_404_like_a_missing_session(client, db, org, people_of):
+    session_id = ingest_session(client, org, WRITE_SESSION)
+    stranger_org = make_org(db)
+    stranger = make_user(db, stranger_org, "mallory@example.com", "admin")
+
+    other = client.get(f"/api/v1/sessions/{session_id}/content", headers=stranger.headers)
+    missing = client.get("/api/v1/sessions/no-such-session/content", headers=stranger.headers)
+
+    assert other.status_code == missing.status_code == 404
+    assert other.get_json()["message"] == missing.get_json()["message"]
+    assert [row[1] for row in audit_rows(db, stranger_org.org.org_id)] == ["not_found", "not_found"]
+    assert audit_rows(db, org.org.org_id) == []
+
+
+@pytest.mark.parametrize("headers", [
+    {},
+    {"Authorization": "Bearer"},
+    {"Authorization": "Basic Ym9zczpwYXNz"},
+])
+def test_no_credential_gets_401_and_no_audit_row(client, db, org, headers):
+    session_id = ingest_session(client, org, WRITE_SESSION)
+
+    response = client.get(f"/api/v1/sessions/{session_id}/content", headers=headers)
+
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"] == "Bearer"
+
+
+def test_ingest_token_never_reads_and_user_token_never_ingests(client, org, people_of):
+    session_id = ingest_session(client, org, WRITE_SESSION)
+
+    read = client.get(f"/api/v1/sessions/{session_id}/content",
+                      headers={"Authorization": f"Bearer {org.token}"})
+    write = client.post("/v1/logs", data=b"{}", headers={
+        **people_of["admin"].headers, "Content-Type": "application/json"})
+
+    assert read.status_code == 401
+    assert write.status_code == 401
+
+
+def test_revoked_user_token_is_refused(client, db, org, people_of):
+    from mojule import people
+
+    session_id = ingest_session(client, org, WRITE_SESSION)
+    admin = people_of["admin"]
+    people.revoke_user_token(db, admin.user, admin.token[:12])
+
+    response = client.get(f"/api/v1/sessions/{session_id}/content", headers=admin.headers)
+
+    assert response.status_code == 401
+
+
+def test_content_read_fails_closed_when_the_audit_cannot_be_written(client, db, org, people_of):
+    session_id = ingest_session(client, org, WRITE_SESSION)
+    db.execute("REVOKE INSERT ON audit_log FROM mojule_app")
+    try:
+        response = client.get(f"/api/v1/sessions/{session_id}/content",
+                              headers=people_of["admin"].headers)
+    finally:
+        db.execute("GRANT INSERT ON audit_log TO mojule_app")
+
+    assert response.status_code == 503
+    assert response.headers["Retry-After"]
+    assert "WRITEFILE" not in response.get_data(as_text=True)
+    assert audit_rows(db, org.org.org_id) == []
+
+
+def test_ciphertext_moved_to_another_row_or_org_reads_as_tampered(client, db, org, other_org,
+                                                                   people_of):
+    session_id = ingest_session(client, org, WRITE_SESSION)
+    org_id = org.org.org_id
+    # Copy the prompt's ciphertext over the response's, as an attacker with SQL access might.
+    db.execute("""UPDATE content_values AS target SET ciphertext = source.ciphertext
+                    FROM content_values AS source
+                   WHERE target.org_id = %(org)s AND source.org_id = %(org)s
+                     AND target.attribute = 'response' AND source.attribute = 'prompt'""",
+               {"org": org_id})
+
+    body = client.get(f"/api/v1/sessions/{session_id}/content",
+                      headers=people_of["admin"].headers).get_json()
+
+    tampered = [item for item in body["items"] if item["tampered"]]
+    assert [item["tampered"] for item in tampered] == [["response"]]
+    assert "response" not in tampered[0]["content"]
+    assert "Please WRITEFILE hello" not in str(tampered)
+
+    # The same ciphertexts moved wholesale into another org do not open there either.
+    other_admin = make_user(db, other_org, "eve@example.com", "admin")
+    ingest_session(client, other_org, WRITE_SESSION)
+    db.execute("""UPDATE content_values AS target SET ciphertext = source.ciphertext
+                    FROM content_values AS source
+                   WHERE target.org_id = %(other)s AND source.org_id = %(org)s
+                     AND target.attribute = source.attribute AND target.signal = source.signal
+                     AND target.record_id = source.record_id""",
+               {"org": org_id, "other": other_org.org.org_id})
+    moved = client.get(f"/api/v1/sessions/{session_id}/content",
+                       headers=other_admin.headers).get_json()
+    assert all(not item["content"] for item in moved["items"])
+    assert sum(len(item["tampered"]) for item in moved["items"]) > 0
