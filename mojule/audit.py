@@ -11,9 +11,10 @@ from __future__ import annotations
 import getpass
 import hashlib
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Iterator
+from datetime import UTC, datetime
+from typing import Any
 
 import orjson
 import psycopg
@@ -76,7 +77,7 @@ def canonical(row: dict[str, Any]) -> bytes:
     """Return the bytes an audit row's hash covers (stable across storage round trips)."""
     values = {name: row[name] for name in COLUMNS}
     moment = values["occurred_at"]
-    values["occurred_at"] = moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    values["occurred_at"] = moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     return orjson.dumps(values, option=orjson.OPT_SORT_KEYS)
 
 
@@ -96,7 +97,7 @@ def record(conn: psycopg.Connection, org_id: int, entry: Entry) -> int:
     prev_hash = prev[0] if prev else None
     row = {
         "org_id": org_id,
-        "occurred_at": datetime.now(timezone.utc),
+        "occurred_at": datetime.now(UTC),
         "actor_type": entry.actor_type, "actor_id": _clean(entry.actor_id),
         "actor_role": entry.actor_role, "token_id": entry.token_id, "action": entry.action,
         "target_type": entry.target_type, "target_id": _clean(entry.target_id),

@@ -55,18 +55,28 @@ def read_otlp_json(request: Request, max_bytes: int) -> Any:
 def parse_json(body: bytes) -> Any:
     """Parse JSON bytes. Raises NotJson for anything that is not one JSON document.
 
-    orjson is fast and strict; when it refuses (say, a lone UTF-16 surrogate escape or a
-    bare NaN inside one record) the standard parser gets a second look so that one bad
-    record can be skipped later instead of failing the whole batch.
+    orjson is fast and strict; when it refuses (say, a lone UTF-16 surrogate escape, a
+    bare NaN or a 5000-digit number inside one record) the standard parser gets a second
+    look so that one bad record can be skipped later instead of failing the whole batch.
     """
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError:
         pass
     try:
-        return json.loads(body.decode("utf-8"))
+        return json.loads(body.decode("utf-8"), parse_int=_parse_int)
     except (ValueError, RecursionError):
         raise NotJson() from None
+
+
+def _parse_int(digits: str) -> int | float:
+    # int() refuses more than 4300 digits. No OTLP integer is that long, so such a number
+    # becomes an infinity, which the decoder refuses for the one record holding it, as
+    # orjson turns any integer past 64 bits into a float.
+    try:
+        return int(digits)
+    except ValueError:
+        return float(digits)
 
 
 def _decompressor(content_encoding: str):

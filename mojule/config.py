@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import ipaddress
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from mojule.crypto import InvalidMasterKey, load_master_key
 
@@ -28,7 +29,7 @@ def _key_list(text: str) -> tuple[str, ...]:
     return tuple(key.strip() for key in text.split(",") if key.strip())
 
 
-def _networks(text: str) -> tuple:
+def parse_networks(text: str) -> tuple:
     return tuple(ipaddress.ip_network(item.strip(), strict=False)
                  for item in text.split(",") if item.strip())
 
@@ -63,7 +64,7 @@ SETTINGS = (
             "Extra attribute keys to treat as content (encrypted), comma-separated, added to the built-in list."),
     Setting("MOJULE_CONTENT_LONG_STRING", "1024", _positive_int,
             "Any other string attribute at least this many characters long is stored encrypted too."),
-    Setting("MOJULE_TRUSTED_PROXIES", "", _networks,
+    Setting("MOJULE_TRUSTED_PROXIES", "", parse_networks,
             "Networks of reverse proxies whose X-Forwarded-For is believed, comma-separated CIDRs."),
     Setting("MOJULE_LOG_LEVEL", "INFO", str.upper,
             "Python log level for the app's own log lines."),

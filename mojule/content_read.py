@@ -8,15 +8,21 @@ reported as tampered instead of being returned.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import orjson
 import psycopg
 from psycopg.rows import dict_row
 
-from mojule.crypto import (ContentCipher, CryptoError, MasterKey, content_aad,
-                           unwrap_data_key_any)
+from mojule.crypto import (
+    ContentCipher,
+    CryptoError,
+    MasterKey,
+    content_aad,
+    unwrap_data_key_any,
+)
 from mojule.db import query
 
 log = logging.getLogger("mojule.content")

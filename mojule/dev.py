@@ -95,8 +95,8 @@ def prepare(environ: dict[str, str]) -> tuple[dict[str, str], str]:
                                          lambda: secrets.token_urlsafe(12))
         if created:
             people.set_password(conn, admin, password)
-        api_token, _ = _secret_file(VAR_DIR / "demo-admin-api-token",
-                                    lambda: people.create_user_token(conn, admin, "make run"))
+        _secret_file(VAR_DIR / "demo-admin-api-token",
+                     lambda: people.create_user_token(conn, admin, "make run"))
     print(f"Demo admin: {DEMO_ADMIN} (password in var/demo-admin-password, "
           "API token in var/demo-admin-api-token)")
     return env, token

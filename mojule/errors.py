@@ -107,7 +107,9 @@ def _handle_http_exception(exc: HTTPException):
     if exc.code == 413:
         return error_response(413, "payload_too_large", PayloadTooLarge.__doc__)
     name = (exc.name or "error").lower().replace(" ", "_")
-    return error_response(exc.code or 500, name, exc.description or exc.name)
+    # Keep the headers the status calls for, such as the Allow of a 405.
+    headers = {key: value for key, value in exc.get_headers() if key.lower() != "content-type"}
+    return error_response(exc.code or 500, name, exc.description or exc.name, headers)
 
 
 def _handle_database_unavailable(exc: Exception):

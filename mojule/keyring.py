@@ -7,12 +7,17 @@ rotate`) is picked up within CACHE_SECONDS.
 from __future__ import annotations
 
 import time
-from typing import Sequence
+from collections.abc import Sequence
 
 import psycopg
 
-from mojule.crypto import (ContentCipher, MasterKey, new_data_key, unwrap_data_key_any,
-                           wrap_data_key)
+from mojule.crypto import (
+    ContentCipher,
+    MasterKey,
+    new_data_key,
+    unwrap_data_key_any,
+    wrap_data_key,
+)
 from mojule.db import query
 
 CACHE_SECONDS = 60.0

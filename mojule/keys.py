@@ -5,8 +5,8 @@ re-wrapped in its own transaction, and a key already under the new master is ski
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import psycopg
 

@@ -6,9 +6,9 @@ start exits cleanly), and running it again removes nothing new.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Callable, Iterator
 
 import psycopg
 

@@ -127,7 +127,7 @@ def fixture_bytes(session: str, signal: str) -> bytes:
 
 @dataclass
 class TestUser:
-    user: "people.User"
+    user: people.User
     token: str
 
     @property

@@ -43,7 +43,7 @@ def _time(name: str) -> datetime | None:
     if not text:
         return None
     try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(text)
     except ValueError:
         raise BadRequest(f"Parameter {name!r} is not an ISO 8601 date or time.") from None
     if moment.tzinfo is None:

@@ -6,15 +6,13 @@ message and a non-zero exit on failure, so cron can alert.
 """
 from __future__ import annotations
 
-import os
 import sys
 
 import click
 import psycopg
 
-from mojule import audit
+from mojule import audit, orgs
 from mojule import config as config_module
-from mojule import orgs
 from mojule.db import connect, org_transaction
 
 

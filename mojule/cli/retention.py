@@ -1,7 +1,7 @@
 """``mojule purge`` and ``mojule audit ...``: the content window and the audit trail."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import click
 import orjson
@@ -15,10 +15,10 @@ def _timestamp(value: str | None) -> datetime | None:
     if value is None:
         return None
     try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(value)
     except ValueError:
         raise click.BadParameter("use ISO 8601, e.g. 2026-11-26T03:00:00Z") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 @cli.command("purge")
@@ -32,7 +32,7 @@ def purge(ctx: CliContext, dry_run: bool, now_text: str | None) -> None:
     Usage rows and the audit trail stay. A second purge started while one runs exits
     at once with status 0.
     """
-    now = _timestamp(now_text) or datetime.now(timezone.utc)
+    now = _timestamp(now_text) or datetime.now(UTC)
     verb = "would remove" if dry_run else "removed"
 
     def report(result: retention.OrgPurge) -> None:
@@ -73,7 +73,6 @@ def audit_verify(ctx: CliContext, slug: str) -> None:
 def audit_export(ctx: CliContext, slug: str, since: str | None, until: str | None) -> None:
     """Write the org's audit rows as JSON lines to standard output."""
     target = ctx.org(slug)
-    out = click.get_binary_stream("stdout")
     with org_transaction(ctx.conn, target.org_id):
         for row in audit.rows(ctx.conn, target.org_id, _timestamp(since), _timestamp(until)):
-            out.write(orjson.dumps(row) + b"\n")
+            click.echo(orjson.dumps(row).decode())

@@ -1,0 +1,173 @@
+"""The accounting core: what an org's sessions cost and did, from analytics_usage.sql.
+
+Every figure Mojule shows (a usage report, a row of the session list, a session's detail)
+comes from the one statement in ``sql/analytics_usage.sql``, grouped differently, so the
+figures agree with each other by construction. The statement holds the accounting rules
+(which source a session's cost comes from, how metric points become deltas, how cost is
+rounded); this module composes its grouping and shapes its rows.
+
+Money: ``cost_usd`` is a ``Decimal`` with exactly six places (micro-dollars), never a float.
+Flask's JSON provider writes a Decimal as a string ("0.016880"), so no micro-dollar is lost.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.rows import dict_row
+
+from mojule.db import query
+
+# A window that holds every record: a session's detail covers its whole life.
+EVER_START = datetime.min.replace(tzinfo=UTC)
+EVER_END = datetime.max.replace(tzinfo=UTC)
+
+# The grouping columns of analytics_usage.sql, by group name. ``attr:<key>`` groups use
+# key_attr_0 and key_attr_1 in the order they are asked for.
+KEY_COLUMNS = {
+    "day": "key_day",
+    "week": "key_week",
+    "user": "key_user",
+    "model": "key_model",
+    "terminal": "key_terminal",
+    "app_version": "key_app_version",
+    "session": "key_session",
+    "tool": "key_tool",
+    "language": "key_language",
+}
+ATTR_PREFIX = "attr:"
+ATTR_COLUMNS = ("key_attr_0", "key_attr_1")
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The sessions and the stretch of time [start, end) a report covers.
+
+    ``seats`` restricts it to one person's sessions, in the shape of
+    ``people.seat_identities``: {"email": [...], "account_uuid": [...], "user_id": [...]}.
+    ``user`` keeps the sessions of one seat (its identity, email, account or install id);
+    ``model`` the sessions that used a model (suffixes such as ``[1m]`` ignored).
+    """
+
+    start: datetime = EVER_START
+    end: datetime = EVER_END
+    seats: Mapping[str, Sequence[str]] | None = None
+    user: str | None = None
+    model: str | None = None
+    session_ids: Sequence[str] | None = None
+    after: tuple[datetime, str] | None = None   # keyset: (last_seen, session_id) seen last
+    limit: int | None = None
+
+    def params(self, org_id: int) -> dict[str, Any]:
+        """Return the parameters analytics_sessions.sql and analytics_usage.sql expect."""
+        seats = self.seats or {}
+        return {
+            "org_id": org_id,
+            "from": self.start,
+            "to": self.end,
+            "session_ids": None if self.session_ids is None else list(self.session_ids),
+            "user": self.user,
+            "model": self.model,
+            "all_seats": self.seats is None,
+            "seat_emails": [email.lower() for email in seats.get("email", ())],
+            "seat_account_uuids": list(seats.get("account_uuid", ())),
+            "seat_user_ids": list(seats.get("user_id", ())),
+            "after_last_seen": self.after[0] if self.after else None,
+            "after_session_id": self.after[1] if self.after else None,
+            "limit": self.limit,
+        }
+
+
+def grouping(groups: Sequence[str]) -> tuple[list[str], dict[str, str | None]]:
+    """Return the key columns for ``groups`` and the attr_0/attr_1 parameters they need."""
+    columns, attrs = [], dict.fromkeys(("attr_0", "attr_1"))
+    free_attr_columns = iter(ATTR_COLUMNS)
+    for group in groups:
+        if group.startswith(ATTR_PREFIX):
+            column = next(free_attr_columns)
+            attrs[column.removeprefix("key_")] = group.removeprefix(ATTR_PREFIX)
+        else:
+            column = KEY_COLUMNS[group]
+        columns.append(column)
+    return columns, attrs
+
+
+def statement(columns: Sequence[str]) -> sql.Composed:
+    """Return the core statement grouped, and ordered, by the key ``columns``."""
+    names = [sql.Identifier(column) for column in columns]
+    return sql.SQL(query("analytics_usage")).format(
+        sessions=sql.SQL(query("analytics_sessions")),
+        key_columns=sql.SQL("").join(sql.SQL("{}, ").format(name) for name in names),
+        group_by=sql.SQL(", ").join(names) if names else sql.SQL("()"),
+        order_by=sql.SQL("ORDER BY {}").format(sql.SQL(", ").join(names))
+        if names else sql.SQL(""),
+    )
+
+
+def find_sessions(conn: psycopg.Connection, org_id: int, scope: Scope) -> list[dict]:
+    """Return the scope's sessions (identity, client, first and last seen), newest first."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(query("analytics_sessions"), scope.params(org_id),
+                           prepare=False).fetchall()
+
+
+def report(conn: psycopg.Connection, org_id: int, scope: Scope, groups: Sequence[str],
+           tz: str = "UTC") -> list[dict]:
+    """Return one row per group of the scope's activity: {"key": {group: value}, measures}.
+
+    ``groups`` are validated names (see KEY_COLUMNS, ``attr:<key>``); no groups gives one
+    row of totals. Groups with no activity are absent. The statement is planned for its
+    actual parameters every time (prepare=False): a generic plan would read a whole org's
+    history to find one session's rows.
+    """
+    columns, attrs = grouping(groups)
+    # Paging picks sessions; a report covers all of its scope.
+    params = {**scope.params(org_id), **attrs, "tz": tz,
+              "limit": None, "after_last_seen": None, "after_session_id": None}
+    with conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute(statement(columns), params, prepare=False).fetchall()
+    return [{"key": {group: row[column] for group, column in zip(groups, columns)},
+             **measures(row)} for row in rows]
+
+
+def measures(row: Mapping[str, Any]) -> dict[str, Any]:
+    """Shape the measure columns of one analytics_usage.sql row."""
+    return {
+        "cost_usd": row["cost_usd"],
+        "tokens": {"input": row["input_tokens"], "output": row["output_tokens"],
+                   "cache_read": row["cache_read_tokens"],
+                   "cache_creation": row["cache_creation_tokens"]},
+        "sessions": row["sessions"],
+        "active_users": row["active_users"],
+        "models": row["models"],
+        "api_requests": row["api_requests"],
+        "api_errors": row["api_errors"],
+        "api_retries_exhausted": row["api_retries_exhausted"],
+        "tool_calls": row["tool_calls"],
+        "tool_successes": row["tool_successes"],
+        "tool_failures": row["tool_failures"],
+        "tool_avg_duration_ms": row["tool_avg_duration_ms"],
+        "tool_decisions": {"accepted": row["tool_accepts"], "rejected": row["tool_rejects"]},
+        "lines_added": row["lines_added"],
+        "lines_removed": row["lines_removed"],
+        "commits": row["commits"],
+        "pull_requests": row["pull_requests"],
+        "code_edit_decisions": {"accepted": row["edits_accepted"],
+                                "rejected": row["edits_rejected"]},
+        "active_time_s": round(row["active_time_user_s"] + row["active_time_cli_s"], 3),
+        "active_time_by_type_s": {"user": row["active_time_user_s"],
+                                  "cli": row["active_time_cli_s"]},
+    }
+
+
+def no_activity() -> dict[str, Any]:
+    """Return the measures of a group with no activity (all zero, no models)."""
+    row: defaultdict[str, Any] = defaultdict(int, cost_usd=Decimal("0.000000"), models=[],
+                                             tool_avg_duration_ms=None)
+    return measures(row)

@@ -1,0 +1,40 @@
+-- Finds an org's sessions active in [from, to), newest first (last_seen, then session_id,
+-- both descending), for the session list and session detail in mojule/analytics.py.
+-- Keyset paging: only sessions after the cursor's (last_seen, session_id). The model
+-- filter matches model names with a trailing [...] suffix removed.
+SELECT s.session_id, s.seat_identity, s.user_email, s.user_account_uuid, s.user_id,
+       s.organization_uuid, s.first_seen, s.last_seen, s.app_version, s.terminal_type,
+       s.service_name, s.resource_attributes
+  FROM sessions AS s
+ WHERE s.org_id = %(org_id)s
+   AND s.first_seen < %(to)s
+   AND s.last_seen >= %(from)s
+   AND (%(session_ids)s::text[] IS NULL OR s.session_id = ANY (%(session_ids)s::text[]))
+   AND (%(user)s::text IS NULL
+        OR %(user)s::text IN (s.seat_identity, lower(s.user_email), s.user_account_uuid, s.user_id))
+   AND (%(all_seats)s
+        OR lower(s.user_email) = ANY (%(seat_emails)s::text[])
+        OR s.user_account_uuid = ANY (%(seat_account_uuids)s::text[])
+        OR s.user_id = ANY (%(seat_user_ids)s::text[]))
+   AND (%(after_last_seen)s::timestamptz IS NULL
+        OR (s.last_seen, s.session_id) < (%(after_last_seen)s::timestamptz, %(after_session_id)s::text))
+   AND (%(model)s::text IS NULL
+        OR EXISTS (SELECT 1
+                     FROM log_events AS e
+                    WHERE e.org_id = %(org_id)s
+                      AND e.session_id = s.session_id
+                      AND e.time >= %(from)s
+                      AND e.time < %(to)s
+                      AND e.event_name IN ('api_request', 'api_error')
+                      AND regexp_replace(e.model, '\[[^]]*\]$', '') = %(model)s::text)
+        OR EXISTS (SELECT 1
+                     FROM metric_points AS m
+                    WHERE m.org_id = %(org_id)s
+                      AND m.session_id = s.session_id
+                      AND m.time >= %(from)s
+                      AND m.time < %(to)s
+                      AND m.metric_name IN ('claude_code.cost.usage', 'claude_code.token.usage',
+                                            'claude_code.lines_of_code.count')
+                      AND regexp_replace(m.model, '\[[^]]*\]$', '') = %(model)s::text))
+ ORDER BY s.last_seen DESC, s.session_id DESC
+ LIMIT %(limit)s

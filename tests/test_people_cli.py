@@ -1,0 +1,97 @@
+"""``mojule user ...``: people, passwords, linked identities and personal access tokens."""
+from __future__ import annotations
+
+import re
+
+import pytest
+from click.testing import CliRunner
+
+from mojule import people, tokens
+from mojule.cli import cli
+from tests.conftest import ingest_session
+
+
+@pytest.fixture
+def cli_env(app_database_url, master_key) -> dict:
+    return {"MOJULE_DATABASE_URL": app_database_url, "MOJULE_MASTER_KEY": master_key}
+
+
+def run(env: dict, *args: str, input: str | None = None):
+    return CliRunner().invoke(cli, list(args), env=env, input=input)
+
+
+def test_user_lifecycle_from_the_cli(db, org, cli_env):
+    slug = org.org.slug
+    assert run(cli_env, "user", "create", "--org", slug, "--email", "Dev@Example.com",
+               "--role", "admin").exit_code == 0
+    listing = run(cli_env, "user", "list", "--org", slug).output
+    assert "dev@example.com" in listing and "admin" in listing
+
+    created = run(cli_env, "user", "token", "--org", slug, "--email", "dev@example.com")
+    token = created.stdout.strip().splitlines()[-1]
+    assert re.fullmatch(r"mut_[0-9A-Za-z]{38,}", token)
+    assert tokens.is_well_formed(token, tokens.USER_PREFIX)
+    assert token not in run(cli_env, "user", "tokens", "--org", slug, "--email",
+                            "dev@example.com").output
+
+    revoked = run(cli_env, "user", "token-revoke", "--org", slug, "--email", "dev@example.com",
+                  token[:12])
+    assert revoked.exit_code == 0
+    assert people.resolve_user_token(db, token).revoked
+
+    deleted = run(cli_env, "user", "delete", "--org", slug, "--email", "dev@example.com")
+    assert deleted.exit_code == 0
+    assert people.list_users(db, org.org.org_id) == []
+
+
+def test_set_password_reads_stdin_and_checks(db, org, cli_env):
+    slug = org.org.slug
+    run(cli_env, "user", "create", "--org", slug, "--email", "pw@example.com")
+
+    short = run(cli_env, "user", "set-password", "--org", slug, "--email", "pw@example.com",
+                input="short\n")
+    good = run(cli_env, "user", "set-password", "--org", slug, "--email", "pw@example.com",
+               input="correct horse battery staple\n")
+
+    assert short.exit_code != 0 and "at least" in short.output
+    assert good.exit_code == 0
+    assert people.check_password(db, org.org.org_id, "PW@example.com", "correct horse battery staple")
+    assert people.check_password(db, org.org.org_id, "pw@example.com", "wrong password!!") is None
+    stored = db.execute("SELECT password_hash FROM users WHERE org_id = %s",
+                        (org.org.org_id,)).fetchone()[0]
+    assert stored.startswith("$argon2id$") and "horse" not in stored
+
+
+def test_link_makes_sessions_visible_to_a_member(client, db, org, cli_env):
+    slug = org.org.slug
+    session_id = ingest_session(client, org, "bash-tool")
+    run(cli_env, "user", "create", "--org", slug, "--email", "linked@example.com")
+    token = run(cli_env, "user", "token", "--org", slug, "--email",
+                "linked@example.com").stdout.strip().splitlines()[-1]
+    user_id = db.execute("SELECT user_id FROM sessions WHERE session_id = %s",
+                         (session_id,)).fetchone()[0]
+
+    bad = run(cli_env, "user", "link", "--org", slug, "--email", "linked@example.com",
+              "--identity", "nonsense")
+    before = client.get(f"/api/v1/sessions/{session_id}/content",
+                        headers={"Authorization": f"Bearer {token}"})
+    linked = run(cli_env, "user", "link", "--org", slug, "--email", "linked@example.com",
+                 "--identity", f"user_id:{user_id}")
+    after = client.get(f"/api/v1/sessions/{session_id}/content",
+                       headers={"Authorization": f"Bearer {token}"})
+
+    assert bad.exit_code != 0 and "account_uuid:" in bad.output
+    assert linked.exit_code == 0
+    assert (before.status_code, after.status_code) == (403, 200)
+
+
+@pytest.mark.parametrize("args, message", [
+    (("user", "create", "--org", "no-such-org", "--email", "a@example.com"), "no org"),
+    (("user", "create", "--org", "{slug}", "--email", "not-an-email"), "not an email"),
+    (("user", "token", "--org", "{slug}", "--email", "ghost@example.com"), "No user"),
+])
+def test_bad_input_exits_non_zero_with_a_clear_message(org, cli_env, args, message):
+    result = run(cli_env, *[arg.format(slug=org.org.slug) for arg in args])
+
+    assert result.exit_code != 0
+    assert message.lower() in result.output.lower()

@@ -1,0 +1,177 @@
+"""Retention purge, org deletion and key rotation: content goes when it should, and only then."""
+from __future__ import annotations
+
+from datetime import UTC
+
+import psycopg
+import pytest
+from click.testing import CliRunner
+
+from mojule import orgs, retention
+from mojule.cli import cli
+from mojule.crypto import generate_master_key
+from mojule.retention import PURGE_LOCK
+from tests.conftest import ingest_session, make_org, make_user
+
+SESSIONS = ("bash-tool", "failing-bash", "write-tool-resource-attrs")
+AFTER_95_DAYS = "2027-03-01T12:00:00Z"      # the fixtures were recorded on 2026-11-26
+
+
+@pytest.fixture
+def cli_env(app_database_url, master_key) -> dict:
+    return {"MOJULE_DATABASE_URL": app_database_url, "MOJULE_MASTER_KEY": master_key}
+
+
+def run(env: dict, *args: str):
+    return CliRunner().invoke(cli, list(args), env=env)
+
+
+def counts(db, org_id: int) -> dict[str, int]:
+    return {table: db.execute(f"SELECT count(*) FROM {table} WHERE org_id = %s", (org_id,)).fetchone()[0]
+            for table in ("content_values", "log_events", "metric_points", "spans", "sessions",
+                          "audit_log", "data_keys")}
+
+
+def all_content_reads_back(client, admin, session_ids) -> bool:
+    for session_id in session_ids:
+        body = client.get(f"/api/v1/sessions/{session_id}/content", headers=admin.headers).get_json()
+        if not body["items"] or any(item["tampered"] or item["purged"] for item in body["items"]):
+            return False
+        if not any(item["content"] for item in body["items"]):
+            return False
+    return True
+
+
+def test_purge_past_one_orgs_window_removes_only_that_orgs_content(client, db, org, other_org,
+                                                                   cli_env):
+    orgs.set_org(db, other_org.org, retention_days=365)
+    for test_org in (org, other_org):
+        ingest_session(client, test_org, "bash-tool")
+    before = {o.org.org_id: counts(db, o.org.org_id) for o in (org, other_org)}
+
+    result = run(cli_env, "purge", "--now", AFTER_95_DAYS)
+
+    assert result.exit_code == 0, result.output
+    assert f"{org.org.slug}: removed {before[org.org.org_id]['content_values']} content values" \
+        in result.output
+    after = counts(db, org.org.org_id)
+    assert after["content_values"] == 0
+    assert {k: v for k, v in after.items() if k not in ("content_values", "audit_log")} == \
+        {k: v for k, v in before[org.org.org_id].items() if k not in ("content_values", "audit_log")}
+    assert after["audit_log"] == before[org.org.org_id]["audit_log"] + 1
+    assert counts(db, other_org.org.org_id) == before[other_org.org.org_id]
+
+    again = run(cli_env, "purge", "--now", AFTER_95_DAYS)
+    assert f"{org.org.slug}: removed 0 content values" in again.output
+    assert counts(db, org.org.org_id)["audit_log"] == after["audit_log"]
+
+
+def test_purge_dry_run_counts_and_removes_nothing(client, db, org, cli_env):
+    ingest_session(client, org, "bash-tool")
+    before = counts(db, org.org.org_id)
+
+    result = run(cli_env, "purge", "--dry-run", "--now", AFTER_95_DAYS)
+
+    assert f"{org.org.slug}: would remove {before['content_values']} content values" in result.output
+    assert counts(db, org.org.org_id) == before
+
+
+def test_purge_inside_the_window_removes_nothing(client, db, org, cli_env):
+    ingest_session(client, org, "bash-tool")
+    before = counts(db, org.org.org_id)
+
+    run(cli_env, "purge", "--now", "2027-02-20T12:00:00Z")       # 86 days later
+
+    assert counts(db, org.org.org_id) == before
+
+
+def test_second_purge_started_while_one_runs_exits_cleanly(client, db, org, database_url, cli_env):
+    ingest_session(client, org, "bash-tool")
+    before = counts(db, org.org.org_id)
+    with psycopg.connect(database_url, autocommit=True) as holder:
+        holder.execute("SELECT pg_advisory_lock(%s)", (PURGE_LOCK,))
+        result = run(cli_env, "purge", "--now", AFTER_95_DAYS)
+
+    assert result.exit_code == 0
+    assert "already running" in result.output
+    assert counts(db, org.org.org_id) == before
+
+
+def test_purged_content_shows_as_purged_not_as_missing_rows(client, db, org):
+    admin = make_user(db, org, "admin@example.com", "admin")
+    session_id = ingest_session(client, org, "bash-tool")
+    from datetime import datetime
+    retention.purge_expired_content(db, datetime(2027, 3, 1, tzinfo=UTC))
+
+    body = client.get(f"/api/v1/sessions/{session_id}/content", headers=admin.headers).get_json()
+
+    assert all(not item["content"] for item in body["items"])
+    assert any("prompt" in item["purged"] for item in body["items"])
+
+
+def test_org_delete_destroys_keys_first_then_rows_and_keeps_audit(client, db, org, other_org,
+                                                                 cli_env):
+    for test_org in (org, other_org):
+        ingest_session(client, test_org, "bash-tool")
+    other_before = counts(db, other_org.org.org_id)
+
+    result = run(cli_env, "org", "delete", org.org.slug, "--yes")
+
+    assert result.exit_code == 0, result.output
+    after = counts(db, org.org.org_id)
+    assert {k: v for k, v in after.items() if k != "audit_log"} == dict.fromkeys(
+        ["content_values", "log_events", "metric_points", "spans", "sessions", "data_keys"], 0)
+    assert after["audit_log"] >= 1
+    assert db.execute("SELECT count(*) FROM orgs WHERE org_id = %s",
+                      (org.org.org_id,)).fetchone()[0] == 0
+    assert counts(db, other_org.org.org_id) == other_before
+
+
+def test_master_key_rotation_rewraps_keys_and_all_content_reads_back(config, db, database_url,
+                                                                     master_key, app_database_url):
+    from mojule import create_app
+    from mojule.db import close_pool
+
+    test_org = make_org(db)
+    admin = make_user(db, test_org, "admin@example.com", "admin")
+    app = create_app(config)
+    client = app.test_client()
+    session_ids = [ingest_session(client, test_org, name) for name in SESSIONS]
+    close_pool(app)
+    content_before = db.execute("SELECT ciphertext FROM content_values WHERE org_id = %s ORDER BY 1",
+                                (test_org.org.org_id,)).fetchall()
+    new_key = generate_master_key()
+    env = {"MOJULE_DATABASE_URL": app_database_url, "MOJULE_MASTER_KEY": new_key,
+           "MOJULE_MASTER_KEY_PREVIOUS": master_key}
+
+    first = run(env, "keys", "rotate-master")
+    second = run(env, "keys", "rotate-master")
+
+    assert first.exit_code == 0 and second.exit_code == 0, first.output + second.output
+    assert "re-wrapped 0 data keys" in second.output
+    assert db.execute("SELECT ciphertext FROM content_values WHERE org_id = %s ORDER BY 1",
+                      (test_org.org.org_id,)).fetchall() == content_before
+    new_app = create_app({**config, "MASTER_KEY": new_key, "MASTER_KEY_PREVIOUS": ""})
+    try:
+        assert all_content_reads_back(new_app.test_client(), admin, session_ids)
+    finally:
+        close_pool(new_app)
+    old_only = run({"MOJULE_DATABASE_URL": app_database_url, "MOJULE_MASTER_KEY": master_key},
+                   "keys", "rotate-master")
+    assert old_only.exit_code != 0
+
+
+def test_org_key_rotation_uses_a_new_key_and_old_content_still_reads(client, app, db, org, cli_env):
+    admin = make_user(db, org, "admin@example.com", "admin")
+    first = ingest_session(client, org, "bash-tool")
+
+    result = run(cli_env, "keys", "rotate", "--org", org.org.slug)
+    app.extensions["mojule.keyring"].forget()
+    second = ingest_session(client, org, "failing-bash")
+
+    assert result.exit_code == 0, result.output
+    dek_ids = dict(db.execute(
+        "SELECT session_id, max(dek_id) FROM content_values WHERE org_id = %s GROUP BY 1",
+        (org.org.org_id,)).fetchall())
+    assert dek_ids[first] == 1 and dek_ids[second] == 2
+    assert all_content_reads_back(client, admin, [first, second])
