@@ -1,0 +1,53 @@
+"""Configuration: every MOJULE_* setting is documented, required ones stop startup by name."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mojule import config, create_app
+from mojule.crypto import generate_master_key
+
+README = Path(__file__).parent.parent / "README.rst"
+
+
+def test_readme_documents_every_setting():
+    readme = README.read_text()
+
+    missing = [s.name for s in config.SETTINGS if f"``{s.name}``" not in readme]
+
+    assert missing == []
+
+
+@pytest.mark.parametrize("environ, variable", [
+    ({"MOJULE_MASTER_KEY": generate_master_key()}, "MOJULE_DATABASE_URL"),
+    ({"MOJULE_DATABASE_URL": "postgresql:///x"}, "MOJULE_MASTER_KEY"),
+    ({"MOJULE_DATABASE_URL": "postgresql:///x", "MOJULE_MASTER_KEY": "not base64!"},
+     "MOJULE_MASTER_KEY"),
+    ({"MOJULE_DATABASE_URL": "postgresql:///x", "MOJULE_MASTER_KEY": "c2hvcnQ="},
+     "MOJULE_MASTER_KEY"),
+    ({"MOJULE_DATABASE_URL": "postgresql:///x", "MOJULE_MASTER_KEY": generate_master_key(),
+      "MOJULE_POOL_SIZE": "zero"}, "MOJULE_POOL_SIZE"),
+    ({"MOJULE_DATABASE_URL": "postgresql:///x", "MOJULE_MASTER_KEY": generate_master_key(),
+      "MOJULE_TRUSTED_PROXIES": "10.0.0.0/33"}, "MOJULE_TRUSTED_PROXIES"),
+])
+def test_missing_or_malformed_setting_is_named(environ, variable):
+    with pytest.raises(config.ConfigError, match=variable):
+        config.load(environ=environ)
+
+
+def test_error_never_echoes_the_master_key():
+    bad_key = "A" * 43 + "="   # valid base64, 32 bytes short by one character's worth
+
+    with pytest.raises(config.ConfigError) as error:
+        config.load(environ={"MOJULE_DATABASE_URL": "postgresql:///x", "MOJULE_MASTER_KEY": bad_key[:-4]})
+
+    assert bad_key[:20] not in str(error.value)
+
+
+def test_app_factory_refuses_to_start_without_a_master_key(monkeypatch):
+    monkeypatch.setenv("MOJULE_DATABASE_URL", "postgresql:///x")
+    monkeypatch.delenv("MOJULE_MASTER_KEY", raising=False)
+
+    with pytest.raises(config.ConfigError, match="MOJULE_MASTER_KEY"):
+        create_app()
