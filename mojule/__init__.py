@@ -8,9 +8,7 @@ from flask import Flask
 
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     """Create and configure a Mojule application. Raises ConfigError on bad settings."""
-    from mojule import auth, config, db, errors, health, logs, metrics, request_log, traces
-    from mojule.api import audit as audit_api
-    from mojule.api import content as content_api
+    from mojule import api, auth, config, db, errors, health, logs, metrics, request_log, traces
     from mojule.ingest import Partitions
     from mojule.keyring import Keyring
 
@@ -31,6 +29,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     # All errors leave as JSON; unexpected ones are logged with a traceback.
     errors.init_app(app)
 
-    for blueprint in (health.bp, logs.bp, metrics.bp, traces.bp, content_api.bp, audit_api.bp):
+    # Ingest: one blueprint per signal.
+    for blueprint in (health.bp, logs.bp, metrics.bp, traces.bp):
         app.register_blueprint(blueprint)
+    # The read API: usage, sessions, content, audit and exports.
+    api.init_app(app)
     return app

@@ -80,7 +80,7 @@ class ServiceUnavailable(MojuleError):
 
 def init_app(app: Flask) -> None:
     """Register the JSON error handlers."""
-    app.register_error_handler(MojuleError, _handle_mojule_error)
+    app.register_error_handler(MojuleError, handle_mojule_error)
     app.register_error_handler(HTTPException, _handle_http_exception)
     app.register_error_handler(psycopg.OperationalError, _handle_database_unavailable)
     app.register_error_handler(PoolTimeout, _handle_database_unavailable)
@@ -93,7 +93,7 @@ def error_response(status: int, error: str, message: str, headers: dict | None =
     return jsonify(body), status, headers or {}
 
 
-def _handle_mojule_error(exc: MojuleError):
+def handle_mojule_error(exc: MojuleError):
     headers = {}
     if exc.status == 401:
         headers["WWW-Authenticate"] = "Bearer"
@@ -115,7 +115,7 @@ def _handle_http_exception(exc: HTTPException):
 def _handle_database_unavailable(exc: Exception):
     log.warning("database unavailable: %s", type(exc).__name__,
                 extra={"request_id": g.get("request_id")})
-    return _handle_mojule_error(ServiceUnavailable("The database is unavailable; retry shortly."))
+    return handle_mojule_error(ServiceUnavailable("The database is unavailable; retry shortly."))
 
 
 def _handle_unexpected(exc: Exception):

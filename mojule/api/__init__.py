@@ -1,10 +1,39 @@
-"""The read API (``/api/v1/...``), authenticated with personal access tokens (``mut_...``)."""
+"""The read API (``/api/v1/...``), authenticated with personal access tokens (``mut_...``).
+
+Admins see their whole org; a member sees only the sessions whose seat identity is theirs.
+Nobody sees another org: its sessions answer 404 like sessions that do not exist.
+"""
 from __future__ import annotations
 
-from flask import g, request
+import psycopg
+from flask import Flask, g, request
 
+from mojule.analytics import BadParameter
 from mojule.audit import Entry
+from mojule.errors import BadRequest, handle_mojule_error
+from mojule.people import User, seat_identities
 from mojule.request_log import client_address
+
+
+def init_app(app: Flask) -> None:
+    """Register the read API's blueprints and turn analytics' parameter errors into 400s."""
+    from mojule.api import audit, content, export, usage
+
+    for blueprint in (usage.bp, content.bp, audit.bp, export.bp):
+        app.register_blueprint(blueprint)
+    app.register_error_handler(BadParameter, _bad_parameter)
+
+
+def _bad_parameter(exc: BadParameter):
+    return handle_mojule_error(BadRequest(f"{exc}."))
+
+
+def viewer_seats(conn: psycopg.Connection) -> dict[str, list[str]] | None:
+    """Return the signed-in user's seat identities, or None for an admin (whole org)."""
+    user = g.user
+    if user.is_admin:
+        return None
+    return seat_identities(conn, User(user.org_id, user.user_id, user.email, user.role, None))
 
 
 def request_entry(action: str, outcome: str, **fields) -> Entry:

@@ -1,0 +1,71 @@
+"""GET /api/v1/export/{usage.csv,usage.ndjson,sessions.csv,events.ndjson}: streamed exports.
+
+Same parameters and scoping as the usage API; rows stream as they are read, so an export
+of any size takes constant memory.
+"""
+from __future__ import annotations
+
+from flask import Blueprint, Response, g, request, stream_with_context
+
+from mojule import exports
+from mojule.api import params, viewer_seats
+from mojule.auth import user_token_required
+from mojule.db import get_connection
+
+bp = Blueprint("export_api", __name__)
+
+
+def _download(body, mimetype: str, filename: str) -> Response:
+    response = Response(stream_with_context(body), mimetype=mimetype)
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def _usage_rows():
+    tz = params.time_zone()
+    start, end = params.window(tz)
+    conn = get_connection()
+    groups = params.group_by()
+    return groups, exports.usage_rows(conn, g.user.org_id, start, end, groups, tz,
+                                      viewer_seats(conn), request.args.get("user"))
+
+
+@bp.get("/api/v1/export/usage.csv")
+@user_token_required
+def usage_csv():
+    """The usage report as CSV, one line per group (cost_usd among the columns)."""
+    groups, rows = _usage_rows()
+    lines = exports.csv_lines(exports.usage_columns(groups), map(exports.flatten, rows))
+    return _download(lines, "text/csv", "mojule-usage.csv")
+
+
+@bp.get("/api/v1/export/usage.ndjson")
+@user_token_required
+def usage_ndjson():
+    """The usage report as JSON lines, one per group."""
+    _, rows = _usage_rows()
+    return _download(exports.ndjson_lines(rows), "application/x-ndjson", "mojule-usage.ndjson")
+
+
+@bp.get("/api/v1/export/sessions.csv")
+@user_token_required
+def sessions_csv():
+    """Every session of the window with its totals, as CSV."""
+    tz = params.time_zone()
+    start, end = params.window(tz)
+    conn = get_connection()
+    rows = exports.session_rows(conn, g.user.org_id, start, end, viewer_seats(conn),
+                                request.args.get("user"), request.args.get("model"))
+    lines = exports.csv_lines(exports.session_columns(), map(exports.flatten, rows))
+    return _download(lines, "text/csv", "mojule-sessions.csv")
+
+
+@bp.get("/api/v1/export/events.ndjson")
+@user_token_required
+def events_ndjson():
+    """Every event of the window without content, as JSON lines, oldest first."""
+    tz = params.time_zone()
+    start, end = params.window(tz)
+    conn = get_connection()
+    rows = exports.event_rows(conn, g.user.org_id, start, end, viewer_seats(conn))
+    return _download(exports.ndjson_lines(rows), "application/x-ndjson", "mojule-events.ndjson")

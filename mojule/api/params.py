@@ -1,0 +1,64 @@
+"""Query parameters of the read API: dates, windows, groups and paging, checked by name.
+
+Every bad parameter is a 400 whose message names it, so a caller knows what to fix.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from flask import request
+
+from mojule.errors import BadRequest
+
+DEFAULT_DAYS = 30
+
+
+def time_zone() -> str:
+    """Return the ``tz`` parameter (default UTC). Raises BadRequest for an unknown zone."""
+    name = request.args.get("tz", "UTC")
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise BadRequest(f"Parameter 'tz': unknown time zone {name!r}.") from None
+    return name
+
+
+def moment(name: str, tz: str) -> datetime | None:
+    """Return a date or date-time parameter as an aware datetime (dates at midnight in tz)."""
+    text = request.args.get(name)
+    if not text:
+        return None
+    try:
+        if len(text) == 10:
+            return datetime.combine(date.fromisoformat(text), time(), ZoneInfo(tz))
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise BadRequest(f"Parameter {name!r}: {text!r} is not an ISO 8601 date "
+                         "(2026-11-01) or date and time (2026-11-01T09:00:00Z).") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=ZoneInfo(tz))
+
+
+def window(tz: str) -> tuple[datetime, datetime]:
+    """Return [from, to): by default the last 30 days. Raises BadRequest naming the parameter."""
+    end = moment("to", tz) or datetime.now(ZoneInfo(tz))
+    start = moment("from", tz) or end - timedelta(days=DEFAULT_DAYS)
+    if end <= start:
+        raise BadRequest("Parameter 'to' must be after 'from'.")
+    return start, end
+
+
+def group_by() -> list[str]:
+    """Return the ``group_by`` groups, repeated (?group_by=day&group_by=model) or comma-separated."""
+    return [group.strip() for value in request.args.getlist("group_by")
+            for group in value.split(",") if group.strip()]
+
+
+def limit(default: int = 50, highest: int = 500) -> int:
+    """Return the ``limit`` parameter. Raises BadRequest when it is not 1..highest."""
+    text = request.args.get("limit")
+    if text is None:
+        return default
+    if not text.isdigit() or not 1 <= int(text) <= highest:
+        raise BadRequest(f"Parameter 'limit' must be a whole number from 1 to {highest}.")
+    return int(text)

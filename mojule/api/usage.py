@@ -1,0 +1,54 @@
+"""GET /api/v1/usage, /api/v1/sessions and /api/v1/sessions/<id>: usage for the org's people.
+
+Views parse parameters and shape answers; the figures come from mojule.analytics, whose
+parameter errors become 400s naming the parameter.
+"""
+from __future__ import annotations
+
+from flask import Blueprint, g, jsonify, request
+
+from mojule import analytics
+from mojule.api import params, viewer_seats
+from mojule.auth import user_token_required
+from mojule.db import get_connection
+from mojule.errors import NotFound
+
+bp = Blueprint("usage_api", __name__)
+
+
+@bp.get("/api/v1/usage")
+@user_token_required
+def usage():
+    """Usage in [from, to) grouped by day, week, user, model, terminal, app_version, attr:<key>."""
+    tz = params.time_zone()
+    start, end = params.window(tz)
+    conn = get_connection()
+    rows = analytics.usage(conn, g.user.org_id, start, end, params.group_by(), tz,
+                           viewer_seats(conn), request.args.get("user"))
+    return jsonify({"from": start.isoformat(), "to": end.isoformat(), "tz": tz,
+                    "group_by": params.group_by(), "rows": rows})
+
+
+@bp.get("/api/v1/sessions")
+@user_token_required
+def sessions():
+    """Sessions active in [from, to), newest first, with their totals; cursor paging."""
+    tz = params.time_zone()
+    start, end = params.window(tz)
+    conn = get_connection()
+    rows, cursor = analytics.list_sessions(
+        conn, g.user.org_id, start, end, user=request.args.get("user"),
+        model=request.args.get("model"), seats=viewer_seats(conn),
+        limit=params.limit(), cursor=request.args.get("cursor"))
+    return jsonify({"sessions": rows, "next_cursor": cursor})
+
+
+@bp.get("/api/v1/sessions/<session_id>")
+@user_token_required
+def session(session_id: str):
+    """One session's totals and its timeline (content attribute names only, never content)."""
+    conn = get_connection()
+    detail = analytics.session_totals(conn, g.user.org_id, session_id, viewer_seats(conn))
+    if detail is None:
+        raise NotFound("No such session.")
+    return jsonify(detail)

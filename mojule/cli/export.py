@@ -1,0 +1,102 @@
+"""``mojule export ...``: the API's exports from the command line, for an org as a whole."""
+from __future__ import annotations
+
+import sys
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import click
+
+from mojule import exports
+from mojule.analytics import BadParameter
+from mojule.cli import CliContext, cli, pass_cli
+
+
+def _window(since: str | None, until: str | None, tz: str) -> tuple[datetime, datetime]:
+    def parse(text: str, name: str) -> datetime:
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            raise click.BadParameter(f"{text!r} is not ISO 8601", param_hint=name) from None
+        return moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo(tz))
+
+    end = parse(until, "--to") if until else datetime.now(ZoneInfo(tz))
+    start = parse(since, "--from") if since else end - timedelta(days=30)
+    return start, end
+
+
+def _write(lines, output) -> None:
+    """Write the export, showing progress on stderr when it is a terminal."""
+    stream = output or sys.stdout
+    with click.progressbar(lines, label="exporting", file=sys.stderr, show_pos=True,
+                           item_show_func=lambda _: None) as bar:
+        for line in bar:
+            stream.write(line)
+    stream.flush()
+
+
+common = [
+    click.option("--org", "slug", required=True, help="The org's slug."),
+    click.option("--from", "since", help="Start (ISO 8601; default 30 days before --to)."),
+    click.option("--to", "until", help="End, exclusive (ISO 8601; default now)."),
+    click.option("--tz", default="UTC", show_default=True, help="Time zone for dates and days."),
+]
+
+
+def with_common(command):
+    for option in reversed(common):
+        command = option(command)
+    return command
+
+
+@cli.group("export")
+def export_group() -> None:
+    """Export usage, sessions or events (no content) to standard output or a file."""
+
+
+@export_group.command("usage")
+@with_common
+@click.option("--group-by", "groups", multiple=True,
+              help="day, week, user, model, terminal, app_version or attr:<key>; repeatable.")
+@click.option("--format", "fmt", type=click.Choice(["csv", "ndjson"]), default="csv",
+              show_default=True)
+@click.option("--output", "-o", type=click.File("w"), help="Write here instead of stdout.")
+@pass_cli
+def export_usage(ctx: CliContext, slug, since, until, tz, groups, fmt, output) -> None:
+    """The usage report, one row per group."""
+    org_id = ctx.org(slug).org_id
+    start, end = _window(since, until, tz)
+    groups = [g.strip() for value in groups for g in value.split(",") if g.strip()]
+    try:
+        rows = exports.usage_rows(ctx.conn, org_id, start, end, groups, tz, None)
+    except BadParameter as exc:
+        raise click.ClickException(str(exc)) from None
+    if fmt == "csv":
+        _write(exports.csv_lines(exports.usage_columns(groups), map(exports.flatten, rows)),
+               output)
+    else:
+        _write((line.decode() for line in exports.ndjson_lines(rows)), output)
+
+
+@export_group.command("sessions")
+@with_common
+@click.option("--output", "-o", type=click.File("w"), help="Write here instead of stdout.")
+@pass_cli
+def export_sessions(ctx: CliContext, slug, since, until, tz, output) -> None:
+    """Every session of the window with its totals, as CSV."""
+    org_id = ctx.org(slug).org_id
+    start, end = _window(since, until, tz)
+    rows = exports.session_rows(ctx.conn, org_id, start, end, None)
+    _write(exports.csv_lines(exports.session_columns(), map(exports.flatten, rows)), output)
+
+
+@export_group.command("events")
+@with_common
+@click.option("--output", "-o", type=click.File("w"), help="Write here instead of stdout.")
+@pass_cli
+def export_events(ctx: CliContext, slug, since, until, tz, output) -> None:
+    """Every event of the window without content, as JSON lines."""
+    org_id = ctx.org(slug).org_id
+    start, end = _window(since, until, tz)
+    rows = exports.event_rows(ctx.conn, org_id, start, end, None)
+    _write((line.decode() for line in exports.ndjson_lines(rows)), output)

@@ -1,0 +1,115 @@
+"""Exports of usage, sessions and events as CSV and NDJSON, streamed in constant memory.
+
+The API's export endpoints and ``mojule export`` share these generators, so a file from
+either is the same file. Numbers are the analytics module's: an export equals the API.
+"""
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import orjson
+import psycopg
+from psycopg.rows import dict_row
+
+from mojule import accounting, analytics
+from mojule.accounting import Scope
+from mojule.db import org_transaction, query
+
+EVENTS_FETCH = 2000
+
+
+def flatten(row: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Return a usage or session row as flat columns: {"tokens": {"input": 1}} -> tokens_input."""
+    flat: dict[str, Any] = {}
+    for name, value in row.items():
+        column = f"{prefix}{name}"
+        if name == "key" and isinstance(value, Mapping):
+            flat.update(value)
+        elif isinstance(value, Mapping):
+            flat.update(flatten(value, f"{column}_"))
+        elif isinstance(value, (list, tuple)):
+            flat[column] = orjson.dumps(value).decode()
+        else:
+            flat[column] = value
+    return flat
+
+
+def usage_columns(groups: Sequence[str]) -> list[str]:
+    """Return the CSV columns of a usage export grouped by ``groups`` (stable, even when empty)."""
+    return list(flatten({"key": dict.fromkeys(groups), **accounting.no_activity()}))
+
+
+def csv_lines(columns: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> Iterator[str]:
+    """Yield a CSV header and one line per row (missing columns left empty)."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(columns), extrasaction="ignore",
+                            lineterminator="\r\n")
+    writer.writeheader()
+    for row in rows:
+        yield _take(buffer)
+        writer.writerow(row)
+    yield _take(buffer)
+
+
+def _take(buffer: io.StringIO) -> str:
+    text = buffer.getvalue()
+    buffer.seek(0)
+    buffer.truncate()
+    return text
+
+
+def ndjson_lines(rows: Iterable[Mapping[str, Any]]) -> Iterator[bytes]:
+    """Yield one JSON document per line."""
+    for row in rows:
+        yield orjson.dumps(row, default=_jsonable) + b"\n"
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)   # Decimal money as its exact text
+
+
+def usage_rows(conn: psycopg.Connection, org_id: int, start: datetime, end: datetime,
+               groups: Sequence[str], tz: str, seats, user: str | None = None) -> list[dict]:
+    """Return the usage report's rows (already small: one per group)."""
+    return analytics.usage(conn, org_id, start, end, groups, tz, seats, user)
+
+
+def session_rows(conn: psycopg.Connection, org_id: int, start: datetime, end: datetime,
+                 seats, user: str | None = None, model: str | None = None,
+                 page_size: int = 200) -> Iterator[dict]:
+    """Yield every session of the window, a page at a time (newest first)."""
+    cursor = None
+    while True:
+        page, cursor = analytics.list_sessions(conn, org_id, start, end, user=user, model=model,
+                                               seats=seats, limit=page_size, cursor=cursor)
+        yield from page
+        if cursor is None:
+            return
+
+
+SESSION_COLUMNS = ("session_id", "user_seat_identity", "user_email", "user_account_uuid",
+                   "user_id", "first_seen", "last_seen", "terminal_type", "app_version")
+
+
+def session_columns() -> list[str]:
+    """Return the CSV columns of a sessions export."""
+    figures = [name for name in flatten(accounting.no_activity())
+               if name not in analytics.GROUP_ONLY]
+    return [*SESSION_COLUMNS, *figures]
+
+
+def event_rows(conn: psycopg.Connection, org_id: int, start: datetime, end: datetime,
+               seats) -> Iterator[dict]:
+    """Yield the window's events without content, oldest first, through a server-side cursor."""
+    params = Scope(start, end, seats=seats).params(org_id)
+    with org_transaction(conn, org_id), \
+            conn.cursor(name="mojule_export_events", row_factory=dict_row) as cur:
+        cur.itersize = EVENTS_FETCH
+        cur.execute(query("export_events"), params)
+        yield from cur

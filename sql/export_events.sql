@@ -1,0 +1,18 @@
+-- Streams an org's events in [from, to) without content (only the names of content
+-- attributes), oldest first, for /api/v1/export/events.ndjson and `mojule export events`.
+-- A member's export keeps only the events of their own seat identities.
+SELECT e.time, e.session_id, e.event_name, e.event_sequence, e.prompt_id, e.seat_identity,
+       e.user_email, e.user_account_uuid, e.user_id, e.terminal_type, e.app_version,
+       e.model, e.input_tokens, e.output_tokens, e.cache_read_tokens, e.cache_creation_tokens,
+       e.cost_usd, e.cost_usd_micros, e.duration_ms, e.tool_name, e.decision,
+       e.decision_source, e.success, e.error_type, e.status_code, e.attempt,
+       e.content_keys, e.attributes
+  FROM log_events AS e
+ WHERE e.org_id = %(org_id)s
+   AND e.time >= %(from)s
+   AND e.time < %(to)s
+   AND (%(all_seats)s
+        OR lower(e.user_email) = ANY (%(seat_emails)s::text[])
+        OR e.user_account_uuid = ANY (%(seat_account_uuids)s::text[])
+        OR e.user_id = ANY (%(seat_user_ids)s::text[]))
+ ORDER BY e.time, e.record_id

@@ -1,0 +1,172 @@
+"""The read API for usage: who sees what, the numbers agree across endpoints and exports."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from decimal import Decimal
+
+import pytest
+from click.testing import CliRunner
+
+from mojule.cli import cli
+from tests.conftest import FIXTURES, ingest_session, make_org, make_user
+
+SESSIONS = ("bash-tool", "failing-bash", "write-tool-resource-attrs")
+WINDOW = "from=2026-11-01&to=2026-12-01"
+
+
+def claude_result(session: str) -> dict:
+    return json.loads((FIXTURES / "claude-code-2.1.328" / session / "claude-result.json").read_text())
+
+
+@pytest.fixture
+def loaded(client, db, org):
+    """An org with the three recorded sessions, an admin and two members."""
+    people = {
+        "admin": make_user(db, org, "admin@example.com", "admin"),
+        "alice": make_user(db, org, "alice@example.com", "member"),
+        "carol": make_user(db, org, "carol@example.com", "member"),
+    }
+    ids = {name: ingest_session(client, org, name) for name in SESSIONS}
+    return people, ids
+
+
+def get(client, url: str, user):
+    return client.get(url, headers=user.headers)
+
+
+def test_session_detail_matches_claude_codes_own_accounting(client, loaded):
+    people, ids = loaded
+    for name, session_id in ids.items():
+        expected = claude_result(name)
+        body = get(client, f"/api/v1/sessions/{session_id}", people["admin"]).get_json()
+
+        assert Decimal(body["cost_usd"]) == Decimal(str(expected["total_cost_usd"]))
+        assert body["tokens"] == {
+            "input": expected["usage"]["input_tokens"],
+            "output": expected["usage"]["output_tokens"],
+            "cache_read": expected["usage"]["cache_read_input_tokens"],
+            "cache_creation": expected["usage"]["cache_creation_input_tokens"],
+        }
+        assert all("prompt" not in json.dumps(event) or "content_keys" in event
+                   for event in body["timeline"])
+        assert "Please" not in json.dumps(body)
+
+
+def test_usage_totals_equal_the_sum_of_the_sessions(client, loaded):
+    people, _ = loaded
+    sessions = get(client, f"/api/v1/sessions?{WINDOW}", people["admin"]).get_json()["sessions"]
+    total = get(client, f"/api/v1/usage?{WINDOW}", people["admin"]).get_json()["rows"]
+    by_day_model = get(client, f"/api/v1/usage?{WINDOW}&group_by=day&group_by=model",
+                       people["admin"]).get_json()["rows"]
+
+    assert len(sessions) == 3 and len(total) == 1
+    session_cost = sum(Decimal(row["cost_usd"]) for row in sessions)
+    assert Decimal(total[0]["cost_usd"]) == session_cost
+    assert sum(Decimal(row["cost_usd"]) for row in by_day_model) == session_cost
+    for kind in ("input", "output", "cache_read", "cache_creation"):
+        assert total[0]["tokens"][kind] == sum(row["tokens"][kind] for row in sessions)
+    assert total[0]["sessions"] == 3
+
+
+def test_usage_csv_export_equals_the_api(client, loaded):
+    people, _ = loaded
+    url = f"{WINDOW}&group_by=user"
+    api_rows = get(client, f"/api/v1/usage?{url}", people["admin"]).get_json()["rows"]
+    response = get(client, f"/api/v1/export/usage.csv?{url}", people["admin"])
+    csv_rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+
+    assert response.mimetype == "text/csv"
+    assert [row["user"] for row in csv_rows] == [row["key"]["user"] for row in api_rows]
+    assert [Decimal(row["cost_usd"]) for row in csv_rows] == \
+        [Decimal(row["cost_usd"]) for row in api_rows]
+    assert [int(row["tokens_input"]) for row in csv_rows] == \
+        [row["tokens"]["input"] for row in api_rows]
+
+
+def test_ndjson_exports_carry_no_content(client, loaded):
+    people, _ = loaded
+    # Streamed answers are read at once: the test client keeps a stream's context open.
+    text = get(client, f"/api/v1/export/events.ndjson?{WINDOW}", people["admin"]).get_data(as_text=True)
+    usage = get(client, f"/api/v1/export/usage.ndjson?{WINDOW}&group_by=model",
+                people["admin"]).get_data(as_text=True)
+    lines = [json.loads(line) for line in text.splitlines()]
+
+    assert len(lines) == sum(
+        len(record["logRecords"])
+        for name in SESSIONS
+        for resource in json.loads((FIXTURES / "claude-code-2.1.328" / name / "logs.json")
+                                   .read_text())["resourceLogs"]
+        for record in resource["scopeLogs"])
+    assert "RUNCMD" not in text and "secret-answer-42" not in text and "acme-app" not in text
+    assert any("prompt" in line["content_keys"] for line in lines)
+    assert [json.loads(line)["key"]["model"] for line in usage.splitlines()]
+
+
+def test_members_see_only_their_own_sessions_and_usage(client, loaded):
+    people, ids = loaded
+    alice, carol = people["alice"], people["carol"]
+    events = get(client, f"/api/v1/export/events.ndjson?{WINDOW}", carol).get_data(as_text=True)
+
+    alice_sessions = get(client, f"/api/v1/sessions?{WINDOW}", alice).get_json()["sessions"]
+    carol_sessions = get(client, f"/api/v1/sessions?{WINDOW}", carol).get_json()["sessions"]
+    alice_usage = get(client, f"/api/v1/usage?{WINDOW}", alice).get_json()["rows"]
+
+    assert [row["session_id"] for row in alice_sessions] == [ids["write-tool-resource-attrs"]]
+    assert carol_sessions == []
+    assert Decimal(alice_usage[0]["cost_usd"]) == Decimal(
+        str(claude_result("write-tool-resource-attrs")["total_cost_usd"]))
+    assert get(client, f"/api/v1/sessions/{ids['bash-tool']}", alice).status_code == 404
+    assert events == ""
+
+
+def test_another_org_gets_404_for_sessions_and_sees_nothing(client, db, loaded):
+    _, ids = loaded
+    stranger = make_user(db, make_org(db), "eve@example.com", "admin")
+
+    assert get(client, f"/api/v1/sessions/{ids['bash-tool']}", stranger).status_code == 404
+    assert get(client, f"/api/v1/sessions?{WINDOW}", stranger).get_json()["sessions"] == []
+
+
+def test_session_list_pages_with_a_cursor(client, loaded):
+    people, ids = loaded
+    first = get(client, f"/api/v1/sessions?{WINDOW}&limit=2", people["admin"]).get_json()
+    second = get(client, f"/api/v1/sessions?{WINDOW}&limit=2&cursor={first['next_cursor']}",
+                 people["admin"]).get_json()
+
+    seen = [row["session_id"] for row in first["sessions"] + second["sessions"]]
+    assert sorted(seen) == sorted(ids.values()) and second["next_cursor"] is None
+    last_seen = [row["last_seen"] for row in first["sessions"] + second["sessions"]]
+    assert last_seen == sorted(last_seen, reverse=True)
+
+
+@pytest.mark.parametrize("query, parameter", [
+    ("group_by=bogus", "group_by"),
+    ("from=not-a-date", "from"),
+    ("from=2026-11-10&to=2026-11-01", "to"),
+    ("tz=Mars/Olympus", "tz"),
+    ("limit=0", "limit"),
+    ("cursor=garbage", "cursor"),
+])
+def test_bad_parameters_get_400_naming_the_parameter(client, loaded, query, parameter):
+    people, _ = loaded
+    url = "/api/v1/sessions" if parameter in ("limit", "cursor") else "/api/v1/usage"
+
+    response = get(client, f"{url}?{query}", people["admin"])
+
+    assert response.status_code == 400
+    assert f"'{parameter}'" in response.get_json()["message"]
+
+
+def test_cli_export_matches_the_api(client, loaded, org, app_database_url, master_key):
+    people, _ = loaded
+    env = {"MOJULE_DATABASE_URL": app_database_url, "MOJULE_MASTER_KEY": master_key}
+    result = CliRunner().invoke(cli, ["export", "usage", "--org", org.org.slug, "--from",
+                                      "2026-11-01", "--to", "2026-12-01", "--group-by", "model"],
+                                env=env)
+    api = get(client, f"/api/v1/export/usage.csv?{WINDOW}&group_by=model",
+              people["admin"]).get_data(as_text=True)
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout.replace("\r\n", "\n") == api.replace("\r\n", "\n")
