@@ -8,8 +8,9 @@
 -- become deltas: delta points (temporality 1, or 0) count as sent; a cumulative run
 -- (series, start time) counts max(value before to) - max(value before from), its first
 -- point in full when its start precedes it and only as a baseline when start = time;
--- a gauge counts its last value. Cost is rounded to micro-dollars by cumulative rounding
--- within each session, so any grouping adds up to the per-session totals exactly.
+-- a gauge counts its last value. Figures are summed per session and group first; each
+-- session's cost is then rounded to micro-dollars by cumulative rounding over its groups,
+-- so whatever the grouping, the groups add up to the rounded per-session totals exactly.
 WITH scope AS (
     SELECT sc.session_id, sc.seat_identity, sc.first_seen, sc.last_seen, sc.terminal_type,
            sc.app_version, sc.resource_attributes,
@@ -17,7 +18,7 @@ WITH scope AS (
       FROM ({sessions}) AS sc
 ),
 events AS (
-    SELECT e.session_id, e.time, e.record_id, e.event_name, e.model, e.tool_name,
+    SELECT e.session_id, e.time, e.event_name, e.model, e.tool_name,
            e.decision, e.success, e.duration_ms, e.cost_usd_micros, e.cost_usd,
            e.input_tokens, e.output_tokens, e.cache_read_tokens, e.cache_creation_tokens
       FROM log_events AS e
@@ -29,7 +30,7 @@ events AS (
        AND e.session_id IN (SELECT session_id FROM scope)
 ),
 points AS (
-    SELECT m.session_id, m.time, m.record_id, m.metric_name, m.kind, m.temporality,
+    SELECT m.session_id, m.time, m.metric_name, m.kind, m.temporality,
            m.series_hash, m.start_time_unix_nano, m.time_unix_nano, m.value, m.model,
            m.type, m.tool_name, m.decision, m.language
       FROM metric_points AS m
@@ -62,21 +63,28 @@ run_baselines AS (
      GROUP BY p.series_hash, p.start_time_unix_nano
 ),
 point_deltas AS (
-    SELECT pt.session_id, pt.time, pt.record_id, pt.metric_name, pt.model, pt.type,
-           pt.tool_name, pt.decision, pt.language,
+    SELECT session_id, time, metric_name, model, type, tool_name, decision, language,
+           value AS delta
+      FROM points
+     WHERE kind = 'sum'
+       AND temporality <> 2
+    UNION ALL
+    SELECT pt.session_id, pt.time, pt.metric_name, pt.model, pt.type, pt.tool_name,
+           pt.decision, pt.language,
            CASE
                WHEN pt.kind = 'gauge' THEN
                    CASE WHEN pt.time_unix_nano = max(pt.time_unix_nano) OVER series
                         THEN pt.value ELSE 0 END
-               WHEN pt.temporality = 2 THEN
+               ELSE
                    greatest(max(pt.value) OVER run_so_far, rb.value)
                    - coalesce(greatest(max(pt.value) OVER run_before, rb.value),
                               CASE WHEN pt.start_time_unix_nano = pt.time_unix_nano
                                    THEN pt.value ELSE 0 END)
-               ELSE pt.value
-           END AS delta
+           END
       FROM points AS pt
       LEFT JOIN run_baselines AS rb USING (series_hash, start_time_unix_nano)
+     WHERE pt.kind = 'gauge'
+        OR pt.temporality = 2
     WINDOW series     AS (PARTITION BY pt.series_hash),
            run_so_far AS (PARTITION BY pt.series_hash, pt.start_time_unix_nano
                           ORDER BY pt.time_unix_nano ROWS UNBOUNDED PRECEDING),
@@ -87,7 +95,7 @@ point_deltas AS (
 facts AS (
     -- One row per event or metric point: `fact` is the event or metric name, `detail`
     -- its type, decision or success, `amount` its metric delta or tool duration.
-    SELECT ev.session_id, ev.time, ev.record_id, ev.event_name AS fact,
+    SELECT ev.session_id, ev.time, ev.event_name AS fact,
            CASE ev.event_name WHEN 'tool_result' THEN ev.success::text
                               WHEN 'tool_decision' THEN ev.decision END AS detail,
            ev.model, ev.tool_name, NULL::text AS language,
@@ -101,7 +109,7 @@ facts AS (
            ev.duration_ms::numeric AS amount
       FROM events AS ev
     UNION ALL
-    SELECT d.session_id, d.time, d.record_id, d.metric_name, coalesce(d.type, d.decision),
+    SELECT d.session_id, d.time, d.metric_name, coalesce(d.type, d.decision),
            d.model, d.tool_name, d.language,
            CASE WHEN d.metric_name IN ('claude_code.cost.usage', 'claude_code.token.usage')
                 THEN 'metrics' END,
@@ -128,11 +136,9 @@ event_sourced AS (
                            AND o.time <= sc.last_seen
                            AND o.event_name = 'api_request'))
 ),
-counted AS (
-    SELECT f.session_id, sc.seat_identity, f.fact, f.detail, f.model, f.amount,
+keyed AS (
+    SELECT f.session_id, sc.seat_identity, f.fact, f.detail, f.model, f.amount, f.cost_micros,
            f.input_tokens, f.output_tokens, f.cache_read_tokens, f.cache_creation_tokens,
-           round(sum(f.cost_micros) OVER running)
-           - round(sum(f.cost_micros) OVER running - coalesce(f.cost_micros, 0)) AS cost_micros,
            to_char(f.time AT TIME ZONE %(tz)s::text, 'YYYY-MM-DD') AS key_day,
            to_char(date_trunc('week', f.time AT TIME ZONE %(tz)s::text), 'YYYY-MM-DD') AS key_week,
            sc.seat_identity AS key_user,
@@ -149,50 +155,79 @@ counted AS (
       LEFT JOIN event_sourced AS es USING (session_id)
      WHERE f.usage_source IS NULL
         OR f.usage_source = CASE WHEN es.session_id IS NULL THEN 'metrics' ELSE 'events' END
-    WINDOW running AS (PARTITION BY f.session_id ORDER BY f.time, f.record_id
+),
+per_session AS (
+    -- One row per group, session and raw model name.
+    SELECT {key_columns} session_id, seat_identity, model,
+           sum(cost_micros)                                                       AS cost_micros,
+           sum(input_tokens)                                                      AS input_tokens,
+           sum(output_tokens)                                                     AS output_tokens,
+           sum(cache_read_tokens)                                                 AS cache_read_tokens,
+           sum(cache_creation_tokens)                                             AS cache_creation_tokens,
+           count(*) FILTER (WHERE fact = 'api_request')                           AS api_requests,
+           count(*) FILTER (WHERE fact = 'api_error')                             AS api_errors,
+           count(*) FILTER (WHERE fact = 'api_retries_exhausted')                 AS api_retries_exhausted,
+           count(*) FILTER (WHERE fact = 'tool_result')                           AS tool_calls,
+           count(*) FILTER (WHERE fact = 'tool_result' AND detail = 'true')       AS tool_successes,
+           count(*) FILTER (WHERE fact = 'tool_result' AND detail = 'false')      AS tool_failures,
+           sum(amount) FILTER (WHERE fact = 'tool_result')                        AS tool_duration_ms,
+           count(amount) FILTER (WHERE fact = 'tool_result')                      AS tool_timed,
+           count(*) FILTER (WHERE fact = 'tool_decision' AND detail = 'accept')   AS tool_accepts,
+           count(*) FILTER (WHERE fact = 'tool_decision' AND detail = 'reject')   AS tool_rejects,
+           sum(amount) FILTER (WHERE fact = 'claude_code.lines_of_code.count'
+                                 AND detail = 'added')                            AS lines_added,
+           sum(amount) FILTER (WHERE fact = 'claude_code.lines_of_code.count'
+                                 AND detail = 'removed')                          AS lines_removed,
+           sum(amount) FILTER (WHERE fact = 'claude_code.commit.count')           AS commits,
+           sum(amount) FILTER (WHERE fact = 'claude_code.pull_request.count')     AS pull_requests,
+           sum(amount) FILTER (WHERE fact = 'claude_code.code_edit_tool.decision'
+                                 AND detail = 'accept')                           AS edits_accepted,
+           sum(amount) FILTER (WHERE fact = 'claude_code.code_edit_tool.decision'
+                                 AND detail = 'reject')                           AS edits_rejected,
+           sum(amount) FILTER (WHERE fact = 'claude_code.active_time.total'
+                                 AND detail = 'user')                             AS active_time_user_s,
+           sum(amount) FILTER (WHERE fact = 'claude_code.active_time.total'
+                                 AND detail = 'cli')                              AS active_time_cli_s
+      FROM keyed
+     GROUP BY {key_columns} session_id, seat_identity, model
+),
+rounded AS (
+    -- Cumulative rounding: each row gets round(running total) - round(previous running
+    -- total) of its session, so a session's rows add up to its rounded total.
+    SELECT ps.*,
+           round(sum(ps.cost_micros) OVER running)
+           - round(sum(ps.cost_micros) OVER running - coalesce(ps.cost_micros, 0)) AS whole_micros
+      FROM per_session AS ps
+    WINDOW running AS (PARTITION BY ps.session_id ORDER BY {key_columns} ps.model
                        ROWS UNBOUNDED PRECEDING)
 )
 SELECT {key_columns}
-       round(coalesce(sum(cost_micros), 0) / 1000000, 6)                       AS cost_usd,
+       round(coalesce(sum(whole_micros), 0) / 1000000, 6)                     AS cost_usd,
        coalesce(round(sum(input_tokens)), 0)::bigint                          AS input_tokens,
        coalesce(round(sum(output_tokens)), 0)::bigint                         AS output_tokens,
        coalesce(round(sum(cache_read_tokens)), 0)::bigint                     AS cache_read_tokens,
        coalesce(round(sum(cache_creation_tokens)), 0)::bigint                 AS cache_creation_tokens,
        count(DISTINCT session_id)                                             AS sessions,
        count(DISTINCT seat_identity)                                          AS active_users,
-       count(*) FILTER (WHERE fact = 'api_request')                           AS api_requests,
-       count(*) FILTER (WHERE fact = 'api_error')                             AS api_errors,
-       count(*) FILTER (WHERE fact = 'api_retries_exhausted')                 AS api_retries_exhausted,
-       count(*) FILTER (WHERE fact = 'tool_result')                           AS tool_calls,
-       count(*) FILTER (WHERE fact = 'tool_result' AND detail = 'true')       AS tool_successes,
-       count(*) FILTER (WHERE fact = 'tool_result' AND detail = 'false')      AS tool_failures,
-       round(avg(amount) FILTER (WHERE fact = 'tool_result'), 3)::float8      AS tool_avg_duration_ms,
-       count(*) FILTER (WHERE fact = 'tool_decision' AND detail = 'accept')   AS tool_accepts,
-       count(*) FILTER (WHERE fact = 'tool_decision' AND detail = 'reject')   AS tool_rejects,
-       coalesce(round(sum(amount) FILTER (
-           WHERE fact = 'claude_code.lines_of_code.count' AND detail = 'added')), 0)::bigint
-                                                                              AS lines_added,
-       coalesce(round(sum(amount) FILTER (
-           WHERE fact = 'claude_code.lines_of_code.count' AND detail = 'removed')), 0)::bigint
-                                                                              AS lines_removed,
-       coalesce(round(sum(amount) FILTER (
-           WHERE fact = 'claude_code.commit.count')), 0)::bigint              AS commits,
-       coalesce(round(sum(amount) FILTER (
-           WHERE fact = 'claude_code.pull_request.count')), 0)::bigint        AS pull_requests,
-       coalesce(round(sum(amount) FILTER (
-           WHERE fact = 'claude_code.code_edit_tool.decision' AND detail = 'accept')), 0)::bigint
-                                                                              AS edits_accepted,
-       coalesce(round(sum(amount) FILTER (
-           WHERE fact = 'claude_code.code_edit_tool.decision' AND detail = 'reject')), 0)::bigint
-                                                                              AS edits_rejected,
-       round(coalesce(sum(amount) FILTER (
-           WHERE fact = 'claude_code.active_time.total' AND detail = 'user'), 0), 3)::float8
-                                                                              AS active_time_user_s,
-       round(coalesce(sum(amount) FILTER (
-           WHERE fact = 'claude_code.active_time.total' AND detail = 'cli'), 0), 3)::float8
-                                                                              AS active_time_cli_s,
+       coalesce(sum(api_requests), 0)::bigint                                 AS api_requests,
+       coalesce(sum(api_errors), 0)::bigint                                   AS api_errors,
+       coalesce(sum(api_retries_exhausted), 0)::bigint                        AS api_retries_exhausted,
+       coalesce(sum(tool_calls), 0)::bigint                                   AS tool_calls,
+       coalesce(sum(tool_successes), 0)::bigint                               AS tool_successes,
+       coalesce(sum(tool_failures), 0)::bigint                                AS tool_failures,
+       round(sum(tool_duration_ms) / nullif(sum(tool_timed), 0), 3)::float8   AS tool_avg_duration_ms,
+       coalesce(sum(tool_accepts), 0)::bigint                                 AS tool_accepts,
+       coalesce(sum(tool_rejects), 0)::bigint                                 AS tool_rejects,
+       coalesce(round(sum(lines_added)), 0)::bigint                           AS lines_added,
+       coalesce(round(sum(lines_removed)), 0)::bigint                         AS lines_removed,
+       coalesce(round(sum(commits)), 0)::bigint                               AS commits,
+       coalesce(round(sum(pull_requests)), 0)::bigint                         AS pull_requests,
+       coalesce(round(sum(edits_accepted)), 0)::bigint                        AS edits_accepted,
+       coalesce(round(sum(edits_rejected)), 0)::bigint                        AS edits_rejected,
+       round(coalesce(sum(active_time_user_s), 0), 3)::float8                 AS active_time_user_s,
+       round(coalesce(sum(active_time_cli_s), 0), 3)::float8                  AS active_time_cli_s,
        coalesce(array_agg(DISTINCT model ORDER BY model) FILTER (WHERE model IS NOT NULL),
                 ARRAY[]::text[])                                              AS models
-  FROM counted
+  FROM rounded
  GROUP BY {group_by}
 {order_by}

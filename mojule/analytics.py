@@ -1,0 +1,253 @@
+"""Usage analytics for the read API and exports: sessions, one session's detail, usage.
+
+These functions take the connection first, import nothing from Flask and return
+JSON-ready values (times as ISO 8601 strings; ``cost_usd`` a six-place Decimal, which
+Flask writes as a string), so the endpoints only parse parameters and shape the answer.
+Each runs in the org's transaction (row-level security). The figures all come from the
+accounting core in mojule/accounting.py, so a usage report adds up to its sessions.
+
+Windows are half-open, [from_, to). A member passes ``seats`` (their seat identities, as
+``people.seat_identities`` returns them) and sees only their own sessions.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import orjson
+import psycopg
+from psycopg.rows import dict_row
+
+from mojule import accounting
+from mojule.accounting import ATTR_PREFIX, Scope
+from mojule.db import org_transaction, query
+
+# What a usage report can be grouped by, besides attr:<resource attribute>.
+GROUPS = ("day", "week", "user", "model", "terminal", "app_version")
+MAX_GROUP_LEVELS = 2
+ATTR_KEY = re.compile(r"^[A-Za-z0-9_.:/-]{1,128}$")
+MAX_PAGE = 500
+TIMELINE_LIMIT = 1000
+# Per-session figures that only make sense for a group of sessions.
+GROUP_ONLY = ("sessions", "active_users")
+
+Seats = Mapping[str, Sequence[str]]
+
+
+class BadParameter(ValueError):
+    """A query parameter is invalid."""
+
+    def __init__(self, parameter: str, problem: str):
+        super().__init__(f"Invalid {parameter!r}: {problem}")
+        self.parameter = parameter
+
+
+def usage(conn: psycopg.Connection, org_id: int, from_: datetime, to: datetime,
+          group_by: Sequence[str] = (), tz: str = "UTC", seats: Seats | None = None,
+          user: str | None = None) -> list[dict[str, Any]]:
+    """Return the org's usage in [from_, to), one row per group, ordered by key.
+
+    Each row: {"key": {group: value}, "cost_usd", "tokens": {input, output, cache_read,
+    cache_creation}, "sessions", "active_users", "models", "api_requests", "api_errors",
+    "api_retries_exhausted", "tool_calls", "tool_successes", "tool_failures",
+    "tool_avg_duration_ms", "tool_decisions", "lines_added", "lines_removed", "commits",
+    "pull_requests", "code_edit_decisions", "active_time_s", "active_time_by_type_s"}.
+    Days and weeks (ISO, from Monday) are dates in ``tz``. Cost, tokens and the other
+    counts add up across rows to the sum of the sessions; ``sessions`` and
+    ``active_users`` are distinct counts per row. Under ``model``, what Claude Code does
+    not attribute to a model (active time, commits, tool calls) has the key None.
+    No groups gives one row of totals. Raises BadParameter naming the parameter.
+    """
+    _check_window(from_, to)
+    groups = check_group_by(group_by)
+    _check_tz(tz)
+    scope = Scope(from_, to, seats=seats, user=_user(user))
+    with org_transaction(conn, org_id):
+        return accounting.report(conn, org_id, scope, groups, tz)
+
+
+def list_sessions(conn: psycopg.Connection, org_id: int, from_: datetime, to: datetime,
+                  user: str | None = None, model: str | None = None,
+                  seats: Seats | None = None, limit: int = 50,
+                  cursor: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
+    """Return a page of the sessions active in [from_, to), newest first, and the cursor
+    of the next page (None on the last).
+
+    Each row is a session's identity, client, first and last seen, and its figures in
+    the window (as in ``usage``; the whole session when it lies inside the window).
+    ``model`` keeps the sessions that used it, ignoring suffixes such as ``[1m]``.
+    Raises BadParameter naming the parameter.
+    """
+    _check_window(from_, to)
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
+        raise BadParameter("limit", f"must be a whole number from 1 to {MAX_PAGE}")
+    page = Scope(from_, to, seats=seats, user=_user(user), model=_model(model),
+                 after=_decode_cursor(cursor), limit=limit + 1)
+    with org_transaction(conn, org_id):
+        sessions = accounting.find_sessions(conn, org_id, page)
+        more = len(sessions) > limit
+        sessions = sessions[:limit]
+        figures = {}
+        if sessions:
+            ids = [session["session_id"] for session in sessions]
+            figures = {row["key"]["session"]: row for row in accounting.report(
+                conn, org_id, Scope(from_, to, session_ids=ids), ["session"])}
+    rows = [{**_session(session), **_per_session(figures.get(session["session_id"]))}
+            for session in sessions]
+    last = sessions[-1] if more else None
+    return rows, None if last is None else _encode_cursor(last["last_seen"], last["session_id"])
+
+
+def session_totals(conn: psycopg.Connection, org_id: int, session_id: str,
+                   seats: Seats | None = None,
+                   timeline_limit: int = TIMELINE_LIMIT) -> dict[str, Any] | None:
+    """Return one session's detail, or None when the org has no such session (or it is
+    not one of ``seats``).
+
+    {"session_id", "user": {seat_identity, email, account_uuid, user_id,
+    organization_uuid}, "first_seen", "last_seen", "terminal_type", "app_version", the
+    figures of ``usage`` for the whole session, "tools": {name: {calls, successes,
+    failures, avg_duration_ms, accepted, rejected}}, "code_edits": [{tool_name, language,
+    accepted, rejected}], "timeline": [{time, event_name, ..., content_keys}],
+    "timeline_truncated"}. The timeline carries no content, only its attribute names.
+    """
+    scope = Scope(seats=seats, session_ids=[session_id], limit=1)
+    with org_transaction(conn, org_id):
+        found = accounting.find_sessions(conn, org_id, scope)
+        if not found:
+            return None
+        (totals,) = accounting.report(conn, org_id, scope, [])
+        by_tool = accounting.report(conn, org_id, scope, ["tool", "language"])
+        with conn.cursor(row_factory=dict_row) as cur:
+            events = cur.execute(query("analytics_session_timeline"), {
+                "org_id": org_id, "session_id": session_id, "limit": timeline_limit + 1,
+            }).fetchall()
+    tools, code_edits = _tools(by_tool)
+    return {
+        **_session(found[0]),
+        **_per_session(totals),
+        "tools": tools,
+        "code_edits": code_edits,
+        "timeline": [_timeline_entry(event) for event in events[:timeline_limit]],
+        "timeline_truncated": len(events) > timeline_limit,
+    }
+
+
+def check_group_by(group_by: Sequence[str]) -> list[str]:
+    """Return the validated groups. Raises BadParameter("group_by", ...)."""
+    if isinstance(group_by, str):
+        group_by = [group_by]
+    groups = list(group_by)
+    if len(groups) > MAX_GROUP_LEVELS:
+        raise BadParameter("group_by", f"at most {MAX_GROUP_LEVELS} levels of grouping")
+    if len(set(groups)) != len(groups):
+        raise BadParameter("group_by", "a group is repeated")
+    for group in groups:
+        if not isinstance(group, str):
+            raise BadParameter("group_by", "groups are names")
+        if group.startswith(ATTR_PREFIX):
+            if not ATTR_KEY.match(group.removeprefix(ATTR_PREFIX)):
+                raise BadParameter("group_by", f"{group!r} does not name a resource attribute")
+        elif group not in GROUPS:
+            raise BadParameter("group_by", f"unknown group {group!r}; use one of "
+                               f"{', '.join(GROUPS)} or attr:<resource attribute>")
+    return groups
+
+
+def _check_window(from_: datetime, to: datetime) -> None:
+    for name, moment in (("from", from_), ("to", to)):
+        if not isinstance(moment, datetime) or moment.utcoffset() is None:
+            raise BadParameter(name, "must be a date and time with a time zone")
+    if to <= from_:
+        raise BadParameter("to", "must be after 'from'")
+
+
+def _check_tz(tz: str) -> None:
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        raise BadParameter("tz", f"unknown time zone {tz!r}") from None
+
+
+def _user(user: str | None) -> str | None:
+    # Seat identities that are emails are stored lower-cased.
+    return user.strip().lower() if user and "@" in user else user
+
+
+def _model(model: str | None) -> str | None:
+    return re.sub(r"\[[^\]]*\]$", "", model) if model else None
+
+
+def _encode_cursor(last_seen: datetime, session_id: str) -> str:
+    raw = orjson.dumps([last_seen.isoformat(), session_id])
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str | None) -> tuple[datetime, str] | None:
+    if cursor is None:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        last_seen, session_id = orjson.loads(raw)
+        moment = datetime.fromisoformat(last_seen)
+        if moment.utcoffset() is None or not isinstance(session_id, str):
+            raise ValueError
+    except (binascii.Error, orjson.JSONDecodeError, TypeError, ValueError):
+        raise BadParameter("cursor", "not a cursor this API returned") from None
+    return moment, session_id
+
+
+def _session(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "session_id": row["session_id"],
+        "user": {"seat_identity": row["seat_identity"], "email": row["user_email"],
+                 "account_uuid": row["user_account_uuid"], "user_id": row["user_id"],
+                 "organization_uuid": row["organization_uuid"]},
+        "first_seen": row["first_seen"].isoformat(),
+        "last_seen": row["last_seen"].isoformat(),
+        "terminal_type": row["terminal_type"],
+        "app_version": row["app_version"],
+    }
+
+
+def _per_session(figures: Mapping[str, Any] | None) -> dict[str, Any]:
+    figures = figures or accounting.no_activity()
+    return {name: value for name, value in figures.items()
+            if name not in GROUP_ONLY and name != "key"}
+
+
+def _tools(rows: Sequence[Mapping[str, Any]]) -> tuple[dict[str, dict], list[dict]]:
+    """Fold rows grouped by (tool, language) into tool figures and code-edit decisions.
+
+    Tool calls and permission decisions (events) have no language, so each tool's lie in
+    its row without one; code-edit decisions (metrics) are split by language.
+    """
+    tools: dict[str, dict] = {}
+    code_edits = []
+    for row in rows:
+        name, language = row["key"]["tool"], row["key"]["language"]
+        if name is None:
+            continue
+        if row["tool_calls"] or any(row["tool_decisions"].values()):
+            tools[name] = {
+                "calls": row["tool_calls"], "successes": row["tool_successes"],
+                "failures": row["tool_failures"],
+                "avg_duration_ms": row["tool_avg_duration_ms"],
+                "accepted": row["tool_decisions"]["accepted"],
+                "rejected": row["tool_decisions"]["rejected"],
+            }
+        if any(row["code_edit_decisions"].values()):
+            code_edits.append({"tool_name": name, "language": language,
+                               **row["code_edit_decisions"]})
+    return tools, code_edits
+
+
+def _timeline_entry(event: Mapping[str, Any]) -> dict[str, Any]:
+    # Fields an event does not have are left out: most events have few of them.
+    entry = {name: value for name, value in event.items() if value is not None}
+    return {**entry, "time": event["time"].isoformat(), "content_keys": list(event["content_keys"])}

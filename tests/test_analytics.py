@@ -1,0 +1,470 @@
+"""Usage analytics: Mojule's figures equal Claude Code's own, whatever the exporter does.
+
+The real fixture sessions go through the HTTP ingest path (logs and metrics, either alone,
+every batch twice, delta or cumulative) and are read back through mojule.analytics. The
+expected figures come from the fixtures: Claude Code's claude-result.json for cost and
+tokens, the exported records for everything else.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import uuid
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from itertools import pairwise
+from statistics import mean
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from mojule import analytics
+from mojule.analytics import BadParameter
+from tests.conftest import FIXTURES, fixture_bytes
+
+SESSIONS = ("bash-tool", "failing-bash", "write-tool-resource-attrs")
+WRITE_TOOL = "write-tool-resource-attrs"
+MICRO = Decimal("0.000001")
+DAY_NS = 86_400 * 10**9
+# Wide enough for every fixture, however a test shifts its timestamps.
+FROM = datetime(2020, 1, 1, tzinfo=UTC)
+TO = datetime.now(UTC) + timedelta(days=8)
+# Figures that add up across sessions and groups (sessions and users are distinct counts).
+ADDITIVE = ("cost_usd", "api_requests", "api_errors", "api_retries_exhausted", "tool_calls",
+            "tool_successes", "tool_failures", "lines_added", "lines_removed", "commits",
+            "pull_requests")
+
+
+# --- reading and rewriting the fixtures ----------------------------------------------
+
+def body(name: str, signal: str) -> dict:
+    return json.loads(fixture_bytes(name, signal))
+
+
+def claude_result(name: str) -> dict:
+    """What Claude Code itself reported for the session: cost and token usage."""
+    path = FIXTURES / "claude-code-2.1.328" / name / "claude-result.json"
+    result = json.loads(path.read_text(), parse_float=Decimal)
+    usage = result["usage"]
+    return {
+        "session_id": result["session_id"],
+        "cost_usd": result["total_cost_usd"].quantize(MICRO),
+        "tokens": {"input": usage["input_tokens"], "output": usage["output_tokens"],
+                   "cache_read": usage["cache_read_input_tokens"],
+                   "cache_creation": usage["cache_creation_input_tokens"]},
+    }
+
+
+def attributes(item: dict) -> dict:
+    return {attr["key"]: next(iter(attr["value"].values()), None)
+            for attr in item.get("attributes", [])}
+
+
+def log_records(logs: dict):
+    for resource in logs["resourceLogs"]:
+        for scope in resource["scopeLogs"]:
+            yield from scope["logRecords"]
+
+
+def data_points(metrics: dict):
+    """Yield (metric, point) for every data point of a metrics export."""
+    for resource in metrics["resourceMetrics"]:
+        for scope in resource["scopeMetrics"]:
+            for metric in scope["metrics"]:
+                for point in metric["sum"]["dataPoints"]:
+                    yield metric, point
+
+
+def events(name: str, event_name: str) -> list[dict]:
+    return [attributes(record) for record in log_records(body(name, "logs"))
+            if attributes(record)["event.name"] == event_name]
+
+
+def metric_total(name: str, metric_name: str, **match: str) -> Decimal:
+    """The sum of a session's delta points of one metric, as Claude Code exported them."""
+    return sum((Decimal(repr(point["asDouble"]))
+                for metric, point in data_points(body(name, "metrics"))
+                if metric["name"] == metric_name
+                and all(attributes(point).get(key) == value for key, value in match.items())),
+               Decimal(0))
+
+
+def seat_identity(name: str) -> str:
+    record = next(log_records(body(name, "logs")))
+    seen = {**attributes(body(name, "logs")["resourceLogs"][0]["resource"]), **attributes(record)}
+    return seen.get("user.email") or seen["user.id"]
+
+
+def shifted(payload: dict, nanos: int) -> dict:
+    """The payload with every timestamp moved by ``nanos``."""
+    if isinstance(payload, list):
+        return [shifted(item, nanos) for item in payload]
+    if not isinstance(payload, dict):
+        return payload
+    return {key: str(int(value) + nanos)
+            if key in ("timeUnixNano", "startTimeUnixNano", "observedTimeUnixNano")
+            else shifted(value, nanos) for key, value in payload.items()}
+
+
+def cumulative_exports(name: str) -> list[dict]:
+    """The session's delta metrics as a cumulative exporter that restarted would send them.
+
+    Each delta point (start S, time T, value v) becomes two runs that add up to v: one
+    from S reaching a quarter of v and then half; and, after a reset at R, one whose first
+    point (start = time = R) is a baseline of a quarter, later growing by the other half.
+    Counts stay whole numbers, as a counter's are. The exports arrive out of order, one
+    of them twice, and the baseline last of all.
+    """
+    def half(value: Decimal) -> Decimal:
+        return value // 2 if value == value.to_integral_value() else value / 2
+
+    def runs(start: int, time: int, value: Decimal) -> dict[str, tuple]:
+        span = time - start
+        reset = start + 3 * span // 4
+        return {"rising": (start, start + span // 4, half(half(value))),
+                "run_total": (start, start + span // 2, half(value)),
+                "baseline": (reset, reset, half(half(value))),
+                "after_reset": (reset, time, half(half(value)) + value - half(value))}
+
+    exports = []
+    for step in ("run_total", "after_reset", "rising", "run_total", "baseline"):
+        export = body(name, "metrics")
+        for metric, point in data_points(export):
+            metric["sum"]["aggregationTemporality"] = 2
+            start, time, value = runs(int(point["startTimeUnixNano"]), int(point["timeUnixNano"]),
+                                      Decimal(repr(point["asDouble"])))[step]
+            point.update(startTimeUnixNano=str(start), timeUnixNano=str(time),
+                         asDouble=float(value))
+        exports.append(export)
+    return exports
+
+
+# --- sending -------------------------------------------------------------------------
+
+def send(client, org, signal: str, payload: dict | bytes) -> None:
+    data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    response = client.post(f"/v1/{signal}", data=data, headers=org.headers)
+    assert response.status_code == 202, response.get_json()
+    assert response.get_json()["skipped"] == 0
+
+
+def send_sessions(client, org, signals=("logs", "metrics", "traces"), times: int = 1) -> None:
+    for _ in range(times):
+        for name in SESSIONS:
+            for signal in signals:
+                send(client, org, signal, fixture_bytes(name, signal))
+
+
+def totals(db, org) -> dict:
+    (row,) = analytics.usage(db, org.org.org_id, FROM, TO)
+    return row
+
+
+def all_sessions(db, org, **filters) -> list[dict]:
+    rows, cursor = analytics.list_sessions(db, org.org.org_id, FROM, TO, limit=500, **filters)
+    assert cursor is None
+    return rows
+
+
+def figures(row: dict) -> dict:
+    """A session's figures, without what says when it was seen or what it did when."""
+    return {key: value for key, value in row.items()
+            if key not in ("first_seen", "last_seen", "timeline", "timeline_truncated")}
+
+
+# --- cost and tokens equal Claude Code's own -------------------------------------------
+
+INGEST_MODES = {
+    "logs and metrics": {"signals": ("logs", "metrics", "traces")},
+    "metrics only": {"signals": ("metrics",)},
+    "logs only": {"signals": ("logs",)},
+    "every batch sent twice": {"signals": ("logs", "metrics", "traces"), "times": 2},
+}
+
+
+@pytest.mark.parametrize("mode", INGEST_MODES)
+def test_every_session_costs_what_claude_code_reported(client, org, db, mode):
+    send_sessions(client, org, **INGEST_MODES[mode])
+    listed = {row["session_id"]: row for row in all_sessions(db, org)}
+    for name in SESSIONS:
+        expected = claude_result(name)
+        detail = analytics.session_totals(db, org.org.org_id, expected["session_id"])
+        for row in (detail, listed[expected["session_id"]]):
+            assert row["cost_usd"] == expected["cost_usd"]
+            assert row["tokens"] == expected["tokens"]
+    total = totals(db, org)
+    assert total["cost_usd"] == sum(claude_result(name)["cost_usd"] for name in SESSIONS)
+    assert total["sessions"] == len(SESSIONS)
+
+
+def test_cost_comes_from_api_request_events_even_when_metrics_disagree(client, org, db):
+    metrics = body("bash-tool", "metrics")
+    for metric, point in data_points(metrics):
+        point["asDouble"] *= 3
+    send(client, org, "logs", fixture_bytes("bash-tool", "logs"))
+    send(client, org, "metrics", metrics)
+    expected = claude_result("bash-tool")
+    detail = analytics.session_totals(db, org.org.org_id, expected["session_id"])
+    assert (detail["cost_usd"], detail["tokens"]) == (expected["cost_usd"], expected["tokens"])
+
+
+def test_cumulative_metrics_count_like_the_delta_metrics_they_accumulate(client, org,
+                                                                          other_org, db):
+    for name in SESSIONS:
+        send(client, org, "metrics", fixture_bytes(name, "metrics"))
+        for export in cumulative_exports(name):
+            send(client, other_org, "metrics", export)
+    for name in SESSIONS:
+        expected = claude_result(name)
+        delta = analytics.session_totals(db, org.org.org_id, expected["session_id"])
+        cumulative = analytics.session_totals(db, other_org.org.org_id, expected["session_id"])
+        assert figures(cumulative) == figures(delta)
+        assert cumulative["cost_usd"] == expected["cost_usd"]
+        assert cumulative["tokens"] == expected["tokens"]
+
+
+def test_cumulative_usage_split_at_any_instant_adds_up_to_the_whole(client, org, db):
+    exports = cumulative_exports(WRITE_TOOL)
+    for export in exports:
+        send(client, org, "metrics", export)
+    whole = totals(db, org)
+    instants = sorted({int(point["timeUnixNano"]) // 1000 for export in exports
+                       for _, point in data_points(export)})
+    cuts = instants + [(a + b) // 2 for a, b in pairwise(instants)]
+    for micros in cuts:
+        cut = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=micros)
+        (before,) = analytics.usage(db, org.org.org_id, FROM, cut)
+        (after,) = analytics.usage(db, org.org.org_id, cut, TO)
+        assert before["cost_usd"] + after["cost_usd"] == whole["cost_usd"], cut
+        for kind, count in whole["tokens"].items():
+            assert before["tokens"][kind] + after["tokens"][kind] == count, (cut, kind)
+        assert before["lines_added"] + after["lines_added"] == whole["lines_added"], cut
+    assert whole["cost_usd"] == claude_result(WRITE_TOOL)["cost_usd"]
+
+
+def test_a_session_with_api_requests_never_takes_cost_from_metrics_in_another_window(
+        client, org, db):
+    # Logs stop while metrics go on (a known Claude Code bug): the next day's metrics must
+    # not be counted on top of the events, in a report of that day alone or of both days.
+    send(client, org, "logs", fixture_bytes("bash-tool", "logs"))
+    send(client, org, "metrics", shifted(body("bash-tool", "metrics"), DAY_NS))
+    expected = claude_result("bash-tool")
+    days = analytics.usage(db, org.org.org_id, FROM, TO, ["day"])
+    assert [row["cost_usd"] for row in days] == [expected["cost_usd"], 0]
+    next_day = datetime.fromisoformat(days[1]["key"]["day"]).replace(tzinfo=UTC)
+    (alone,) = analytics.usage(db, org.org.org_id, next_day, TO)
+    assert alone["cost_usd"] == 0 and alone["tokens"]["input"] == 0
+    assert totals(db, org)["cost_usd"] == expected["cost_usd"]
+
+
+# --- the rest of the figures -----------------------------------------------------------
+
+def test_usage_totals_equal_the_sum_of_the_sessions_under_every_grouping(client, org, db):
+    send_sessions(client, org)
+    sessions = all_sessions(db, org)
+    for group_by in ([], ["day"], ["week"], ["user"], ["model"], ["terminal"],
+                     ["app_version"], ["attr:department"], ["day", "user"],
+                     ["model", "attr:department"]):
+        rows = analytics.usage(db, org.org.org_id, FROM, TO, group_by)
+        for figure in ADDITIVE:
+            assert sum(row[figure] for row in rows) == sum(s[figure] for s in sessions), \
+                (group_by, figure)
+        for kind in ("input", "output", "cache_read", "cache_creation"):
+            assert sum(row["tokens"][kind] for row in rows) == \
+                sum(s["tokens"][kind] for s in sessions), (group_by, kind)
+        assert sum(row["active_time_s"] for row in rows) == \
+            pytest.approx(sum(s["active_time_s"] for s in sessions))
+
+
+def test_group_by_produces_the_keys_of_the_sessions(client, org, db):
+    send_sessions(client, org)
+    org_id = org.org.org_id
+
+    def keys(group_by, tz="UTC"):
+        return {tuple(row["key"].values())
+                for row in analytics.usage(db, org_id, FROM, TO, group_by, tz)}
+
+    departments = {attributes(body(name, "logs")["resourceLogs"][0]["resource"]).get("department")
+                   for name in SESSIONS}
+    assert keys(["attr:department"]) == {(department,) for department in departments}
+    assert keys(["user"]) == {(seat_identity(name),) for name in SESSIONS}
+    models = {request["model"] for name in SESSIONS for request in events(name, "api_request")}
+    # Active time, tool calls and the like belong to no model.
+    assert keys(["model"]) == {(model,) for model in models} | {(None,)}
+    for tz in ("UTC", "Pacific/Kiritimati", "America/Los_Angeles"):
+        days = {datetime.fromtimestamp(int(record["timeUnixNano"]) / 1e9, ZoneInfo(tz))
+                .date().isoformat()
+                for name in SESSIONS for record in log_records(body(name, "logs"))
+                if attributes(record)["event.name"] == "api_request"}
+        assert keys(["day"], tz) == {(day,) for day in days}
+    assert {key[0] for key in keys(["user", "attr:department"])} == \
+        {seat_identity(name) for name in SESSIONS}
+
+
+def test_model_suffixes_are_grouped_and_the_raw_names_kept(client, org, db):
+    model = events(WRITE_TOOL, "api_request")[0]["model"]
+    for name in SESSIONS:
+        logs = fixture_bytes(name, "logs")
+        if name == WRITE_TOOL:
+            logs = logs.replace(f'"{model}"'.encode(), f'"{model}[1m]"'.encode())
+        send(client, org, "logs", logs)
+        send(client, org, "metrics", fixture_bytes(name, "metrics"))
+    rows = analytics.usage(db, org.org.org_id, FROM, TO, ["model"])
+    (grouped,) = [row for row in rows if row["key"]["model"] == model]
+    assert grouped["models"] == [model, f"{model}[1m]"]
+    assert grouped["cost_usd"] == totals(db, org)["cost_usd"]
+    assert len(all_sessions(db, org, model=f"{model}[1m]")) == len(SESSIONS)
+    assert all_sessions(db, org, model="claude-none-0") == []
+
+
+def test_session_detail_counts_tools_edits_and_lines_from_the_fixture(client, org, db):
+    send_sessions(client, org)
+    for name in SESSIONS:
+        detail = analytics.session_totals(db, org.org.org_id, claude_result(name)["session_id"])
+        results, decisions = events(name, "tool_result"), events(name, "tool_decision")
+        assert detail["tools"] == {
+            tool: {"calls": len(calls),
+                   "successes": sum(call["success"] == "true" for call in calls),
+                   "failures": sum(call["success"] == "false" for call in calls),
+                   "avg_duration_ms": mean(float(call["duration_ms"]) for call in calls),
+                   "accepted": sum(d["decision"] == "accept" for d in decisions
+                                   if d["tool_name"] == tool),
+                   "rejected": sum(d["decision"] == "reject" for d in decisions
+                                   if d["tool_name"] == tool)}
+            for tool in {call["tool_name"] for call in results}
+            for calls in [[call for call in results if call["tool_name"] == tool]]}
+        edits = Counter()
+        for metric, point in data_points(body(name, "metrics")):
+            if metric["name"] == "claude_code.code_edit_tool.decision":
+                point_attributes = attributes(point)
+                edits[point_attributes["tool_name"], point_attributes["language"],
+                      point_attributes["decision"]] += point["asDouble"]
+        assert {(edit["tool_name"], edit["language"], decision): edit[decision + "ed"]
+                for edit in detail["code_edits"] for decision in ("accept", "reject")
+                if edit[decision + "ed"]} == edits
+        assert detail["lines_added"] == metric_total(name, "claude_code.lines_of_code.count",
+                                                     type="added")
+        assert detail["api_requests"] == len(events(name, "api_request"))
+        assert detail["active_time_s"] == pytest.approx(
+            float(metric_total(name, "claude_code.active_time.total")))
+
+
+def test_session_timeline_lists_every_event_with_content_names_but_no_content(client, org, db):
+    send(client, org, "logs", fixture_bytes(WRITE_TOOL, "logs"))
+    detail = analytics.session_totals(db, org.org.org_id, claude_result(WRITE_TOOL)["session_id"])
+    records = sorted(log_records(body(WRITE_TOOL, "logs")),
+                     key=lambda record: (int(record["timeUnixNano"]),
+                                         attributes(record)["event.sequence"]))
+    assert [entry["event_name"] for entry in detail["timeline"]] == \
+        [attributes(record)["event.name"] for record in records]
+    (prompt,) = [entry for entry in detail["timeline"] if entry["event_name"] == "user_prompt"]
+    assert "prompt" in prompt["content_keys"]
+    dumped = json.dumps(detail, default=str)
+    for record in records:
+        for key in ("prompt", "response", "tool_input", "tool_parameters"):
+            value = attributes(record).get(key)
+            assert value is None or value not in dumped
+    assert detail["timeline_truncated"] is False
+
+
+def test_api_errors_and_exhausted_retries_are_counted_but_cost_nothing(client, org, db):
+    send_sessions(client, org, signals=("logs",))
+    logs = body("bash-tool", "logs")
+    scope = logs["resourceLogs"][0]["scopeLogs"][0]
+    request = next(record for record in scope["logRecords"]
+                   if attributes(record)["event.name"] == "api_request")
+    failures = []
+    for sequence, event_name in enumerate(("api_error", "api_retries_exhausted"), start=100):
+        failure = copy.deepcopy(request)
+        failure["body"] = {"stringValue": f"claude_code.{event_name}"}
+        for attr in failure["attributes"]:
+            if attr["key"] == "event.name":
+                attr["value"] = {"stringValue": event_name}
+            if attr["key"] == "event.sequence":
+                attr["value"] = {"intValue": sequence}
+        failures.append(failure)
+    scope["logRecords"] = failures
+    send(client, org, "logs", logs)
+    detail = analytics.session_totals(db, org.org.org_id, claude_result("bash-tool")["session_id"])
+    assert (detail["api_errors"], detail["api_retries_exhausted"]) == (1, 1)
+    assert detail["api_requests"] == len(events("bash-tool", "api_request"))
+    assert detail["cost_usd"] == claude_result("bash-tool")["cost_usd"]
+
+
+def test_agents_view_processes_are_not_counted_as_sessions(client, org, db):
+    send_sessions(client, org)
+    metrics = body("bash-tool", "metrics")
+    agents_view = str(uuid.uuid4())
+    for scope in metrics["resourceMetrics"][0]["scopeMetrics"]:
+        scope["metrics"] = [metric for metric in scope["metrics"]
+                            if metric["name"] == "claude_code.session.count"]
+    for _, point in data_points(metrics):
+        for attr in point["attributes"]:
+            if attr["key"] == "start_type":
+                attr["value"] = {"stringValue": "agents_view"}
+            if attr["key"] == "session.id":
+                attr["value"] = {"stringValue": agents_view}
+    send(client, org, "metrics", metrics)
+    assert totals(db, org)["sessions"] == len(SESSIONS)
+
+
+# --- who sees what, paging --------------------------------------------------------------
+
+def test_a_member_sees_only_the_sessions_of_their_seat(client, org, db):
+    send_sessions(client, org)
+    alice = {"email": ["Alice@Example.com"], "account_uuid": [], "user_id": []}
+    org_id = org.org.org_id
+    (own,) = analytics.usage(db, org_id, FROM, TO, seats=alice)
+    assert own["cost_usd"] == claude_result(WRITE_TOOL)["cost_usd"]
+    assert [row["session_id"] for row in all_sessions(db, org, seats=alice)] == \
+        [claude_result(WRITE_TOOL)["session_id"]]
+    assert analytics.session_totals(db, org_id, claude_result("bash-tool")["session_id"],
+                                    seats=alice) is None
+    nobody = {"email": [], "account_uuid": [], "user_id": []}
+    assert analytics.usage(db, org_id, FROM, TO, seats=nobody)[0]["cost_usd"] == 0
+
+
+def test_another_orgs_session_is_not_found(client, org, other_org, db):
+    send_sessions(client, org, signals=("logs",))
+    session_id = claude_result("bash-tool")["session_id"]
+    assert analytics.session_totals(db, other_org.org.org_id, session_id) is None
+    assert all_sessions(db, other_org) == []
+
+
+def test_sessions_page_newest_first_through_the_cursor(client, org, db):
+    send_sessions(client, org)
+    seen, cursor = [], None
+    for _ in SESSIONS:
+        rows, cursor = analytics.list_sessions(db, org.org.org_id, FROM, TO, limit=1,
+                                               cursor=cursor)
+        seen += rows
+    assert cursor is None
+    assert [row["session_id"] for row in seen] == \
+        [row["session_id"] for row in sorted(all_sessions(db, org),
+                                             key=lambda row: row["last_seen"], reverse=True)]
+    assert {row["session_id"] for row in seen} == {claude_result(n)["session_id"] for n in SESSIONS}
+
+
+# --- bad parameters --------------------------------------------------------------------
+
+@pytest.mark.parametrize("group_by", [["hour"], ["day", "user", "model"], ["day", "day"],
+                                      ["attr:"], ["attr:no spaces"], ["session"]])
+def test_bad_group_by_raises_naming_the_parameter(db, org, group_by):
+    with pytest.raises(BadParameter, match="group_by") as raised:
+        analytics.usage(db, org.org.org_id, FROM, TO, group_by)
+    assert raised.value.parameter == "group_by"
+
+
+@pytest.mark.parametrize("call, parameter", [
+    (lambda db, org_id: analytics.usage(db, org_id, FROM, TO, tz="Mars/Olympus"), "tz"),
+    (lambda db, org_id: analytics.usage(db, org_id, TO, FROM), "to"),
+    (lambda db, org_id: analytics.usage(db, org_id, datetime(2026, 1, 1), TO), "from"),
+    (lambda db, org_id: analytics.list_sessions(db, org_id, FROM, TO, cursor="nonsense"),
+     "cursor"),
+    (lambda db, org_id: analytics.list_sessions(db, org_id, FROM, TO, limit=0), "limit"),
+])
+def test_bad_parameters_raise_naming_the_parameter(db, org, call, parameter):
+    with pytest.raises(BadParameter, match=parameter) as raised:
+        call(db, org.org.org_id)
+    assert raised.value.parameter == parameter
