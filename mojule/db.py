@@ -65,12 +65,15 @@ def _pool(app: Flask) -> ConnectionPool:
             max_size=config["POOL_SIZE"],
             kwargs={
                 "autocommit": True,
+                "connect_timeout": 2,
                 "options": f"-c statement_timeout={config['STATEMENT_TIMEOUT_MS']}"
                            " -c lock_timeout=2000 -c idle_in_transaction_session_timeout=30000",
             },
             # A connection broken by a server restart is discarded, not handed to a request.
             check=ConnectionPool.check_connection,
-            timeout=5.0,
+            # Claude Code's exporter has one 10 s budget for all its retries: when the
+            # database is down, answer 503 within a second so it can retry several times.
+            timeout=1.0,
             open=False,
             name="mojule",
         )
