@@ -111,7 +111,11 @@ def statement(columns: Sequence[str]) -> sql.Composed:
 
 
 def find_sessions(conn: psycopg.Connection, org_id: int, scope: Scope) -> list[dict]:
-    """Return the scope's sessions (identity, client, first and last seen), newest first."""
+    """Return the scope's sessions (identity, client, first and last seen), newest first.
+
+    Like ``report``, runs in the caller's transaction, which must be the org's
+    (``db.org_transaction``) for row-level security to let the rows through.
+    """
     with conn.cursor(row_factory=dict_row) as cur:
         return cur.execute(query("analytics_sessions"), scope.params(org_id),
                            prepare=False).fetchall()

@@ -58,8 +58,9 @@ def usage(conn: psycopg.Connection, org_id: int, from_: datetime, to: datetime,
     "tool_avg_duration_ms", "tool_decisions", "lines_added", "lines_removed", "commits",
     "pull_requests", "code_edit_decisions", "active_time_s", "active_time_by_type_s"}.
     Days and weeks (ISO, from Monday) are dates in ``tz``. Cost, tokens and the other
-    counts add up across rows to the sum of the sessions; ``sessions`` and
-    ``active_users`` are distinct counts per row. Under ``model``, what Claude Code does
+    counts add up across rows to the sum of the sessions; ``sessions`` (those with
+    activity in the row; `claude agents` UI processes are none) and ``active_users``
+    (distinct seats) are distinct counts per row. Under ``model``, what Claude Code does
     not attribute to a model (active time, commits, tool calls) has the key None.
     No groups gives one row of totals. Raises BadParameter naming the parameter.
     """
@@ -224,8 +225,8 @@ def _per_session(figures: Mapping[str, Any] | None) -> dict[str, Any]:
 def _tools(rows: Sequence[Mapping[str, Any]]) -> tuple[dict[str, dict], list[dict]]:
     """Fold rows grouped by (tool, language) into tool figures and code-edit decisions.
 
-    Tool calls and permission decisions (events) have no language, so each tool's lie in
-    its row without one; code-edit decisions (metrics) are split by language.
+    Tool calls and permission decisions (events) have no language, so all of a tool's are
+    in its row without one; code-edit decisions (metrics) are split by language.
     """
     tools: dict[str, dict] = {}
     code_edits = []

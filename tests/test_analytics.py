@@ -327,7 +327,8 @@ def test_session_detail_counts_tools_edits_and_lines_from_the_fixture(client, or
             tool: {"calls": len(calls),
                    "successes": sum(call["success"] == "true" for call in calls),
                    "failures": sum(call["success"] == "false" for call in calls),
-                   "avg_duration_ms": mean(float(call["duration_ms"]) for call in calls),
+                   "avg_duration_ms": round(mean(float(call["duration_ms"]) for call in calls),
+                                            3),
                    "accepted": sum(d["decision"] == "accept" for d in decisions
                                    if d["tool_name"] == tool),
                    "rejected": sum(d["decision"] == "reject" for d in decisions
