@@ -8,11 +8,13 @@ Nothing is acknowledged before COMMIT.
 """
 from __future__ import annotations
 
+import json
 import weakref
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
-from typing import Any, Sequence
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import orjson
 import psycopg
@@ -22,16 +24,19 @@ from mojule.db import copy_rows, org_transaction, query
 from mojule.keyring import Keyring
 from mojule.usage import Context
 
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Records dated before this, or more than FUTURE_SLACK ahead of the server clock, are
 # refused as malformed: they would only create stray monthly partitions.
-EARLIEST = datetime(2015, 1, 1, tzinfo=timezone.utc)
+EARLIEST = datetime(2015, 1, 1, tzinfo=UTC)
 FUTURE_SLACK = timedelta(days=7)
 SESSION_IDS_CAP = 100
+# The OpenTelemetry Collector reads at most 64 KiB of an answer; session ids are UUIDs, but
+# hostile ones could be 512 characters that JSON escapes to six bytes each.
+SESSION_IDS_BYTES = 16 * 1024
 SMALLINT_LIMIT = 2 ** 15
 
 # Staging tables already created on a connection (temporary tables live per connection).
-_staged: "weakref.WeakKeyDictionary[psycopg.Connection, set[str]]" = weakref.WeakKeyDictionary()
+_staged: weakref.WeakKeyDictionary[psycopg.Connection, set[str]] = weakref.WeakKeyDictionary()
 
 
 class Malformed(Exception):
@@ -90,6 +95,11 @@ class Batch:
     def skipped_total(self) -> int:
         return sum(self.skipped.values())
 
+    @property
+    def tables(self) -> tuple[str, ...]:
+        """The partitioned tables the batch writes to."""
+        return (self.table, "content_values") if self.content else (self.table,)
+
 
 @dataclass
 class Stored:
@@ -100,7 +110,7 @@ class Stored:
 def timestamp(nanos: int) -> datetime:
     """Return the UTC datetime of a Unix-nanosecond timestamp. Raises Malformed out of range."""
     moment = EPOCH + timedelta(microseconds=nanos // 1000)
-    if moment < EARLIEST or moment > datetime.now(timezone.utc) + FUTURE_SLACK:
+    if moment < EARLIEST or moment > datetime.now(UTC) + FUTURE_SLACK:
         raise Malformed("timestamp out of range")
     return moment
 
@@ -134,10 +144,9 @@ class Partitions:
         Creating a partition locks its parent table; that lock should not be held for
         the length of an ingest transaction.
         """
-        parents = (batch.table, "content_values") if batch.content else (batch.table,)
         # Every COPY row starts (org_id, time, ...): the partitioning column is second.
         months = {row[1].date().replace(day=1) for row in batch.rows}
-        for parent in parents:
+        for parent in batch.tables:
             for month in months:
                 if (parent, month) not in self.known:
                     conn.execute(query("partition_ensure"), {"parent": parent, "day": month})
@@ -150,7 +159,8 @@ def store(conn: psycopg.Connection, org_id: int, batch: Batch, keyring: Keyring,
     if not batch.rows:
         return Stored(0, 0)
     partitions.ensure(conn, batch)
-    _ensure_staging(conn, batch.table)
+    for table in batch.tables:
+        _ensure_staging(conn, table)
     try:
         with org_transaction(conn, org_id):
             copy_rows(conn, f"{batch.table}_copy", batch.rows)
@@ -170,13 +180,19 @@ def store(conn: psycopg.Connection, org_id: int, batch: Batch, keyring: Keyring,
 
 def session_ids(batches: Sequence[Batch]) -> list[str]:
     """Return the distinct session ids of the batches, capped to keep the answer small."""
-    seen = sorted({sid for batch in batches for sid in batch.sessions})
-    return seen[:SESSION_IDS_CAP]
+    listed, size = [], 0
+    for session_id in sorted({sid for batch in batches for sid in batch.sessions}):
+        size += len(json.dumps(session_id))      # as the answer will spell it
+        if len(listed) == SESSION_IDS_CAP or size > SESSION_IDS_BYTES:
+            break
+        listed.append(session_id)
+    return listed
 
 
 def _ensure_staging(conn: psycopg.Connection, table: str) -> None:
-    # Created outside the ingest transaction (the connection is in autocommit): a table
-    # created inside one would vanish with its rollback while still recorded here.
+    # COPY cannot write to a table under row-level security, so rows go through a staging
+    # table. It is created outside the ingest transaction (the connection is in autocommit):
+    # one created inside would vanish with a rollback while still recorded here.
     staged = _staged.setdefault(conn, set())
     if table not in staged:
         conn.execute(query(f"{table}_stage"))
@@ -196,9 +212,6 @@ def _store_content(conn: psycopg.Connection, keyring: Keyring, org_id: int,
                 yield (org_id, time, signal, record_id, attribute, session_id, dek_id,
                        cipher.encrypt(plaintext, aad))
 
-    # COPY cannot write to a table under row-level security, so content goes through
-    # staging like the records do.
-    _ensure_staging(conn, "content_values")
     copy_rows(conn, "content_values_copy", rows())
     conn.execute(query("content_values_insert"))
 

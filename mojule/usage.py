@@ -19,8 +19,8 @@ SEAT_KEYS = ("user.email", "user.account_uuid", "user.account_id", "user.id")
 # Text columns are indexed, and a btree entry holds at most 2704 bytes: 512 characters of
 # up to 4 UTF-8 bytes each fit. Ids, names and versions are far shorter.
 MAX_TEXT_LENGTH = 512
-# Past this many digits a number is no cost or measurement (a double has 17 significant
-# digits and exponents within +-324); numeric has limits of its own.
+# A number with more digits than this before or after its point is no cost or measurement
+# (a double reaches 1e308 and 5e-324), and one far larger would overflow numeric.
 MAX_DECIMAL_DIGITS = 400
 
 

@@ -57,7 +57,7 @@ def test_app_role_is_neither_superuser_nor_owner_and_cannot_bypass_rls(db, app_d
 
 def test_app_role_cannot_read_partitions_directly(db, app_database_url):
     partition = db.execute("SELECT c.relname FROM pg_class c WHERE c.relispartition "
-                           "AND c.relname LIKE 'content_values_%' LIMIT 1").fetchone()[0]
+                           "AND c.relkind = 'r' AND c.relname LIKE 'content_values_%' LIMIT 1").fetchone()[0]
     with psycopg.connect(app_database_url, autocommit=True) as app_conn:
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             app_conn.execute(f'SELECT * FROM "{partition}"')
@@ -120,3 +120,30 @@ def test_one_pooled_connection_alternating_orgs_never_leaks(config, db, org, oth
                 assert leftover_org() == ""
     finally:
         close_pool(app)
+
+
+def test_partitions_are_utc_months_whatever_the_database_time_zone(fresh_database_url, master_key,
+                                                                  app_database_url):
+    from mojule import orgs, schema
+    from mojule.db import connect
+    from tests.conftest import TestOrg
+
+    with connect(fresh_database_url) as conn:
+        database = conn.execute("SELECT current_database()").fetchone()[0]
+        conn.execute(f"ALTER DATABASE \"{database}\" SET timezone = 'America/New_York'")
+    with connect(fresh_database_url) as conn:
+        schema.apply_migrations(conn)
+        schema.ensure_app_role(conn)        # the role exists: this grants, keeping its password
+        org = orgs.create_org(conn, "tz-test")
+        test_org = TestOrg(org, orgs.create_ingest_token(conn, org, "t"))
+    url = psycopg.conninfo.make_conninfo(app_database_url, dbname=database)
+    app = create_app({"DATABASE_URL": url, "MASTER_KEY": master_key})
+    # 2026-03-01T02:00Z is still February in New York: a month not created ahead.
+    body = b'{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"timeUnixNano":"1772330400000000000"}]}]}]}'
+    try:
+        response = app.test_client().post("/v1/logs", data=body, headers=test_org.headers)
+    finally:
+        close_pool(app)
+
+    assert response.status_code == 202, response.get_json()
+    assert response.get_json()["counts"]["logEvents"] == 1

