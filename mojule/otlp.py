@@ -422,7 +422,8 @@ def _canonical(value: Any) -> Any:
 
 
 def _scopes(entries: list, scopes: str, items: str) -> Iterator[Skipped | tuple]:
-    """Yield (_Scope, its record list) per scope entry, or one Skipped per bad entry."""
+    """Yield (_Scope, its record list) per scope entry, or a Skipped per record of a bad
+    entry (one at least), so the rejected count matches what the client sent."""
     for entry in entries:
         try:
             if type(entry) is not dict:
@@ -430,7 +431,7 @@ def _scopes(entries: list, scopes: str, items: str) -> Iterator[Skipped | tuple]
             resource, _ = decode_attributes(_object(entry, "resource").get("attributes"))
             scope_entries = _list(entry, scopes)
         except Malformed as exc:
-            yield Skipped(str(exc))
+            yield from _skips(str(exc), _held(entry, (scopes, items)))
             continue
         prefix = orjson.dumps(_canonical(resource), option=_SORTED)
         for scope_entry in scope_entries:
@@ -441,11 +442,32 @@ def _scopes(entries: list, scopes: str, items: str) -> Iterator[Skipped | tuple]
                 name, version = _text(scope, "name"), _text(scope, "version")
                 records = _list(scope_entry, items)
             except Malformed as exc:
-                yield Skipped(str(exc))
+                yield from _skips(str(exc), _held(scope_entry, (items,)))
                 continue
             digest = hashlib.blake2b(prefix, digest_size=16)
             digest.update(orjson.dumps([name, version]))
             yield _Scope(resource, name, version, digest), records
+
+
+def _skips(reason: str, count: int) -> Iterator[Skipped]:
+    return (Skipped(reason) for _ in range(max(1, count)))
+
+
+def _held(value: Any, path: tuple[str, ...]) -> int:
+    """Count, as well as a malformed container allows, the records it holds along path.
+
+    Metrics count their data points: ``metrics`` descends into each metric's data.
+    """
+    if type(value) is list:
+        return sum(_held(item, path) for item in value) if path else len(value)
+    if type(value) is not dict or not path:
+        return 0
+    if path[0] == "metrics":
+        metrics = _get(value, "metrics")
+        return sum(_held(_get(metric, kind), ("dataPoints",))
+                   for metric in (metrics if type(metrics) is list else ())
+                   if type(metric) is dict for kind in _DATA_KINDS)
+    return _held(_get(value, path[0]), path[1:])
 
 
 def _top_list(payload: Any, name: str) -> list:

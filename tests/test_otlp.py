@@ -932,3 +932,22 @@ def test_snake_case_request_decodes_like_camel_case(decode, request_):
     assert snake_case(request_) != request_
     assert not any(isinstance(item, Skipped) for item in camel)
     assert snake == camel
+
+
+def test_a_malformed_container_counts_a_skip_for_every_record_it_holds():
+    record = {"timeUnixNano": "1795695270080000000", "body": {"stringValue": "x"}}
+    bad_scope = {"resourceLogs": [{"scopeLogs": [
+        {"scope": {"name": "a\u0000"}, "logRecords": [record, record, record]}]}]}
+    bad_resource = {"resourceLogs": [{"resource": 5, "scopeLogs": [
+        {"logRecords": [record, record]}, {"logRecords": [record]}]}]}
+    point = {"timeUnixNano": "1795695270080000000", "asDouble": 1}
+    bad_metrics_resource = {"resourceMetrics": [{"resource": {"attributes": {"a": 1}},
+                                                 "scopeMetrics": [{"metrics": [
+                                                     {"name": "m", "sum": {"dataPoints": [point, point]}},
+                                                     {"name": "g", "gauge": {"dataPoints": [point]}}]}]}]}
+
+    assert [type(item) for item in iter_logs(bad_scope)] == [Skipped] * 3
+    assert [type(item) for item in iter_logs(bad_resource)] == [Skipped] * 3
+    assert [type(item) for item in iter_metric_points(bad_metrics_resource)] == \
+        [Skipped] * 3
+    assert len(list(iter_logs({"resourceLogs": [7]}))) == 1
