@@ -62,7 +62,14 @@ class ContentPolicy:
         Content under a key longer than MAX_KEY_LENGTH is dropped: it cannot be stored
         encrypted, and must not be stored in clear.
         """
-        content = {k: v for k, v in attributes.items() if self.is_content(k, v)}
+        keys, limit = self.keys, self.long_string
+        content = {}
+        # One pass with the common cases inline: this runs for every record ingested.
+        for key, value in attributes.items():
+            kind = type(value)
+            if (key in keys or (kind is str and len(value) >= limit)
+                    or ((kind is list or kind is dict) and _longest_string(value) >= limit)):
+                content[key] = value
         if not content:
             return attributes, content
         usage = {k: v for k, v in attributes.items() if k not in content}

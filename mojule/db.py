@@ -69,8 +69,9 @@ def _pool(app: Flask) -> ConnectionPool:
                 "options": f"-c statement_timeout={config['STATEMENT_TIMEOUT_MS']}"
                            " -c lock_timeout=2000 -c idle_in_transaction_session_timeout=30000",
             },
-            # A connection broken by a server restart is discarded, not handed to a request.
-            check=ConnectionPool.check_connection,
+            # No check query on every checkout (a round trip per request): a connection
+            # broken by a server restart fails its request with a retryable 503, and the
+            # pool discards it when it comes back.
             # Claude Code's exporter has one 10 s budget for all its retries: when the
             # database is down, answer 503 within a second so it can retry several times.
             timeout=1.0,

@@ -14,15 +14,17 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from time import time_ns
 from typing import Any
 
 import orjson
 import psycopg
 
+from mojule.content import ContentPolicy
 from mojule.crypto import content_aad
 from mojule.db import copy_rows, org_transaction, query
 from mojule.keyring import Keyring
-from mojule.usage import Context
+from mojule.usage import CONTEXT_KEYS, Context, context
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Records dated before this, or more than FUTURE_SLACK ahead of the server clock, are
@@ -64,6 +66,32 @@ class Batch:
     content: list[tuple[bytes, datetime, str | None, dict[str, Any]]] = field(default_factory=list)
     sessions: dict[str, SessionSeen] = field(default_factory=dict)
     skipped: Counter = field(default_factory=Counter)
+    # Work done once per resource and per session context rather than once per record.
+    _resources: dict[int, tuple] = field(default_factory=dict, repr=False)
+    _contexts: dict[tuple, Context] = field(default_factory=dict, repr=False)
+
+    def resource_view(self, policy: ContentPolicy, resource: dict) -> tuple[dict, dict, str]:
+        """Return a resource's (usage attributes, content by ``resource.<key>``, usage JSON).
+
+        The decoder shares one resource dict among its records, so this is worked out
+        once per resource; the dict is kept referenced so its id cannot be reused.
+        """
+        cached = self._resources.get(id(resource))
+        if cached is None:
+            usage, content = policy.split_resource(resource)
+            cached = self._resources[id(resource)] = (resource, usage, content, jsonb(usage))
+        return cached[1], cached[2], cached[3]
+
+    def context(self, attributes: dict, resource: dict) -> Context:
+        """Return the session, seat and client of a record, worked out once per distinct set."""
+        try:
+            key = (id(resource), *map(attributes.get, CONTEXT_KEYS))
+            cached = self._contexts.get(key)
+        except TypeError:           # an unhashable (list or map) identity attribute
+            return context(attributes, resource)
+        if cached is None:
+            cached = self._contexts[key] = context(attributes, resource)
+        return cached
     accepted: int = 0            # records added, repeats within the request included
 
     def skip(self, reason: str) -> None:
@@ -107,12 +135,15 @@ class Stored:
     duplicates: int              # records it already had (retried exports, repeats)
 
 
+EARLIEST_NS = int((EARLIEST - EPOCH).total_seconds()) * 10**9
+FUTURE_SLACK_NS = int(FUTURE_SLACK.total_seconds()) * 10**9
+
+
 def timestamp(nanos: int) -> datetime:
     """Return the UTC datetime of a Unix-nanosecond timestamp. Raises Malformed out of range."""
-    moment = EPOCH + timedelta(microseconds=nanos // 1000)
-    if moment < EARLIEST or moment > datetime.now(UTC) + FUTURE_SLACK:
+    if nanos < EARLIEST_NS or nanos > time_ns() + FUTURE_SLACK_NS:
         raise Malformed("timestamp out of range")
-    return moment
+    return EPOCH + timedelta(microseconds=nanos // 1000)
 
 
 def enum(value: int) -> int:

@@ -12,7 +12,7 @@ from mojule.auth import ingest_token_required
 from mojule.content import LOG_BODY, ContentPolicy
 from mojule.ingest import Batch, Malformed, enum, jsonb, timestamp
 from mojule.receiver import receive
-from mojule.usage import boolean, context, decimal, integer, real, text
+from mojule.usage import boolean, decimal, integer, real, text
 
 bp = Blueprint("logs", __name__)
 
@@ -53,13 +53,13 @@ def _add_record(batch: Batch, policy: ContentPolicy, org_id: int, record: otlp.L
     # Typed columns are read from what is left once content is split out, so a key an
     # operator declares content never reaches a plaintext column.
     usage, content = policy.split(record.attributes)
-    resource, resource_content = policy.split_resource(record.resource)
+    resource, resource_content, resource_json = batch.resource_view(policy, record.resource)
     content = {**content, **resource_content}
     name = event_name(record, usage)
     # Claude Code's body only repeats the event name; any other body is a message: content.
     if record.body is not None and record.body != f"claude_code.{name}":
         content[LOG_BODY] = record.body
-    ctx = context(usage, resource)
+    ctx = batch.context(usage, resource)
     seat = ctx.seat
     get = usage.get
     row = (
@@ -77,6 +77,6 @@ def _add_record(batch: Batch, policy: ContentPolicy, org_id: int, record: otlp.L
         integer(get("attempt") or get("total_attempts"), bits=32),
         enum(record.severity_number) or None, record.severity_text or None,
         record.trace_id, record.span_id, record.scope_name or None,
-        record.scope_version or None, sorted(content), jsonb(usage), jsonb(resource),
+        record.scope_version or None, sorted(content), jsonb(usage), resource_json,
     )
     batch.add(row, record.identity, time, ctx, resource, content)

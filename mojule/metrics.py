@@ -13,7 +13,7 @@ from mojule.auth import ingest_token_required
 from mojule.content import ContentPolicy
 from mojule.ingest import Batch, Malformed, enum, jsonb, timestamp
 from mojule.receiver import receive
-from mojule.usage import MAX_TEXT_LENGTH, context, decimal, text
+from mojule.usage import MAX_TEXT_LENGTH, decimal, text
 
 bp = Blueprint("metrics", __name__)
 
@@ -48,9 +48,9 @@ def _add_point(batch: Batch, policy: ContentPolicy, org_id: int, point: otlp.Met
     # Typed columns are read from what is left once content is split out, so a key an
     # operator declares content never reaches a plaintext column.
     usage, content = policy.split(point.attributes)
-    resource, resource_content = policy.split_resource(point.resource)
+    resource, resource_content, resource_json = batch.resource_view(policy, point.resource)
     content = {**content, **resource_content}
-    ctx = context(usage, resource)
+    ctx = batch.context(usage, resource)
     seat = ctx.seat
     get = usage.get
     row = (
@@ -62,6 +62,6 @@ def _add_point(batch: Batch, policy: ContentPolicy, org_id: int, point: otlp.Met
         seat.organization_uuid, ctx.terminal_type, ctx.app_version, ctx.service_name,
         text(get("model")), text(get("type")), text(get("tool_name")), text(get("decision")),
         text(get("language")), point.scope_name or None, point.scope_version or None,
-        sorted(content), jsonb(usage), jsonb(resource),
+        sorted(content), jsonb(usage), resource_json,
     )
     batch.add(row, point.identity, time, ctx, resource, content)

@@ -121,18 +121,13 @@ def revoke_ingest_token(conn: psycopg.Connection, org: Org, id_or_prefix: str) -
 def resolve_ingest_token(conn: psycopg.Connection, token: str) -> ResolvedToken | None:
     """Return the org and token id an ingest token belongs to, or None when unknown.
 
-    Found by digest alone (row-level security lets a transaction see the rows whose digest
-    it names). A token in use has its last use recorded at most once per 10 minutes.
+    One round trip (the auth hook runs it on every ingest request): the SQL function finds
+    the token by digest alone (row-level security lets a transaction see the rows whose
+    digest it names) and records its last use at most once per 10 minutes.
     """
-    digest = tokens.digest(token)
-    with conn.transaction(), conn.cursor(row_factory=class_row(ResolvedToken)) as cur:
-        cur.execute("SELECT set_config('mojule.token_digest', %s, true)", (digest.hex(),))
-        found = cur.execute(query("ingest_token_resolve"), {"token_digest": digest}).fetchone()
-        if found is not None and not found.revoked:
-            cur.execute("SELECT set_config('mojule.org_id', %s, true)", (str(found.org_id),))
-            cur.execute(query("ingest_token_touch"),
-                        {"org_id": found.org_id, "token_id": found.token_id})
-        return found
+    with conn.cursor(row_factory=class_row(ResolvedToken)) as cur:
+        return cur.execute(query("ingest_token_resolve"),
+                           {"token_digest": tokens.digest(token)}).fetchone()
 
 
 def set_org(conn: psycopg.Connection, org: Org, name: str | None = None,

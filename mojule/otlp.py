@@ -398,8 +398,15 @@ def decode_attributes(items: Any) -> tuple[dict[str, Any], int]:
         if type(item) is dict:
             key = item.get("key")
             if type(key) is str and key and _storable(key):
+                value = item.get("value")
+                # Fast path for the shape nearly every attribute has: {"stringValue": "..."}.
+                if type(value) is dict and len(value) == 1:
+                    text = value.get("stringValue")
+                    if type(text) is str and _storable(text):
+                        attributes[key] = text
+                        continue
                 try:
-                    attributes[key] = _decode_any(item.get("value"), 1)
+                    attributes[key] = _decode_any(value, 1)
                     continue
                 except Malformed:
                     pass

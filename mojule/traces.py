@@ -13,7 +13,7 @@ from mojule.auth import ingest_token_required
 from mojule.content import CONTENT_SPAN_EVENTS, STATUS_MESSAGE, ContentPolicy
 from mojule.ingest import Batch, Malformed, enum, jsonb, timestamp
 from mojule.receiver import receive
-from mojule.usage import boolean, context, integer, real, text
+from mojule.usage import boolean, integer, real, text
 
 bp = Blueprint("traces", __name__)
 
@@ -73,9 +73,9 @@ def _add_span(batch: Batch, policy: ContentPolicy, org_id: int, span: otlp.Span)
     # Typed columns are read from what is left once content is split out, so a key an
     # operator declares content never reaches a plaintext column.
     usage, events, links, content = split_span_content(policy, span)
-    resource, resource_content = policy.split_resource(span.resource)
+    resource, resource_content, resource_json = batch.resource_view(policy, span.resource)
     content.update(resource_content)
-    ctx = context(usage, resource)
+    ctx = batch.context(usage, resource)
     seat = ctx.seat
     get = usage.get
     duration_ms = real(get("duration_ms"))
@@ -90,6 +90,6 @@ def _add_span(batch: Batch, policy: ContentPolicy, org_id: int, span: otlp.Span)
         integer(get("input_tokens")), integer(get("output_tokens")),
         integer(get("cache_read_tokens")), integer(get("cache_creation_tokens")),
         boolean(get("success")), span.scope_name or None, span.scope_version or None,
-        sorted(content), jsonb(usage), jsonb(events), jsonb(links), jsonb(resource),
+        sorted(content), jsonb(usage), jsonb(events), jsonb(links), resource_json,
     )
     batch.add(row, span.identity, start, ctx, resource, content)

@@ -16,6 +16,8 @@ from typing import Any
 # Seat identity, most specific first: the signed-in email, then the account, then the
 # anonymous install id (or the IdP subject on gateway sessions).
 SEAT_KEYS = ("user.email", "user.account_uuid", "user.account_id", "user.id")
+# Every record attribute ``context`` reads.
+CONTEXT_KEYS = (*SEAT_KEYS, "session.id", "organization.id", "terminal.type", "app.version")
 # Text columns are indexed, and a btree entry holds at most 2704 bytes: 512 characters of
 # up to 4 UTF-8 bytes each fit. Ids, names and versions are far shorter.
 MAX_TEXT_LENGTH = 512

@@ -1,4 +1,4 @@
--- Resolves a presented ingest token (by digest) to its org; run by the auth hook.
-SELECT org_id, token_id, revoked_at IS NOT NULL AS revoked
-  FROM ingest_tokens
- WHERE token_digest = %(token_digest)s
+-- Resolves a presented ingest token (by digest) to its org in one round trip, recording
+-- its use; run by the auth hook on every ingest request.
+SELECT org_id, token_id, revoked
+  FROM mojule_resolve_ingest_token(%(token_digest)s)

@@ -116,3 +116,36 @@ ALTER TABLE users           FORCE ROW LEVEL SECURITY;
 ALTER TABLE user_identities FORCE ROW LEVEL SECURITY;
 ALTER TABLE user_tokens     FORCE ROW LEVEL SECURITY;
 ALTER TABLE audit_log       FORCE ROW LEVEL SECURITY;
+
+-- Resolves a presented ingest token by digest in one round trip: the org and token it
+-- belongs to and whether it is revoked, recording its use at most once per 10 minutes.
+-- Runs with the caller's rights; the settings it makes last only for the caller's
+-- transaction (one statement, when called in autocommit).
+CREATE FUNCTION mojule_resolve_ingest_token(digest bytea)
+RETURNS TABLE (org_id bigint, token_id bigint, revoked boolean)
+LANGUAGE plpgsql AS $$
+DECLARE
+    presented record;
+BEGIN
+    PERFORM set_config('mojule.token_digest', encode(digest, 'hex'), true);
+    SELECT t.org_id, t.token_id, t.revoked_at IS NOT NULL AS revoked, t.last_used_at
+      INTO presented
+      FROM ingest_tokens AS t
+     WHERE t.token_digest = digest;
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    IF NOT presented.revoked
+       AND (presented.last_used_at IS NULL OR presented.last_used_at < now() - interval '10 minutes') THEN
+        PERFORM set_config('mojule.org_id', presented.org_id::text, true);
+        UPDATE ingest_tokens AS t
+           SET last_used_at = now()
+         WHERE t.org_id = presented.org_id
+           AND t.token_id = presented.token_id;
+    END IF;
+    org_id := presented.org_id;
+    token_id := presented.token_id;
+    revoked := presented.revoked;
+    RETURN NEXT;
+END;
+$$;

@@ -1,6 +1,0 @@
--- Records a token's last use, at most once per 10 minutes so busy tokens cost no writes.
-UPDATE ingest_tokens
-   SET last_used_at = now()
- WHERE org_id = %(org_id)s
-   AND token_id = %(token_id)s
-   AND (last_used_at IS NULL OR last_used_at < now() - interval '10 minutes')
