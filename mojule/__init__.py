@@ -8,9 +8,24 @@ from flask import Flask
 
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     """Create and configure a Mojule application. Raises ConfigError on bad settings."""
-    from mojule import api, auth, config, db, errors, health, logs, metrics, request_log, traces
+    from mojule import (
+        api,
+        auth,
+        config,
+        dashboard,
+        db,
+        errors,
+        health,
+        logs,
+        metrics,
+        observability,
+        request_log,
+        traces,
+    )
     from mojule.ingest import Partitions
     from mojule.keyring import Keyring
+    from mojule.license import trusted_keys
+    from mojule.policy import IngestPolicy
 
     app = Flask(__name__)
     app.config["MOJULE"] = config.load(overrides)
@@ -19,11 +34,17 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
     # Every log line carries the request id.
     request_log.init_app(app)
+    # Request counts and latency for /metrics, timed from before authentication.
+    observability.init_app(app)
     # One connection pool per gunicorn worker, opened after the fork.
     db.init_app(app)
     # Per-worker caches: unwrapped org data keys and the partitions known to exist.
     app.extensions["mojule.keyring"] = Keyring(app.config["MOJULE"]["MASTER_KEYS"])
     app.extensions["mojule.partitions"] = Partitions()
+    # The license policy's decision, re-evaluated every MOJULE_LICENSE_CHECK_SECONDS.
+    app.extensions["mojule.policy"] = IngestPolicy(
+        trusted_keys(app.config["MOJULE"]["LICENSE_PUBLIC_KEYS"]),
+        app.config["MOJULE"]["LICENSE_CHECK_SECONDS"])
     # Every request is authenticated unless its view is marked @public.
     auth.init_app(app)
     # All errors leave as JSON; unexpected ones are logged with a traceback.
@@ -34,4 +55,6 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         app.register_blueprint(blueprint)
     # The read API: usage, sessions, content, audit and exports.
     api.init_app(app)
+    # The dashboard: its session cookie, then its pages.
+    dashboard.init_app(app)
     return app

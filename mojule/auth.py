@@ -1,19 +1,23 @@
 """Authentication: a before_request hook that denies by default.
 
 Each view declares what credential it takes with a decorator (``@public``,
-``@ingest_token_required``); a view without one is refused. The hook decides before the
-request body is read, and every refusal looks the same to the client: the reason goes to
-the server log only, and never the token.
+``@ingest_token_required``, ``@signed_in``...); a view without one is refused. The hook
+decides before the request body is read, and every refusal looks the same to the client:
+the reason goes to the server log only, and never the token. A dashboard page without a
+signed-in user redirects to the sign-in page instead of answering 401.
 """
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import urlencode
 
-from flask import Flask, current_app, g, request
+from flask import Flask, current_app, g, redirect, request, session
+from werkzeug.wrappers import Response
 
 from mojule import tokens
+from mojule.dashboard.logins import resolve_session
 from mojule.db import get_connection
 from mojule.errors import Unauthorized
 from mojule.orgs import resolve_ingest_token
@@ -24,6 +28,9 @@ log = logging.getLogger("mojule.auth")
 PUBLIC = "public"
 INGEST = "ingest"
 USER = "user"
+SIGNED_IN = "signed_in"
+USER_OR_SIGNED_IN = "user_or_signed_in"
+SIGN_IN_PATH = "/sign-in"
 
 
 @dataclass(frozen=True)
@@ -63,13 +70,27 @@ def user_token_required(view: Callable) -> Callable:
     return view
 
 
+def signed_in(view: Callable) -> Callable:
+    """Mark a view as a dashboard page for a user signed in with the session cookie."""
+    view.mojule_auth = SIGNED_IN
+    return view
+
+
+def user_token_or_signed_in(view: Callable) -> Callable:
+    """Mark a read-only GET view (an export) as taking a user token or, from a browser
+    without one, the dashboard session cookie."""
+    view.mojule_auth = USER_OR_SIGNED_IN
+    return view
+
+
 def init_app(app: Flask) -> None:
     """Register the authentication hook."""
     app.before_request(authenticate)
 
 
-def authenticate() -> None:
-    """Check the request's credential against what its view declares; raise Unauthorized."""
+def authenticate() -> Response | None:
+    """Check the request's credential against what its view declares; raise Unauthorized,
+    or redirect a dashboard page to the sign-in page."""
     view = current_app.view_functions.get(request.endpoint)
     if view is None:
         return  # no such route: routing answers 404 or 405
@@ -81,6 +102,22 @@ def authenticate() -> None:
         return
     if kind == USER:
         g.user = _user_credential()
+        return
+    if kind == SIGNED_IN:
+        credential = session_credential()
+        if credential is None:
+            return redirect(f"{SIGN_IN_PATH}?{urlencode({'next': request.full_path.rstrip('?')})}")
+        g.user = credential
+        return
+    if kind == USER_OR_SIGNED_IN:
+        # The cookie is accepted for reads only: a browser sends it cross-site on GET
+        # navigations (SameSite=Lax), which can download but change nothing.
+        if bearer_token() is None and request.method in ("GET", "HEAD"):
+            g.user = session_credential()
+            if g.user is None:
+                _refuse("no Bearer token and no dashboard session")
+        else:
+            g.user = _user_credential()
         return
     _refuse("view declares no credential")
 
@@ -121,6 +158,18 @@ def _user_credential() -> UserCredential:
         _refuse(f"revoked user token {resolved.token_id} of org {resolved.org_id}")
     return UserCredential(org_id=resolved.org_id, user_id=resolved.user_id,
                           token_id=resolved.token_id, email=resolved.email, role=resolved.role)
+
+
+def session_credential() -> UserCredential | None:
+    """Return the user the dashboard session cookie signs in, or None."""
+    org_id, session_id = session.get("org_id"), session.get("sid")
+    if not isinstance(org_id, int) or not isinstance(session_id, str):
+        return None
+    found = resolve_session(get_connection(), org_id, session_id)
+    if found is None:
+        return None
+    return UserCredential(org_id=org_id, user_id=found.user_id, token_id=None,
+                          email=found.email, role=found.role)
 
 
 def _refuse(reason: str) -> None:

@@ -5,6 +5,8 @@ separate config file to keep in sync. README.rst has the same table for operator
 """
 from __future__ import annotations
 
+import base64
+import binascii
 import ipaddress
 import os
 from collections.abc import Callable
@@ -27,6 +29,19 @@ def _positive_int(text: str) -> int:
 
 def _key_list(text: str) -> tuple[str, ...]:
     return tuple(key.strip() for key in text.split(",") if key.strip())
+
+
+def _public_keys(text: str) -> tuple[bytes, ...]:
+    keys = []
+    for item in _key_list(text):
+        try:
+            key = base64.b64decode(item, validate=True)
+        except binascii.Error:
+            raise ValueError(f"{item!r} is not base64") from None
+        if len(key) != 32:
+            raise ValueError(f"{item!r} is not a raw Ed25519 public key (32 bytes)")
+        keys.append(key)
+    return tuple(keys)
 
 
 def parse_networks(text: str) -> tuple:
@@ -68,6 +83,13 @@ SETTINGS = (
             "Networks of reverse proxies whose X-Forwarded-For is believed, comma-separated CIDRs."),
     Setting("MOJULE_LOG_LEVEL", "INFO", str.upper,
             "Python log level for the app's own log lines."),
+    Setting("MOJULE_LICENSE_PUBLIC_KEYS", "", _public_keys,
+            "Extra keys that may sign the on-prem license (base64 raw Ed25519, comma-separated); "
+            "the vendor's key is built in."),
+    Setting("MOJULE_LICENSE_CHECK_SECONDS", "15", _positive_int,
+            "How long each worker reuses its license-policy decision before asking the database again."),
+    Setting("MOJULE_METRICS_ALLOW", "127.0.0.0/8,::1/128", parse_networks,
+            "Networks allowed to read GET /metrics, comma-separated CIDRs (others get 404)."),
 )
 
 

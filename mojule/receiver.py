@@ -6,7 +6,8 @@ they do not retry a partial success, and one bad record never costs the others.
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from flask import current_app, g, jsonify, request
 
@@ -16,6 +17,7 @@ from mojule.content import ContentPolicy
 from mojule.db import get_connection
 from mojule.errors import BadRequest
 from mojule.ingest import Batch, session_ids, store
+from mojule.observability import count_records
 
 COUNT_NAMES = {"logs": "logEvents", "metrics": "metricPoints", "traces": "spans"}
 REJECTED_NAMES = {"logs": "rejectedLogRecords", "metrics": "rejectedDataPoints",
@@ -39,6 +41,8 @@ def content_policy() -> ContentPolicy:
 def receive(build_batch: Callable[[Any, ContentPolicy, int], Batch]):
     """Handle one export request for the signal ``build_batch`` decodes."""
     config = current_app.config["MOJULE"]
+    # Authenticated already; a paused installation refuses before the body is read.
+    current_app.extensions["mojule.policy"].check(get_connection())
     payload = read_otlp_json(request, config["MAX_BODY_BYTES"])
     org_id = g.ingest.org_id
     if not isinstance(payload, dict):
@@ -49,6 +53,7 @@ def receive(build_batch: Callable[[Any, ContentPolicy, int], Batch]):
         raise BadRequest(f"Malformed export request: {exc}.") from None
     stored = store(get_connection(), org_id, batch, current_app.extensions["mojule.keyring"],
                    current_app.extensions["mojule.partitions"])
+    count_records(batch, stored)
     return jsonify(_answer(batch, payload, stored.inserted + stored.duplicates,
                            stored.duplicates)), 202
 

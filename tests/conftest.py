@@ -6,6 +6,7 @@ tenancy: each gets its own org and token, exactly as two customers would be.
 """
 from __future__ import annotations
 
+import base64
 import json
 import os
 import uuid
@@ -15,7 +16,10 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from mojule import create_app, orgs, people, schema
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from mojule import create_app, license, orgs, people, schema
 from mojule.crypto import generate_master_key
 from mojule.db import close_pool, connect
 from mojule.dev import ensure_database, start_embedded_postgres
@@ -42,6 +46,24 @@ def server_url(tmp_path_factory) -> str:
     return start_embedded_postgres(tmp_path_factory.mktemp("pg") / "data", cleanup="delete")
 
 
+def install_test_license(conn: psycopg.Connection) -> None:
+    """License the shared test installation for more seats than the suite ever uses.
+
+    Without one, the evaluation allowance (5 seats) would pause ingest once the tests'
+    sessions add up to a sixth seat. The key is made for this run and trusted through
+    MOJULE_LICENSE_PUBLIC_KEYS, which test apps, the CLI and live servers all read.
+    """
+    key = Ed25519PrivateKey.generate()
+    public = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    extra = os.environ.get("MOJULE_LICENSE_PUBLIC_KEYS", "")
+    os.environ["MOJULE_LICENSE_PUBLIC_KEYS"] = ",".join(
+        filter(None, [extra, base64.b64encode(public).decode()]))
+    document = license.sign({"license_id": "test-suite", "licensee": "Mojule tests",
+                             "seats": 1_000_000, "issued_at": "2026-01-01T00:00:00Z",
+                             "not_after": "2999-01-01T00:00:00Z"}, key)
+    license.install(conn, document, license.trusted_keys([public]), "tests")
+
+
 @pytest.fixture(scope="session")
 def database_url(server_url) -> str:
     """URL of the session's test database, schema applied (a superuser connects with it)."""
@@ -49,6 +71,7 @@ def database_url(server_url) -> str:
     url = ensure_database(server_url, name)
     with connect(url) as conn:
         schema.apply_migrations(conn)
+        install_test_license(conn)
     yield url
     with connect(server_url) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -27,6 +27,18 @@ class AuditUnavailable(ServiceUnavailable):
 @user_token_required
 def read_session_content(session_id: str):
     """Return the session's events and spans with their content decrypted."""
+    items = read_audited_content(session_id)
+    return jsonify({"session_id": session_id, "items": items,
+                    "notice": "This read was recorded in the org's audit trail."})
+
+
+def read_audited_content(session_id: str) -> list[dict]:
+    """Return the session's content items for the signed-in user, auditing the attempt.
+
+    The API and the dashboard's "Show content" both read through here. Raises NotFound
+    (no such session in the user's org), Forbidden (not theirs, not an admin) or
+    AuditUnavailable; every outcome leaves exactly one audit row, or none and no content.
+    """
     user = g.user
     conn = get_connection()
     masters = current_app.config["MOJULE"]["MASTER_KEYS"]
@@ -45,8 +57,7 @@ def read_session_content(session_id: str):
         raise NotFound("No such session.")
     if outcome == "denied":
         raise Forbidden("Only org admins and the session's own user may read its content.")
-    return jsonify({"session_id": session_id, "items": items,
-                    "notice": "This read was recorded in the org's audit trail."})
+    return items
 
 
 def _audit(conn, org_id: int, outcome: str, session_id: str, items) -> None:

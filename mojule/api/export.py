@@ -1,7 +1,8 @@
 """GET /api/v1/export/{usage.csv,usage.ndjson,sessions.csv,events.ndjson}: streamed exports.
 
 Same parameters and scoping as the usage API; rows stream as they are read, so an export
-of any size takes constant memory.
+of any size takes constant memory. A browser signed in to the dashboard may download them
+with its session cookie (GET only), which is how the dashboard's CSV buttons work.
 """
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from flask import Blueprint, Response, g, request, stream_with_context
 
 from mojule import exports
 from mojule.api import params, viewer_seats
-from mojule.auth import user_token_required
+from mojule.auth import user_token_or_signed_in
 from mojule.db import get_connection
 
 bp = Blueprint("export_api", __name__)
@@ -31,7 +32,7 @@ def _usage_rows():
 
 
 @bp.get("/api/v1/export/usage.csv")
-@user_token_required
+@user_token_or_signed_in
 def usage_csv():
     """The usage report as CSV, one line per group (cost_usd among the columns)."""
     groups, rows = _usage_rows()
@@ -40,7 +41,7 @@ def usage_csv():
 
 
 @bp.get("/api/v1/export/usage.ndjson")
-@user_token_required
+@user_token_or_signed_in
 def usage_ndjson():
     """The usage report as JSON lines, one per group."""
     _, rows = _usage_rows()
@@ -48,7 +49,7 @@ def usage_ndjson():
 
 
 @bp.get("/api/v1/export/sessions.csv")
-@user_token_required
+@user_token_or_signed_in
 def sessions_csv():
     """Every session of the window with its totals, as CSV."""
     tz = params.time_zone()
@@ -61,7 +62,7 @@ def sessions_csv():
 
 
 @bp.get("/api/v1/export/events.ndjson")
-@user_token_required
+@user_token_or_signed_in
 def events_ndjson():
     """Every event of the window without content, as JSON lines, oldest first."""
     tz = params.time_zone()

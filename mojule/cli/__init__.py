@@ -80,7 +80,7 @@ def main() -> None:
 
 
 def _register() -> None:
-    from mojule.cli import export, keys, people, retention, schema, tenants  # noqa: F401
+    from mojule.cli import export, keys, license, people, retention, schema, tenants  # noqa: F401
 
 
 _register()

@@ -1,0 +1,251 @@
+"""Admin pages: ingest tokens, members, the content window, the audit log, license state.
+
+Each change calls the same functions as the CLI and writes the same audit row (with the
+signed-in admin as actor) in the same transaction, so an action is never left unrecorded.
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from flask import g, redirect, render_template, request, session, url_for
+
+from mojule import audit, orgs, people, policy
+from mojule.api import request_entry
+from mojule.auth import signed_in
+from mojule.dashboard.ingestion import ingestion_state, policy_decision
+from mojule.dashboard.web import (
+    Period,
+    page_blueprint,
+    period,
+    require_admin,
+    viewer_org,
+)
+from mojule.db import get_connection, org_transaction, query
+from mojule.errors import BadRequest, NotFound
+
+bp = page_blueprint("admin")
+bp.before_request(require_admin)
+MIN_PASSWORD_LENGTH = 12          # as `mojule user set-password`
+MAX_RETENTION_DAYS = 36500        # as `mojule org set --retention-days`
+AUDIT_PAGE = 100
+AUDIT_DAYS = 7
+
+
+def _record(action: str, **fields: Any) -> None:
+    """Write the audit row of an admin action; call inside the action's transaction."""
+    audit.record(get_connection(), g.user.org_id, request_entry(action, "ok", **fields))
+
+
+@bp.get("/admin")
+@signed_in
+def admin_home():
+    return redirect(url_for(".tokens"))
+
+
+@bp.get("/admin/tokens")
+@signed_in
+def tokens():
+    """The org's ingest tokens (never the tokens themselves)."""
+    return _tokens_page(revoked=request.args.get("revoked"))
+
+
+@bp.post("/admin/tokens")
+@signed_in
+def create_token():
+    """Create an ingest token and show it, once."""
+    name = request.form.get("name", "").strip() or "ingest"
+    token = create_ingest_token(name[:100])
+    return _tokens_page(new_token=token, new_name=name[:100])
+
+
+def create_ingest_token(name: str) -> str:
+    """Create an ingest token of the viewer's org, audited as `mojule token create` is."""
+    conn = get_connection()
+    with org_transaction(conn, g.user.org_id):
+        token = orgs.create_ingest_token(conn, viewer_org(), name)
+        _record("token.create", target_type="ingest_token", target_id=token[:12],
+                details={"name": name})
+    return token
+
+
+@bp.post("/admin/tokens/<int:token_id>/revoke")
+@signed_in
+def revoke_token(token_id: int):
+    """Revoke an ingest token; exporters using it get 401 from now on."""
+    conn = get_connection()
+    try:
+        with org_transaction(conn, g.user.org_id):
+            revoked = orgs.revoke_ingest_token(conn, viewer_org(), str(token_id))
+            _record("token.revoke", target_type="ingest_token", target_id=str(token_id),
+                    details={"name": revoked.name, "prefix": revoked.token_prefix})
+    except orgs.TokenNotFound:
+        raise NotFound("No such ingest token in this org.") from None
+    return redirect(url_for(".tokens", revoked=revoked.token_prefix))
+
+
+def _tokens_page(**extra: Any):
+    return render_template("admin/tokens.html", section="tokens",
+                           tokens=orgs.list_ingest_tokens(get_connection(), viewer_org()), **extra)
+
+
+@bp.get("/admin/members")
+@signed_in
+def members():
+    """The org's people, their roles and linked seat identities."""
+    return _members_page(done=request.args.get("done"))
+
+
+@bp.post("/admin/members")
+@signed_in
+def create_member():
+    """Create a member or admin of the org."""
+    email, role = request.form.get("email", ""), request.form.get("role", "member")
+    if role not in people.ROLES:
+        raise BadRequest("The role must be admin or member.")
+    conn = get_connection()
+    try:
+        with org_transaction(conn, g.user.org_id):
+            created = people.create_user(conn, g.user.org_id, email, role)
+            _record("user.create", target_type="user", target_id=created.email,
+                    details={"role": role})
+    except (people.InvalidEmail, people.UserExists) as exc:
+        return _members_page(error=f"{email}: {exc.__doc__}"), 400
+    return redirect(url_for(".members", done=f"Created {created.email}. Set a password "
+                                             "for them below, or with the CLI."))
+
+
+@bp.post("/admin/members/<int:user_id>/role")
+@signed_in
+def set_role(user_id: int):
+    """Change a person's role. Admins cannot demote themselves (another admin must)."""
+    member, role = _member(user_id), request.form.get("role", "")
+    if role not in people.ROLES:
+        raise BadRequest("The role must be admin or member.")
+    if member.user_id == g.user.user_id and role != member.role:
+        return _members_page(error="You cannot change your own role; ask another admin."), 400
+    conn = get_connection()
+    with org_transaction(conn, g.user.org_id):
+        people.set_role(conn, member, role)
+        _record("user.set_role", target_type="user", target_id=member.email,
+                details={"role": [member.role, role]})
+    return redirect(url_for(".members", done=f"{member.email} is now {role}."))
+
+
+@bp.post("/admin/members/<int:user_id>/identities")
+@signed_in
+def link_identity(user_id: int):
+    """Link a seat identity seen in telemetry to a person: its sessions become theirs."""
+    member, identity = _member(user_id), request.form.get("identity", "").strip()
+    try:
+        kind, value = people.parse_identity(identity)
+    except people.InvalidIdentity as exc:
+        return _members_page(error=f"{identity or 'The identity'}: {exc.__doc__}"), 400
+    conn = get_connection()
+    with org_transaction(conn, g.user.org_id):
+        people.link_identity(conn, member, kind, value)
+        _record("user.link", target_type="user", target_id=member.email,
+                details={"kind": kind, "value": value})
+    return redirect(url_for(".members", done=f"Linked {kind} {value} to {member.email}."))
+
+
+@bp.post("/admin/members/<int:user_id>/password")
+@signed_in
+def set_password(user_id: int):
+    """Set a person's dashboard password (their other sessions end)."""
+    member, password = _member(user_id), request.form.get("password", "")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return _members_page(error=f"A password has at least {MIN_PASSWORD_LENGTH} "
+                                   "characters."), 400
+    conn = get_connection()
+    with org_transaction(conn, g.user.org_id):
+        people.set_password(conn, member, password)
+        _record("user.set_password", target_type="user", target_id=member.email)
+    return redirect(url_for(".members", done=f"Password set for {member.email}."))
+
+
+def _member(user_id: int) -> people.User:
+    for member in people.list_users(get_connection(), g.user.org_id):
+        if member.user_id == user_id:
+            return member
+    raise NotFound("No such person in this org.")
+
+
+def _members_page(**extra: Any):
+    conn = get_connection()
+    identities: dict[int, list[str]] = {}
+    with org_transaction(conn, g.user.org_id):
+        for user_id, kind, value in conn.execute(query("dashboard_identities"),
+                                                 {"org_id": g.user.org_id}):
+            identities.setdefault(user_id, []).append(f"{kind}:{value}")
+    return render_template("admin/members.html", section="members",
+                           members=people.list_users(conn, g.user.org_id),
+                           identities=identities, roles=people.ROLES,
+                           min_password=MIN_PASSWORD_LENGTH,
+                           sign_in_url=url_for("signin.sign_in_form", org=session["org_slug"],
+                                               _external=True), **extra)
+
+
+@bp.route("/admin/settings", methods=("GET", "POST"))
+@signed_in
+def settings():
+    """The content window: how many days verbatim content is kept before the purge."""
+    org = viewer_org()
+    if request.method == "GET":
+        done = f"Saved: content is kept {org.retention_days} days." \
+            if "saved" in request.args else None
+        return render_template("admin/settings.html", section="settings", org=org, done=done,
+                               most=MAX_RETENTION_DAYS)
+    text = request.form.get("retention_days", "").strip()
+    if not text.isdigit() or not 1 <= int(text) <= MAX_RETENTION_DAYS:
+        return render_template("admin/settings.html", section="settings", org=org,
+                               most=MAX_RETENTION_DAYS,
+                               error=f"The window is a whole number of days from 1 to "
+                                     f"{MAX_RETENTION_DAYS}."), 400
+    conn = get_connection()
+    with org_transaction(conn, g.user.org_id):
+        after = orgs.set_org(conn, org, retention_days=int(text))
+        _record("org.update", target_type="org", target_id=org.slug,
+                details={"retention_days": [org.retention_days, after.retention_days],
+                         "name_changed": False})
+    return redirect(url_for(".settings", saved=1))
+
+
+@bp.get("/admin/audit")
+@signed_in
+def audit_log():
+    """The org's audit trail in the period, filtered by actor and target, oldest first."""
+    span = _audit_period()
+    actor = request.args.get("actor", "").strip() or None
+    target = request.args.get("target", "").strip() or None
+    after = request.args.get("after", "0")
+    after_id = int(after) if after.isdigit() else 0
+    conn = get_connection()
+    with org_transaction(conn, g.user.org_id):
+        rows = list(audit.rows(conn, g.user.org_id, span.start, span.end, actor, target,
+                               after_id, AUDIT_PAGE + 1))
+        audit.record(conn, g.user.org_id, request_entry(
+            "audit.read", "allowed", details={"rows": min(len(rows), AUDIT_PAGE)}))
+    filters = {**span.page_args(), "actor": actor, "target": target}
+    next_page = None
+    if len(rows) > AUDIT_PAGE:
+        rows = rows[:AUDIT_PAGE]
+        next_page = url_for(".audit_log", after=rows[-1]["audit_id"],
+                            **{name: value for name, value in filters.items() if value})
+    return render_template("admin/audit.html", section="audit", span=span, rows=rows,
+                           actor=actor or "", target=target or "", next_page=next_page)
+
+
+def _audit_period() -> Period:
+    span = period()
+    if "from" in request.args:
+        return span
+    return Period(span.last - timedelta(days=AUDIT_DAYS - 1), span.last, span.tz)
+
+
+@bp.get("/admin/license")
+@signed_in
+def license_page():
+    """The license and whether ingestion runs or is paused, and why."""
+    return render_template("admin/license.html", section="license", state=ingestion_state(),
+                           decision=policy_decision(), seat_days=policy.SEAT_WINDOW.days)

@@ -1,0 +1,56 @@
+"""How the dashboard writes money, counts, shares, durations and times (Jinja filters).
+
+Money is in dollars with cents and grouped thousands; the exact micro-dollars go in a
+title. Times are written in UTC, for the page's script to show in the viewer's zone.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+
+def usd(value: Any) -> str:
+    """Format an amount as dollars with cents, grouped: $1,234.57."""
+    cents = Decimal(str(value or 0)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    return f"${cents:,.2f}"
+
+
+def usd_exact(value: Any) -> str:
+    """Format an amount with all its micro-dollars, for a title: $0.016880."""
+    return f"${Decimal(str(value or 0)):,.6f}"
+
+
+def number(value: Any) -> str:
+    """Format a count grouped by thousands: 1,234,567."""
+    return f"{round(value or 0):,}"
+
+
+def percent(part: Any, whole: Any) -> str:
+    """Format ``part`` as a share of ``whole`` (an em dash when there is no whole)."""
+    if not whole:
+        return "—"
+    return f"{100 * (part or 0) / whole:.0f}%"
+
+
+def duration(seconds: Any) -> str:
+    """Format seconds as 2 h 05 min, 3 min 20 s or 45 s."""
+    seconds = round(seconds or 0)
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours} h {minutes:02d} min"
+    if minutes:
+        return f"{minutes} min {secs:02d} s"
+    return f"{secs} s"
+
+
+def utc_text(moment: str | datetime | None) -> str:
+    """Format a time (ISO 8601 text or datetime) as UTC text, shown until the browser
+    formats it in the viewer's time zone."""
+    if not moment:
+        return "—"
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    return moment.astimezone(ZoneInfo("UTC")).strftime("%Y-%m-%d %H:%M UTC")

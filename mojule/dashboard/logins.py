@@ -1,0 +1,97 @@
+"""Dashboard sign-ins: the server-side sessions behind the cookie, and the sign-in throttle.
+
+The session cookie (signed by Flask) carries the org and a random session id; the row it
+names, keyed by the id's digest, says who is signed in. Signing out deletes the row, a new
+password ends every older session, and deleting a user deletes theirs.
+
+Failed sign-ins are counted in PostgreSQL, so every gunicorn worker sees the same count:
+an email of an org is locked for one address after ADDRESS_LIMIT failures from it within
+WINDOW, and for every address after ACCOUNT_LIMIT failures from anywhere (a looser limit,
+so a guesser elsewhere can slow an account down but not easily shut its owner out). A lock
+ends WINDOW after the latest failure; attempts refused while locked are not counted.
+"""
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import psycopg
+
+from mojule.db import org_transaction, query
+
+SESSION_LIFETIME = timedelta(hours=12)
+WINDOW = timedelta(minutes=15)
+ADDRESS_LIMIT = 5
+ACCOUNT_LIMIT = 20
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    user_id: int
+    email: str
+    role: str
+
+
+def _digest(session_id: str) -> bytes:
+    return hashlib.sha256(session_id.encode()).digest()
+
+
+def start_session(conn: psycopg.Connection, org_id: int, user_id: int) -> str:
+    """Record a sign-in and return the new session id for the cookie."""
+    session_id = secrets.token_urlsafe(32)
+    with org_transaction(conn, org_id):
+        conn.execute(query("dashboard_session_delete_expired"), {"org_id": org_id})
+        conn.execute(query("dashboard_session_insert"), {
+            "org_id": org_id, "user_id": user_id, "session_digest": _digest(session_id),
+            "lifetime_s": SESSION_LIFETIME.total_seconds()})
+    return session_id
+
+
+def resolve_session(conn: psycopg.Connection, org_id: int, session_id: str) -> SignedIn | None:
+    """Return who is signed in with ``session_id``, or None (unknown, expired, signed out,
+    user deleted, or password changed since)."""
+    with org_transaction(conn, org_id):
+        row = conn.execute(query("dashboard_session_resolve"), {
+            "org_id": org_id, "session_digest": _digest(session_id)}).fetchone()
+    return None if row is None else SignedIn(*row)
+
+
+def end_session(conn: psycopg.Connection, org_id: int, session_id: str) -> None:
+    """Delete the session: its cookie no longer signs anyone in."""
+    with org_transaction(conn, org_id):
+        conn.execute(query("dashboard_session_delete"), {
+            "org_id": org_id, "session_digest": _digest(session_id)})
+
+
+def locked_until(conn: psycopg.Connection, org_id: int, email: str,
+                 source_ip: str) -> datetime | None:
+    """Return when sign-in for ``email`` from ``source_ip`` unlocks, or None if it is open."""
+    with org_transaction(conn, org_id):
+        counts = conn.execute(query("dashboard_sign_in_failures_count"), {
+            "org_id": org_id, "email": email, "source_ip": source_ip,
+            "window_s": WINDOW.total_seconds()}).fetchone()
+    from_address, last_from_address, from_anywhere, last_from_anywhere = counts
+    ends = []
+    if from_address >= ADDRESS_LIMIT:
+        ends.append(last_from_address + WINDOW)
+    if from_anywhere >= ACCOUNT_LIMIT:
+        ends.append(last_from_anywhere + WINDOW)
+    return max(ends, default=None)
+
+
+def record_failure(conn: psycopg.Connection, org_id: int, email: str, source_ip: str) -> None:
+    """Count a failed sign-in, and forget the org's failures that no longer count."""
+    params = {"org_id": org_id, "email": email, "source_ip": source_ip,
+              "window_s": WINDOW.total_seconds()}
+    with org_transaction(conn, org_id):
+        conn.execute(query("dashboard_sign_in_failures_expire"), params)
+        conn.execute(query("dashboard_sign_in_failure_insert"), params)
+
+
+def clear_failures(conn: psycopg.Connection, org_id: int, email: str, source_ip: str) -> None:
+    """Forget the failures of ``email`` from ``source_ip`` after a successful sign-in."""
+    with org_transaction(conn, org_id):
+        conn.execute(query("dashboard_sign_in_failures_clear"), {
+            "org_id": org_id, "email": email, "source_ip": source_ip})

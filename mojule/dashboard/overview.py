@@ -1,0 +1,109 @@
+"""The overview (cost, tokens, sessions, people and code over a date range) and the users page.
+
+Every figure is a row of ``mojule.analytics.usage``, the function behind /api/v1/usage,
+called with the same window, time zone and scoping: the pages show the API's numbers.
+A member sees only their own usage.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import g, render_template, request
+
+from mojule import analytics
+from mojule.api import viewer_seats
+from mojule.auth import signed_in
+from mojule.dashboard.web import Period, export_url, page_blueprint, period
+from mojule.db import get_connection, org_transaction, query
+
+bp = page_blueprint("overview")
+DEFAULT_TEAM_KEY = "department"
+TOP_USERS = 10
+
+
+class Usage:
+    """The viewer's usage in a period, one ``analytics.usage`` call per grouping."""
+
+    def __init__(self, span: Period):
+        self.span = span
+        self.conn = get_connection()
+        self.seats = viewer_seats(self.conn)
+
+    def rows(self, *groups: str) -> list[dict[str, Any]]:
+        return analytics.usage(self.conn, g.user.org_id, self.span.start, self.span.end,
+                               list(groups), self.span.tz, self.seats)
+
+    def by_cost(self, group: str, limit: int | None = None) -> list[dict[str, Any]]:
+        """Rows grouped by ``group``, most expensive first, each with its key as ``name``."""
+        rows = sorted(self.rows(group), key=lambda row: row["cost_usd"], reverse=True)
+        return [{**row, "name": row["key"][group]} for row in rows[:limit]]
+
+
+@bp.get("/")
+@signed_in
+def overview():
+    """Figures, charts over time, cost by model, team and person, tool use."""
+    span = period()
+    usage = Usage(span)
+    team_key = request.args.get("team", "").strip() or DEFAULT_TEAM_KEY
+    if not analytics.ATTR_KEY.match(team_key):
+        team_key = DEFAULT_TEAM_KEY
+    totals = usage.rows()[0]
+    by_day = {row["key"]["day"]: row for row in usage.rows("day")}
+    return render_template(
+        "overview.html", span=span, totals=totals, by_day=by_day,
+        chart=_daily_series(span, by_day),
+        by_model=usage.by_cost("model"),
+        by_team=usage.by_cost(f"attr:{team_key}"), team_key=team_key,
+        team_keys=_attribute_keys(span),
+        top_users=usage.by_cost("user", TOP_USERS),
+        exports=_exports(span))
+
+
+@bp.get("/users")
+@signed_in
+def users():
+    """Each person's usage in the period (a member sees only their own)."""
+    span = period()
+    return render_template("users.html", span=span, rows=Usage(span).by_cost("user"),
+                           exports=_exports(span))
+
+
+def _daily_series(span: Period, by_day: dict[str, dict]) -> dict[str, Any]:
+    """Shape the usage by day for the charts: one value per day, days without use at 0."""
+    days = span.days()
+    zero: dict[str, Any] = {"cost_usd": 0, "sessions": 0, "active_users": 0,
+                            "lines_added": 0, "lines_removed": 0,
+                            "tokens": {"input": 0, "output": 0, "cache_read": 0,
+                                       "cache_creation": 0}}
+    rows = [by_day.get(day, zero) for day in days]
+    return {
+        "days": days,
+        "cost_usd": [float(row["cost_usd"]) for row in rows],
+        "sessions": [row["sessions"] for row in rows],
+        "active_users": [row["active_users"] for row in rows],
+        "lines_added": [row["lines_added"] for row in rows],
+        "lines_removed": [row["lines_removed"] for row in rows],
+        "tokens": {kind: [row["tokens"][kind] for row in rows]
+                   for kind in ("input", "output", "cache_read", "cache_creation")},
+    }
+
+
+def _attribute_keys(span: Period) -> list[str]:
+    """Return the resource attribute keys the org's sessions carried in the period."""
+    conn = get_connection()
+    with org_transaction(conn, g.user.org_id):
+        keys = [row[0] for row in conn.execute(query("dashboard_attribute_keys"), {
+            "org_id": g.user.org_id, "from": span.start, "to": span.end})]
+    return [key for key in keys if analytics.ATTR_KEY.match(key)]
+
+
+def _exports(span: Period) -> dict[str, str]:
+    """Return the CSV export links for the period."""
+    args = span.api_args()
+    return {
+        "daily": export_url("/api/v1/export/usage.csv", group_by="day", **args),
+        "users": export_url("/api/v1/export/usage.csv", group_by="user", **args),
+        "models": export_url("/api/v1/export/usage.csv", group_by="model", **args),
+        "sessions": export_url("/api/v1/export/sessions.csv", **args),
+    }

@@ -1,0 +1,81 @@
+"""The session list, a session's page (totals, tools, timeline) and its audited content.
+
+Lists and totals come from ``mojule.analytics`` (as /api/v1/sessions). Content is revealed
+only on request, through the read API's own audited content read, so a reveal here is
+checked, decrypted and recorded exactly as ``GET /api/v1/sessions/<id>/content`` is.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import g, render_template, request, url_for
+
+from mojule import analytics
+from mojule.api import content as content_api
+from mojule.api import viewer_seats
+from mojule.auth import signed_in
+from mojule.content_read import find_session
+from mojule.dashboard.web import export_url, page_blueprint, period
+from mojule.db import get_connection, org_transaction
+from mojule.errors import Forbidden, NotFound
+
+bp = page_blueprint("sessions")
+PAGE_SIZE = 50
+
+
+@bp.get("/sessions")
+@signed_in
+def session_list():
+    """Sessions active in the period, newest first, filtered by user and model."""
+    span = period()
+    user = request.args.get("user", "").strip() or None
+    model = request.args.get("model", "").strip() or None
+    cursor = request.args.get("cursor") or None
+    conn = get_connection()
+    rows, next_cursor = analytics.list_sessions(
+        conn, g.user.org_id, span.start, span.end, user=user, model=model,
+        seats=viewer_seats(conn), limit=PAGE_SIZE, cursor=cursor)
+    filters = {**span.page_args(), "user": user, "model": model}
+    return render_template(
+        "sessions.html", span=span, rows=rows, user=user or "", model=model or "",
+        first_page=url_for(".session_list", **_present(filters)) if cursor else None,
+        next_page=url_for(".session_list", cursor=next_cursor, **_present(filters))
+        if next_cursor else None,
+        export=export_url("/api/v1/export/sessions.csv", user=user, model=model,
+                          **span.api_args()))
+
+
+@bp.get("/sessions/<session_id>")
+@signed_in
+def session_page(session_id: str):
+    """A session's totals, tools, code edits and timeline, without content."""
+    return render_template("session.html", session=_detail(session_id), content=None)
+
+
+@bp.post("/sessions/<session_id>/content")
+@signed_in
+def reveal_content(session_id: str):
+    """The session's page with its content, read through the audited content read."""
+    # The read comes first: a refused attempt is recorded in the audit trail too.
+    items = content_api.read_audited_content(session_id)
+    shown = [item for item in items if item["content"] or item["tampered"] or item["purged"]]
+    return render_template("session.html", session=_detail(session_id), content=shown)
+
+
+def _detail(session_id: str) -> dict[str, Any]:
+    """Return the session's detail. Raises NotFound, or Forbidden for another's session."""
+    conn = get_connection()
+    detail = analytics.session_totals(conn, g.user.org_id, session_id, viewer_seats(conn))
+    if detail is not None:
+        return detail
+    if not g.user.is_admin:
+        with org_transaction(conn, g.user.org_id):
+            exists = find_session(conn, g.user.org_id, session_id) is not None
+        if exists:
+            raise Forbidden("This session belongs to someone else. Only its own user and "
+                            "the org's admins can open it.")
+    raise NotFound("No such session in this org.")
+
+
+def _present(args: dict[str, Any]) -> dict[str, Any]:
+    return {name: value for name, value in args.items() if value}

@@ -1,0 +1,133 @@
+"""Signing in to the dashboard with org, email and password, and signing out.
+
+A failed sign-in says only that the org, email or password is wrong, and takes as long
+whichever it was. Failures are counted per email and address (``logins``); past the limit
+the form answers 429 without checking the password.
+"""
+from __future__ import annotations
+
+import logging
+import math
+from datetime import UTC, datetime
+from urllib.parse import urlencode
+
+from flask import g, redirect, render_template, request, session
+
+from mojule import audit, orgs, people
+from mojule.api import request_entry
+from mojule.audit import INSTALLATION_ORG
+from mojule.auth import UserCredential, public, session_credential, signed_in
+from mojule.dashboard import logins
+from mojule.dashboard.web import page_blueprint, valid_tz
+from mojule.db import get_connection, org_transaction
+from mojule.request_log import client_address
+
+log = logging.getLogger("mojule.dashboard")
+bp = page_blueprint("signin")
+WRONG = "The org, email or password is wrong."
+
+
+@bp.get("/sign-in")
+@public
+def sign_in_form():
+    """The sign-in form; a signed-in user goes straight on."""
+    target = safe_next(request.args.get("next"))
+    if session_credential() is not None:
+        return redirect(target)
+    return render_template("signin.html", next=target, org=request.args.get("org", ""),
+                           signed_out="signed_out" in request.args)
+
+
+@bp.post("/sign-in")
+@public
+def sign_in():
+    """Check org, email and password; start a session and go on to ``next``."""
+    form = request.form
+    slug, email = form.get("org", "").strip().lower(), form.get("email", "")
+    password, target = form.get("password", ""), safe_next(form.get("next"))
+    conn = get_connection()
+    address = client_address()
+    try:
+        org = orgs.find_org(conn, slug)
+    except orgs.OrgNotFound:
+        # An unknown org has no users: the check fails after the same password hashing as
+        # a real one, so the time taken does not tell which orgs exist.
+        people.check_password(conn, INSTALLATION_ORG, email, password)
+        return _refused(slug, email, target)
+    try:
+        email = people.normalise_email(email)
+    except people.InvalidEmail:
+        return _refused(slug, email, target)
+    until = logins.locked_until(conn, org.org_id, email, address)
+    if until is not None:
+        return _throttled(slug, email, target, until)
+    user = people.check_password(conn, org.org_id, email, password)
+    if user is None:
+        logins.record_failure(conn, org.org_id, email, address)
+        _audit_failure(conn, org.org_id, email)
+        return _refused(slug, email, target)
+    logins.clear_failures(conn, org.org_id, email, address)
+    _start_session(conn, org, user, form.get("tz", ""))
+    return redirect(target)
+
+
+@bp.post("/sign-out")
+@signed_in
+def sign_out():
+    """End the session and forget the cookie."""
+    user = g.user
+    conn = get_connection()
+    logins.end_session(conn, user.org_id, session["sid"])
+    with org_transaction(conn, user.org_id):
+        audit.record(conn, user.org_id, request_entry("dashboard.sign_out", "ok",
+                                                      target_type="user", target_id=user.email))
+    slug = session.get("org_slug", "")
+    session.clear()
+    return redirect(f"/sign-in?{urlencode({'signed_out': 1, 'org': slug})}")
+
+
+def safe_next(target: str | None) -> str:
+    """Return ``target`` when it is a path on this site, else the overview."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    if target.startswith("/sign-in"):
+        return "/"
+    return target.removesuffix("?")
+
+
+def _start_session(conn, org: orgs.Org, user: people.User, tz: str) -> None:
+    session_id = logins.start_session(conn, org.org_id, user.user_id)
+    # A new cookie from scratch: nothing from before sign-in (the CSRF token included) stays.
+    session.clear()
+    session.update(org_id=org.org_id, org_slug=org.slug, sid=session_id,
+                   tz=tz if valid_tz(tz) else "UTC")
+    g.user = UserCredential(org.org_id, user.user_id, None, user.email, user.role)
+    with org_transaction(conn, org.org_id):
+        audit.record(conn, org.org_id, request_entry("dashboard.sign_in", "ok",
+                                                     target_type="user", target_id=user.email))
+
+
+def _throttled(slug: str, email: str, target: str, until: datetime):
+    minutes = math.ceil((until - datetime.now(UTC)).total_seconds() / 60)
+    log.info("sign-in throttled for %s of org %s from %s", email, slug, client_address())
+    error = f"Too many failed sign-ins. Try again in {minutes} minute{'s' if minutes != 1 else ''}."
+    return render_template("signin.html", next=target, org=slug, email=email, error=error), \
+        429, {"Retry-After": str(minutes * 60)}
+
+
+def _refused(slug: str, email: str, target: str):
+    log.info("sign-in refused for %r of org %r from %s", email, slug, client_address())
+    return render_template("signin.html", next=target, org=slug, email=email, error=WRONG), 401
+
+
+def _audit_failure(conn, org_id: int, email: str) -> None:
+    # Wrong passwords for real users are audited; made-up emails only reach the log.
+    try:
+        user = people.find_user(conn, org_id, email)
+    except people.UserNotFound:
+        return
+    g.user = UserCredential(org_id, user.user_id, None, user.email, user.role)
+    with org_transaction(conn, org_id):
+        audit.record(conn, org_id, request_entry("dashboard.sign_in", "denied",
+                                                 target_type="user", target_id=email,
+                                                 reason="wrong password"))

@@ -1,0 +1,259 @@
+"""What every dashboard page shares: its blueprint, CSRF, headers, error pages, and the date
+range and time zone of the viewer.
+"""
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from flask import (
+    Blueprint,
+    Flask,
+    current_app,
+    g,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask.sessions import SecureCookieSessionInterface
+from werkzeug.exceptions import HTTPException
+
+from mojule import orgs
+from mojule.analytics import BadParameter
+from mojule.auth import public
+from mojule.dashboard import formats
+from mojule.dashboard.ingestion import ingestion_state
+from mojule.db import get_connection
+from mojule.errors import BadRequest, Forbidden, MojuleError, NotFound
+
+log = logging.getLogger("mojule.dashboard")
+
+CSRF_FIELD = "csrf_token"
+DEFAULT_DAYS = 30
+# Pages load only what this server serves: no CDN, no inline script, no framing.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; "
+                               "img-src 'self' data:; object-src 'none'; base-uri 'none'; "
+                               "form-action 'self'; frame-ancestors 'none'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    # Pages can show content and tokens: never keep them in a cache.
+    "Cache-Control": "no-store",
+}
+
+
+class CsrfFailed(MojuleError):
+    """This form has expired or was not sent from this site; reload the page and try again."""
+
+    status, error = 400, "csrf_failed"
+
+
+def page_blueprint(name: str) -> Blueprint:
+    """Return a blueprint for dashboard pages: CSRF-checked forms, security headers, HTML
+    error pages."""
+    blueprint = Blueprint(name, __name__)
+    blueprint.before_request(check_csrf)
+    blueprint.after_request(_security_headers)
+    blueprint.register_error_handler(MojuleError, _error_page)
+    blueprint.register_error_handler(BadParameter, _bad_parameter_page)
+    blueprint.register_error_handler(HTTPException, _http_error_page)
+    return blueprint
+
+
+class DashboardSessionInterface(SecureCookieSessionInterface):
+    """The signed session cookie, marked Secure whenever the request came over HTTPS."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return request_is_https()
+
+
+def request_is_https() -> bool:
+    """Return True when the browser's request came over HTTPS.
+
+    Either the WSGI server saw TLS (or gunicorn believed its ``forwarded_allow_ips``
+    proxy), or the peer is a proxy in MOJULE_TRUSTED_PROXIES that says so in
+    X-Forwarded-Proto. The header from anyone else is ignored.
+    """
+    if request.scheme == "https":
+        return True
+    try:
+        peer = ipaddress.ip_address(request.environ.get("REMOTE_ADDR", ""))
+    except ValueError:
+        return False
+    if not any(peer in network for network in current_app.config["MOJULE"]["TRUSTED_PROXIES"]):
+        return False
+    proto = request.headers.get("X-Forwarded-Proto", "").split(",")[0]
+    return proto.strip().lower() == "https"
+
+
+def csrf_token() -> str:
+    """Return this browser session's CSRF token, making one on first use."""
+    token = session.get("csrf")
+    if not isinstance(token, str):
+        token = session["csrf"] = secrets.token_urlsafe(32)
+    return token
+
+
+def check_csrf() -> None:
+    """Refuse a form whose CSRF token is missing or is not this session's. Raises CsrfFailed."""
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return
+    expected = session.get("csrf")
+    given = request.form.get(CSRF_FIELD, "")
+    if not isinstance(expected, str) or not hmac.compare_digest(expected.encode(), given.encode()):
+        log.info("CSRF token %s on %s %s", "wrong" if given else "missing",
+                 request.method, request.path)
+        raise CsrfFailed()
+
+
+def _security_headers(response):
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
+
+
+def _error_page(exc: MojuleError):
+    return render_template("error.html", status=exc.status, message=exc.message), exc.status
+
+
+def _bad_parameter_page(exc: BadParameter):
+    return _error_page(BadRequest(f"{exc}."))
+
+
+def _http_error_page(exc: HTTPException):
+    status = exc.code or 500
+    return render_template("error.html", status=status, message=exc.description), status
+
+
+def require_admin() -> None:
+    """Raise Forbidden unless the signed-in user is an admin of their org."""
+    if not g.user.is_admin:
+        raise Forbidden("Only org admins can open this page.")
+
+
+def viewer_org() -> orgs.Org:
+    """Return the signed-in user's org (its slug is in the session cookie)."""
+    org = orgs.find_org(get_connection(), session["org_slug"])
+    if org.org_id != g.user.org_id:
+        raise NotFound("This org no longer exists.")
+    return org
+
+
+def viewer_tz() -> str:
+    """Return the viewer's IANA time zone, as their browser told it at sign-in (else UTC)."""
+    name = session.get("tz")
+    return name if isinstance(name, str) and valid_tz(name) else "UTC"
+
+
+def valid_tz(name: str) -> bool:
+    """Return True when ``name`` is a time zone this server knows."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class Period:
+    """Whole days from ``first`` to ``last`` (inclusive) in the viewer's time zone."""
+
+    first: date
+    last: date
+    tz: str
+
+    @property
+    def start(self) -> datetime:
+        return datetime.combine(self.first, time(), ZoneInfo(self.tz))
+
+    @property
+    def end(self) -> datetime:
+        return datetime.combine(self.last + timedelta(days=1), time(), ZoneInfo(self.tz))
+
+    def days(self) -> list[str]:
+        """Return every day of the period as YYYY-MM-DD (the keys of a usage by day)."""
+        return [(self.first + timedelta(days=n)).isoformat()
+                for n in range((self.last - self.first).days + 1)]
+
+    def page_args(self) -> dict[str, str]:
+        """Return the query parameters that keep this period on another page."""
+        return {"from": self.first.isoformat(), "to": self.last.isoformat()}
+
+    def api_args(self) -> dict[str, str]:
+        """Return the read API's parameters for the same window ([from, to) in tz)."""
+        return {"from": self.first.isoformat(),
+                "to": (self.last + timedelta(days=1)).isoformat(), "tz": self.tz}
+
+
+def period() -> Period:
+    """Return the page's period from ``from`` and ``to`` (dates), by default the last 30 days.
+
+    Raises BadRequest naming the parameter.
+    """
+    tz = viewer_tz()
+    today = datetime.now(ZoneInfo(tz)).date()
+    last = _date_arg("to") or today
+    first = _date_arg("from") or last - timedelta(days=DEFAULT_DAYS - 1)
+    if last < first:
+        raise BadRequest("'to' must not be before 'from'.")
+    return Period(first, last, tz)
+
+
+def _date_arg(name: str) -> date | None:
+    text = request.args.get(name, "").strip()
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise BadRequest(f"{name!r} must be a date such as 2026-11-01.") from None
+
+
+def page_url(**changes: Any) -> str:
+    """Return this page's URL with some query parameters changed (None removes one)."""
+    args = {**request.args.to_dict(), **changes}
+    return url_for(request.endpoint, **(request.view_args or {}),
+                   **{name: value for name, value in args.items() if value not in (None, "")})
+
+
+def recent_days(days: int) -> dict[str, str]:
+    """Return the ``from`` and ``to`` of the last ``days`` days, today included."""
+    today = datetime.now(ZoneInfo(viewer_tz())).date()
+    return {"from": (today - timedelta(days=days - 1)).isoformat(), "to": today.isoformat()}
+
+
+def export_url(path: str, **args: Any) -> str:
+    """Return an export endpoint's URL with the given parameters (empty ones left out)."""
+    return f"{path}?{urlencode({name: value for name, value in args.items() if value})}"
+
+
+def init_templates(app: Flask) -> None:
+    """Register the templates' globals and filters, and serve /static without a credential."""
+    app.jinja_env.globals.update(csrf_token=csrf_token, csrf_field=CSRF_FIELD,
+                                 page_url=page_url, recent_days=recent_days)
+    app.jinja_env.filters.update(usd=formats.usd, usd_exact=formats.usd_exact,
+                                 number=formats.number, percent=formats.percent,
+                                 duration=formats.duration, utc_text=formats.utc_text)
+    app.context_processor(_page_context)
+
+    @public
+    def static(filename: str):
+        # The stylesheet, script and chart library; the sign-in page needs them too.
+        return current_app.send_static_file(filename)
+
+    app.view_functions["static"] = static
+
+
+def _page_context() -> dict[str, Any]:
+    user = g.get("user")
+    return {"viewer": user, "viewer_tz": viewer_tz(),
+            "ingestion": ingestion_state() if user is not None else None}

@@ -1,0 +1,268 @@
+"""Dashboard sign-in: the session cookie, redirects, throttling, signing out, the API kept apart.
+
+Plain Flask test client; the pages themselves are driven in Chromium by test_dashboard_browser.
+"""
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from ipaddress import ip_network
+
+import pytest
+
+from mojule import create_app, people
+from mojule.auth import user_token_or_signed_in
+from mojule.crypto import generate_master_key
+from mojule.dashboard import session_secret
+from mojule.dashboard.logins import ACCOUNT_LIMIT, ADDRESS_LIMIT, WINDOW
+from mojule.db import close_pool
+from tests import conftest
+from tests.conftest import make_user
+
+PASSWORD = "correct horse battery staple"
+CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def person(db, test_org, email: str, role: str = "member") -> conftest.TestUser:
+    """A user of ``test_org`` with a dashboard password (PASSWORD) and an API token."""
+    created = make_user(db, test_org, email, role)
+    people.set_password(db, created.user, PASSWORD)
+    return created
+
+
+def csrf_of(html: str) -> str:
+    """The CSRF token of the first form on a page."""
+    return CSRF_FIELD.search(html).group(1)
+
+
+def sign_in(client, test_org, email: str, password: str = PASSWORD, address: str = "127.0.0.1",
+            base_url: str = "http://localhost", **fields):
+    """Sign in through the form, as a browser at ``address`` would; return the answer."""
+    where = {"environ_base": {"REMOTE_ADDR": address}, "base_url": base_url}
+    page = client.get("/sign-in", **where)
+    form = {"csrf_token": csrf_of(page.text), "org": test_org.org.slug, "email": email,
+            "password": password, "tz": "Europe/Paris", **fields}
+    return client.post("/sign-in", data=form, **where)
+
+
+def session_cookie_header(response) -> str:
+    return next(header for header in response.headers.getlist("Set-Cookie")
+                if header.startswith("mojule_session="))
+
+
+@pytest.fixture
+def admin(db, org) -> conftest.TestUser:
+    return person(db, org, "admin@example.com", "admin")
+
+
+def test_page_without_sign_in_redirects_to_sign_in_with_the_page_to_return_to(client):
+    response = client.get("/sessions?user=alice%40example.com")
+
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/sign-in?next=%2Fsessions%3Fuser%3Dalice%2540example.com"
+
+
+def test_sign_in_goes_on_to_next_and_the_pages_open(client, org, admin):
+    response = sign_in(client, org, "ADMIN@example.com ", next="/sessions")
+
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/sessions"
+    for path in ("/", "/sessions", "/users", "/connect", "/admin/tokens", "/admin/members",
+                 "/admin/settings", "/admin/audit", "/admin/license"):
+        page = client.get(path)
+        assert page.status_code == 200, path
+        assert "admin@example.com" in page.text
+
+
+@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/", "/\\evil.example",
+                                    "javascript:alert(1)", "/sign-in?next=/"])
+def test_sign_in_only_goes_on_to_a_page_of_this_site(client, org, admin, target):
+    response = sign_in(client, org, "admin@example.com", next=target)
+
+    assert response.headers["Location"] == "/"
+
+
+def test_session_cookie_is_httponly_and_samesite_lax_and_secure_only_over_https(app, org, admin):
+    plain = sign_in(app.test_client(), org, "admin@example.com")
+    secure = sign_in(app.test_client(), org, "admin@example.com", base_url="https://localhost")
+
+    for response in (plain, secure):
+        cookie = session_cookie_header(response)
+        assert "HttpOnly" in cookie
+        assert "SameSite=Lax" in cookie
+    assert "Secure" not in session_cookie_header(plain)
+    assert "Secure" in session_cookie_header(secure)
+
+
+def test_forwarded_proto_counts_only_from_a_trusted_proxy(config, org, admin):
+    app = create_app({**config, "TRUSTED_PROXIES": (ip_network("10.0.0.0/8"),)})
+    try:
+        answers = {}
+        for peer in ("10.1.2.3", "192.0.2.7"):
+            client = app.test_client()
+            page = client.get("/sign-in", environ_base={"REMOTE_ADDR": peer})
+            answers[peer] = client.post(
+                "/sign-in", headers={"X-Forwarded-Proto": "https"},
+                environ_base={"REMOTE_ADDR": peer},
+                data={"csrf_token": csrf_of(page.text), "org": org.org.slug,
+                      "email": "admin@example.com", "password": PASSWORD})
+        proxied, spoofed = answers.values()
+    finally:
+        close_pool(app)
+
+    assert "Secure" in session_cookie_header(proxied)
+    assert "Secure" not in session_cookie_header(spoofed)
+
+
+def test_wrong_password_unknown_email_and_unknown_org_get_the_same_answer(client, org, admin):
+    wrong = sign_in(client, org, "admin@example.com", "not the password")
+    unknown = sign_in(client, org, "nobody@example.com")
+    page = client.get("/sign-in")
+    no_org = client.post("/sign-in", data={"csrf_token": csrf_of(page.text), "org": "no-such-org",
+                                           "email": "admin@example.com", "password": PASSWORD})
+
+    for response in (wrong, unknown, no_org):
+        assert response.status_code == 401
+        assert "The org, email or password is wrong." in response.text
+        assert not any(header.startswith("mojule_session=") and "sid" in header
+                       for header in response.headers.getlist("Set-Cookie"))
+    assert client.get("/").status_code == 302
+
+
+def test_failed_sign_ins_lock_the_email_for_that_address_even_with_the_right_password(
+        client, org, admin):
+    for _ in range(ADDRESS_LIMIT):
+        assert sign_in(client, org, "admin@example.com", "guess", address="192.0.2.1").status_code == 401
+
+    locked = sign_in(client, org, "admin@example.com", address="192.0.2.1")
+    elsewhere = sign_in(client, org, "admin@example.com", address="192.0.2.2")
+
+    assert locked.status_code == 429
+    assert "Too many failed sign-ins" in locked.text
+    assert 0 < int(locked.headers["Retry-After"]) <= WINDOW.total_seconds()
+    assert elsewhere.status_code == 302
+
+
+def test_failures_from_many_addresses_lock_the_email_everywhere(client, org, admin):
+    for n in range(ACCOUNT_LIMIT):
+        sign_in(client, org, "admin@example.com", "guess", address=f"198.51.100.{n}")
+
+    assert sign_in(client, org, "admin@example.com", address="203.0.113.9").status_code == 429
+    assert sign_in(client, org, "someone.else@example.com", address="203.0.113.9").status_code == 401
+
+
+def test_failures_older_than_the_window_no_longer_count(client, db, org, admin):
+    old = datetime.now(UTC) - WINDOW - timedelta(minutes=1)
+    for _ in range(ADDRESS_LIMIT):
+        db.execute("INSERT INTO sign_in_failures (org_id, email, source_ip, failed_at)"
+                   " VALUES (%s, %s, %s, %s)", (org.org.org_id, "admin@example.com", "127.0.0.1", old))
+
+    assert sign_in(client, org, "admin@example.com").status_code == 302
+
+
+def test_a_successful_sign_in_is_audited_and_a_wrong_password_for_a_real_user_too(
+        client, db, org, admin):
+    sign_in(client, org, "admin@example.com", "guess")
+    sign_in(client, org, "nobody@example.com", "guess")
+    sign_in(client, org, "admin@example.com")
+
+    rows = db.execute("SELECT action, outcome, actor_type, target_id FROM audit_log"
+                      " WHERE org_id = %s ORDER BY audit_id", (org.org.org_id,)).fetchall()
+    assert rows == [("dashboard.sign_in", "denied", "user", "admin@example.com"),
+                    ("dashboard.sign_in", "ok", "user", "admin@example.com")]
+
+
+def test_signing_out_ends_the_session_even_for_a_copied_cookie(app, org, admin):
+    client = app.test_client()
+    sign_in(client, org, "admin@example.com")
+    copied = client.get_cookie("mojule_session").value
+    page = client.get("/")
+
+    out = client.post("/sign-out", data={"csrf_token": csrf_of(page.text)})
+    thief = app.test_client()
+    thief.set_cookie("mojule_session", copied)
+
+    assert out.status_code == 302
+    assert out.headers["Location"].startswith("/sign-in?signed_out=1&org=")
+    assert client.get("/").status_code == 302
+    assert thief.get("/").status_code == 302
+
+
+def test_a_new_password_or_deleting_the_user_ends_their_sessions(app, db, org, admin):
+    changed, deleted = app.test_client(), app.test_client()
+    member = person(db, org, "member@example.com")
+    sign_in(changed, org, "admin@example.com")
+    sign_in(deleted, org, "member@example.com")
+
+    people.set_password(db, admin.user, "another long password")
+    people.delete_user(db, member.user)
+
+    assert changed.get("/").status_code == 302
+    assert deleted.get("/").status_code == 302
+
+
+def test_a_role_change_applies_at_the_next_page(client, db, org, admin):
+    member = person(db, org, "member@example.com")
+    sign_in(client, org, "member@example.com")
+    assert client.get("/admin/tokens").status_code == 403
+
+    people.set_role(db, member.user, "admin")
+
+    assert client.get("/admin/tokens").status_code == 200
+
+
+def test_the_api_keeps_its_bearer_tokens_a_dashboard_cookie_opens_no_api(client, org, admin):
+    sign_in(client, org, "admin@example.com")
+
+    assert client.get("/api/v1/usage").status_code == 401
+    assert client.get("/api/v1/usage", headers=admin.headers).status_code == 200
+
+
+def test_cookie_signed_under_another_master_key_is_ignored(client, config, org, admin):
+    sign_in(client, org, "admin@example.com")
+    cookie = client.get_cookie("mojule_session").value
+    other_app = create_app({**config, "MASTER_KEY": generate_master_key()})
+    try:
+        other = other_app.test_client()
+        other.set_cookie("mojule_session", cookie)
+        assert other.get("/").status_code == 302
+    finally:
+        close_pool(other_app)
+
+    assert client.get("/").status_code == 200
+
+
+def test_session_key_is_derived_from_the_master_key(master_key):
+    assert session_secret(master_key) == session_secret(master_key)
+    assert len(session_secret(master_key)) == 32
+    assert session_secret(master_key) != session_secret(generate_master_key())
+
+
+def test_pages_forbid_framing_outside_scripts_and_caching(client, org, admin):
+    sign_in(client, org, "admin@example.com")
+    response = client.get("/")
+
+    csp = response.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
+    assert "unsafe-inline" not in csp
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["X-Frame-Options"] == "DENY"
+
+
+def test_an_export_view_takes_a_token_or_the_cookie_but_the_cookie_only_to_read(config, db, org,
+                                                                              admin):
+    app = create_app(config)
+    app.add_url_rule("/api/v1/export/probe.csv", "probe", user_token_or_signed_in(
+        lambda: "downloaded"), methods=("GET", "POST"))
+    try:
+        browser, other = app.test_client(), app.test_client()
+        sign_in(browser, org, "admin@example.com")
+
+        assert browser.get("/api/v1/export/probe.csv").text == "downloaded"
+        assert browser.post("/api/v1/export/probe.csv").status_code == 401
+        assert other.get("/api/v1/export/probe.csv").status_code == 401
+        assert other.get("/api/v1/export/probe.csv", headers=admin.headers).status_code == 200
+        assert browser.get("/api/v1/export/probe.csv",
+                           headers={"Authorization": "Bearer mut_wrong"}).status_code == 401
+    finally:
+        close_pool(app)

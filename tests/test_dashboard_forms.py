@@ -1,0 +1,203 @@
+"""Dashboard forms: every one refuses a missing or wrong CSRF token and changes nothing, and
+every admin action does what it says and leaves the audit row the CLI would.
+"""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from mojule import orgs, people
+from tests.conftest import ingest_session
+from tests.test_dashboard import PASSWORD, csrf_of, person, sign_in
+
+# Every form of the dashboard: the path (with ids filled in) and the fields it sends.
+FORMS = {
+    "/sign-in": {"org": "{slug}", "email": "admin@example.com", "password": PASSWORD},
+    "/sign-out": {},
+    "/admin/tokens": {"name": "laptops"},
+    "/admin/tokens/<int:token_id>/revoke": {},
+    "/admin/members": {"email": "new@example.com", "role": "member"},
+    "/admin/members/<int:user_id>/role": {"role": "admin"},
+    "/admin/members/<int:user_id>/identities": {"identity": "account_uuid:abc-123"},
+    "/admin/members/<int:user_id>/password": {"password": "a brand new password"},
+    "/admin/settings": {"retention_days": "7"},
+    "/connect": {},
+    "/sessions/<session_id>/content": {},
+}
+NEW_TOKEN = re.compile(r"mtk_[0-9A-Za-z]{38}")
+
+
+def org_state(db, org_id: int) -> dict:
+    """What any dashboard form could change in an org."""
+    def rows(sql: str) -> list[tuple]:
+        return db.execute(sql, {"org_id": org_id}).fetchall()
+
+    return {
+        "audit": rows("SELECT audit_id FROM audit_log WHERE org_id = %(org_id)s"),
+        "tokens": rows("SELECT token_id, revoked_at FROM ingest_tokens WHERE org_id = %(org_id)s"),
+        "users": rows("SELECT user_id, email, role, password_hash FROM users"
+                      " WHERE org_id = %(org_id)s ORDER BY user_id"),
+        "identities": rows("SELECT kind, value FROM user_identities WHERE org_id = %(org_id)s"),
+        "org": rows("SELECT retention_days FROM orgs WHERE org_id = %(org_id)s"),
+        "sessions": rows("SELECT session_digest FROM dashboard_sessions WHERE org_id = %(org_id)s"),
+    }
+
+
+def audit_actions(db, org_id: int) -> list[tuple]:
+    return db.execute("SELECT action, outcome, actor_type, actor_id, target_id FROM audit_log"
+                      " WHERE org_id = %s AND action NOT LIKE 'dashboard.%%' ORDER BY audit_id",
+                      (org_id,)).fetchall()
+
+
+@pytest.fixture
+def signed_in_admin(app, client, db, org):
+    """An org with an admin signed in, a member, and one recorded session."""
+    person(db, org, "admin@example.com", "admin")
+    member = person(db, org, "member@example.com")
+    session_id = ingest_session(client, org, "write-tool-resource-attrs")
+    sign_in(client, org, "admin@example.com")
+    token_id = orgs.list_ingest_tokens(db, org.org)[0].token_id
+    ids = {"token_id": token_id, "user_id": member.user.user_id, "session_id": session_id}
+    return client, ids
+
+
+def form_path(rule: str, ids: dict) -> str:
+    return re.sub(r"<(?:int:)?(\w+)>", lambda match: str(ids[match[1]]), rule)
+
+
+def test_every_dashboard_form_is_covered_here(app):
+    pages = {"signin", "overview", "sessions", "admin", "connect"}
+    posts = {rule.rule for rule in app.url_map.iter_rules()
+             if "POST" in rule.methods and rule.endpoint.split(".")[0] in pages}
+
+    assert posts == set(FORMS)
+
+
+@pytest.mark.parametrize("token", ["missing", "wrong"])
+@pytest.mark.parametrize("rule", sorted(FORMS))
+def test_form_without_the_right_csrf_token_is_refused_and_changes_nothing(
+        signed_in_admin, db, org, rule, token):
+    client, ids = signed_in_admin
+    fields = {name: value.format(slug=org.org.slug) for name, value in FORMS[rule].items()}
+    if token == "wrong":
+        fields["csrf_token"] = csrf_of(client.get("/").text)[::-1]
+    before = org_state(db, org.org.org_id)
+
+    response = client.post(form_path(rule, ids), data=fields)
+
+    assert response.status_code == 400
+    assert "This form has expired or was not sent from this site" in response.text
+    assert org_state(db, org.org.org_id) == before
+    assert client.get("/").status_code == 200
+
+
+def post_form(client, path: str, page: str, **fields):
+    """Submit a form the way its page does: with the page's CSRF token."""
+    return client.post(path, data={"csrf_token": csrf_of(client.get(page).text), **fields})
+
+
+def test_creating_a_token_shows_it_once_and_it_ingests_then_revoking_it_refuses_it(
+        signed_in_admin, db, org):
+    client, _ = signed_in_admin
+    created = post_form(client, "/admin/tokens", "/admin/tokens", name="laptops")
+    token = NEW_TOKEN.search(created.text).group(0)
+    listed = client.get("/admin/tokens")
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    token_id = next(item.token_id for item in orgs.list_ingest_tokens(db, org.org)
+                    if item.name == "laptops")
+
+    assert created.status_code == 200
+    assert "shown only this once" in created.text
+    assert token not in listed.text and token[:12] in listed.text
+    assert client.post("/v1/logs", data=b'{"resourceLogs": []}', headers=headers).status_code == 202
+
+    revoked = post_form(client, f"/admin/tokens/{token_id}/revoke", "/admin/tokens")
+
+    assert revoked.status_code == 302
+    assert client.post("/v1/logs", data=b'{"resourceLogs": []}', headers=headers).status_code == 401
+    assert audit_actions(db, org.org.org_id)[-2:] == [
+        ("token.create", "ok", "user", "admin@example.com", token[:12]),
+        ("token.revoke", "ok", "user", "admin@example.com", str(token_id))]
+
+
+def test_members_are_created_given_roles_identities_and_passwords_with_audit_rows(
+        signed_in_admin, db, org):
+    client, ids = signed_in_admin
+    member_id = ids["user_id"]
+
+    assert post_form(client, "/admin/members", "/admin/members",
+                     email="New@Example.com", role="member").status_code == 302
+    assert post_form(client, f"/admin/members/{member_id}/role", "/admin/members",
+                     role="admin").status_code == 302
+    assert post_form(client, f"/admin/members/{member_id}/identities", "/admin/members",
+                     identity="account_uuid:abc-123").status_code == 302
+    assert post_form(client, f"/admin/members/{member_id}/password", "/admin/members",
+                     password="a brand new password").status_code == 302
+
+    member = people.find_user(db, org.org.org_id, "member@example.com")
+    assert member.role == "admin"
+    assert people.seat_identities(db, member)["account_uuid"] == ["abc-123"]
+    assert people.check_password(db, org.org.org_id, "member@example.com", "a brand new password")
+    assert people.find_user(db, org.org.org_id, "new@example.com").role == "member"
+    assert audit_actions(db, org.org.org_id) == [
+        ("user.create", "ok", "user", "admin@example.com", "new@example.com"),
+        ("user.set_role", "ok", "user", "admin@example.com", "member@example.com"),
+        ("user.link", "ok", "user", "admin@example.com", "member@example.com"),
+        ("user.set_password", "ok", "user", "admin@example.com", "member@example.com")]
+
+
+@pytest.mark.parametrize("path, fields, message", [
+    ("/admin/members", {"email": "not an email", "role": "member"}, "That is not an email address."),
+    ("/admin/members", {"email": "member@example.com", "role": "member"}, "already exists"),
+    ("/admin/members/{user_id}/identities", {"identity": "nonsense"}, "An identity is account_uuid"),
+    ("/admin/members/{user_id}/password", {"password": "short"}, "at least 12 characters"),
+    ("/admin/settings", {"retention_days": "0"}, "from 1 to 36500"),
+])
+def test_a_bad_admin_form_says_why_and_changes_nothing(signed_in_admin, db, org, path, fields,
+                                                      message):
+    client, ids = signed_in_admin
+    before = org_state(db, org.org.org_id)
+
+    response = post_form(client, path.format(**ids), "/admin/members", **fields)
+
+    assert response.status_code == 400
+    assert message in response.text
+    assert org_state(db, org.org.org_id) == before
+
+
+def test_an_admin_cannot_demote_themselves(signed_in_admin, db, org):
+    client, _ = signed_in_admin
+    me = people.find_user(db, org.org.org_id, "admin@example.com")
+
+    response = post_form(client, f"/admin/members/{me.user_id}/role", "/admin/members",
+                         role="member")
+
+    assert response.status_code == 400
+    assert people.find_user(db, org.org.org_id, "admin@example.com").role == "admin"
+
+
+def test_retention_window_is_saved_and_audited(signed_in_admin, db, org):
+    client, _ = signed_in_admin
+
+    response = post_form(client, "/admin/settings", "/admin/settings", retention_days="30")
+
+    assert response.status_code == 302
+    assert orgs.find_org(db, org.org.slug).retention_days == 30
+    assert audit_actions(db, org.org.org_id) == [
+        ("org.update", "ok", "user", "admin@example.com", org.org.slug)]
+    assert "content is kept 30 days" in client.get(response.headers["Location"]).text
+
+
+def test_members_get_403_from_admin_pages_and_forms_and_nothing_changes(client, db, org):
+    person(db, org, "member@example.com")
+    sign_in(client, org, "member@example.com")
+    before = org_state(db, org.org.org_id)
+
+    for path in ("/admin/tokens", "/admin/members", "/admin/settings", "/admin/audit",
+                 "/admin/license"):
+        assert client.get(path).status_code == 403, path
+    assert post_form(client, "/admin/tokens", "/", name="mine").status_code == 403
+    assert post_form(client, "/connect", "/connect").status_code == 403
+    assert org_state(db, org.org.org_id) == before
+    assert 'href="/admin/tokens"' not in client.get("/").text

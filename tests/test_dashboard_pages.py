@@ -1,0 +1,198 @@
+"""Dashboard pages show the API's numbers, each person only what is theirs, and content only
+through the audited read.
+"""
+from __future__ import annotations
+
+import html
+import json
+import re
+from decimal import Decimal
+
+import pytest
+
+from tests.conftest import ingest_session, make_org
+from tests.test_dashboard import csrf_of, person, sign_in
+
+SESSIONS = ("bash-tool", "failing-bash", "write-tool-resource-attrs")
+# The recorded sessions are of 2026-11-26; the pages take whole days in the viewer's zone.
+PAGE_WINDOW = "from=2026-11-01&to=2026-11-30"
+API_WINDOW = "from=2026-11-01&to=2026-12-01&tz=Europe/Paris"
+METRIC = re.compile(r'data-metric="(\w+)" data-value="([^"]*)"')
+
+
+@pytest.fixture
+def loaded(client, db, org):
+    """An org with the three recorded sessions, an admin, alice (a seat of one) and bob."""
+    users = {"admin": person(db, org, "admin@example.com", "admin"),
+             "alice": person(db, org, "alice@example.com"),
+             "bob": person(db, org, "bob@example.com")}
+    ids = {name: ingest_session(client, org, name) for name in SESSIONS}
+    return users, ids
+
+
+def figures(page: str) -> dict[str, str]:
+    return {name: html.unescape(value) for name, value in METRIC.findall(page)}
+
+
+@pytest.mark.parametrize("who", ["admin", "alice"])
+def test_overview_totals_equal_the_usage_api(app, loaded, org, who):
+    users, _ = loaded
+    browser = app.test_client()
+    sign_in(browser, org, f"{who}@example.com")
+
+    shown = figures(browser.get(f"/?{PAGE_WINDOW}").text)
+    api = browser.get(f"/api/v1/usage?{API_WINDOW}", headers=users[who].headers).get_json()
+    totals = api["rows"][0]
+
+    assert Decimal(shown["cost_usd"]) == Decimal(totals["cost_usd"]) > 0
+    assert json.loads(shown["tokens"]) == totals["tokens"]
+    assert int(shown["sessions"]) == totals["sessions"] == (3 if who == "admin" else 1)
+    assert int(shown["active_users"]) == totals["active_users"]
+    assert int(shown["lines_added"]) == totals["lines_added"]
+    assert int(shown["lines_removed"]) == totals["lines_removed"]
+
+
+def test_users_page_lists_each_seat_with_the_apis_cost(client, loaded, org):
+    users, _ = loaded
+    sign_in(client, org, "admin@example.com")
+
+    page = client.get(f"/users?{PAGE_WINDOW}").text
+    api = client.get(f"/api/v1/usage?{API_WINDOW}&group_by=user",
+                     headers=users["admin"].headers).get_json()["rows"]
+
+    for row in api:
+        assert html.escape(row["key"]["user"]) in page
+        cents = Decimal(row["cost_usd"]).quantize(Decimal("0.01"))
+        assert f"${cents:,}" in page
+
+
+def test_a_member_sees_only_their_own_sessions(client, loaded, org):
+    _, ids = loaded
+    sign_in(client, org, "alice@example.com")
+
+    page = client.get(f"/sessions?{PAGE_WINDOW}").text
+
+    assert ids["write-tool-resource-attrs"] in page
+    assert ids["bash-tool"] not in page and ids["failing-bash"] not in page
+
+
+def test_a_member_cannot_open_another_users_session_nor_reveal_its_content(client, db, loaded,
+                                                                           org):
+    _, ids = loaded
+    sign_in(client, org, "bob@example.com")
+    page = client.get(f"/sessions/{ids['bash-tool']}")
+    reveal = client.post(f"/sessions/{ids['bash-tool']}/content",
+                         data={"csrf_token": csrf_of(client.get("/").text)})
+
+    assert page.status_code == 403
+    assert "belongs to someone else" in page.text
+    assert reveal.status_code == 403
+    assert "RUNCMD" not in reveal.text
+    assert db.execute("SELECT outcome, actor_id FROM audit_log WHERE org_id = %s"
+                      " AND action = 'content.read'", (org.org.org_id,)).fetchall() \
+        == [("denied", "bob@example.com")]
+
+
+def test_a_session_of_another_org_is_not_found(client, db, loaded, org):
+    _, ids = loaded
+    other = make_org(db)
+    person(db, other, "admin@other.example", "admin")
+    sign_in(client, other, "admin@other.example")
+
+    assert client.get(f"/sessions/{ids['bash-tool']}").status_code == 404
+    assert client.get("/sessions/no-such-session").status_code == 404
+
+
+def test_session_page_shows_totals_and_timeline_without_content_until_revealed(
+        client, db, loaded, org):
+    users, ids = loaded
+    sign_in(client, org, "alice@example.com")
+    session_id = ids["write-tool-resource-attrs"]
+    detail = client.get(f"/api/v1/sessions/{session_id}", headers=users["alice"].headers).get_json()
+
+    page = client.get(f"/sessions/{session_id}").text
+    revealed = client.post(f"/sessions/{session_id}/content",
+                           data={"csrf_token": csrf_of(page)})
+
+    assert figures(page)["cost_usd"] == detail["cost_usd"]
+    assert "Permission" in page and "Write" in page
+    assert "recorded in the org's audit trail" in page
+    assert "WRITEFILE" not in page
+    assert revealed.status_code == 200
+    assert "Please WRITEFILE hello" in revealed.text
+    assert "This read was recorded in the org's audit trail." in revealed.text
+    assert revealed.headers["Cache-Control"] == "no-store"
+    rows = db.execute("SELECT outcome, actor_id, actor_type, token_id, target_id FROM audit_log"
+                      " WHERE org_id = %s AND action = 'content.read'",
+                      (org.org.org_id,)).fetchall()
+    assert rows == [("allowed", "alice@example.com", "user", None, session_id)]
+
+
+def test_export_buttons_carry_the_pages_filters(client, loaded, org):
+    sign_in(client, org, "admin@example.com")
+
+    overview = html.unescape(client.get(f"/?{PAGE_WINDOW}").text)
+    sessions = html.unescape(client.get(f"/sessions?{PAGE_WINDOW}&user=alice%40example.com").text)
+
+    assert f"/api/v1/export/usage.csv?group_by=day&{API_WINDOW.replace('/', '%2F')}" in overview
+    assert "/api/v1/export/sessions.csv?user=alice%40example.com&" \
+           f"{API_WINDOW.replace('/', '%2F')}" in sessions
+
+
+def test_times_are_sent_as_utc_for_the_browser_to_show_in_its_zone(client, loaded, org):
+    _, ids = loaded
+    sign_in(client, org, "admin@example.com")
+
+    page = client.get(f"/sessions/{ids['bash-tool']}").text
+
+    assert re.search(r'<time datetime="2026-11-26T12:14:30\.\d+\+00:00" data-format="seconds">'
+                     r"2026-11-26 12:14 UTC</time>", page)
+
+
+def test_empty_org_pages_say_what_to_do_next(client, db, org):
+    person(db, org, "admin@example.com", "admin")
+    sign_in(client, org, "admin@example.com")
+
+    for path in ("/", "/sessions", "/users"):
+        page = client.get(path).text
+        assert 'href="/connect"' in page, path
+        assert "Connect Claude Code" in page
+
+
+def test_connect_page_gives_the_exact_settings_and_a_fresh_token_on_request(client, db, org):
+    person(db, org, "admin@example.com", "admin")
+    sign_in(client, org, "admin@example.com")
+
+    page = html.unescape(client.get("/connect?content=1&attributes=department%3Dplatform").text)
+    fresh = client.post("/connect", data={"csrf_token": csrf_of(page), "content": "1"}).text
+    managed = re.search(r'id="managed"[^>]*>(.*?)</pre>', fresh, re.DOTALL)[1]
+    managed = json.loads(html.unescape(managed))
+    token = re.search(r"mtk_[0-9A-Za-z]{38}", fresh)[0]
+
+    assert "export OTEL_EXPORTER_OTLP_PROTOCOL=http/json" in page
+    assert "export OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost" in page
+    assert "export OTEL_RESOURCE_ATTRIBUTES=department=platform" in page
+    assert "export OTEL_EXPORTER_OTLP_HEADERS='Authorization=Bearer mtk_PASTE" in page
+    assert managed == {"env": {
+        "CLAUDE_CODE_ENABLE_TELEMETRY": "1", "OTEL_METRICS_EXPORTER": "otlp",
+        "OTEL_LOGS_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_PROTOCOL": "http/json",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": "http://localhost",
+        "OTEL_EXPORTER_OTLP_HEADERS": f"Authorization=Bearer {token}",
+        "OTEL_LOG_USER_PROMPTS": "1", "OTEL_LOG_TOOL_DETAILS": "1"}}
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    assert client.post("/v1/logs", data=b'{"resourceLogs": []}', headers=headers).status_code == 202
+
+
+def test_audit_log_page_filters_by_actor(app, client, loaded, org):
+    _, ids = loaded
+    sign_in(client, org, "alice@example.com")
+    client.post(f"/sessions/{ids['write-tool-resource-attrs']}/content",
+                data={"csrf_token": csrf_of(client.get("/").text)})
+    admin = app.test_client()
+    sign_in(admin, org, "admin@example.com")
+
+    page = admin.get("/admin/audit?actor=alice%40example.com").text
+
+    assert page.count('data-action="content.read"') == 1
+    assert 'data-action="dashboard.sign_in"' in page
+    assert "admin@example.com" not in page.split("<tbody>")[1].split("</tbody>")[0]

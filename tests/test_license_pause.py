@@ -1,0 +1,141 @@
+"""The license policy at work: seats counted across the installation, ingestion paused with a
+503 and a Retry-After, reads, exports and dashboards untouched, each change audit-logged once.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+
+import pytest
+
+from mojule import license, people, policy
+from tests.conftest import fixture_bytes, ingest_session, make_org, make_user
+from tests.ingest_support import app_client
+from tests.installation import (  # noqa: F401 (fixtures)
+    KEYS,
+    installation_audit,
+    installation_fixture,
+    last_audit_id,
+    seat_export,
+    signed,
+    site_config_fixture,
+    site_fixture,
+)
+
+
+def post_seat(client, test_org, **seat: str):
+    return client.post("/v1/logs", data=seat_export(**seat), headers=test_org.headers)
+
+
+def pause_by_hand(conn, reason: str) -> None:
+    policy.pause_by_hand(conn, reason, "ops")
+    policy.record(conn, policy.evaluate(conn, KEYS), "cli", "ops")
+
+
+def test_seats_in_use_are_distinct_identities_across_orgs_in_the_last_30_days(site, site_config):
+    first, second = make_org(site), make_org(site)
+    with app_client(site_config) as client:
+        answers = [
+            post_seat(client, first, email="Alice@Example.com", account_uuid="acct-a", id="u-a"),
+            post_seat(client, second, email="alice@example.com"),      # the same seat
+            post_seat(client, first, account_uuid="acct-b", id="u-b"),   # no email
+            post_seat(client, second, id="install-c"),                   # the user.id alone
+            post_seat(client, first),                                    # no seat identity
+        ]
+    assert [answer.status_code for answer in answers] == [202] * 5
+    assert policy.evaluate(site, KEYS).seats_in_use == 3
+
+    site.execute("UPDATE license_seats SET last_seen = now() - interval '31 days'"
+                 " WHERE seat_digest = %s", (hashlib.sha256(b"acct-b").digest(),))
+    assert policy.evaluate(site, KEYS).seats_in_use == 2
+
+
+def test_without_a_license_the_sixth_seat_pauses_ingestion_once_for_every_worker(site,
+                                                                                site_config):
+    test_org = make_org(site)
+    before = last_audit_id(site)
+    with app_client(site_config) as worker, app_client(site_config) as other_worker:
+        allowed = [post_seat(worker, test_org, email=f"dev{n}@example.com").status_code
+                   for n in range(1, 7)]
+        refused = [post_seat(worker, test_org, email="dev1@example.com"),
+                   post_seat(other_worker, test_org, email="dev2@example.com"),
+                   post_seat(worker, test_org, email="dev3@example.com")]
+
+        license.install(site, signed(seats=10), KEYS, "ops")
+        resumed = post_seat(other_worker, test_org, email="dev1@example.com")
+
+    # The sixth seat's own export is stored: the policy decided before it arrived.
+    assert allowed == [202] * 6
+    assert [answer.status_code for answer in refused] == [503] * 3
+    assert "the evaluation allowance (no license installed)" in refused[0].get_json()["message"]
+    assert resumed.status_code == 202
+    changes = [(row["action"], row["actor_type"], row["actor_id"])
+               for row in installation_audit(site, before) if row["action"].startswith("ingest.")]
+    assert changes == [("ingest.pause", "system", policy.POLICY_ACTOR),
+                       ("ingest.resume", "system", policy.POLICY_ACTOR)]
+
+
+def test_paused_ingest_gets_503_with_a_long_retry_after_and_writes_nothing(site, site_config):
+    test_org = make_org(site)
+    pause_by_hand(site, "storage migration")
+    with app_client(site_config) as client:
+        paused = client.post("/v1/logs", data=fixture_bytes("bash-tool", "logs"),
+                             headers=test_org.headers)
+        no_token = client.post("/v1/traces", data=b"{}",
+                               headers={"Content-Type": "application/json"})
+        bad_token = client.post("/v1/metrics", data=b"{}", headers={
+            "Authorization": "Bearer mtk_not_a_token", "Content-Type": "application/json"})
+
+    assert paused.status_code == 503
+    assert paused.headers["Retry-After"] == str(policy.PAUSED_RETRY_AFTER_SECONDS)
+    body = paused.get_json()
+    assert body["error"] == "ingestion_paused" and body["code"] == 14
+    assert "paused by hand (storage migration)" in body["message"]
+    assert "Dashboards and exports stay available" in body["message"]
+    assert (no_token.status_code, bad_token.status_code) == (401, 401)
+    assert site.execute("SELECT count(*) FROM log_events WHERE org_id = %s",
+                        (test_org.org.org_id,)).fetchone()[0] == 0
+
+
+def test_reads_exports_and_dashboards_keep_working_while_paused(site, site_config):
+    test_org = make_org(site)
+    admin = make_user(site, test_org, "admin@example.com", "admin")
+    people.set_password(site, admin.user, "a long enough password")
+    with app_client(site_config) as client:
+        session_id = ingest_session(client, test_org, "bash-tool")
+        pause_by_hand(site, "license review")
+
+        assert post_seat(client, test_org, email="dev@example.com").status_code == 503
+        assert client.get("/api/v1/audit", headers=admin.headers).status_code == 200
+        assert client.get(f"/api/v1/sessions/{session_id}/content",
+                          headers=admin.headers).status_code == 200
+        assert client.get("/api/v1/export/usage.csv", headers=admin.headers).status_code == 200
+        form = client.get("/sign-in").get_data(as_text=True)
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', form)[1]
+        signed_in = client.post("/sign-in", data={
+            "org": test_org.org.slug, "email": "admin@example.com",
+            "password": "a long enough password", "csrf_token": csrf})
+        overview = client.get("/")
+
+    assert signed_in.status_code == 302
+    assert overview.status_code == 200
+    assert 'data-testid="paused-banner"' in overview.get_data(as_text=True)
+
+
+def test_each_worker_reuses_its_decision_for_the_check_interval(site, monkeypatch):
+    evaluations = []
+    real_evaluate = policy.evaluate
+    monkeypatch.setattr(policy, "evaluate", lambda conn, keys: evaluations.append(1) or
+                        real_evaluate(conn, keys))
+    now = [1000.0]
+    worker = policy.IngestPolicy(KEYS, ttl=15, clock=lambda: now[0])
+
+    worker.check(site)
+    now[0] += 14.9
+    pause_by_hand(site, "maintenance")
+    worker.check(site)                       # still the cached "running"
+    now[0] += 0.2
+
+    with pytest.raises(policy.IngestionPaused):
+        worker.check(site)
+    assert len(evaluations) == 3             # two by the worker, one by pause_by_hand

