@@ -21,6 +21,7 @@ test: install
 
 bench: install
 	$(BIN)/python -m bench
+	$(BIN)/python -m bench.usage_queries
 
 lint: install
 	$(BIN)/ruff check mojule tests bench

@@ -11,12 +11,14 @@ Flask's JSON provider writes a Decimal as a string ("0.016880"), so no micro-dol
 """
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import psycopg
 from psycopg import sql
@@ -43,6 +45,17 @@ KEY_COLUMNS = {
 }
 ATTR_PREFIX = "attr:"
 ATTR_COLUMNS = ("key_attr_0", "key_attr_1")
+
+# Keys that cost a computation per fact, done only for a report grouped by them.
+COMPUTED_KEYS = ("day", "week", "model", "tool", "language")
+# usage_rollup's buckets (migration 0003): quarter hours from this origin.
+BUCKET = timedelta(minutes=15)
+BUCKET_ORIGIN = datetime(2000, 1, 1, tzinfo=UTC)
+# What the rollup cannot group by: it keeps no tool or language.
+RAW_ONLY_GROUPS = frozenset({"tool", "language"})
+DAY_GROUPS = frozenset({"day", "week"})
+# The years whose time zone offsets matter: ingest refuses records before 2015.
+ZONE_YEARS = (2015, 2040)
 
 
 @dataclass(frozen=True)
@@ -101,12 +114,13 @@ def grouping(groups: Sequence[str]) -> tuple[list[str], dict[str, str | None]]:
 def statement(columns: Sequence[str]) -> sql.Composed:
     """Return the core statement grouped, and ordered, by the key ``columns``."""
     names = [sql.Identifier(column) for column in columns]
+    order = sql.SQL(", ").join(names)
     return sql.SQL(query("analytics_usage")).format(
         sessions=sql.SQL(query("analytics_sessions")),
         key_columns=sql.SQL("").join(sql.SQL("{}, ").format(name) for name in names),
-        group_by=sql.SQL(", ").join(names) if names else sql.SQL("()"),
-        order_by=sql.SQL("ORDER BY {}").format(sql.SQL(", ").join(names))
-        if names else sql.SQL(""),
+        group_by=order if names else sql.SQL("()"),
+        group_order=sql.SQL("ORDER BY {}").format(order) if names else sql.SQL(""),
+        order_by=sql.SQL("ORDER BY {}").format(order) if names else sql.SQL(""),
     )
 
 
@@ -116,28 +130,78 @@ def find_sessions(conn: psycopg.Connection, org_id: int, scope: Scope) -> list[d
     Like ``report``, runs in the caller's transaction, which must be the org's
     (``db.org_transaction``) for row-level security to let the rows through.
     """
+    page = sql.SQL(query("analytics_sessions_page")).format(
+        sessions=sql.SQL(query("analytics_sessions")))
     with conn.cursor(row_factory=dict_row) as cur:
-        return cur.execute(query("analytics_sessions"), scope.params(org_id),
-                           prepare=False).fetchall()
+        return cur.execute(page, scope.params(org_id), prepare=False).fetchall()
 
 
 def report(conn: psycopg.Connection, org_id: int, scope: Scope, groups: Sequence[str],
-           tz: str = "UTC") -> list[dict]:
+           tz: str = "UTC", use_rollup: bool = True) -> list[dict]:
     """Return one row per group of the scope's activity: {"key": {group: value}, measures}.
 
     ``groups`` are validated names (see KEY_COLUMNS, ``attr:<key>``); no groups gives one
-    row of totals. Groups with no activity are absent. The statement is planned for its
+    row of totals. Groups with no activity are absent. Whole quarter hours are read from
+    usage_rollup where the grouping allows (see ``rollup_span``); ``use_rollup=False``
+    reads every raw row instead, with the same result. The statement is planned for its
     actual parameters every time (prepare=False): a generic plan would read a whole org's
-    history to find one session's rows.
+    history to find one session's rows. Runs in the caller's transaction, whose work_mem
+    it raises.
     """
-    columns, attrs = grouping(groups)
-    # Paging picks sessions; a report covers all of its scope.
-    params = {**scope.params(org_id), **attrs, "tz": tz,
-              "limit": None, "after_last_seen": None, "after_session_id": None}
+    columns, _ = grouping(groups)
+    params = report_params(org_id, scope, groups, tz, use_rollup)
+    conn.execute(query("analytics_work_mem"))
     with conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(statement(columns), params, prepare=False).fetchall()
     return [{"key": {group: row[column] for group, column in zip(groups, columns)},
              **measures(row)} for row in rows]
+
+
+def report_params(org_id: int, scope: Scope, groups: Sequence[str], tz: str = "UTC",
+                  use_rollup: bool = True) -> dict[str, Any]:
+    """Return the parameters of ``statement`` for a report (see ``report``)."""
+    _, attrs = grouping(groups)
+    rollup_from, rollup_to = (rollup_span(scope.start, scope.end, groups, tz) if use_rollup
+                              else (scope.start, scope.start))
+    # Paging picks sessions; a report covers all of its scope.
+    return {**scope.params(org_id), **attrs, "tz": tz, "rollup_from": rollup_from,
+            "rollup_to": rollup_to, "limit": None, "after_last_seen": None,
+            "after_session_id": None, **{f"by_{key}": key in groups for key in COMPUTED_KEYS}}
+
+
+def rollup_span(start: datetime, end: datetime, groups: Sequence[str],
+                tz: str) -> tuple[datetime, datetime]:
+    """Return [rollup_from, rollup_to): the whole quarter hours of [start, end) a report
+    grouped by ``groups`` in ``tz`` may read from usage_rollup, or (start, start): none.
+
+    The rollup keeps no tool or language, and days and weeks may come from it only in a
+    time zone whose day boundaries are quarter hours.
+    """
+    usable = not RAW_ONLY_GROUPS.intersection(groups) and (
+        not DAY_GROUPS.intersection(groups) or quarter_hour_zone(tz))
+    first, last = _bucket_ceil(start), _bucket_floor(end)
+    return (first, last) if usable and first < last else (start, start)
+
+
+@functools.cache
+def quarter_hour_zone(tz: str) -> bool:
+    """True when ``tz`` is a whole number of quarter hours from UTC every day of ZONE_YEARS
+    (every zone in use today is)."""
+    zone = ZoneInfo(tz)
+    day, last = (datetime(year, 1, 1, tzinfo=UTC) for year in ZONE_YEARS)
+    while day < last:
+        if zone.utcoffset(day) % BUCKET:
+            return False
+        day += timedelta(days=1)
+    return True
+
+
+def _bucket_floor(moment: datetime) -> datetime:
+    return BUCKET_ORIGIN + (moment - BUCKET_ORIGIN) // BUCKET * BUCKET
+
+
+def _bucket_ceil(moment: datetime) -> datetime:
+    return BUCKET_ORIGIN - (BUCKET_ORIGIN - moment) // BUCKET * BUCKET
 
 
 def measures(row: Mapping[str, Any]) -> dict[str, Any]:

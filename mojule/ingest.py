@@ -20,6 +20,7 @@ from typing import Any
 import orjson
 import psycopg
 
+from mojule import rollup
 from mojule.content import ContentPolicy
 from mojule.crypto import content_aad
 from mojule.db import copy_rows, org_transaction, query
@@ -201,6 +202,9 @@ def store(conn: psycopg.Connection, org_id: int, batch: Batch, keyring: Keyring,
                 _store_content(conn, keyring, org_id, batch.signal, new_content)
             if batch.sessions:
                 _upsert_sessions(conn, org_id, batch.sessions)
+            # The usage rollup (mojule/rollup.py) counts the new rows in this same
+            # transaction, so reports never see rows it does not hold, or the reverse.
+            rollup.record_inserted(conn, org_id, batch.table, inserted)
     except BaseException:
         # The org's first data key may have been created, and cached, in this transaction:
         # the rollback took the key with it, so the cache must not hand it out again.

@@ -1,10 +1,11 @@
--- Finds an org's sessions active in [from, to), newest first (last_seen, then session_id,
--- both descending), for the session list and session detail in mojule/analytics.py.
--- Keyset paging: only sessions after the cursor's (last_seen, session_id). The model
--- filter matches model names with a trailing [...] suffix removed.
+-- Finds an org's sessions active in [from, to): the scope of a report in
+-- analytics_usage.sql, and, paged by analytics_sessions_page.sql, the session list and
+-- session detail of mojule/analytics.py. Keyset paging: only sessions after the cursor's
+-- (last_seen, session_id). The model filter matches model names with a trailing [...]
+-- suffix removed.
 SELECT s.session_id, s.seat_identity, s.user_email, s.user_account_uuid, s.user_id,
        s.organization_uuid, s.first_seen, s.last_seen, s.app_version, s.terminal_type,
-       s.service_name, s.resource_attributes
+       s.service_name, s.resource_attributes, s.has_api_requests
   FROM sessions AS s
  WHERE s.org_id = %(org_id)s
    AND s.first_seen < %(to)s
@@ -18,6 +19,8 @@ SELECT s.session_id, s.seat_identity, s.user_email, s.user_account_uuid, s.user_
         OR s.user_id = ANY (%(seat_user_ids)s::text[]))
    AND (%(after_last_seen)s::timestamptz IS NULL
         OR (s.last_seen, s.session_id) < (%(after_last_seen)s::timestamptz, %(after_session_id)s::text))
+   -- The row comparison alone is not an index condition on sessions_page: this one is.
+   AND (%(after_last_seen)s::timestamptz IS NULL OR s.last_seen <= %(after_last_seen)s::timestamptz)
    AND (%(model)s::text IS NULL
         OR EXISTS (SELECT 1
                      FROM log_events AS e
@@ -36,5 +39,3 @@ SELECT s.session_id, s.seat_identity, s.user_email, s.user_account_uuid, s.user_
                       AND m.metric_name IN ('claude_code.cost.usage', 'claude_code.token.usage',
                                             'claude_code.lines_of_code.count')
                       AND regexp_replace(m.model, '\[[^]]*\]$', '') = %(model)s::text))
- ORDER BY s.last_seen DESC, s.session_id DESC
- LIMIT %(limit)s

@@ -4,37 +4,67 @@
 -- sessions in scope are those of analytics_sessions.sql, composed in as a subquery.
 --
 -- A session's cost and tokens come from its api_request events when it sent any (at any
--- time, not only in the window), otherwise from its cost and token metrics. Metric points
--- become deltas: delta points (temporality 1, or 0) count as sent; a cumulative run
--- (series, start time) counts max(value before to) - max(value before from), its first
--- point in full when its start precedes it and only as a baseline when start = time;
--- a gauge counts its last value. Figures are summed per session and group first; each
--- session's cost is then rounded to micro-dollars by cumulative rounding over its groups,
--- so whatever the grouping, the groups add up to the rounded per-session totals exactly.
+-- time, not only in the window: sessions.has_api_requests), otherwise from its cost and
+-- token metrics. Metric points become deltas: delta points (temporality 1, or 0) count as
+-- sent; a point of a cumulative run (series, start time) counts what it raised the run's
+-- highest value by, in time order, its first point in full when its start precedes it
+-- and only as a baseline when start = time; a gauge counts its last value in the window.
+-- Figures are summed per session and group first; each session's cost is then rounded to
+-- micro-dollars by cumulative rounding over its groups, so whatever the grouping, the
+-- groups add up to the rounded per-session totals exactly.
+--
+-- The whole quarter hours [rollup_from, rollup_to) are read from usage_rollup, which holds
+-- these same sums per session, quarter hour and model (migration 0003 computes them by
+-- these rules); the rest of the window, and gauges, from the raw rows. rollup_from =
+-- rollup_to = from reads everything raw, as a grouping by tool or language must.
 WITH scope AS (
-    SELECT sc.session_id, sc.seat_identity, sc.first_seen, sc.last_seen, sc.terminal_type,
-           sc.app_version, sc.resource_attributes,
-           (sc.first_seen < %(from)s OR sc.last_seen >= %(to)s) AS crosses_window
+    SELECT sc.session_id, sc.seat_identity, sc.terminal_type, sc.app_version,
+           CASE WHEN %(attr_0)s::text IS NOT NULL THEN sc.resource_attributes END
+               AS resource_attributes,
+           sc.has_api_requests
       FROM ({sessions}) AS sc
 ),
 events AS (
-    SELECT e.session_id, e.time, e.event_name, e.model, e.tool_name,
-           e.decision, e.success, e.duration_ms, e.cost_usd_micros, e.cost_usd,
-           e.input_tokens, e.output_tokens, e.cache_read_tokens, e.cache_creation_tokens
+    SELECT e.session_id, e.time, e.event_name, e.model, e.tool_name, e.decision, e.success,
+           e.duration_ms, e.cost_usd_micros, e.cost_usd, e.input_tokens, e.output_tokens,
+           e.cache_read_tokens, e.cache_creation_tokens
       FROM log_events AS e
      WHERE e.org_id = %(org_id)s
-       AND e.time >= %(from)s
-       AND e.time < %(to)s
+       AND ((e.time >= %(from)s AND e.time < %(rollup_from)s)
+            OR (e.time >= %(rollup_to)s AND e.time < %(to)s))
        AND e.event_name IN ('api_request', 'api_error', 'api_retries_exhausted',
                             'tool_result', 'tool_decision')
-       AND e.session_id IN (SELECT session_id FROM scope)
+       AND (%(session_ids)s::text[] IS NULL OR e.session_id = ANY (%(session_ids)s::text[]))
 ),
 points AS (
-    SELECT m.session_id, m.time, m.metric_name, m.kind, m.temporality,
+    -- Sums outside the rolled-up quarter hours, each with the start of its stretch of the
+    -- window (`since`); gauges in the whole window.
+    SELECT m.session_id, m.time, m.record_id, m.metric_name, m.kind, m.temporality,
            m.series_hash, m.start_time_unix_nano, m.time_unix_nano, m.value, m.model,
-           m.type, m.tool_name, m.decision, m.language
+           m.type, m.tool_name, m.decision, m.language,
+           CASE WHEN m.time < %(rollup_from)s THEN %(from)s ELSE %(rollup_to)s END AS since
       FROM metric_points AS m
      WHERE m.org_id = %(org_id)s
+       AND ((m.time >= %(from)s AND m.time < %(rollup_from)s)
+            OR (m.time >= %(rollup_to)s AND m.time < %(to)s))
+       AND m.metric_name IN ('claude_code.session.count', 'claude_code.cost.usage',
+                             'claude_code.token.usage', 'claude_code.lines_of_code.count',
+                             'claude_code.commit.count', 'claude_code.pull_request.count',
+                             'claude_code.code_edit_tool.decision',
+                             'claude_code.active_time.total')
+       AND m.kind = 'sum'
+       AND m.value IS NOT NULL
+       -- The `claude agents` UI process is not a session of its own.
+       AND (m.metric_name <> 'claude_code.session.count'
+            OR (m.attributes ->> 'start_type') IS DISTINCT FROM 'agents_view')
+       AND (%(session_ids)s::text[] IS NULL OR m.session_id = ANY (%(session_ids)s::text[]))
+    UNION ALL
+    SELECT m.session_id, m.time, m.record_id, m.metric_name, m.kind, m.temporality,
+           m.series_hash, m.start_time_unix_nano, m.time_unix_nano, m.value, m.model,
+           m.type, m.tool_name, m.decision, m.language, %(from)s
+      FROM metric_points AS m
+     WHERE m.org_id = %(org_id)s
+       AND m.kind = 'gauge'
        AND m.time >= %(from)s
        AND m.time < %(to)s
        AND m.metric_name IN ('claude_code.session.count', 'claude_code.cost.usage',
@@ -42,35 +72,34 @@ points AS (
                              'claude_code.commit.count', 'claude_code.pull_request.count',
                              'claude_code.code_edit_tool.decision',
                              'claude_code.active_time.total')
-       AND m.kind IN ('sum', 'gauge')
        AND m.value IS NOT NULL
-       -- The `claude agents` UI process is not a session of its own.
        AND (m.metric_name <> 'claude_code.session.count'
             OR (m.attributes ->> 'start_type') IS DISTINCT FROM 'agents_view')
-       AND m.session_id IN (SELECT session_id FROM scope)
+       AND (%(session_ids)s::text[] IS NULL OR m.session_id = ANY (%(session_ids)s::text[]))
 ),
 run_baselines AS (
-    -- The highest value each cumulative run in the window had reached before it.
-    SELECT p.series_hash, p.start_time_unix_nano, max(p.value) AS value
-      FROM metric_points AS p
-     WHERE p.org_id = %(org_id)s
-       AND p.time < %(from)s
-       AND (p.series_hash, p.start_time_unix_nano) IN (
-               SELECT series_hash, start_time_unix_nano
-                 FROM points
-                WHERE kind = 'sum'
-                  AND temporality = 2)
-     GROUP BY p.series_hash, p.start_time_unix_nano
+    -- The highest value each cumulative run had reached before its stretch of the window.
+    SELECT r.series_hash, r.start_time_unix_nano, r.since, max(p.value) AS value
+      FROM (SELECT DISTINCT series_hash, start_time_unix_nano, since
+              FROM points
+             WHERE kind = 'sum'
+               AND temporality = 2) AS r
+      JOIN metric_points AS p
+        ON p.org_id = %(org_id)s
+       AND p.series_hash = r.series_hash
+       AND p.start_time_unix_nano = r.start_time_unix_nano
+       AND p.time < r.since
+     GROUP BY r.series_hash, r.start_time_unix_nano, r.since
 ),
 point_deltas AS (
-    SELECT session_id, time, metric_name, model, type, tool_name, decision, language,
-           value AS delta
+    SELECT session_id, time, metric_name, model, type, coalesce(type, decision) AS detail,
+           tool_name, language, value AS delta
       FROM points
      WHERE kind = 'sum'
        AND temporality <> 2
     UNION ALL
-    SELECT pt.session_id, pt.time, pt.metric_name, pt.model, pt.type, pt.tool_name,
-           pt.decision, pt.language,
+    SELECT pt.session_id, pt.time, pt.metric_name, pt.model, pt.type,
+           coalesce(pt.type, pt.decision), pt.tool_name, pt.language,
            CASE
                WHEN pt.kind = 'gauge' THEN
                    CASE WHEN pt.time_unix_nano = max(pt.time_unix_nano) OVER series
@@ -82,124 +111,194 @@ point_deltas AS (
                                    THEN pt.value ELSE 0 END)
            END
       FROM points AS pt
-      LEFT JOIN run_baselines AS rb USING (series_hash, start_time_unix_nano)
+      LEFT JOIN run_baselines AS rb USING (series_hash, start_time_unix_nano, since)
      WHERE pt.kind = 'gauge'
         OR pt.temporality = 2
     WINDOW series     AS (PARTITION BY pt.series_hash),
-           run_so_far AS (PARTITION BY pt.series_hash, pt.start_time_unix_nano
-                          ORDER BY pt.time_unix_nano ROWS UNBOUNDED PRECEDING),
-           run_before AS (PARTITION BY pt.series_hash, pt.start_time_unix_nano
-                          ORDER BY pt.time_unix_nano
+           run_so_far AS (PARTITION BY pt.series_hash, pt.start_time_unix_nano, pt.since
+                          ORDER BY pt.time_unix_nano, pt.record_id ROWS UNBOUNDED PRECEDING),
+           run_before AS (PARTITION BY pt.series_hash, pt.start_time_unix_nano, pt.since
+                          ORDER BY pt.time_unix_nano, pt.record_id
                           ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
 ),
 facts AS (
-    -- One row per event or metric point: `fact` is the event or metric name, `detail`
-    -- its type, decision or success, `amount` its metric delta or tool duration.
-    SELECT ev.session_id, ev.time, ev.event_name AS fact,
-           CASE ev.event_name WHEN 'tool_result' THEN ev.success::text
-                              WHEN 'tool_decision' THEN ev.decision END AS detail,
-           ev.model, ev.tool_name, NULL::text AS language,
-           CASE WHEN ev.event_name = 'api_request' THEN 'events' END AS usage_source,
+    -- One row per event, per metric point, and per usage_rollup row, all with the columns
+    -- of usage_rollup: `facts` counts what counts whatever the session's source,
+    -- `api_requests` and `usage_points` what counts for one source only.
+    SELECT ev.session_id, ev.time, ev.model, ev.tool_name, NULL::text AS language,
+           (ev.event_name <> 'api_request')::integer                       AS facts,
+           (ev.event_name = 'api_request')::integer                        AS api_requests,
+           0                                                                AS usage_points,
            CASE WHEN ev.event_name = 'api_request'
-                THEN coalesce(ev.cost_usd_micros::numeric, ev.cost_usd * 1000000) END AS cost_micros,
-           CASE WHEN ev.event_name = 'api_request' THEN ev.input_tokens END AS input_tokens,
-           CASE WHEN ev.event_name = 'api_request' THEN ev.output_tokens END AS output_tokens,
-           CASE WHEN ev.event_name = 'api_request' THEN ev.cache_read_tokens END AS cache_read_tokens,
-           CASE WHEN ev.event_name = 'api_request' THEN ev.cache_creation_tokens END AS cache_creation_tokens,
-           ev.duration_ms::numeric AS amount
+                THEN coalesce(ev.cost_usd_micros::numeric, ev.cost_usd * 1000000) END
+                                                                            AS event_cost_micros,
+           CASE WHEN ev.event_name = 'api_request' THEN ev.input_tokens END AS event_input_tokens,
+           CASE WHEN ev.event_name = 'api_request' THEN ev.output_tokens END AS event_output_tokens,
+           CASE WHEN ev.event_name = 'api_request' THEN ev.cache_read_tokens END
+                                                                            AS event_cache_read_tokens,
+           CASE WHEN ev.event_name = 'api_request' THEN ev.cache_creation_tokens END
+                                                                            AS event_cache_creation_tokens,
+           NULL::numeric AS metric_cost_micros, NULL::numeric AS metric_input_tokens,
+           NULL::numeric AS metric_output_tokens, NULL::numeric AS metric_cache_read_tokens,
+           NULL::numeric AS metric_cache_creation_tokens,
+           (ev.event_name = 'api_error')::integer                          AS api_errors,
+           (ev.event_name = 'api_retries_exhausted')::integer              AS api_retries_exhausted,
+           (ev.event_name = 'tool_result')::integer                        AS tool_calls,
+           (ev.event_name = 'tool_result' AND ev.success IS TRUE)::integer AS tool_successes,
+           (ev.event_name = 'tool_result' AND ev.success IS FALSE)::integer AS tool_failures,
+           CASE WHEN ev.event_name = 'tool_result' THEN ev.duration_ms::numeric END
+                                                                            AS tool_duration_ms,
+           (ev.event_name = 'tool_result' AND ev.duration_ms IS NOT NULL)::integer AS tool_timed,
+           (ev.event_name = 'tool_decision' AND ev.decision = 'accept')::integer AS tool_accepts,
+           (ev.event_name = 'tool_decision' AND ev.decision = 'reject')::integer AS tool_rejects,
+           NULL::numeric AS lines_added, NULL::numeric AS lines_removed,
+           NULL::numeric AS commits, NULL::numeric AS pull_requests,
+           NULL::numeric AS edits_accepted, NULL::numeric AS edits_rejected,
+           NULL::numeric AS active_time_user_s, NULL::numeric AS active_time_cli_s
       FROM events AS ev
     UNION ALL
-    SELECT d.session_id, d.time, d.metric_name, coalesce(d.type, d.decision),
-           d.model, d.tool_name, d.language,
-           CASE WHEN d.metric_name IN ('claude_code.cost.usage', 'claude_code.token.usage')
-                THEN 'metrics' END,
+    SELECT d.session_id, d.time, d.model, d.tool_name, d.language,
+           (d.metric_name NOT IN ('claude_code.cost.usage', 'claude_code.token.usage'))::integer,
+           0,
+           (d.metric_name IN ('claude_code.cost.usage', 'claude_code.token.usage'))::integer,
+           NULL, NULL, NULL, NULL, NULL,
            CASE WHEN d.metric_name = 'claude_code.cost.usage' THEN d.delta * 1000000 END,
-           CASE WHEN d.metric_name = 'claude_code.token.usage' AND d.type = 'input' THEN d.delta END,
-           CASE WHEN d.metric_name = 'claude_code.token.usage' AND d.type = 'output' THEN d.delta END,
-           CASE WHEN d.metric_name = 'claude_code.token.usage' AND d.type = 'cacheRead' THEN d.delta END,
-           CASE WHEN d.metric_name = 'claude_code.token.usage' AND d.type = 'cacheCreation' THEN d.delta END,
-           d.delta
+           CASE WHEN d.metric_name = 'claude_code.token.usage' AND d.type = 'input'
+                THEN d.delta END,
+           CASE WHEN d.metric_name = 'claude_code.token.usage' AND d.type = 'output'
+                THEN d.delta END,
+           CASE WHEN d.metric_name = 'claude_code.token.usage' AND d.type = 'cacheRead'
+                THEN d.delta END,
+           CASE WHEN d.metric_name = 'claude_code.token.usage' AND d.type = 'cacheCreation'
+                THEN d.delta END,
+           0, 0, 0, 0, 0, NULL, 0, 0, 0,
+           CASE WHEN d.metric_name = 'claude_code.lines_of_code.count' AND d.detail = 'added'
+                THEN d.delta END,
+           CASE WHEN d.metric_name = 'claude_code.lines_of_code.count' AND d.detail = 'removed'
+                THEN d.delta END,
+           CASE WHEN d.metric_name = 'claude_code.commit.count' THEN d.delta END,
+           CASE WHEN d.metric_name = 'claude_code.pull_request.count' THEN d.delta END,
+           CASE WHEN d.metric_name = 'claude_code.code_edit_tool.decision'
+                     AND d.detail = 'accept' THEN d.delta END,
+           CASE WHEN d.metric_name = 'claude_code.code_edit_tool.decision'
+                     AND d.detail = 'reject' THEN d.delta END,
+           CASE WHEN d.metric_name = 'claude_code.active_time.total' AND d.detail = 'user'
+                THEN d.delta END,
+           CASE WHEN d.metric_name = 'claude_code.active_time.total' AND d.detail = 'cli'
+                THEN d.delta END
       FROM point_deltas AS d
-),
-event_sourced AS (
-    -- Sessions whose cost and tokens come from events: an api_request in the window, or,
-    -- for a session reaching beyond the window, anywhere in its lifetime.
-    SELECT sc.session_id
-      FROM scope AS sc
-     WHERE sc.session_id IN (SELECT session_id FROM events WHERE event_name = 'api_request')
-        OR (sc.crosses_window
-            AND EXISTS (SELECT 1
-                          FROM log_events AS o
-                         WHERE o.org_id = %(org_id)s
-                           AND o.session_id = sc.session_id
-                           AND o.time >= sc.first_seen
-                           AND o.time <= sc.last_seen
-                           AND o.event_name = 'api_request'))
+    UNION ALL
+    SELECT r.session_id, r.bucket, r.model, NULL, NULL, r.facts, r.api_requests,
+           r.usage_points, r.event_cost_micros, r.event_input_tokens, r.event_output_tokens,
+           r.event_cache_read_tokens, r.event_cache_creation_tokens, r.metric_cost_micros,
+           r.metric_input_tokens, r.metric_output_tokens, r.metric_cache_read_tokens,
+           r.metric_cache_creation_tokens, r.api_errors, r.api_retries_exhausted,
+           r.tool_calls, r.tool_successes, r.tool_failures, r.tool_duration_ms, r.tool_timed,
+           r.tool_accepts, r.tool_rejects, r.lines_added, r.lines_removed, r.commits,
+           r.pull_requests, r.edits_accepted, r.edits_rejected, r.active_time_user_s,
+           r.active_time_cli_s
+      FROM usage_rollup AS r
+     WHERE r.org_id = %(org_id)s
+       AND r.bucket >= %(rollup_from)s
+       AND r.bucket < %(rollup_to)s
+       AND (%(session_ids)s::text[] IS NULL OR r.session_id = ANY (%(session_ids)s::text[]))
 ),
 keyed AS (
-    SELECT f.session_id, sc.seat_identity, f.fact, f.detail, f.model, f.amount, f.cost_micros,
-           f.input_tokens, f.output_tokens, f.cache_read_tokens, f.cache_creation_tokens,
-           to_char(f.time AT TIME ZONE %(tz)s::text, 'YYYY-MM-DD') AS key_day,
-           to_char(date_trunc('week', f.time AT TIME ZONE %(tz)s::text), 'YYYY-MM-DD') AS key_week,
+    -- The facts that count for their session's source, with cost and tokens from it, and
+    -- the keys of the report's groups (each computed only when grouped by).
+    SELECT f.session_id, sc.seat_identity, f.model,
+           CASE WHEN sc.has_api_requests THEN f.event_cost_micros
+                ELSE f.metric_cost_micros END                                AS cost_micros,
+           CASE WHEN sc.has_api_requests THEN f.event_input_tokens
+                ELSE f.metric_input_tokens END                               AS input_tokens,
+           CASE WHEN sc.has_api_requests THEN f.event_output_tokens
+                ELSE f.metric_output_tokens END                              AS output_tokens,
+           CASE WHEN sc.has_api_requests THEN f.event_cache_read_tokens
+                ELSE f.metric_cache_read_tokens END                          AS cache_read_tokens,
+           CASE WHEN sc.has_api_requests THEN f.event_cache_creation_tokens
+                ELSE f.metric_cache_creation_tokens END                      AS cache_creation_tokens,
+           CASE WHEN sc.has_api_requests THEN f.api_requests ELSE 0 END      AS api_requests,
+           f.api_errors, f.api_retries_exhausted, f.tool_calls, f.tool_successes,
+           f.tool_failures, f.tool_duration_ms, f.tool_timed, f.tool_accepts, f.tool_rejects,
+           f.lines_added, f.lines_removed, f.commits, f.pull_requests, f.edits_accepted,
+           f.edits_rejected, f.active_time_user_s, f.active_time_cli_s,
+           CASE WHEN %(by_day)s
+                THEN to_char(f.time AT TIME ZONE %(tz)s::text, 'YYYY-MM-DD') END AS key_day,
+           CASE WHEN %(by_week)s
+                THEN to_char(date_trunc('week', f.time AT TIME ZONE %(tz)s::text), 'YYYY-MM-DD')
+           END AS key_week,
            sc.seat_identity AS key_user,
-           regexp_replace(f.model, '\[[^]]*\]$', '') AS key_model,
+           CASE WHEN %(by_model)s THEN regexp_replace(f.model, '\[[^]]*\]$', '') END AS key_model,
            sc.terminal_type AS key_terminal,
            sc.app_version AS key_app_version,
            sc.resource_attributes ->> %(attr_0)s AS key_attr_0,
            sc.resource_attributes ->> %(attr_1)s AS key_attr_1,
            f.session_id AS key_session,
-           f.tool_name AS key_tool,
-           f.language AS key_language
+           CASE WHEN %(by_tool)s THEN f.tool_name END AS key_tool,
+           CASE WHEN %(by_language)s THEN f.language END AS key_language
       FROM facts AS f
       JOIN scope AS sc USING (session_id)
-      LEFT JOIN event_sourced AS es USING (session_id)
-     WHERE f.usage_source IS NULL
-        OR f.usage_source = CASE WHEN es.session_id IS NULL THEN 'metrics' ELSE 'events' END
+     WHERE f.facts + CASE WHEN sc.has_api_requests THEN f.api_requests
+                          ELSE f.usage_points END > 0
 ),
 per_session AS (
-    -- One row per group, session and raw model name.
-    SELECT {key_columns} session_id, seat_identity, model,
-           sum(cost_micros)                                                       AS cost_micros,
-           sum(input_tokens)                                                      AS input_tokens,
-           sum(output_tokens)                                                     AS output_tokens,
-           sum(cache_read_tokens)                                                 AS cache_read_tokens,
-           sum(cache_creation_tokens)                                             AS cache_creation_tokens,
-           count(*) FILTER (WHERE fact = 'api_request')                           AS api_requests,
-           count(*) FILTER (WHERE fact = 'api_error')                             AS api_errors,
-           count(*) FILTER (WHERE fact = 'api_retries_exhausted')                 AS api_retries_exhausted,
-           count(*) FILTER (WHERE fact = 'tool_result')                           AS tool_calls,
-           count(*) FILTER (WHERE fact = 'tool_result' AND detail = 'true')       AS tool_successes,
-           count(*) FILTER (WHERE fact = 'tool_result' AND detail = 'false')      AS tool_failures,
-           sum(amount) FILTER (WHERE fact = 'tool_result')                        AS tool_duration_ms,
-           count(amount) FILTER (WHERE fact = 'tool_result')                      AS tool_timed,
-           count(*) FILTER (WHERE fact = 'tool_decision' AND detail = 'accept')   AS tool_accepts,
-           count(*) FILTER (WHERE fact = 'tool_decision' AND detail = 'reject')   AS tool_rejects,
-           sum(amount) FILTER (WHERE fact = 'claude_code.lines_of_code.count'
-                                 AND detail = 'added')                            AS lines_added,
-           sum(amount) FILTER (WHERE fact = 'claude_code.lines_of_code.count'
-                                 AND detail = 'removed')                          AS lines_removed,
-           sum(amount) FILTER (WHERE fact = 'claude_code.commit.count')           AS commits,
-           sum(amount) FILTER (WHERE fact = 'claude_code.pull_request.count')     AS pull_requests,
-           sum(amount) FILTER (WHERE fact = 'claude_code.code_edit_tool.decision'
-                                 AND detail = 'accept')                           AS edits_accepted,
-           sum(amount) FILTER (WHERE fact = 'claude_code.code_edit_tool.decision'
-                                 AND detail = 'reject')                           AS edits_rejected,
-           sum(amount) FILTER (WHERE fact = 'claude_code.active_time.total'
-                                 AND detail = 'user')                             AS active_time_user_s,
-           sum(amount) FILTER (WHERE fact = 'claude_code.active_time.total'
-                                 AND detail = 'cli')                              AS active_time_cli_s
+    -- Each session's figures per group: its cost is rounded per session, and it counts once.
+    SELECT {key_columns} session_id, seat_identity,
+           sum(cost_micros)           AS cost_micros,
+           sum(input_tokens)          AS input_tokens,
+           sum(output_tokens)         AS output_tokens,
+           sum(cache_read_tokens)     AS cache_read_tokens,
+           sum(cache_creation_tokens) AS cache_creation_tokens,
+           sum(api_requests)          AS api_requests,
+           sum(api_errors)            AS api_errors,
+           sum(api_retries_exhausted) AS api_retries_exhausted,
+           sum(tool_calls)            AS tool_calls,
+           sum(tool_successes)        AS tool_successes,
+           sum(tool_failures)         AS tool_failures,
+           sum(tool_duration_ms)      AS tool_duration_ms,
+           sum(tool_timed)            AS tool_timed,
+           sum(tool_accepts)          AS tool_accepts,
+           sum(tool_rejects)          AS tool_rejects,
+           sum(lines_added)           AS lines_added,
+           sum(lines_removed)         AS lines_removed,
+           sum(commits)               AS commits,
+           sum(pull_requests)         AS pull_requests,
+           sum(edits_accepted)        AS edits_accepted,
+           sum(edits_rejected)        AS edits_rejected,
+           sum(active_time_user_s)    AS active_time_user_s,
+           sum(active_time_cli_s)     AS active_time_cli_s
       FROM keyed
-     GROUP BY {key_columns} session_id, seat_identity, model
+     GROUP BY {key_columns} session_id, seat_identity
 ),
 rounded AS (
-    -- Cumulative rounding: each row gets round(running total) - round(previous running
-    -- total) of its session, so a session's rows add up to its rounded total.
+    -- Cumulative rounding: each group of a session gets round(running total) - round(previous
+    -- running total), in group order, so a session's groups add up to its rounded total.
     SELECT ps.*,
            round(sum(ps.cost_micros) OVER running)
            - round(sum(ps.cost_micros) OVER running - coalesce(ps.cost_micros, 0)) AS whole_micros
       FROM per_session AS ps
-    WINDOW running AS (PARTITION BY ps.session_id ORDER BY {key_columns} ps.model
-                       ROWS UNBOUNDED PRECEDING)
+    WINDOW running AS (PARTITION BY ps.session_id {group_order} ROWS UNBOUNDED PRECEDING)
+),
+models AS (
+    -- The raw model names of each group.
+    SELECT {key_columns} model
+      FROM keyed
+     WHERE model IS NOT NULL
+     GROUP BY {key_columns} model
+),
+grouped AS (
+    SELECT {key_columns} session_id, seat_identity, whole_micros, input_tokens, output_tokens,
+           cache_read_tokens, cache_creation_tokens, api_requests, api_errors,
+           api_retries_exhausted, tool_calls, tool_successes, tool_failures, tool_duration_ms,
+           tool_timed, tool_accepts, tool_rejects, lines_added, lines_removed, commits,
+           pull_requests, edits_accepted, edits_rejected, active_time_user_s,
+           active_time_cli_s, NULL::text AS model
+      FROM rounded
+    UNION ALL
+    SELECT {key_columns} NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+           NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+           NULL, model
+      FROM models
 )
 SELECT {key_columns}
        round(coalesce(sum(whole_micros), 0) / 1000000, 6)                     AS cost_usd,
@@ -207,7 +306,7 @@ SELECT {key_columns}
        coalesce(round(sum(output_tokens)), 0)::bigint                         AS output_tokens,
        coalesce(round(sum(cache_read_tokens)), 0)::bigint                     AS cache_read_tokens,
        coalesce(round(sum(cache_creation_tokens)), 0)::bigint                 AS cache_creation_tokens,
-       count(DISTINCT session_id)                                             AS sessions,
+       count(session_id)                                                      AS sessions,
        count(DISTINCT seat_identity)                                          AS active_users,
        coalesce(sum(api_requests), 0)::bigint                                 AS api_requests,
        coalesce(sum(api_errors), 0)::bigint                                   AS api_errors,
@@ -226,8 +325,8 @@ SELECT {key_columns}
        coalesce(round(sum(edits_rejected)), 0)::bigint                        AS edits_rejected,
        round(coalesce(sum(active_time_user_s), 0), 3)::float8                 AS active_time_user_s,
        round(coalesce(sum(active_time_cli_s), 0), 3)::float8                  AS active_time_cli_s,
-       coalesce(array_agg(DISTINCT model ORDER BY model) FILTER (WHERE model IS NOT NULL),
+       coalesce(array_agg(model ORDER BY model) FILTER (WHERE model IS NOT NULL),
                 ARRAY[]::text[])                                              AS models
-  FROM rounded
+  FROM grouped
  GROUP BY {group_by}
 {order_by}

@@ -1,0 +1,56 @@
+"""The usage rollup (migration 0003), kept equal to a recomputation from the raw rows.
+
+``usage_rollup`` holds, per session, quarter hour and model, the sums the accounting core
+reads; the database function ``mojule_usage_rollup_rows`` computes them from the raw
+rows. Ingest calls ``record_inserted`` in the transaction that stored a batch: every
+quarter hour its new rows fall in is recomputed and written over, and every later one of
+the same sessions, since a late cumulative point changes what the points after it count.
+Recomputing (rather than adding the new rows' share) keeps the rollup a function of the
+raw rows whatever the exporter sent, retries and late points included.
+"""
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import datetime
+
+import psycopg
+
+from mojule.db import query
+
+# The telemetry tables whose rows the rollup counts.
+ROLLED_UP = ("log_events", "metric_points")
+
+
+def record_inserted(conn: psycopg.Connection, org_id: int, table: str,
+                    record_ids: Collection[bytes]) -> None:
+    """Bring the rollup up to date with the rows ingest just inserted into ``table``.
+
+    Runs in the ingest transaction, after the rows were inserted and their sessions
+    upserted, while the table's staging table still holds the batch; ``record_ids`` are
+    the ids the insert returned (retried records are not among them).
+    """
+    if table not in ROLLED_UP or not record_ids:
+        return
+    params = {"org_id": org_id, "record_ids": list(record_ids)}
+    if table == "log_events":
+        conn.execute(query("rollup_flag_sessions"), params)
+    touched = conn.execute(query(f"rollup_scope_{table}"), params).fetchall()
+    if touched:
+        refresh(conn, org_id, [session_id for session_id, _ in touched],
+                [since for _, since in touched])
+
+
+def refresh(conn: psycopg.Connection, org_id: int, session_ids: Sequence[str],
+            since: Sequence[datetime] | None = None) -> None:
+    """Recompute the rollup rows of ``session_ids`` from the quarter hour holding each
+    one's ``since`` on (all of them when None), in the caller's transaction.
+
+    The sessions are locked until the transaction ends, so that two transactions adding
+    rows to one session recompute it one after the other.
+    """
+    if not session_ids:
+        return
+    params = {"org_id": org_id, "session_ids": list(session_ids),
+              "since": list(since) if since is not None else ["-infinity"] * len(session_ids)}
+    conn.execute(query("rollup_lock_sessions"), params)
+    conn.execute(query("rollup_refresh"), params)

@@ -1,0 +1,11 @@
+-- Marks the sessions that sent an api_request among the log events ingest just inserted:
+-- from now on their cost and tokens come from events. Run by mojule/rollup.py in the
+-- ingest transaction, after the sessions were upserted.
+UPDATE sessions
+   SET has_api_requests = true
+ WHERE org_id = %(org_id)s
+   AND NOT has_api_requests
+   AND session_id IN (SELECT session_id
+                        FROM log_events_staging
+                       WHERE record_id = ANY (%(record_ids)s::bytea[])
+                         AND event_name = 'api_request')

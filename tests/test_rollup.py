@@ -1,0 +1,152 @@
+"""The usage rollup equals a recomputation from the raw rows, and reports read from it equal
+reports read from the raw rows alone, whatever the exporter sent and wherever a window cuts.
+
+The real fixture sessions go through the HTTP ingest path, spread over several quarter
+hours and two days, as delta, cumulative (out of order, one export late by half an hour)
+and duplicated exports, logs alone and metrics alone.
+"""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from mojule import accounting, analytics
+from mojule.accounting import Scope
+from mojule.db import org_transaction
+from tests.conftest import fixture_bytes
+from tests.test_analytics import (
+    FROM,
+    SESSIONS,
+    TO,
+    body,
+    claude_result,
+    cumulative_exports,
+    data_points,
+    send,
+    shifted,
+)
+
+MINUTE_NS = 60 * 10**9
+# Where each fixture session is moved to: quarter hours apart, one of them a day later.
+OFFSETS = {"bash-tool": 0, "failing-bash": 37 * MINUTE_NS,
+           "write-tool-resource-attrs": (24 * 60 + 3 * 60 + 11) * MINUTE_NS}
+GROUPINGS = ([], ["day"], ["week"], ["model"], ["user"], ["attr:department"], ["session"],
+             ["day", "model"], ["terminal", "app_version"])
+
+
+def late_cumulative_exports(name: str) -> list[dict]:
+    """The session's metrics as one cumulative run over 50 minutes: points at 0, 20 and 40
+    minutes past its start reaching a quarter, half and all of each delta value. The last
+    arrives first and the one at 20 minutes last, after the quarter hour it falls in."""
+    exports = {}
+    for minutes, share in ((0, Decimal("0.25")), (20, Decimal("0.5")), (40, Decimal(1))):
+        export = body(name, "metrics")
+        for metric, point in data_points(export):
+            metric["sum"]["aggregationTemporality"] = 2
+            start = int(point["startTimeUnixNano"]) - MINUTE_NS
+            value = Decimal(repr(point["asDouble"]))
+            point.update(startTimeUnixNano=str(start),
+                         timeUnixNano=str(start + (minutes + 10) * MINUTE_NS),
+                         asDouble=float(value * share))
+        exports[minutes] = export
+    return [exports[40], exports[0], exports[40], exports[20]]
+
+
+def send_everything(client, org, variant: str) -> None:
+    for name in SESSIONS:
+        offset = OFFSETS[name]
+        if variant in ("logs and metrics", "logs only", "every batch twice"):
+            for _ in range(2 if variant == "every batch twice" else 1):
+                send(client, org, "logs", shifted(body(name, "logs"), offset))
+        if variant in ("logs and metrics", "metrics only", "every batch twice"):
+            for _ in range(2 if variant == "every batch twice" else 1):
+                send(client, org, "metrics", shifted(body(name, "metrics"), offset))
+        if variant == "cumulative":
+            for export in cumulative_exports(name):
+                send(client, org, "metrics", shifted(export, offset))
+        if variant == "late cumulative":
+            send(client, org, "logs", shifted(body(name, "logs"), offset))
+            for export in late_cumulative_exports(name):
+                send(client, org, "metrics", shifted(export, offset))
+
+
+VARIANTS = ("logs and metrics", "logs only", "metrics only", "every batch twice",
+            "cumulative", "late cumulative")
+
+
+def stored_rollup(db, org_id: int) -> list[tuple]:
+    return db.execute("SELECT * FROM usage_rollup WHERE org_id = %s "
+                      "ORDER BY session_id, bucket, model NULLS FIRST", (org_id,)).fetchall()
+
+
+def recomputed_rollup(db, org_id: int) -> list[tuple]:
+    return db.execute(
+        "SELECT * FROM mojule_usage_rollup_rows(%(org)s, ARRAY(SELECT session_id FROM sessions"
+        " WHERE org_id = %(org)s), ARRAY(SELECT '-infinity'::timestamptz FROM sessions"
+        " WHERE org_id = %(org)s)) ORDER BY session_id, bucket, model NULLS FIRST",
+        {"org": org_id}).fetchall()
+
+
+def report(db, org_id: int, start: datetime, end: datetime, groups, tz="UTC",
+           use_rollup=True) -> list[dict]:
+    with org_transaction(db, org_id):
+        return accounting.report(db, org_id, Scope(start, end), groups, tz, use_rollup)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_rollup_equals_a_recomputation_from_the_raw_rows(client, org, db, variant):
+    org_id = org.org.org_id
+    send_everything(client, org, variant)
+    send_everything(client, org, variant)
+
+    stored = stored_rollup(db, org_id)
+    assert stored and stored == recomputed_rollup(db, org_id)
+    assert len({row[2] for row in stored}) >= len(SESSIONS)   # quarter hours apart
+    flags = db.execute(
+        "SELECT s.has_api_requests, EXISTS (SELECT 1 FROM log_events AS e WHERE e.org_id ="
+        " s.org_id AND e.session_id = s.session_id AND e.event_name = 'api_request')"
+        " FROM sessions AS s WHERE s.org_id = %s", (org_id,)).fetchall()
+    assert flags and all(flag == expected for flag, expected in flags)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_reports_from_the_rollup_equal_reports_from_the_raw_rows(client, org, db, variant):
+    org_id = org.org.org_id
+    send_everything(client, org, variant)
+    times = sorted({row[0] for row in db.execute(
+        "SELECT time FROM log_events WHERE org_id = %(org)s"
+        " UNION SELECT time FROM metric_points WHERE org_id = %(org)s", {"org": org_id})})
+    # Windows that cut quarter hours anywhere, at a record or just beside it, and whole ones.
+    cuts = [FROM, times[0], times[len(times) // 3] + timedelta(microseconds=1),
+            times[len(times) // 2], times[-1], times[-1] + timedelta(microseconds=1), TO]
+    windows = [(start, end) for start in cuts for end in cuts if start < end]
+    for start, end in windows:
+        for groups in GROUPINGS:
+            assert report(db, org_id, start, end, groups) == \
+                report(db, org_id, start, end, groups, use_rollup=False), (start, end, groups)
+    for tz in ("Asia/Kolkata", "Asia/Kathmandu", "America/St_Johns"):
+        assert report(db, org_id, FROM, TO, ["day"], tz) == \
+            report(db, org_id, FROM, TO, ["day"], tz, use_rollup=False)
+    assert accounting.rollup_span(FROM, TO, ["day"], "UTC") != (FROM, FROM)   # it was used
+
+
+def test_late_cumulative_points_cost_what_claude_code_reported(client, org, db):
+    send_everything(client, org, "late cumulative")
+    for name in SESSIONS:
+        expected = claude_result(name)
+        detail = analytics.session_totals(db, org.org.org_id, expected["session_id"])
+        assert (detail["cost_usd"], detail["tokens"]) == (expected["cost_usd"],
+                                                         expected["tokens"])
+    (total,) = analytics.usage(db, org.org.org_id, FROM, TO)
+    assert total["cost_usd"] == sum(claude_result(name)["cost_usd"] for name in SESSIONS)
+
+
+def test_a_retried_batch_changes_nothing_in_the_rollup(client, org, db):
+    org_id = org.org.org_id
+    send(client, org, "logs", fixture_bytes("bash-tool", "logs"))
+    before = stored_rollup(db, org_id)
+    send(client, org, "logs", json.loads(fixture_bytes("bash-tool", "logs")))
+    assert stored_rollup(db, org_id) == before
