@@ -146,9 +146,10 @@ ORG_TABLES = ("content_values", "log_events", "metric_points", "spans", "session
 def delete_org(conn: psycopg.Connection, org: Org, on_step=None) -> dict[str, int]:
     """Delete an org: its data keys first (crypto-shredding), then its rows, then the org.
 
-    Once the keys are gone the org's content is unreadable everywhere, backups included
-    (provided the master key is kept apart from them). The audit trail stays. Returns the
-    rows removed per table.
+    Once the keys are gone the org's content is unreadable in this database. A backup taken
+    before the deletion still holds the wrapped keys, and opens again with the same master
+    key: docs/deploy/backup-restore.rst describes that erasure window. The audit trail
+    stays. Returns the rows removed per table.
     """
     removed = {}
     with org_transaction(conn, org.org_id):
