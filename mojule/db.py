@@ -6,9 +6,10 @@ connection first and import nothing from Flask, so the CLI and tests call them d
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 import psycopg
 from flask import Flask, current_app, g

@@ -113,10 +113,7 @@ def ensure_app_role(conn: psycopg.Connection, role: str = APP_ROLE,
         conn.execute(psycopg.sql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(ident))
         conn.execute(psycopg.sql.SQL(
             "GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {}").format(ident))
-        for (table,) in conn.execute(
-                "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-                " WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p')"
-                " AND NOT c.relispartition").fetchall():
+        for (table,) in conn.execute(query("app_role_tables")).fetchall():
             privileges = "SELECT, INSERT" if table in APPEND_ONLY_TABLES else \
                 "SELECT, INSERT, UPDATE, DELETE"
             conn.execute(psycopg.sql.SQL("GRANT {} ON {} TO {}").format(

@@ -105,6 +105,9 @@ def test_audit_api_is_for_admins_with_filters_and_paging(client, db, org, admin)
     assert all(row["audit_id"] > page["next_after"] for row in rest["rows"])
     assert [row["action"] for row in by_session["rows"]] == ["content.read"] * 3
     assert client.get("/api/v1/audit?from=yesterday", headers=admin.headers).status_code == 400
+    assert client.get("/api/v1/audit?from=2026-11-01", headers=admin.headers).status_code == 400
+    assert client.get("/api/v1/audit?after=-1", headers=admin.headers).status_code == 400
+    assert client.get("/api/v1/audit?limit=1001", headers=admin.headers).status_code == 400
     bad_order = client.get("/api/v1/audit?from=2026-02-01T00:00:00Z&to=2026-01-01T00:00:00Z",
                            headers=admin.headers)
     assert bad_order.status_code == 400 and "'to'" in bad_order.get_json()["message"]

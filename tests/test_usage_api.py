@@ -170,3 +170,20 @@ def test_cli_export_matches_the_api(client, loaded, org, app_database_url, maste
 
     assert result.exit_code == 0, result.output
     assert result.stdout.replace("\r\n", "\n") == api.replace("\r\n", "\n")
+
+
+@pytest.mark.parametrize("args, option", [
+    (["--tz", "Mars/Olympus"], "--tz"),
+    (["--from", "2026-11-10", "--to", "2026-11-01"], "--to"),
+    (["--from", "last tuesday"], "--from"),
+])
+@pytest.mark.parametrize("what", ["usage", "sessions", "events"])
+def test_cli_export_bad_options_exit_2_naming_the_option(org, app_database_url, master_key,
+                                                         what, args, option):
+    env = {"MOJULE_DATABASE_URL": app_database_url, "MOJULE_MASTER_KEY": master_key}
+
+    result = CliRunner().invoke(cli, ["export", what, "--org", org.org.slug, *args], env=env)
+
+    assert result.exit_code == 2
+    assert option in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)

@@ -4,7 +4,7 @@ Every bad parameter is a 400 whose message names it, so a caller knows what to f
 """
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import request
@@ -24,19 +24,25 @@ def time_zone() -> str:
     return name
 
 
-def moment(name: str, tz: str) -> datetime | None:
-    """Return a date or date-time parameter as an aware datetime (dates at midnight in tz)."""
+def moment(name: str, tz: str | None) -> datetime | None:
+    """Return a date or date-time parameter as an aware datetime.
+
+    A date, or a date-time without a zone, is read in ``tz`` (a date at its midnight);
+    with ``tz`` None the parameter must carry its own zone. Raises BadRequest naming it.
+    """
     text = request.args.get(name)
     if not text:
         return None
     try:
-        if len(text) == 10:
-            return datetime.combine(date.fromisoformat(text), time(), ZoneInfo(tz))
         parsed = datetime.fromisoformat(text)
     except ValueError:
         raise BadRequest(f"Parameter {name!r}: {text!r} is not an ISO 8601 date "
                          "(2026-11-01) or date and time (2026-11-01T09:00:00Z).") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=ZoneInfo(tz))
+    if parsed.tzinfo:
+        return parsed
+    if tz is None:
+        raise BadRequest(f"Parameter {name!r} needs a time zone (e.g. 2026-11-01T00:00:00Z).")
+    return parsed.replace(tzinfo=ZoneInfo(tz))
 
 
 def window(tz: str) -> tuple[datetime, datetime]:
@@ -54,11 +60,17 @@ def group_by() -> list[str]:
             for group in value.split(",") if group.strip()]
 
 
-def limit(default: int = 50, highest: int = 500) -> int:
-    """Return the ``limit`` parameter. Raises BadRequest when it is not 1..highest."""
-    text = request.args.get("limit")
+def whole_number(name: str, default: int, lowest: int, highest: int | None = None) -> int:
+    """Return a whole-number parameter. Raises BadRequest when it is outside lowest..highest."""
+    text = request.args.get(name)
     if text is None:
         return default
-    if not text.isdigit() or not 1 <= int(text) <= highest:
-        raise BadRequest(f"Parameter 'limit' must be a whole number from 1 to {highest}.")
+    if not text.isdigit() or int(text) < lowest or (highest is not None and int(text) > highest):
+        bound = f"to {highest}" if highest is not None else "up"
+        raise BadRequest(f"Parameter {name!r} must be a whole number from {lowest} {bound}.")
     return int(text)
+
+
+def limit(default: int = 50, highest: int = 500) -> int:
+    """Return the ``limit`` parameter. Raises BadRequest when it is not 1..highest."""
+    return whole_number("limit", default, 1, highest)

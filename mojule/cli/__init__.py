@@ -7,6 +7,8 @@ message and a non-zero exit on failure, so cron can alert.
 from __future__ import annotations
 
 import sys
+from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 import psycopg
@@ -59,6 +61,30 @@ class CliContext:
 
 
 pass_cli = click.make_pass_decorator(CliContext, ensure=True)
+
+
+def time_zone(tz: str) -> ZoneInfo:
+    """Return the ``--tz`` option's zone. Raises click.BadParameter for an unknown one."""
+    try:
+        return ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise click.BadParameter(f"unknown time zone {tz!r}", param_hint="--tz") from None
+
+
+def parse_moment(text: str | None, option: str, tz: str = "UTC") -> datetime | None:
+    """Return an ISO 8601 option value as an aware datetime (without a zone: read in ``tz``).
+
+    Raises click.BadParameter naming the option, for the value or for an unknown zone.
+    """
+    if text is None:
+        return None
+    zone = time_zone(tz)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not ISO 8601 (e.g. 2026-11-26T03:00:00Z)",
+                                 param_hint=option) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=zone)
 
 
 def when(moment) -> str:

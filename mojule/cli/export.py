@@ -3,25 +3,19 @@ from __future__ import annotations
 
 import sys
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import click
 
 from mojule import exports
 from mojule.analytics import BadParameter
-from mojule.cli import CliContext, cli, pass_cli
+from mojule.cli import CliContext, cli, parse_moment, pass_cli, time_zone
 
 
 def _window(since: str | None, until: str | None, tz: str) -> tuple[datetime, datetime]:
-    def parse(text: str, name: str) -> datetime:
-        try:
-            moment = datetime.fromisoformat(text)
-        except ValueError:
-            raise click.BadParameter(f"{text!r} is not ISO 8601", param_hint=name) from None
-        return moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo(tz))
-
-    end = parse(until, "--to") if until else datetime.now(ZoneInfo(tz))
-    start = parse(since, "--from") if since else end - timedelta(days=30)
+    end = parse_moment(until, "--to", tz) or datetime.now(time_zone(tz))
+    start = parse_moment(since, "--from", tz) or end - timedelta(days=30)
+    if end <= start:
+        raise click.BadParameter("must be after --from", param_hint="--to")
     return start, end
 
 

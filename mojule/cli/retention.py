@@ -7,18 +7,8 @@ import click
 import orjson
 
 from mojule import audit, retention
-from mojule.cli import CliContext, cli, pass_cli
+from mojule.cli import CliContext, cli, parse_moment, pass_cli
 from mojule.db import org_transaction
-
-
-def _timestamp(value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter("use ISO 8601, e.g. 2026-11-26T03:00:00Z") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 @cli.command("purge")
@@ -32,7 +22,7 @@ def purge(ctx: CliContext, dry_run: bool, now_text: str | None) -> None:
     Usage rows and the audit trail stay. A second purge started while one runs exits
     at once with status 0.
     """
-    now = _timestamp(now_text) or datetime.now(UTC)
+    now = parse_moment(now_text, "--now") or datetime.now(UTC)
     verb = "would remove" if dry_run else "removed"
 
     def report(result: retention.OrgPurge) -> None:
@@ -74,5 +64,6 @@ def audit_export(ctx: CliContext, slug: str, since: str | None, until: str | Non
     """Write the org's audit rows as JSON lines to standard output."""
     target = ctx.org(slug)
     with org_transaction(ctx.conn, target.org_id):
-        for row in audit.rows(ctx.conn, target.org_id, _timestamp(since), _timestamp(until)):
+        for row in audit.rows(ctx.conn, target.org_id, parse_moment(since, "--from"),
+                                parse_moment(until, "--to")):
             click.echo(orjson.dumps(row).decode())
