@@ -17,6 +17,12 @@
 -- these same sums per session, quarter hour and model (migration 0003 computes them by
 -- these rules); the rest of the window, and gauges, from the raw rows. rollup_from =
 -- rollup_to = from reads everything raw, as a grouping by tool or language must.
+--
+-- A session whose counted rows all lie in those whole quarter hours (grouped by day or
+-- week: in one local day or week too) and that sent no gauge in the window is read from
+-- session_usage instead: its sums over its whole life, one row, or one per raw model when
+-- grouped by model, with its cost already rounded as above (migration 0006). Only the other
+-- sessions, at the window's edges, are summed and rounded here.
 WITH scope AS (
     SELECT sc.session_id, sc.seat_identity, sc.terminal_type, sc.app_version,
            CASE WHEN %(attr_0)s::text IS NOT NULL THEN sc.resource_attributes END
@@ -76,6 +82,29 @@ points AS (
        AND (m.metric_name <> 'claude_code.session.count'
             OR (m.attributes ->> 'start_type') IS DISTINCT FROM 'agents_view')
        AND (%(session_ids)s::text[] IS NULL OR m.session_id = ANY (%(session_ids)s::text[]))
+),
+span_sessions AS (
+    -- The totals rows (session_usage) of the sessions with counted rows in the whole
+    -- quarter hours, in scope or not, and whether each is read whole.
+    SELECT u.session_id,
+           u.first_bucket >= %(rollup_from)s
+           AND u.last_bucket < %(rollup_to)s
+           AND (NOT %(by_day)s
+                OR to_char(u.first_bucket AT TIME ZONE %(tz)s::text, 'YYYY-MM-DD')
+                   = to_char(u.last_bucket AT TIME ZONE %(tz)s::text, 'YYYY-MM-DD'))
+           AND (NOT %(by_week)s
+                OR date_trunc('week', u.first_bucket AT TIME ZONE %(tz)s::text)
+                   = date_trunc('week', u.last_bucket AT TIME ZONE %(tz)s::text))
+           AND NOT EXISTS (SELECT 1
+                             FROM points AS g
+                            WHERE g.kind = 'gauge'
+                              AND g.session_id = u.session_id) AS whole
+      FROM session_usage AS u
+     WHERE u.org_id = %(org_id)s
+       AND NOT u.per_model
+       AND u.last_bucket >= %(rollup_from)s
+       AND u.first_bucket < %(rollup_to)s
+       AND (%(session_ids)s::text[] IS NULL OR u.session_id = ANY (%(session_ids)s::text[]))
 ),
 run_baselines AS (
     -- The highest value each cumulative run had reached before its stretch of the window.
@@ -199,9 +228,10 @@ facts AS (
            r.active_time_cli_s
       FROM usage_rollup AS r
      WHERE r.org_id = %(org_id)s
+       -- The sessions not read whole: few, found through the index.
+       AND r.session_id = ANY (ARRAY(SELECT session_id FROM span_sessions WHERE NOT whole))
        AND r.bucket >= %(rollup_from)s
        AND r.bucket < %(rollup_to)s
-       AND (%(session_ids)s::text[] IS NULL OR r.session_id = ANY (%(session_ids)s::text[]))
 ),
 keyed AS (
     -- The facts that count for their session's source, with cost and tokens from it, and
@@ -279,23 +309,102 @@ rounded AS (
       FROM per_session AS ps
     WINDOW running AS (PARTITION BY ps.session_id {group_order} ROWS UNBOUNDED PRECEDING)
 ),
+whole_rows AS (
+    -- The session_usage rows of the sessions read whole, in scope, with the keys of the
+    -- report's groups: each session's totals row, or its model rows when grouped by model.
+    SELECT u.session_id, u.counted, u.model, u.models, sc.seat_identity, u.whole_micros,
+           u.input_tokens, u.output_tokens, u.cache_read_tokens, u.cache_creation_tokens,
+           u.api_requests, u.api_errors, u.api_retries_exhausted, u.tool_calls,
+           u.tool_successes, u.tool_failures, u.tool_duration_ms, u.tool_timed,
+           u.tool_accepts, u.tool_rejects, u.lines_added, u.lines_removed, u.commits,
+           u.pull_requests, u.edits_accepted, u.edits_rejected, u.active_time_user_s,
+           u.active_time_cli_s,
+           CASE WHEN %(by_day)s
+                THEN to_char(u.first_bucket AT TIME ZONE %(tz)s::text, 'YYYY-MM-DD') END AS key_day,
+           CASE WHEN %(by_week)s
+                THEN to_char(date_trunc('week', u.first_bucket AT TIME ZONE %(tz)s::text),
+                             'YYYY-MM-DD')
+           END AS key_week,
+           sc.seat_identity AS key_user,
+           CASE WHEN %(by_model)s THEN u.model_key END AS key_model,
+           sc.terminal_type AS key_terminal,
+           sc.app_version AS key_app_version,
+           sc.resource_attributes ->> %(attr_0)s AS key_attr_0,
+           sc.resource_attributes ->> %(attr_1)s AS key_attr_1,
+           u.session_id AS key_session,
+           NULL::text AS key_tool,
+           NULL::text AS key_language
+      FROM span_sessions AS w
+      JOIN session_usage AS u
+        ON u.org_id = %(org_id)s
+       AND u.per_model = %(by_model)s
+       AND u.session_id = w.session_id
+       AND u.last_bucket >= %(rollup_from)s
+      JOIN scope AS sc
+        ON sc.session_id = w.session_id
+     WHERE w.whole
+),
 models AS (
     -- The raw model names of each group.
     SELECT {key_columns} model
       FROM keyed
      WHERE model IS NOT NULL
      GROUP BY {key_columns} model
+    UNION
+    SELECT {key_columns} used.model
+      -- Few groups and sessions share few sets of models: those first.
+      FROM (SELECT DISTINCT {key_columns} coalesce(models, ARRAY[model]) AS models
+              FROM whole_rows) AS sets
+     CROSS JOIN LATERAL unnest(sets.models) AS used (model)
+     WHERE used.model IS NOT NULL
+),
+whole_groups AS (
+    -- The sessions read whole, summed per group ahead: one row per group.
+    SELECT {key_columns} count(*) FILTER (WHERE counted) AS sessions,
+           sum(whole_micros) AS whole_micros, sum(input_tokens) AS input_tokens,
+           sum(output_tokens) AS output_tokens, sum(cache_read_tokens) AS cache_read_tokens,
+           sum(cache_creation_tokens) AS cache_creation_tokens,
+           sum(api_requests) AS api_requests, sum(api_errors) AS api_errors,
+           sum(api_retries_exhausted) AS api_retries_exhausted, sum(tool_calls) AS tool_calls,
+           sum(tool_successes) AS tool_successes, sum(tool_failures) AS tool_failures,
+           sum(tool_duration_ms) AS tool_duration_ms, sum(tool_timed) AS tool_timed,
+           sum(tool_accepts) AS tool_accepts, sum(tool_rejects) AS tool_rejects,
+           sum(lines_added) AS lines_added, sum(lines_removed) AS lines_removed,
+           sum(commits) AS commits, sum(pull_requests) AS pull_requests,
+           sum(edits_accepted) AS edits_accepted, sum(edits_rejected) AS edits_rejected,
+           sum(active_time_user_s) AS active_time_user_s,
+           sum(active_time_cli_s) AS active_time_cli_s
+      FROM whole_rows
+     GROUP BY {group_by}
 ),
 grouped AS (
-    SELECT {key_columns} session_id, seat_identity, whole_micros, input_tokens, output_tokens,
-           cache_read_tokens, cache_creation_tokens, api_requests, api_errors,
+    -- What each group adds up: the sessions summed and rounded here, one row each; the
+    -- sessions read whole, per group, and their seats; and the group's model names.
+    SELECT {key_columns} 1 AS sessions, seat_identity, whole_micros, input_tokens,
+           output_tokens, cache_read_tokens, cache_creation_tokens, api_requests, api_errors,
            api_retries_exhausted, tool_calls, tool_successes, tool_failures, tool_duration_ms,
            tool_timed, tool_accepts, tool_rejects, lines_added, lines_removed, commits,
            pull_requests, edits_accepted, edits_rejected, active_time_user_s,
            active_time_cli_s, NULL::text AS model
       FROM rounded
     UNION ALL
-    SELECT {key_columns} NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+    SELECT {key_columns} sessions, NULL, whole_micros, input_tokens, output_tokens,
+           cache_read_tokens, cache_creation_tokens, api_requests, api_errors,
+           api_retries_exhausted, tool_calls, tool_successes, tool_failures, tool_duration_ms,
+           tool_timed, tool_accepts, tool_rejects, lines_added, lines_removed, commits,
+           pull_requests, edits_accepted, edits_rejected, active_time_user_s,
+           active_time_cli_s, NULL
+      FROM whole_groups
+    UNION ALL
+    SELECT DISTINCT {key_columns} 0, seat_identity, NULL::numeric, NULL::numeric,
+           NULL::numeric, NULL::numeric, NULL::numeric, NULL::bigint, NULL::bigint,
+           NULL::bigint, NULL::bigint, NULL::bigint, NULL::bigint, NULL::numeric,
+           NULL::bigint, NULL::bigint, NULL::bigint, NULL::numeric, NULL::numeric,
+           NULL::numeric, NULL::numeric, NULL::numeric, NULL::numeric, NULL::numeric,
+           NULL::numeric, NULL::text
+      FROM whole_rows
+    UNION ALL
+    SELECT {key_columns} 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
            NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
            NULL, model
       FROM models
@@ -306,7 +415,7 @@ SELECT {key_columns}
        coalesce(round(sum(output_tokens)), 0)::bigint                         AS output_tokens,
        coalesce(round(sum(cache_read_tokens)), 0)::bigint                     AS cache_read_tokens,
        coalesce(round(sum(cache_creation_tokens)), 0)::bigint                 AS cache_creation_tokens,
-       count(session_id)                                                      AS sessions,
+       sum(sessions)::bigint                                                  AS sessions,
        count(DISTINCT seat_identity)                                          AS active_users,
        coalesce(sum(api_requests), 0)::bigint                                 AS api_requests,
        coalesce(sum(api_errors), 0)::bigint                                   AS api_errors,

@@ -114,6 +114,9 @@ def test_org_delete_destroys_keys_first_then_rows_and_keeps_audit(client, db, or
     for test_org in (org, other_org):
         ingest_session(client, test_org, "bash-tool")
     other_before = counts(db, other_org.org.org_id)
+    assert all(db.execute(f"SELECT count(*) FROM {table} WHERE org_id = %s",
+                          (org.org.org_id,)).fetchone()[0]
+               for table in ("usage_rollup", "session_usage"))
 
     result = run(cli_env, "org", "delete", org.org.slug, "--yes")
 
@@ -124,6 +127,16 @@ def test_org_delete_destroys_keys_first_then_rows_and_keeps_audit(client, db, or
     assert after["audit_log"] >= 1
     assert db.execute("SELECT count(*) FROM orgs WHERE org_id = %s",
                       (org.org.org_id,)).fetchone()[0] == 0
+    # Nothing of the org is left anywhere else either (the usage rollups included).
+    tables = [row[0] for row in db.execute(
+        "SELECT c.table_name FROM information_schema.columns AS c"
+        "  JOIN pg_class AS t ON t.relname = c.table_name AND NOT t.relispartition"
+        " WHERE c.table_schema = 'public' AND c.column_name = 'org_id'"
+        "   AND t.relkind IN ('r', 'p') AND c.table_name NOT IN ('audit_log', 'orgs')")]
+    assert {"usage_rollup", "session_usage", "sessions"} <= set(tables)
+    left = {table: db.execute(f"SELECT count(*) FROM {table} WHERE org_id = %s",
+                              (org.org.org_id,)).fetchone()[0] for table in tables}
+    assert left == dict.fromkeys(tables, 0)
     assert counts(db, other_org.org.org_id) == other_before
 
 

@@ -90,6 +90,18 @@ def recomputed_rollup(db, org_id: int) -> list[tuple]:
         {"org": org_id}).fetchall()
 
 
+def stored_session_usage(db, org_id: int) -> list[tuple]:
+    return db.execute("SELECT * FROM session_usage WHERE org_id = %s "
+                      "ORDER BY session_id, per_model, model NULLS FIRST", (org_id,)).fetchall()
+
+
+def recomputed_session_usage(db, org_id: int) -> list[tuple]:
+    return db.execute(
+        "SELECT * FROM mojule_session_usage_rows(%(org)s, ARRAY(SELECT session_id"
+        " FROM sessions WHERE org_id = %(org)s)) ORDER BY session_id, per_model,"
+        " model NULLS FIRST", {"org": org_id}).fetchall()
+
+
 def report(db, org_id: int, start: datetime, end: datetime, groups, tz="UTC",
            use_rollup=True) -> list[dict]:
     with org_transaction(db, org_id):
@@ -104,6 +116,8 @@ def test_rollup_equals_a_recomputation_from_the_raw_rows(client, org, db, varian
 
     stored = stored_rollup(db, org_id)
     assert stored and stored == recomputed_rollup(db, org_id)
+    totals = stored_session_usage(db, org_id)
+    assert totals and totals == recomputed_session_usage(db, org_id)
     assert len({row[2] for row in stored}) >= len(SESSIONS)   # quarter hours apart
     flags = db.execute(
         "SELECT s.has_api_requests, EXISTS (SELECT 1 FROM log_events AS e WHERE e.org_id ="
@@ -150,3 +164,22 @@ def test_a_retried_batch_changes_nothing_in_the_rollup(client, org, db):
     before = stored_rollup(db, org_id)
     send(client, org, "logs", json.loads(fixture_bytes("bash-tool", "logs")))
     assert stored_rollup(db, org_id) == before
+
+
+@pytest.mark.parametrize("groups", [[], ["model"], ["day", "user"]])
+def test_sessions_wholly_inside_the_window_are_read_from_their_totals(client, org, db, groups):
+    org_id = org.org.org_id
+    send_everything(client, org, "logs and metrics")
+    before = report(db, org_id, FROM, TO, groups)
+    assert before == report(db, org_id, FROM, TO, groups, use_rollup=False)
+
+    # A dollar more on every row of session_usage shows in the report, and only there.
+    db.execute("UPDATE session_usage SET whole_micros = whole_micros + 1000000"
+               " WHERE org_id = %s AND per_model = %s", (org_id, "model" in groups))
+    after = report(db, org_id, FROM, TO, groups)
+
+    rows = db.execute("SELECT count(*) FROM session_usage WHERE org_id = %s AND per_model = %s",
+                      (org_id, "model" in groups)).fetchone()[0]
+    assert rows >= len(SESSIONS)
+    assert sum(row["cost_usd"] for row in after) - sum(row["cost_usd"] for row in before) == rows
+    assert report(db, org_id, FROM, TO, groups, use_rollup=False) == before
