@@ -7,8 +7,8 @@ quarter hour its new rows fall in is recomputed and written over, and every late
 the same sessions, since a late cumulative point changes what the points after it count.
 Recomputing (rather than adding the new rows' share) keeps the rollup a function of the
 raw rows whatever the exporter sent, retries and late points included. A session's
-``session_usage`` rows (migration 0006), its totals over its whole rollup, are recomputed
-with it.
+``session_usage`` rows (migration 0006), its totals over its whole rollup, follow by
+trigger.
 """
 from __future__ import annotations
 
@@ -56,6 +56,3 @@ def refresh(conn: psycopg.Connection, org_id: int, session_ids: Sequence[str],
               "since": list(since) if since is not None else ["-infinity"] * len(session_ids)}
     conn.execute(query("rollup_lock_sessions"), params)
     conn.execute(query("rollup_refresh"), params)
-    # Each session's totals (migration 0006) follow from its whole rollup.
-    conn.execute(query("rollup_session_usage_delete"), params)
-    conn.execute(query("rollup_session_usage_insert"), params)

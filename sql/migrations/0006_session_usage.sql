@@ -10,8 +10,10 @@
 -- session_usage holds, per session, one row of its totals (per_model false, model NULL),
 -- and one row per raw model name it used (per_model true). Each row is a pure function of
 -- the session's usage_rollup rows and has_api_requests, computed by
--- mojule_session_usage_rows() below; ingest recomputes a session's rows whenever it
--- recomputes its rollup (mojule/rollup.py), in the same transaction. Only the rollup rows a
+-- mojule_session_usage_rows() below. Triggers on usage_rollup recompute a session's rows
+-- whenever any of its rollup rows is written, in the same statement: whatever writes the
+-- rollup (ingest, the benchmark's generator, a worker of the previous release still running
+-- during an upgrade) keeps the totals current. Only the rollup rows a
 -- report counts go in (facts, or the count of the session's source, not zero), with cost
 -- and tokens already taken from the session's source.
 --
@@ -143,6 +145,32 @@ SELECT for_org, session_id, false, NULL, NULL, min(first_bucket), max(last_bucke
   FROM counted
  GROUP BY session_id
 $$;
+
+-- Recomputes the session_usage rows of the sessions whose usage_rollup rows the statement
+-- wrote (`written`, its transition table). A statement that both inserts and updates rollup
+-- rows (ingest's upsert) runs it twice; the second finds the same result.
+CREATE FUNCTION mojule_session_usage_follow_rollup()
+RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    org bigint;
+    ids text[];
+BEGIN
+    FOR org, ids IN SELECT org_id, array_agg(DISTINCT session_id) FROM written GROUP BY org_id
+    LOOP
+        DELETE FROM session_usage WHERE org_id = org AND session_id = ANY (ids);
+        INSERT INTO session_usage
+        SELECT * FROM mojule_session_usage_rows(org, ids) ORDER BY session_id, per_model, model;
+    END LOOP;
+    RETURN NULL;
+END;
+$$;
+CREATE TRIGGER session_usage_after_insert AFTER INSERT ON usage_rollup
+    REFERENCING NEW TABLE AS written
+    FOR EACH STATEMENT EXECUTE FUNCTION mojule_session_usage_follow_rollup();
+CREATE TRIGGER session_usage_after_update AFTER UPDATE ON usage_rollup
+    REFERENCING NEW TABLE AS written
+    FOR EACH STATEMENT EXECUTE FUNCTION mojule_session_usage_follow_rollup();
 
 -- Fill it from the rollup already stored, one org at a time under row-level security, as
 -- the app would.
