@@ -55,4 +55,5 @@ def refresh(conn: psycopg.Connection, org_id: int, session_ids: Sequence[str],
     params = {"org_id": org_id, "session_ids": list(session_ids),
               "since": list(since) if since is not None else ["-infinity"] * len(session_ids)}
     conn.execute(query("rollup_lock_sessions"), params)
+    conn.execute(query("rollup_clear"), params)
     conn.execute(query("rollup_refresh"), params)

@@ -1,6 +1,7 @@
 -- Recomputes the usage_rollup rows of some sessions from the raw rows, each from the
 -- quarter hour holding its `since` on, and writes them over the stored ones (a quarter
--- hour only ever gains rows, so none disappears). Run by mojule/rollup.py at ingest, and
+-- hour only ever gains rows, so none disappears; rollup_clear.sql has usually just deleted
+-- them). Run by mojule/rollup.py at ingest, and
 -- by the usage benchmark's generator, after rollup_lock_sessions.sql.
 INSERT INTO usage_rollup
 SELECT *
