@@ -84,8 +84,8 @@ points AS (
        AND (%(session_ids)s::text[] IS NULL OR m.session_id = ANY (%(session_ids)s::text[]))
 ),
 span_sessions AS (
-    -- The totals rows (session_usage) of the sessions with counted rows in the whole
-    -- quarter hours, in scope or not, and whether each is read whole.
+    -- The sessions with counted rows in the whole quarter hours (from their session_usage
+    -- totals rows), in scope or not, and whether each is read whole.
     SELECT u.session_id,
            u.first_bucket >= %(rollup_from)s
            AND u.last_bucket < %(rollup_to)s
@@ -339,7 +339,7 @@ whole_rows AS (
         ON u.org_id = %(org_id)s
        AND u.per_model = %(by_model)s
        AND u.session_id = w.session_id
-       AND u.last_bucket >= %(rollup_from)s
+       AND u.last_bucket >= %(rollup_from)s   -- implied by w.whole; lets session_usage_window serve
       JOIN scope AS sc
         ON sc.session_id = w.session_id
      WHERE w.whole
@@ -396,13 +396,10 @@ grouped AS (
            active_time_cli_s, NULL
       FROM whole_groups
     UNION ALL
-    SELECT DISTINCT {key_columns} 0, seat_identity, NULL::numeric, NULL::numeric,
-           NULL::numeric, NULL::numeric, NULL::numeric, NULL::bigint, NULL::bigint,
-           NULL::bigint, NULL::bigint, NULL::bigint, NULL::bigint, NULL::numeric,
-           NULL::bigint, NULL::bigint, NULL::bigint, NULL::numeric, NULL::numeric,
-           NULL::numeric, NULL::numeric, NULL::numeric, NULL::numeric, NULL::numeric,
-           NULL::numeric, NULL::text
-      FROM whole_rows
+    SELECT {key_columns} 0, seat_identity, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+           NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+           NULL, NULL, NULL
+      FROM (SELECT DISTINCT {key_columns} seat_identity FROM whole_rows) AS seats
     UNION ALL
     SELECT {key_columns} 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
            NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,

@@ -1,7 +1,8 @@
 -- Deletes the usage_rollup rows of some sessions from the quarter hour holding each one's
--- `since` on, just before rollup_refresh.sql writes them again: a row written anew fires
--- only the insert trigger that recomputes the session's totals (migration 0006), where an
--- overwritten one would fire the update trigger as well. Run by mojule/rollup.py.
+-- `since` on: rollup_refresh.sql then writes them anew. New rows fire only the insert
+-- trigger that recomputes the sessions' totals (migration 0006), where overwriting them
+-- would fire the update trigger too and recompute each session twice. Run by
+-- mojule/rollup.py, after rollup_lock_sessions.sql.
 DELETE FROM usage_rollup AS r
  USING unnest(%(session_ids)s::text[], %(since)s::timestamptz[]) AS s (session_id, since)
  WHERE r.org_id = %(org_id)s
