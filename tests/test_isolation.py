@@ -59,9 +59,9 @@ def test_app_role_is_neither_superuser_nor_owner_and_cannot_bypass_rls(db, app_d
 def test_app_role_cannot_read_partitions_directly(db, app_database_url):
     partition = db.execute("SELECT c.relname FROM pg_class c WHERE c.relispartition "
                            "AND c.relkind = 'r' AND c.relname LIKE 'content_values_%' LIMIT 1").fetchone()[0]
-    with psycopg.connect(app_database_url, autocommit=True) as app_conn:
-        with pytest.raises(psycopg.errors.InsufficientPrivilege):
-            app_conn.execute(f'SELECT * FROM "{partition}"')
+    with psycopg.connect(app_database_url, autocommit=True) as app_conn, \
+            pytest.raises(psycopg.errors.InsufficientPrivilege):
+        app_conn.execute(f'SELECT * FROM "{partition}"')
 
 
 def test_a_query_that_forgets_its_org_filter_sees_nothing(client, org, other_org, app_database_url):
@@ -70,15 +70,15 @@ def test_a_query_that_forgets_its_org_filter_sees_nothing(client, org, other_org
     with psycopg.connect(app_database_url, autocommit=True) as app_conn:
         unscoped = {table: app_conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
                     for table in ("log_events", "metric_points", "spans", "content_values",
-                                  "sessions", "ingest_tokens", "data_keys")}
+                                  "sessions", "usage_rollup", "session_usage",
+                                  "ingest_tokens", "data_keys")}
         with app_conn.transaction():
             app_conn.execute("SELECT set_config('mojule.org_id', %s, true)", (str(org.org.org_id),))
             scoped = app_conn.execute("SELECT DISTINCT org_id FROM log_events").fetchall()
-        with pytest.raises(psycopg.errors.InsufficientPrivilege):
-            with app_conn.transaction():
-                app_conn.execute("SELECT set_config('mojule.org_id', %s, true)",
-                                 (str(org.org.org_id),))
-                app_conn.execute("UPDATE sessions SET org_id = %s", (other_org.org.org_id,))
+        with pytest.raises(psycopg.errors.InsufficientPrivilege), app_conn.transaction():
+            app_conn.execute("SELECT set_config('mojule.org_id', %s, true)",
+                             (str(org.org.org_id),))
+            app_conn.execute("UPDATE sessions SET org_id = %s", (other_org.org.org_id,))
 
     assert unscoped == dict.fromkeys(unscoped, 0)
     assert scoped == [(org.org.org_id,)]
