@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import hashlib
 import re
+import uuid
+from contextlib import ExitStack
 
 import pytest
 
 from mojule import license, people, policy
+from mojule.db import connect
 from tests.conftest import fixture_bytes, ingest_session, make_org, make_user
 from tests.ingest_support import app_client
 from tests.installation import (  # noqa: F401 (fixtures)
@@ -139,3 +142,31 @@ def test_each_worker_reuses_its_decision_for_the_check_interval(site, monkeypatc
     with pytest.raises(policy.IngestionPaused):
         worker.check(site)
     assert len(evaluations) == 3             # two by the worker, one by pause_by_hand
+
+
+def test_two_ingests_registering_new_seats_in_opposite_order_never_wait_on_each_other(
+        site, installation):
+    # Each transaction registers a seat the other is registering at the same time. Were the
+    # register to wait for the other's insert, the two would deadlock and one ingest would
+    # fail; lock_timeout turns any such wait into an error here instead of a hang.
+    org_id = make_org(site).org.org_id
+
+    def add_session(conn, seat: str) -> None:
+        conn.execute("INSERT INTO sessions (org_id, session_id, seat_identity, first_seen,"
+                     " last_seen) VALUES (%s, %s, %s, now(), now())",
+                     (org_id, f"s-{uuid.uuid4()}", seat))
+
+    with ExitStack() as stack:
+        first, second = (stack.enter_context(connect(installation.app_url)) for _ in range(2))
+        for conn in (first, second):
+            stack.enter_context(conn.transaction())
+            conn.execute("SELECT set_config('mojule.org_id', %s, true),"
+                         " set_config('lock_timeout', '2s', true)", (str(org_id),))
+        add_session(first, "seat-a")
+        add_session(second, "seat-b")
+        add_session(first, "seat-b")
+        add_session(second, "seat-a")
+
+    digests = {row[0] for row in site.execute("SELECT seat_digest FROM license_seats")}
+    assert digests == {hashlib.sha256(b"seat-a").digest(), hashlib.sha256(b"seat-b").digest()}
+    assert policy.evaluate(site, KEYS).seats_in_use == 2
