@@ -213,6 +213,8 @@ def _session(row: Mapping[str, Any]) -> dict[str, Any]:
         "last_seen": row["last_seen"].isoformat(),
         "terminal_type": row["terminal_type"],
         "app_version": row["app_version"],
+        # True for what a seat sent without session.id in one UTC day (migration 0008).
+        "unattributed": row["unattributed"],
     }
 
 

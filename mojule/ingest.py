@@ -204,7 +204,9 @@ def store(conn: psycopg.Connection, org_id: int, batch: Batch, keyring: Keyring,
                 _upsert_sessions(conn, org_id, batch.sessions)
             # The usage rollup (mojule/rollup.py) counts the new rows in this same
             # transaction, so reports never see rows it does not hold, or the reverse.
-            rollup.record_inserted(conn, org_id, batch.table, inserted)
+            rollup.record_inserted(conn, org_id, batch.table, inserted, {
+                session_id: seen.context.seat.identity
+                for session_id, seen in batch.sessions.items() if seen.context.unattributed})
     except BaseException:
         # The org's first data key may have been created, and cached, in this transaction:
         # the rollback took the key with it, so the cache must not hand it out again.
@@ -214,9 +216,14 @@ def store(conn: psycopg.Connection, org_id: int, batch: Batch, keyring: Keyring,
 
 
 def session_ids(batches: Sequence[Batch]) -> list[str]:
-    """Return the distinct session ids of the batches, capped to keep the answer small."""
+    """Return the distinct session ids the batches carried, capped to keep the answer small.
+
+    Unattributed sessions are left out: no record named them.
+    """
     listed, size = [], 0
-    for session_id in sorted({sid for batch in batches for sid in batch.sessions}):
+    sent = {session_id for batch in batches for session_id, seen in batch.sessions.items()
+            if not seen.context.unattributed}
+    for session_id in sorted(sent):
         size += len(json.dumps(session_id))      # as the answer will spell it
         if len(listed) == SESSION_IDS_CAP or size > SESSION_IDS_BYTES:
             break
@@ -264,6 +271,7 @@ def _upsert_sessions(conn: psycopg.Connection, org_id: int, sessions: dict[str, 
             "first_seen": seen.first_seen, "last_seen": seen.last_seen,
             "app_version": ctx.app_version, "terminal_type": ctx.terminal_type,
             "service_name": ctx.service_name, "resource_attributes": jsonb(seen.resource),
+            "unattributed": ctx.unattributed,
         })
     with conn.cursor() as cur:
         cur.executemany(query("session_upsert"), params)

@@ -13,7 +13,7 @@ from mojule.auth import ingest_token_required
 from mojule.content import ContentPolicy
 from mojule.ingest import Batch, Malformed, enum, jsonb, timestamp
 from mojule.receiver import receive
-from mojule.usage import MAX_TEXT_LENGTH, decimal, text
+from mojule.usage import MAX_TEXT_LENGTH, decimal, text, unattributed
 
 bp = Blueprint("metrics", __name__)
 
@@ -51,6 +51,8 @@ def _add_point(batch: Batch, policy: ContentPolicy, org_id: int, point: otlp.Met
     resource, resource_content, resource_json = batch.resource_view(policy, point.resource)
     content = {**content, **resource_content}
     ctx = batch.context(usage, resource)
+    if ctx.session_id is None:
+        ctx = unattributed(ctx, time)
     seat = ctx.seat
     get = usage.get
     row = (

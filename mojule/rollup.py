@@ -12,7 +12,7 @@ trigger.
 """
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 
 import psycopg
@@ -24,22 +24,38 @@ ROLLED_UP = ("log_events", "metric_points")
 
 
 def record_inserted(conn: psycopg.Connection, org_id: int, table: str,
-                    record_ids: Collection[bytes]) -> None:
+                    record_ids: Collection[bytes],
+                    unattributed: Mapping[str, str | None] | None = None) -> None:
     """Bring the rollup up to date with the rows ingest just inserted into ``table``.
 
     Runs in the ingest transaction, after the rows were inserted and their sessions
     upserted, while the table's staging table still holds the batch; ``record_ids`` are
-    the ids the insert returned (retried records are not among them).
+    the ids the insert returned (retried records are not among them), and
+    ``unattributed`` the batch's unattributed sessions (migration 0008) with their seats.
     """
     if table not in ROLLED_UP or not record_ids:
         return
+    unattributed = unattributed or {}
     params = {"org_id": org_id, "record_ids": list(record_ids)}
+    seats = {seat for seat in unattributed.values() if seat is not None}
     if table == "log_events":
-        conn.execute(query("rollup_flag_sessions"), params)
-    touched = conn.execute(query(f"rollup_scope_{table}"), params).fetchall()
-    if touched:
-        refresh(conn, org_id, [session_id for session_id, _ in touched],
-                [since for _, since in touched])
+        seats.update(seat for (seat,) in conn.execute(query("rollup_flag_sessions"), params)
+                     if seat is not None)
+    since = dict(conn.execute(query(f"rollup_scope_{table}"), params).fetchall())
+    found = []
+    if unattributed and since:
+        found += conn.execute(query("rollup_scope_unattributed_later"), {
+            "org_id": org_id, "session_ids": sorted(since)}).fetchall()
+    if seats:
+        found += conn.execute(query("sessions_flag_unattributed"),
+                              {"org_id": org_id, "seats": sorted(seats)}).fetchall()
+    # Recomputed whole, from their first row on: not from -infinity, since a cumulative run
+    # may have begun the day before, in the seat's previous unattributed session.
+    for session_id, first_seen in found:
+        since[session_id] = min(since.get(session_id, first_seen), first_seen)
+    if since:
+        session_ids = sorted(since)
+        refresh(conn, org_id, session_ids, [since[session_id] for session_id in session_ids])
 
 
 def refresh(conn: psycopg.Connection, org_id: int, session_ids: Sequence[str],

@@ -8,8 +8,10 @@ would otherwise fail the whole batch.
 """
 from __future__ import annotations
 
+import hashlib
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -18,6 +20,10 @@ from typing import Any
 SEAT_KEYS = ("user.email", "user.account_uuid", "user.account_id", "user.id")
 # Every record attribute ``context`` reads.
 CONTEXT_KEYS = (*SEAT_KEYS, "session.id", "organization.id", "terminal.type", "app.version")
+# Unattributed sessions (migration 0008): what a seat sent without session.id in one UTC
+# day. Their ids start with this, then the day, then a digest of the seat identity, which
+# keeps a person's email out of URLs, logs and answers that show session ids.
+UNATTRIBUTED_PREFIX = "unattributed-"
 # Text columns are indexed, and a btree entry holds at most 2704 bytes: 512 characters of
 # up to 4 UTF-8 bytes each fit. Ids, names and versions are far shorter.
 MAX_TEXT_LENGTH = 512
@@ -44,6 +50,7 @@ class Context:
     terminal_type: str | None
     app_version: str | None
     service_name: str | None
+    unattributed: bool = False  # session_id names the seat and day: none was sent
 
 
 def text(value: Any) -> str | None:
@@ -140,3 +147,14 @@ def context(attributes: dict, resource: dict) -> Context:
         or text(resource.get("service.version")),
         service_name=text(resource.get("service.name")),
     )
+
+
+def unattributed(ctx: Context, time: datetime) -> Context:
+    """Return ``ctx`` filed under its seat's unattributed session of ``time``'s UTC day.
+
+    For records sent without session.id (OTEL_METRICS_INCLUDE_SESSION_ID=false), which the
+    accounting would otherwise leave out: it sums sessions.
+    """
+    seat = hashlib.sha256((ctx.seat.identity or "").encode()).hexdigest()[:16]
+    session_id = f"{UNATTRIBUTED_PREFIX}{time.date().isoformat()}-{seat}"
+    return replace(ctx, session_id=session_id, unattributed=True)

@@ -11,7 +11,9 @@
 -- and only as a baseline when start = time; a gauge counts its last value in the window.
 -- Figures are summed per session and group first; each session's cost is then rounded to
 -- micro-dollars by cumulative rounding over its groups, so whatever the grouping, the
--- groups add up to the rounded per-session totals exactly.
+-- groups add up to the rounded per-session totals exactly. An unattributed session (what a
+-- seat sent without session.id in one day, migration 0008) counts its figures, but is not
+-- counted as a session.
 --
 -- The whole quarter hours [rollup_from, rollup_to) are read from usage_rollup, which holds
 -- these same sums per session, quarter hour and model (migration 0003 computes them by
@@ -27,7 +29,7 @@ WITH scope AS (
     SELECT sc.session_id, sc.seat_identity, sc.terminal_type, sc.app_version,
            CASE WHEN %(attr_0)s::text IS NOT NULL THEN sc.resource_attributes END
                AS resource_attributes,
-           sc.has_api_requests
+           sc.has_api_requests, sc.unattributed
       FROM ({sessions}) AS sc
 ),
 events AS (
@@ -236,7 +238,7 @@ facts AS (
 keyed AS (
     -- The facts that count for their session's source, with cost and tokens from it, and
     -- the keys of the report's groups (each computed only when grouped by).
-    SELECT f.session_id, sc.seat_identity, f.model,
+    SELECT f.session_id, sc.seat_identity, sc.unattributed, f.model,
            CASE WHEN sc.has_api_requests THEN f.event_cost_micros
                 ELSE f.metric_cost_micros END                                AS cost_micros,
            CASE WHEN sc.has_api_requests THEN f.event_input_tokens
@@ -273,7 +275,7 @@ keyed AS (
 ),
 per_session AS (
     -- Each session's figures per group: its cost is rounded per session, and it counts once.
-    SELECT {key_columns} session_id, seat_identity,
+    SELECT {key_columns} session_id, seat_identity, unattributed,
            sum(cost_micros)           AS cost_micros,
            sum(input_tokens)          AS input_tokens,
            sum(output_tokens)         AS output_tokens,
@@ -298,7 +300,7 @@ per_session AS (
            sum(active_time_user_s)    AS active_time_user_s,
            sum(active_time_cli_s)     AS active_time_cli_s
       FROM keyed
-     GROUP BY {key_columns} session_id, seat_identity
+     GROUP BY {key_columns} session_id, seat_identity, unattributed
 ),
 rounded AS (
     -- Cumulative rounding: each group of a session gets round(running total) - round(previous
@@ -312,7 +314,8 @@ rounded AS (
 whole_rows AS (
     -- The session_usage rows of the sessions read whole, in scope, with the keys of the
     -- report's groups: each session's totals row, or its model rows when grouped by model.
-    SELECT u.session_id, u.counted, u.model, u.models, sc.seat_identity, u.whole_micros,
+    SELECT u.session_id, u.counted AND NOT sc.unattributed AS counted, u.model, u.models,
+           sc.seat_identity, u.whole_micros,
            u.input_tokens, u.output_tokens, u.cache_read_tokens, u.cache_creation_tokens,
            u.api_requests, u.api_errors, u.api_retries_exhausted, u.tool_calls,
            u.tool_successes, u.tool_failures, u.tool_duration_ms, u.tool_timed,
@@ -380,7 +383,8 @@ whole_groups AS (
 grouped AS (
     -- What each group adds up: the sessions summed and rounded here, one row each; the
     -- sessions read whole, per group, and their seats; and the group's model names.
-    SELECT {key_columns} 1 AS sessions, seat_identity, whole_micros, input_tokens,
+    SELECT {key_columns} (NOT unattributed)::integer AS sessions, seat_identity, whole_micros,
+           input_tokens,
            output_tokens, cache_read_tokens, cache_creation_tokens, api_requests, api_errors,
            api_retries_exhausted, tool_calls, tool_successes, tool_failures, tool_duration_ms,
            tool_timed, tool_accepts, tool_rejects, lines_added, lines_removed, commits,

@@ -2,10 +2,10 @@
 -- fills identity and client fields that were unknown so far. Run by every signal.
 INSERT INTO sessions AS s (org_id, session_id, seat_identity, user_email, user_account_uuid,
                            user_id, organization_uuid, first_seen, last_seen, app_version,
-                           terminal_type, service_name, resource_attributes)
+                           terminal_type, service_name, resource_attributes, unattributed)
 VALUES (%(org_id)s, %(session_id)s, %(seat_identity)s, %(user_email)s, %(user_account_uuid)s,
         %(user_id)s, %(organization_uuid)s, %(first_seen)s, %(last_seen)s, %(app_version)s,
-        %(terminal_type)s, %(service_name)s, %(resource_attributes)s)
+        %(terminal_type)s, %(service_name)s, %(resource_attributes)s, %(unattributed)s)
 ON CONFLICT (org_id, session_id) DO UPDATE
    SET first_seen          = least(s.first_seen, excluded.first_seen),
        last_seen           = greatest(s.last_seen, excluded.last_seen),

@@ -1,0 +1,176 @@
+"""Usage sent without session.id (OTEL_METRICS_INCLUDE_SESSION_ID=false) is counted, once.
+
+Claude Code then leaves session.id off its metrics; Mojule files those points under one
+unattributed session per seat and UTC day (migration 0008). The fixture sessions' metrics
+go in without their session ids, alone or beside their log events (which keep theirs),
+and the figures are checked against Claude Code's own.
+"""
+from __future__ import annotations
+
+import copy
+from datetime import UTC, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+import pytest
+
+from mojule import analytics
+from tests.test_analytics import (
+    FROM,
+    MICRO,
+    SESSIONS,
+    TO,
+    WRITE_TOOL,
+    all_sessions,
+    body,
+    claude_result,
+    data_points,
+    metric_total,
+    seat_identity,
+    send,
+    totals,
+)
+from tests.test_dashboard import person, sign_in
+from tests.test_dashboard_pages import PAGE_WINDOW
+
+# bash-tool and failing-bash were run by one seat on one day: one unattributed session.
+SHARED_SEAT = ("bash-tool", "failing-bash")
+MIDNIGHT = datetime(2026, 11, 20, tzinfo=UTC)
+
+
+def without_session_ids(payload):
+    """The payload with session.id taken off every attribute list, resources' included."""
+    if isinstance(payload, list):
+        return [without_session_ids(item) for item in payload]
+    if not isinstance(payload, dict):
+        return payload
+    return {key: [item for item in value if item.get("key") != "session.id"]
+            if key == "attributes" else without_session_ids(value)
+            for key, value in payload.items()}
+
+
+def rounded(value: Decimal) -> Decimal:
+    """Rounded to micro-dollars as PostgreSQL rounds (half away from zero)."""
+    return value.quantize(MICRO, rounding=ROUND_HALF_UP)
+
+
+def nanos(moment: datetime) -> str:
+    return str(int(moment.timestamp()) * 10**9)
+
+
+def test_metrics_without_session_ids_are_counted_per_seat_and_day(client, org, db):
+    for name in SESSIONS:
+        send(client, org, "metrics", without_session_ids(body(name, "metrics")))
+
+    rows = all_sessions(db, org)
+    assert all(row["unattributed"] for row in rows)
+    by_seat = {row["user"]["seat_identity"]: row for row in rows}
+    assert sorted(by_seat) == sorted({seat_identity(name) for name in SESSIONS})
+    alice = by_seat[seat_identity(WRITE_TOOL)]
+    assert alice["cost_usd"] == claude_result(WRITE_TOOL)["cost_usd"]
+    assert alice["tokens"] == claude_result(WRITE_TOOL)["tokens"]
+    shared = by_seat[seat_identity(SHARED_SEAT[0])]
+    assert shared["cost_usd"] == rounded(sum(metric_total(name, "claude_code.cost.usage")
+                                             for name in SHARED_SEAT))
+    assert shared["tokens"] == {kind: sum(claude_result(name)["tokens"][kind]
+                                          for name in SHARED_SEAT)
+                                for kind in alice["tokens"]}
+    # No id of the seat's email shows in the session id, nor in the 202 answer's list.
+    assert "alice" not in alice["session_id"]
+
+    total = totals(db, org)
+    assert total["cost_usd"] == alice["cost_usd"] + shared["cost_usd"]
+    assert total["sessions"] == 0                       # no session was ever named
+    assert total["active_users"] == 2
+    assert total["lines_added"] == metric_total(WRITE_TOOL, "claude_code.lines_of_code.count",
+                                                type="added")
+
+
+def test_the_answer_lists_no_session_id_for_points_sent_without_one(client, org):
+    response = client.post("/v1/metrics", headers=org.headers,
+                           json=without_session_ids(body(WRITE_TOOL, "metrics")))
+    assert response.status_code == 202
+    answer = response.get_json()
+    assert answer["sessionIds"] == []
+    assert answer["counts"]["metricPoints"] == len(list(data_points(body(WRITE_TOOL,
+                                                                          "metrics"))))
+
+
+@pytest.mark.parametrize("first", ["metrics", "logs"])
+def test_logs_with_session_ids_beside_metrics_without_count_cost_once(client, org, db, first):
+    exports = {"logs": [body(name, "logs") for name in SESSIONS],
+               "metrics": [without_session_ids(body(name, "metrics")) for name in SESSIONS]}
+    for signal in (first, "logs" if first == "metrics" else "metrics"):
+        for export in exports[signal]:
+            send(client, org, signal, export)
+
+    total = totals(db, org)
+    assert total["cost_usd"] == sum(claude_result(name)["cost_usd"] for name in SESSIONS)
+    assert total["tokens"] == {kind: sum(claude_result(name)["tokens"][kind]
+                                         for name in SESSIONS)
+                               for kind in total["tokens"]}
+    assert total["sessions"] == len(SESSIONS)
+    # What only metrics carry still counts, from the unattributed sessions.
+    assert total["lines_added"] == metric_total(WRITE_TOOL, "claude_code.lines_of_code.count",
+                                                type="added")
+    assert total["active_time_s"] == float(sum(metric_total(name, "claude_code.active_time.total")
+                                               for name in SESSIONS))
+    for row in all_sessions(db, org):
+        if row["unattributed"]:
+            assert row["cost_usd"] == 0 and row["api_requests"] == 0
+        else:
+            assert row["cost_usd"] == next(claude_result(name)["cost_usd"] for name in SESSIONS
+                                           if claude_result(name)["session_id"]
+                                           == row["session_id"])
+
+
+def test_a_member_sees_her_unattributed_session_labelled_and_no_one_elses(app, client, db,
+                                                                          org):
+    for email in ("alice@example.com", "bob@example.com"):
+        person(db, org, email)
+    send(client, org, "metrics", without_session_ids(body(WRITE_TOOL, "metrics")))
+    (session,) = all_sessions(db, org)
+
+    sign_in(client, org, "alice@example.com")
+    assert "(no session id)" in client.get(f"/sessions?{PAGE_WINDOW}").text
+    page = client.get(f"/sessions/{session['session_id']}")
+    assert page.status_code == 200 and "OTEL_METRICS_INCLUDE_SESSION_ID" in page.text
+
+    bob = app.test_client()
+    sign_in(bob, org, "bob@example.com")
+    assert session["session_id"] not in bob.get(f"/sessions?{PAGE_WINDOW}").text
+    assert bob.get(f"/sessions/{session['session_id']}").status_code == 403
+
+
+def cost_points(points: list[tuple[datetime, datetime, str]]) -> dict:
+    """The write-tool session's cost metric, without session.id, as cumulative points of
+    (start, time, dollars)."""
+    export = without_session_ids(body(WRITE_TOOL, "metrics"))
+    for scope in export["resourceMetrics"][0]["scopeMetrics"]:
+        scope["metrics"] = [metric for metric in scope["metrics"]
+                            if metric["name"] == "claude_code.cost.usage"][:1]
+        for metric in scope["metrics"]:
+            template = metric["sum"]["dataPoints"][0]
+            metric["sum"]["aggregationTemporality"] = 2
+            metric["sum"]["dataPoints"] = [
+                {**copy.deepcopy(template), "startTimeUnixNano": nanos(start),
+                 "timeUnixNano": nanos(time), "asDouble": float(value)}
+                for start, time, value in points]
+    return export
+
+
+@pytest.mark.parametrize("order", ["in order", "late point"])
+def test_a_cumulative_run_across_midnight_counts_once(client, org, db, order):
+    # One run from 23:20: $0.25 by 23:50, $1.50 by 00:10. Its points fall in two days, so in
+    # two unattributed sessions; the first counts in full, the second what it adds.
+    start = MIDNIGHT - timedelta(minutes=40)
+    before = cost_points([(start, MIDNIGHT - timedelta(minutes=10), "0.25")])
+    after = cost_points([(start, MIDNIGHT + timedelta(minutes=10), "1.5")])
+    for export in ((before, after) if order == "in order" else (after, before)):
+        send(client, org, "metrics", export)
+
+    by_day = {row["first_seen"][:10]: row["cost_usd"] for row in all_sessions(db, org)}
+    assert by_day == {"2026-11-19": Decimal("0.250000"), "2026-11-20": Decimal("1.250000")}
+    assert totals(db, org)["cost_usd"] == Decimal("1.500000")
+    (day,) = analytics.usage(db, org.org.org_id, MIDNIGHT, MIDNIGHT + timedelta(days=1))
+    assert day["cost_usd"] == Decimal("1.250000")
+    assert FROM < MIDNIGHT < TO
