@@ -2,11 +2,13 @@
 
 ``usage_rollup`` holds, per session, quarter hour and model, the sums the accounting core
 reads; the database function ``mojule_usage_rollup_rows`` computes them from the raw
-rows. Ingest calls ``record_inserted`` in the transaction that stored a batch: every
-quarter hour its new rows fall in is recomputed and written over, and every later one of
-the same sessions, since a late cumulative point changes what the points after it count.
-Recomputing (rather than adding the new rows' share) keeps the rollup a function of the
-raw rows whatever the exporter sent, retries and late points included. A session's
+rows. Ingest calls ``record_inserted`` in the transaction that stored a batch. New log
+events are added: an event's figures are its own, so their sums add to the rows of their
+quarter hours. For new metric points, every quarter hour they fall in is recomputed and
+written over, and every later one of the same sessions, since a late cumulative point
+changes what the points after it count. Either way the rollup stays equal to a
+recomputation from the raw rows, whatever the exporter sent, retries and late points
+included (tests/test_rollup.py checks it after every kind of ingest). A session's
 ``session_usage`` rows (migration 0006), its totals over its whole rollup, follow by
 trigger.
 """
@@ -42,6 +44,12 @@ def record_inserted(conn: psycopg.Connection, org_id: int, table: str,
         seats.update(seat for (seat,) in conn.execute(query("rollup_flag_sessions"), params)
                      if seat is not None)
     since = dict(conn.execute(query(f"rollup_scope_{table}"), params).fetchall())
+    if table == "log_events" and since:
+        # An event's figures are its own: they are added to the rollup, nothing recomputed.
+        conn.execute(query("rollup_lock_sessions"), {"org_id": org_id,
+                                                      "session_ids": sorted(since)})
+        conn.execute(query("rollup_add_log_events"), params)
+        since = {}
     found = []
     if unattributed and since:
         found += conn.execute(query("rollup_scope_unattributed_later"), {

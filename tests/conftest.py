@@ -25,6 +25,10 @@ from mojule.dev import ensure_database, start_embedded_postgres
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
+# tests.live is both a plugin (test_live.py, test_interop.py) and a module others import
+# first (test_dashboard_browser.py): rewrite its asserts whichever loads it.
+pytest.register_assert_rewrite("tests.live")
+
 
 @dataclass
 class TestOrg:

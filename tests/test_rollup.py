@@ -55,6 +55,16 @@ def late_cumulative_exports(name: str) -> list[dict]:
     return [exports[40], exports[0], exports[40], exports[20]]
 
 
+def small_batches(logs: dict, size: int = 3) -> list[dict]:
+    """The log export split into exports of ``size`` records, in order."""
+    (resource,) = logs["resourceLogs"]
+    (scope,) = resource["scopeLogs"]
+    records = scope["logRecords"]
+    return [{"resourceLogs": [{**resource, "scopeLogs": [
+                {**scope, "logRecords": records[start:start + size]}]}]}
+            for start in range(0, len(records), size)]
+
+
 def send_everything(client, org, variant: str) -> None:
     for name in SESSIONS:
         offset = OFFSETS[name]
@@ -64,6 +74,14 @@ def send_everything(client, org, variant: str) -> None:
         if variant in ("logs and metrics", "metrics only", "every batch twice"):
             for _ in range(2 if variant == "every batch twice" else 1):
                 send(client, org, "metrics", shifted(body(name, "metrics"), offset))
+        if variant == "logs in small batches":
+            # Later events of a quarter hour are added to the rows that the metrics and the
+            # earlier events wrote; the session's events again a minute later, so that
+            # every kind of event meets one like it.
+            send(client, org, "metrics", shifted(body(name, "metrics"), offset))
+            for later in (0, MINUTE_NS):
+                for export in small_batches(shifted(body(name, "logs"), offset + later)):
+                    send(client, org, "logs", export)
         if variant == "cumulative":
             for export in cumulative_exports(name):
                 send(client, org, "metrics", shifted(export, offset))
@@ -74,7 +92,7 @@ def send_everything(client, org, variant: str) -> None:
 
 
 VARIANTS = ("logs and metrics", "logs only", "metrics only", "every batch twice",
-            "cumulative", "late cumulative")
+            "logs in small batches", "cumulative", "late cumulative")
 
 
 def stored_rollup(db, org_id: int) -> list[tuple]:

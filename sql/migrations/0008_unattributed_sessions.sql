@@ -23,7 +23,9 @@ CREATE INDEX sessions_unattributed ON sessions (org_id, seat_identity, first_see
 -- function (0003) took each run's points and baseline to belong to one session, which held
 -- while session.id was part of every series; now each session's share of a run is taken
 -- apart, with the baseline of what the run reached before that session's recomputed
--- stretch. For every other session the result is the same as before.
+-- stretch. For every other session the result is the same as before. Each session's rows
+-- are read through the (org_id, session_id, time) index, so a plan cached while a partition
+-- was small cannot end up reading the org's whole month of one event or metric name.
 CREATE OR REPLACE FUNCTION mojule_usage_rollup_rows(for_org bigint, for_sessions text[],
                                          since_times timestamptz[])
 RETURNS SETOF usage_rollup
@@ -40,10 +42,14 @@ events AS (
            e.duration_ms, e.cost_usd_micros, e.cost_usd, e.input_tokens, e.output_tokens,
            e.cache_read_tokens, e.cache_creation_tokens
       FROM scope AS s
-      JOIN log_events AS e
-        ON e.org_id = for_org
-       AND e.session_id = s.session_id
-       AND e.time >= s.since
+     -- Each session's rows through its own index, whatever plan is cached: OFFSET 0 keeps
+     -- the outer conditions from being pushed in, where an index on them might win.
+     CROSS JOIN LATERAL (SELECT *
+                           FROM log_events AS e
+                          WHERE e.org_id = for_org
+                            AND e.session_id = s.session_id
+                            AND e.time >= s.since
+                         OFFSET 0) AS e
      WHERE e.event_name IN ('api_request', 'api_error', 'api_retries_exhausted',
                             'tool_result', 'tool_decision')
 ),
@@ -52,10 +58,12 @@ points AS (
            m.start_time_unix_nano, m.time_unix_nano, m.value, m.model, m.type, m.decision,
            s.since
       FROM scope AS s
-      JOIN metric_points AS m
-        ON m.org_id = for_org
-       AND m.session_id = s.session_id
-       AND m.time >= s.since
+     CROSS JOIN LATERAL (SELECT *
+                           FROM metric_points AS m
+                          WHERE m.org_id = for_org
+                            AND m.session_id = s.session_id
+                            AND m.time >= s.since
+                         OFFSET 0) AS m
      WHERE m.metric_name IN ('claude_code.session.count', 'claude_code.cost.usage',
                              'claude_code.token.usage', 'claude_code.lines_of_code.count',
                              'claude_code.commit.count', 'claude_code.pull_request.count',
