@@ -1,0 +1,22 @@
+"""Decode OTLP/JSON export requests into flat, validated records.
+
+The input is the object orjson parsed from a request body. Every field is read
+under its lowerCamelCase and its snake_case name, 64-bit integers may be JSON
+numbers or decimal strings, enums may be integers or names, and unknown fields
+are ignored, as the OTLP specification asks of JSON receivers.
+
+A record that cannot be stored comes out as a ``Skipped`` with a short reason
+instead of failing the request, and a bad attribute only costs itself. Values
+that PostgreSQL cannot hold (NUL characters, lone surrogates, NaN, infinities)
+are rejected here, so that the COPY which follows cannot fail on them.
+
+records.py says what comes out, fields.py reads message fields, values.py AnyValues and
+attribute lists, containers.py walks resources and scopes, signals.py decodes logs,
+metric points and spans.
+"""
+from mojule.otlp.records import LogRecord, Malformed, MetricPoint, Skipped, Span
+from mojule.otlp.signals import iter_logs, iter_metric_points, iter_spans
+from mojule.otlp.values import decode_any_value, decode_attributes
+
+__all__ = ["LogRecord", "Malformed", "MetricPoint", "Skipped", "Span", "decode_any_value",
+           "decode_attributes", "iter_logs", "iter_metric_points", "iter_spans"]

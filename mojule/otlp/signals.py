@@ -1,0 +1,350 @@
+"""Decoding each signal's records: log records, metric data points and spans."""
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from mojule.otlp.containers import (
+    LOG_CONTENT,
+    SPAN_CONTENT,
+    decoded_records,
+    record_identity,
+    scope_batches,
+    top_list,
+)
+from mojule.otlp.fields import (
+    DATA_KINDS,
+    INT32,
+    INT64,
+    SEVERITIES,
+    SORTED,
+    SPAN_KINDS,
+    STATUS_CODES,
+    TEMPORALITIES,
+    TIMESTAMP,
+    UINT32,
+    UINT64,
+    enum_field,
+    finite,
+    flag_field,
+    float_field,
+    get_field,
+    hex_id,
+    id_or_none,
+    int_field,
+    integer,
+    list_field,
+    object_field,
+    snake_case,
+    text_field,
+)
+from mojule.otlp.records import LogRecord, Malformed, MetricPoint, Scope, Skipped, Span
+from mojule.otlp.values import canonical, decode_any, decode_attributes
+
+
+def _log_record(record: Any, scope: Scope) -> LogRecord:
+    """Return one decoded log record; raise Malformed if it cannot be stored."""
+    if type(record) is not dict:
+        raise Malformed("log record is not an object")
+    observed = int_field(record, "observedTimeUnixNano", TIMESTAMP)
+    # logs.proto: use the observed time when the event time is unknown.
+    time = int_field(record, "timeUnixNano", TIMESTAMP) or observed
+    if not time:
+        raise Malformed("log record has no timeUnixNano")
+    attributes, dropped = decode_attributes(record.get("attributes"))
+    try:
+        body = decode_any(record.get("body"), 1)
+    except Malformed:
+        # The body is one value among the attributes; losing it must not lose the event.
+        body = None
+        dropped += 1
+    log = LogRecord(
+        resource=scope.resource,
+        scope_name=scope.name,
+        scope_version=scope.version,
+        time_unix_nano=time,
+        observed_time_unix_nano=observed,
+        severity_number=enum_field(record, "severityNumber", SEVERITIES),
+        severity_text=text_field(record, "severityText"),
+        body=body,
+        attributes=attributes,
+        dropped_attributes=dropped + int_field(record, "droppedAttributesCount", UINT32),
+        trace_id=id_or_none(record, "traceId", 32),
+        span_id=id_or_none(record, "spanId", 16),
+        flags=int_field(record, "flags", UINT32),
+        event_name=text_field(record, "eventName"),
+        identity=b"",
+    )
+    log.identity = record_identity(scope, log, LOG_CONTENT)
+    return log
+
+
+@dataclass(slots=True)
+class _Metric:
+    """What the points of one metric share."""
+
+    scope: Scope
+    name: str
+    unit: str
+    kind: str
+    temporality: int
+    is_monotonic: bool
+    digest: Any  # blake2b primed with the whole series identity but the attributes
+
+
+def _metric(metric: dict, kind: str, data: dict, scope: Scope) -> _Metric:
+    """Return what a metric's points share; raise Malformed if the metric is unusable."""
+    name = text_field(metric, "name")
+    if not name:
+        raise Malformed("metric has no name")
+    unit = text_field(metric, "unit")
+    temporality = 0
+    if kind not in ("gauge", "summary"):
+        temporality = enum_field(data, "aggregationTemporality", TEMPORALITIES)
+    is_monotonic = kind == "sum" and flag_field(data, "isMonotonic")
+    digest = scope.digest.copy()
+    digest.update(orjson.dumps([name, unit, kind, temporality, is_monotonic]))
+    return _Metric(scope, name, unit, kind, temporality, is_monotonic, digest)
+
+
+def _number(point: dict) -> float | int:
+    """Return a sum or gauge value, typed by its field; raise Malformed if unusable."""
+    value = float_field(point, "asDouble")
+    if value is not None:
+        return value
+    value = get_field(point, "asInt")
+    if value is None:
+        raise Malformed("data point has no value")
+    return integer(value, "asInt", INT64)
+
+
+def _bucket_counts(obj: dict) -> list[int]:
+    return [integer(count, "bucketCounts", UINT64) for count in list_field(obj, "bucketCounts")]
+
+
+def _count_and_sum(point: dict) -> dict:
+    return {"count": int_field(point, "count", UINT64), "sum": float_field(point, "sum")}
+
+
+def _histogram(point: dict) -> dict:
+    counts = _bucket_counts(point)
+    bounds = [finite(bound, "explicitBounds") for bound in list_field(point, "explicitBounds")]
+    if (counts or bounds) and len(counts) != len(bounds) + 1:
+        raise Malformed("bucketCounts does not match explicitBounds")
+    return {**_count_and_sum(point), "min": float_field(point, "min"),
+            "max": float_field(point, "max"), "bucketCounts": counts,
+            "explicitBounds": bounds}
+
+
+def _exponential_histogram(point: dict) -> dict:
+    buckets = {}
+    for side in ("positive", "negative"):
+        found = object_field(point, side)
+        buckets[side] = {"offset": int_field(found, "offset", INT32),
+                         "bucketCounts": _bucket_counts(found)}
+    return {**_count_and_sum(point), "min": float_field(point, "min"),
+            "max": float_field(point, "max"), "scale": int_field(point, "scale", INT32),
+            "zeroCount": int_field(point, "zeroCount", UINT64),
+            "zeroThreshold": float_field(point, "zeroThreshold") or 0.0, **buckets}
+
+
+def _summary(point: dict) -> dict:
+    quantiles = []
+    for item in list_field(point, "quantileValues"):
+        if type(item) is not dict:
+            raise Malformed("quantileValues entry is not an object")
+        quantiles.append({"quantile": float_field(item, "quantile") or 0.0,
+                          "value": float_field(item, "value") or 0.0})
+    return {**_count_and_sum(point), "quantileValues": quantiles}
+
+
+_DISTRIBUTIONS: dict[str, Callable[[dict], dict]] = {
+    "histogram": _histogram,
+    "exponential_histogram": _exponential_histogram,
+    "summary": _summary,
+}
+
+
+def _point(point: Any, metric: _Metric) -> MetricPoint:
+    """Return one decoded data point; raise Malformed if it cannot be stored."""
+    if type(point) is not dict:
+        raise Malformed("data point is not an object")
+    flags = int_field(point, "flags", UINT32)
+    if flags & 1:
+        # DataPointFlags.NO_RECORDED_VALUE marks a stale series, not a measurement.
+        raise Malformed("no recorded value")
+    time = int_field(point, "timeUnixNano", TIMESTAMP)
+    if not time:
+        raise Malformed("data point has no timeUnixNano")
+    start = int_field(point, "startTimeUnixNano", TIMESTAMP)
+    value = distribution = None
+    if metric.kind in _DISTRIBUTIONS:
+        distribution = _DISTRIBUTIONS[metric.kind](point)
+    else:
+        value = _number(point)
+    attributes, dropped = decode_attributes(point.get("attributes"))
+    series = metric.digest.copy()
+    series.update(orjson.dumps(canonical(attributes), option=SORTED))
+    series_hash = series.digest()
+    # The value is part of the identity: a retried export repeats it exactly, while two
+    # processes sharing a session id may report the same series and window with
+    # different values, and neither may be lost.
+    window = (start.to_bytes(8, "big") + time.to_bytes(8, "big")
+              + orjson.dumps(canonical(value if distribution is None else distribution)))
+    scope = metric.scope
+    return MetricPoint(
+        resource=scope.resource,
+        scope_name=scope.name,
+        scope_version=scope.version,
+        metric_name=metric.name,
+        unit=metric.unit,
+        kind=metric.kind,
+        temporality=metric.temporality,
+        is_monotonic=metric.is_monotonic,
+        start_time_unix_nano=start,
+        time_unix_nano=time,
+        value=value,
+        distribution=distribution,
+        attributes=attributes,
+        dropped_attributes=dropped,
+        flags=flags,
+        series_hash=series_hash,
+        identity=hashlib.blake2b(series_hash + window, digest_size=16).digest(),
+    )
+
+
+def _points(metric: Any, scope: Scope) -> Iterator[MetricPoint | Skipped]:
+    """Yield a MetricPoint or a Skipped for each data point of one metric."""
+    try:
+        if type(metric) is not dict:
+            raise Malformed("metric is not an object")
+        field = next((name for name in DATA_KINDS if get_field(metric, name) is not None), None)
+        if field is None:
+            return  # A metric without data has no points to store or to count.
+        data = object_field(metric, field)
+        points = list_field(data, "dataPoints")
+    except Malformed as exc:
+        yield Skipped(str(exc))
+        return
+    try:
+        header = _metric(metric, snake_case(field), data, scope)
+    except Malformed as exc:
+        # One Skipped per point keeps the rejected count equal to what was sent.
+        yield from (Skipped(str(exc)) for _ in points)
+        return
+    for point in points:
+        try:
+            yield _point(point, header)
+        except Malformed as exc:
+            yield Skipped(str(exc))
+
+
+def _metric_points(entries: list) -> Iterator[MetricPoint | Skipped]:
+    for found in scope_batches(entries, "scopeMetrics", "metrics"):
+        if type(found) is Skipped:
+            yield found
+            continue
+        scope, metrics = found
+        for metric in metrics:
+            yield from _points(metric, scope)
+
+
+def _event(event: Any) -> dict:
+    if type(event) is not dict:
+        raise Malformed("span event is not an object")
+    attributes, dropped = decode_attributes(event.get("attributes"))
+    return {
+        "name": text_field(event, "name"),
+        "time_unix_nano": int_field(event, "timeUnixNano", TIMESTAMP),
+        "attributes": attributes,
+        "dropped_attributes": dropped + int_field(event, "droppedAttributesCount", UINT32),
+    }
+
+
+def _link(link: Any) -> dict:
+    if type(link) is not dict:
+        raise Malformed("span link is not an object")
+    trace_id = hex_id(link, "traceId", 32)
+    span_id = hex_id(link, "spanId", 16)
+    if trace_id is None or span_id is None:
+        raise Malformed("span link has no traceId or spanId")
+    attributes, dropped = decode_attributes(link.get("attributes"))
+    return {
+        "trace_id": trace_id,
+        "span_id": span_id,
+        "trace_state": text_field(link, "traceState"),
+        "attributes": attributes,
+        "dropped_attributes": dropped + int_field(link, "droppedAttributesCount", UINT32),
+    }
+
+
+def _span(span: Any, scope: Scope) -> Span:
+    """Return one decoded span; raise Malformed if it cannot be stored."""
+    if type(span) is not dict:
+        raise Malformed("span is not an object")
+    trace_id = hex_id(span, "traceId", 32)
+    span_id = hex_id(span, "spanId", 16)
+    if trace_id is None or span_id is None:
+        raise Malformed("span has no traceId or spanId")
+    start = int_field(span, "startTimeUnixNano", TIMESTAMP)
+    if not start:
+        raise Malformed("span has no startTimeUnixNano")
+    attributes, dropped = decode_attributes(span.get("attributes"))
+    status = object_field(span, "status")
+    decoded = Span(
+        resource=scope.resource,
+        scope_name=scope.name,
+        scope_version=scope.version,
+        trace_id=trace_id,
+        span_id=span_id,
+        parent_span_id=id_or_none(span, "parentSpanId", 16),
+        trace_state=text_field(span, "traceState"),
+        name=text_field(span, "name"),
+        kind=enum_field(span, "kind", SPAN_KINDS),
+        start_time_unix_nano=start,
+        end_time_unix_nano=int_field(span, "endTimeUnixNano", TIMESTAMP),
+        attributes=attributes,
+        dropped_attributes=dropped + int_field(span, "droppedAttributesCount", UINT32),
+        events=[_event(event) for event in list_field(span, "events")],
+        links=[_link(link) for link in list_field(span, "links")],
+        status_code=enum_field(status, "code", STATUS_CODES),
+        status_message=text_field(status, "message"),
+        flags=int_field(span, "flags", UINT32),
+        identity=b"",
+    )
+    decoded.identity = record_identity(scope, decoded, SPAN_CONTENT)
+    return decoded
+
+
+def iter_logs(payload: Any) -> Iterator[LogRecord | Skipped]:
+    """Return an iterator over the records of an ExportLogsServiceRequest.
+
+    It yields a LogRecord per record, or a Skipped per record, or per container
+    entry, that cannot be stored. Raises Malformed at once when the payload is
+    not an object or resourceLogs is not a list.
+    """
+    return decoded_records(top_list(payload, "resourceLogs"), "scopeLogs", "logRecords", _log_record)
+
+
+def iter_metric_points(payload: Any) -> Iterator[MetricPoint | Skipped]:
+    """Return an iterator over the data points of an ExportMetricsServiceRequest.
+
+    It yields a MetricPoint per point, or a Skipped per point, or per container
+    entry, that cannot be stored. Raises Malformed at once when the payload is
+    not an object or resourceMetrics is not a list.
+    """
+    return _metric_points(top_list(payload, "resourceMetrics"))
+
+
+def iter_spans(payload: Any) -> Iterator[Span | Skipped]:
+    """Return an iterator over the spans of an ExportTraceServiceRequest.
+
+    It yields a Span per span, or a Skipped per span, or per container entry,
+    that cannot be stored. Raises Malformed at once when the payload is not an
+    object or resourceSpans is not a list.
+    """
+    return decoded_records(top_list(payload, "resourceSpans"), "scopeSpans", "spans", _span)
