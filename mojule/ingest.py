@@ -200,13 +200,15 @@ def store(conn: psycopg.Connection, org_id: int, batch: Batch, keyring: Keyring,
             new_content = [item for item in batch.content if item[0] in inserted]
             if new_content:
                 _store_content(conn, keyring, org_id, batch.signal, new_content)
+            unattributed = {session_id: seen.context.seat.identity
+                            for session_id, seen in batch.sessions.items()
+                            if seen.context.unattributed}
+            rollup.lock_unattributed_seats(conn, org_id, set(unattributed.values()))
             if batch.sessions:
                 _upsert_sessions(conn, org_id, batch.sessions)
             # The usage rollup (mojule/rollup.py) counts the new rows in this same
             # transaction, so reports never see rows it does not hold, or the reverse.
-            rollup.record_inserted(conn, org_id, batch.table, inserted, {
-                session_id: seen.context.seat.identity
-                for session_id, seen in batch.sessions.items() if seen.context.unattributed})
+            rollup.record_inserted(conn, org_id, batch.table, inserted, unattributed)
     except BaseException:
         # The org's first data key may have been created, and cached, in this transaction:
         # the rollback took the key with it, so the cache must not hand it out again.

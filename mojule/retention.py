@@ -1,5 +1,8 @@
 """The retention purge: verbatim content older than each org's window is deleted.
 
+It also settles the org's unattributed sessions (migration 0008) that ingest left
+counting their own cost although their seat's events count it (rollup.reconcile_unattributed).
+
 Usage rows and the audit trail stay. Deletes run in small committed batches with a short
 lock timeout, so ingest is never blocked for long; one purge runs at a time (a second
 start exits cleanly), and running it again removes nothing new.
@@ -12,7 +15,7 @@ from datetime import datetime, timedelta
 
 import psycopg
 
-from mojule import audit
+from mojule import audit, rollup
 from mojule.db import org_transaction, query
 
 BATCH_SIZE = 5000
@@ -26,6 +29,7 @@ class OrgPurge:
     retention_days: int
     cutoff: datetime
     removed: int
+    reconciled: int = 0    # unattributed sessions that now take cost from events
 
 
 class PurgeRunning(Exception):
@@ -50,11 +54,15 @@ def purge_expired_content(conn: psycopg.Connection, now: datetime, dry_run: bool
                 with org_transaction(conn, org_id):
                     removed = conn.execute(query("content_expired_count"),
                                            {"org_id": org_id, "cutoff": cutoff}).fetchone()[0]
+                reconciled = 0
             else:
                 removed = sum(_delete_batches(conn, org_id, cutoff))
                 if removed:
                     _audit(conn, org_id, cutoff, retention_days, removed, actor)
-            result = OrgPurge(org_id, slug, retention_days, cutoff, removed)
+                # Ingest flags these as it goes but may skip one; the daily purge catches it.
+                with org_transaction(conn, org_id):
+                    reconciled = rollup.reconcile_unattributed(conn, org_id)
+            result = OrgPurge(org_id, slug, retention_days, cutoff, removed, reconciled)
             results.append(result)
             if progress:
                 progress(result)

@@ -66,6 +66,34 @@ def record_inserted(conn: psycopg.Connection, org_id: int, table: str,
         refresh(conn, org_id, session_ids, [since[session_id] for session_id in session_ids])
 
 
+def lock_unattributed_seats(conn: psycopg.Connection, org_id: int,
+                            seats: Collection[str | None]) -> None:
+    """Hold the seats of a batch's unattributed sessions until the transaction ends.
+
+    Called by ingest before it upserts the batch's sessions: two ingests writing one seat's
+    unattributed sessions then run one after the other (sql/sessions_lock_unattributed_seats.sql).
+    """
+    if seats:
+        conn.execute(query("sessions_lock_unattributed_seats"),
+                     {"org_id": org_id, "seats": list(seats)})
+
+
+def reconcile_unattributed(conn: psycopg.Connection, org_id: int) -> int:
+    """Flag every unattributed session of the org whose seat had a session with api_request
+    events that day, recompute their usage, and return how many there were.
+
+    Run by ``mojule purge``, in the caller's transaction: ingest flags them as it goes, but
+    skips a session another transaction holds, and cannot know that a later export will
+    show the seat's events after all.
+    """
+    flagged = conn.execute(query("sessions_flag_unattributed"),
+                           {"org_id": org_id, "seats": None}).fetchall()
+    if flagged:
+        refresh(conn, org_id, [session_id for session_id, _ in flagged],
+                [first_seen for _, first_seen in flagged])
+    return len(flagged)
+
+
 def refresh(conn: psycopg.Connection, org_id: int, session_ids: Sequence[str],
             since: Sequence[datetime] | None = None) -> None:
     """Recompute the rollup rows of ``session_ids`` from the quarter hour holding each

@@ -8,10 +8,11 @@ would otherwise fail the whole batch.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -21,8 +22,9 @@ SEAT_KEYS = ("user.email", "user.account_uuid", "user.account_id", "user.id")
 # Every record attribute ``context`` reads.
 CONTEXT_KEYS = (*SEAT_KEYS, "session.id", "organization.id", "terminal.type", "app.version")
 # Unattributed sessions (migration 0008): what a seat sent without session.id in one UTC
-# day. Their ids start with this, then the day, then a digest of the seat identity, which
-# keeps a person's email out of URLs, logs and answers that show session ids.
+# day. Their ids start with this, then the day, then a digest of the seat identity, so a
+# person's email does not show in URLs and logs (a digest hides it, it does not keep it
+# secret: the seat identity is in the session's row anyway).
 UNATTRIBUTED_PREFIX = "unattributed-"
 # Text columns are indexed, and a btree entry holds at most 2704 bytes: 512 characters of
 # up to 4 UTF-8 bytes each fit. Ids, names and versions are far shorter.
@@ -155,6 +157,11 @@ def unattributed(ctx: Context, time: datetime) -> Context:
     For records sent without session.id (OTEL_METRICS_INCLUDE_SESSION_ID=false), which the
     accounting would otherwise leave out: it sums sessions.
     """
-    seat = hashlib.sha256((ctx.seat.identity or "").encode()).hexdigest()[:16]
-    session_id = f"{UNATTRIBUTED_PREFIX}{time.date().isoformat()}-{seat}"
-    return replace(ctx, session_id=session_id, unattributed=True)
+    return replace(ctx, session_id=_unattributed_id(ctx.seat.identity, time.date()),
+                   unattributed=True)
+
+
+@functools.lru_cache(maxsize=4096)
+def _unattributed_id(seat_identity: str | None, day: date) -> str:
+    seat = hashlib.sha256((seat_identity or "").encode()).hexdigest()[:16]
+    return f"{UNATTRIBUTED_PREFIX}{day.isoformat()}-{seat}"

@@ -2,7 +2,7 @@
 -- own, whatever else the session sent, so the sums of the new events are added to the rows
 -- of their quarter hours (metric points, whose deltas depend on the points before them,
 -- have their quarter hours recomputed instead: rollup_refresh.sql). The figures are those
--- mojule_usage_rollup_rows (migration 0003) computes for events, so the rollup still
+-- mojule_usage_rollup_rows (migrations 0003 and 0008) computes for events, so the rollup still
 -- equals a recomputation from the raw rows. Run by mojule/rollup.py in the ingest
 -- transaction, after rollup_lock_sessions.sql, while log_events_staging holds the batch.
 INSERT INTO usage_rollup AS r

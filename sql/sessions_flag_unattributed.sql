@@ -1,20 +1,29 @@
 -- Takes the cost and tokens of unattributed sessions (migration 0008) from events once their
--- seat had a session with api_request events that UTC day: those events already count what
--- the unattributed session's metrics repeat. Run by mojule/rollup.py in the ingest
--- transaction, for the seats whose sessions it just upserted or flagged; returns the
--- sessions it flagged, whose usage is then recomputed from their first row on.
+-- seat had a session with api_request events within an hour of that UTC day (metrics are
+-- stamped when exported, up to a minute or so after the requests they count): those events
+-- already count what the unattributed session's metrics repeat. Returns the sessions it
+-- flagged, whose usage is then recomputed. Run by mojule/rollup.py at ingest, for some
+-- seats, and by `mojule purge` for all (NULL), which catches what ingest skipped: rows
+-- another transaction holds are skipped rather than waited for, so ingest never deadlocks.
 UPDATE sessions AS u
    SET has_api_requests = true
+  FROM (SELECT c.session_id
+          FROM sessions AS c
+         WHERE c.org_id = %(org_id)s
+           AND c.unattributed
+           AND NOT c.has_api_requests
+           AND (%(seats)s::text[] IS NULL OR c.seat_identity = ANY (%(seats)s::text[]))
+           AND EXISTS (SELECT 1
+                         FROM sessions AS s
+                        WHERE s.org_id = c.org_id
+                          AND s.seat_identity = c.seat_identity
+                          AND NOT s.unattributed
+                          AND s.has_api_requests
+                          AND s.first_seen < date_trunc('day', c.first_seen, 'UTC')
+                                             + interval '25 hours'
+                          AND s.last_seen >= date_trunc('day', c.first_seen, 'UTC')
+                                             - interval '1 hour')
+           FOR UPDATE SKIP LOCKED) AS found
  WHERE u.org_id = %(org_id)s
-   AND u.seat_identity = ANY (%(seats)s::text[])
-   AND u.unattributed
-   AND NOT u.has_api_requests
-   AND EXISTS (SELECT 1
-                 FROM sessions AS s
-                WHERE s.org_id = u.org_id
-                  AND s.seat_identity = u.seat_identity
-                  AND NOT s.unattributed
-                  AND s.has_api_requests
-                  AND s.first_seen < date_trunc('day', u.first_seen, 'UTC') + interval '1 day'
-                  AND s.last_seen >= date_trunc('day', u.first_seen, 'UTC'))
+   AND u.session_id = found.session_id
 RETURNING u.session_id, u.first_seen

@@ -12,8 +12,10 @@ from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
+from click.testing import CliRunner
 
 from mojule import analytics
+from mojule.cli import cli
 from tests.test_analytics import (
     FROM,
     MICRO,
@@ -27,6 +29,7 @@ from tests.test_analytics import (
     metric_total,
     seat_identity,
     send,
+    shifted,
     totals,
 )
 from tests.test_dashboard import person, sign_in
@@ -35,6 +38,11 @@ from tests.test_dashboard_pages import PAGE_WINDOW
 # bash-tool and failing-bash were run by one seat on one day: one unattributed session.
 SHARED_SEAT = ("bash-tool", "failing-bash")
 MIDNIGHT = datetime(2026, 11, 20, tzinfo=UTC)
+
+
+@pytest.fixture
+def cli_env(app_database_url, master_key) -> dict:
+    return {"MOJULE_DATABASE_URL": app_database_url, "MOJULE_MASTER_KEY": master_key}
 
 
 def without_session_ids(payload):
@@ -174,3 +182,58 @@ def test_a_cumulative_run_across_midnight_counts_once(client, org, db, order):
     (day,) = analytics.usage(db, org.org.org_id, MIDNIGHT, MIDNIGHT + timedelta(days=1))
     assert day["cost_usd"] == Decimal("1.250000")
     assert FROM < MIDNIGHT < TO
+
+
+def to_instant(payload: dict, moment: datetime) -> dict:
+    """The export moved so that its earliest record is at ``moment``."""
+    times = [int(value) for value in _times(payload)]
+    return shifted(payload, int(moment.timestamp()) * 10**9 - min(times))
+
+
+def _times(payload):
+    if isinstance(payload, list):
+        for item in payload:
+            yield from _times(item)
+    elif isinstance(payload, dict):
+        for key, value in payload.items():
+            if key == "timeUnixNano":
+                yield value
+            else:
+                yield from _times(value)
+
+
+def test_metrics_exported_just_after_midnight_still_defer_to_the_events(client, org, db):
+    # The session's events end at 23:59:55; the metrics counting them are stamped when they
+    # are exported, 30 s later, in the next UTC day's unattributed session.
+    logs = body(WRITE_TOOL, "logs")
+    end = max(int(value) for value in _times(logs))
+    logs = shifted(logs, int((MIDNIGHT - timedelta(seconds=5)).timestamp()) * 10**9 - end)
+    send(client, org, "logs", logs)
+    send(client, org, "metrics",
+         to_instant(without_session_ids(body(WRITE_TOOL, "metrics")),
+                    MIDNIGHT + timedelta(seconds=30)))
+
+    assert totals(db, org)["cost_usd"] == claude_result(WRITE_TOOL)["cost_usd"]
+
+
+def test_purge_settles_an_unattributed_session_that_ingest_left_counting(client, org, db,
+                                                                         cli_env):
+    # The seat's session sent api_request events on day 1 (flagged then). On day 2 the
+    # unattributed session appears before the session is seen again, so ingest leaves it
+    # counting its own cost; the session's day-2 events come later, but it was flagged
+    # already and no ingest looks at the unattributed session again.
+    day = MIDNIGHT + timedelta(hours=10)
+    send(client, org, "logs", to_instant(body(WRITE_TOOL, "logs"), day - timedelta(hours=12)))
+    send(client, org, "metrics", to_instant(without_session_ids(body(WRITE_TOOL, "metrics")),
+                                             day))
+    send(client, org, "logs", to_instant(body(WRITE_TOOL, "logs"), day + timedelta(hours=1)))
+    events_cost = 2 * claude_result(WRITE_TOOL)["cost_usd"]
+    assert totals(db, org)["cost_usd"] > events_cost
+
+    result = CliRunner().invoke(cli, ["purge"], env=cli_env)
+
+    assert result.exit_code == 0, result.output
+    assert f"{org.org.slug}: 1 unattributed sessions now take cost" in result.output
+    assert totals(db, org)["cost_usd"] == events_cost
+    again = CliRunner().invoke(cli, ["purge"], env=cli_env)
+    assert "unattributed" not in again.output

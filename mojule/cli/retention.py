@@ -19,7 +19,8 @@ from mojule.db import org_transaction
 def purge(ctx: CliContext, dry_run: bool, now_text: str | None) -> None:
     """Delete verbatim content older than each org's window (run daily from cron).
 
-    Usage rows and the audit trail stay. A second purge started while one runs exits
+    Also flags the unattributed sessions (metrics sent without session.id) whose seat's
+    events turned out to count their cost. Usage rows and the audit trail stay. A second purge started while one runs exits
     at once with status 0.
     """
     now = parse_moment(now_text, "--now") or datetime.now(UTC)
@@ -28,6 +29,9 @@ def purge(ctx: CliContext, dry_run: bool, now_text: str | None) -> None:
     def report(result: retention.OrgPurge) -> None:
         click.echo(f"{result.slug}: {verb} {result.removed} content values older than "
                    f"{result.cutoff:%Y-%m-%d %H:%M} UTC ({result.retention_days}-day window)")
+        if result.reconciled:
+            click.echo(f"{result.slug}: {result.reconciled} unattributed sessions now take "
+                       "cost and tokens from their seat's events")
 
     try:
         retention.purge_expired_content(ctx.conn, now, dry_run, audit.cli_actor(), report)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterator
-from dataclasses import fields
+from dataclasses import fields as dataclass_fields
 from typing import Any
 
 import orjson
@@ -83,7 +83,7 @@ def top_list(payload: Any, name: str) -> list:
 
 def content_fields(record_class: type) -> tuple[str, ...]:
     shared = {"resource", "scope_name", "scope_version", "identity"}
-    return tuple(field.name for field in fields(record_class) if field.name not in shared)
+    return tuple(field.name for field in dataclass_fields(record_class) if field.name not in shared)
 
 
 LOG_CONTENT = content_fields(LogRecord)

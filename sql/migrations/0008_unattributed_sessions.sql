@@ -1,5 +1,6 @@
 -- 0008_unattributed_sessions.sql: usage sent without a session id is counted. Applied once
--- by `mojule init-db`; instant (a column with a constant default).
+-- by `mojule init-db`: the column is instant (a constant default); the partial index reads
+-- the sessions table once, a few seconds per million sessions, while ingest waits.
 --
 -- Claude Code leaves session.id off its metrics when OTEL_METRICS_INCLUDE_SESSION_ID=false.
 -- Ingest files such metric points under one unattributed session per seat and UTC day
@@ -11,7 +12,9 @@
 -- the real sessions and as metrics in the unattributed one. So an unattributed session takes
 -- them from events (has_api_requests) when its seat had a session with api_request events
 -- that day (sql/sessions_flag_unattributed.sql): it has none of its own, and its metrics
--- count only for what events do not carry. Metric points stored without a session id before
+-- count only for what events do not carry. The price: on such a day, the cost of a second
+-- client of the same seat that sends metrics without session.id and no events is not
+-- counted; without a session id nothing tells its metrics from the first client's. Metric points stored without a session id before
 -- this release stay uncounted.
 ALTER TABLE sessions ADD COLUMN unattributed boolean NOT NULL DEFAULT false;
 -- Finds a seat's unattributed sessions: few rows, whatever the org's size.
