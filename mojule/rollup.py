@@ -46,8 +46,8 @@ def record_inserted(conn: psycopg.Connection, org_id: int, table: str,
     since = dict(conn.execute(query(f"rollup_scope_{table}"), params).fetchall())
     if table == "log_events" and since:
         # An event's figures are its own: they are added to the rollup, nothing recomputed.
-        conn.execute(query("rollup_lock_sessions"), {"org_id": org_id,
-                                                      "session_ids": sorted(since)})
+        # The sessions are locked already: sql/session_upsert.sql locks every row it meets,
+        # updated or not, so the totals trigger of two ingests of a session runs in turn.
         conn.execute(query("rollup_add_log_events"), params)
         since = {}
     found = []

@@ -4,7 +4,8 @@
 -- have their quarter hours recomputed instead: rollup_refresh.sql). The figures are those
 -- mojule_usage_rollup_rows (migrations 0003 and 0008) computes for events, so the rollup still
 -- equals a recomputation from the raw rows. Run by mojule/rollup.py in the ingest
--- transaction, after rollup_lock_sessions.sql, while log_events_staging holds the batch.
+-- transaction, after the sessions were upserted (which locks them), while
+-- log_events_staging holds the batch.
 INSERT INTO usage_rollup AS r
 SELECT %(org_id)s, e.session_id,
        date_bin('15 minutes', e.time, TIMESTAMPTZ '2000-01-01 00:00:00+00'), e.model,
