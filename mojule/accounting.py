@@ -132,6 +132,7 @@ def find_sessions(conn: psycopg.Connection, org_id: int, scope: Scope) -> list[d
     """
     page = sql.SQL(query("analytics_sessions_page")).format(
         sessions=sql.SQL(query("analytics_sessions")))
+    conn.execute(query("analytics_settings"))
     with conn.cursor(row_factory=dict_row) as cur:
         return cur.execute(page, scope.params(org_id), prepare=False).fetchall()
 
@@ -146,11 +147,11 @@ def report(conn: psycopg.Connection, org_id: int, scope: Scope, groups: Sequence
     reads every raw row instead, with the same result. The statement is planned for its
     actual parameters every time (prepare=False): a generic plan would read a whole org's
     history to find one session's rows. Runs in the caller's transaction, whose work_mem
-    it raises.
+    it raises and whose JIT compilation it turns off (sql/analytics_settings.sql).
     """
     columns, _ = grouping(groups)
     params = report_params(org_id, scope, groups, tz, use_rollup)
-    conn.execute(query("analytics_work_mem"))
+    conn.execute(query("analytics_settings"))
     with conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(statement(columns), params, prepare=False).fetchall()
     return [{"key": {group: row[column] for group, column in zip(groups, columns)},

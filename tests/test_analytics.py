@@ -19,8 +19,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from mojule import analytics
+from mojule import accounting, analytics
 from mojule.analytics import BadParameter
+from mojule.db import get_connection, org_transaction
 from tests.conftest import FIXTURES, fixture_bytes
 
 SESSIONS = ("bash-tool", "failing-bash", "write-tool-resource-attrs")
@@ -469,3 +470,19 @@ def test_bad_parameters_raise_naming_the_parameter(db, org, call, parameter):
     with pytest.raises(BadParameter, match=parameter) as raised:
         call(db, org.org.org_id)
     assert raised.value.parameter == parameter
+
+
+def test_a_report_runs_with_room_to_sort_and_without_jit(client, org, db):
+    send_sessions(client, org, signals=("logs",))
+    server_default = db.execute("SHOW jit").fetchone()[0]
+    with org_transaction(db, org.org.org_id):
+        accounting.report(db, org.org.org_id, accounting.Scope(FROM, TO), ["day"])
+        settings = {name: db.execute(f"SHOW {name}").fetchone()[0] for name in ("work_mem", "jit")}
+    assert settings == {"work_mem": "64MB", "jit": "off"}
+    # Transaction-local: the pooled connection goes back as it came.
+    assert db.execute("SHOW jit").fetchone()[0] == server_default
+
+
+def test_the_servers_connections_never_compile_statements_with_jit(app):
+    with app.app_context():
+        assert get_connection().execute("SHOW jit").fetchone()[0] == "off"
