@@ -135,8 +135,12 @@ def context(attributes: dict, resource: dict) -> Context:
     values = {key: text(lookup(attributes, resource, key)) for key in SEAT_KEYS}
     identity = next((values[key] for key in SEAT_KEYS if values[key]), None)
     email = values["user.email"]
+    session_id = text(lookup(attributes, resource, "session.id"))
+    if session_id and session_id.startswith(UNATTRIBUTED_PREFIX):
+        # Reserved: such an id would merge with, and unmark, an unattributed session.
+        session_id = None
     return Context(
-        session_id=text(lookup(attributes, resource, "session.id")),
+        session_id=session_id,
         seat=Seat(
             identity=identity.lower() if identity and identity == email else identity,
             email=email,

@@ -93,6 +93,22 @@ def test_metrics_without_session_ids_are_counted_per_seat_and_day(client, org, d
                                                 type="added")
 
 
+def test_a_sent_session_id_in_the_reserved_form_counts_as_none(client, org, db):
+    export = without_session_ids(body(WRITE_TOOL, "metrics"))
+    send(client, org, "metrics", export)
+    (synthetic,) = all_sessions(db, org)
+    # The same points again, claiming the synthetic session's id as their own.
+    for _, point in data_points(export):
+        point["attributes"].append({"key": "session.id",
+                                    "value": {"stringValue": synthetic["session_id"]}})
+        point["timeUnixNano"] = str(int(point["timeUnixNano"]) + 10**9)
+    response = client.post("/v1/metrics", json=export, headers=org.headers)
+
+    assert response.status_code == 202 and response.get_json()["sessionIds"] == []
+    (session,) = all_sessions(db, org)
+    assert session["session_id"] == synthetic["session_id"] and session["unattributed"]
+
+
 def test_the_answer_lists_no_session_id_for_points_sent_without_one(client, org):
     response = client.post("/v1/metrics", headers=org.headers,
                            json=without_session_ids(body(WRITE_TOOL, "metrics")))
