@@ -43,13 +43,14 @@ def record_inserted(conn: psycopg.Connection, org_id: int, table: str,
     if table == "log_events":
         seats.update(seat for (seat,) in conn.execute(query("rollup_flag_sessions"), params)
                      if seat is not None)
-    since = dict(conn.execute(query(f"rollup_scope_{table}"), params).fetchall())
-    if table == "log_events" and since:
+    if table == "log_events":
         # An event's figures are its own: they are added to the rollup, nothing recomputed.
         # The sessions are locked already: sql/session_upsert.sql locks every row it meets,
         # updated or not, so the totals trigger of two ingests of a session runs in turn.
         conn.execute(query("rollup_add_log_events"), params)
         since = {}
+    else:
+        since = dict(conn.execute(query("rollup_scope_metric_points"), params).fetchall())
     found = []
     if unattributed and since:
         found += conn.execute(query("rollup_scope_unattributed_later"), {
