@@ -110,6 +110,12 @@ def config(app_database_url, master_key) -> dict:
 
 
 @pytest.fixture
+def cli_env(app_database_url, master_key) -> dict:
+    """The environment of the ``mojule`` CLI as the app role, for CliRunner."""
+    return {"MOJULE_DATABASE_URL": app_database_url, "MOJULE_MASTER_KEY": master_key}
+
+
+@pytest.fixture
 def app(config):
     application = create_app(config)
     application.config["TESTING"] = True

@@ -9,11 +9,6 @@ from mojule.cli import cli
 from tests.conftest import ingest_session, make_user
 
 
-@pytest.fixture
-def cli_env(app_database_url, master_key) -> dict:
-    return {"MOJULE_DATABASE_URL": app_database_url, "MOJULE_MASTER_KEY": master_key}
-
-
 def run(env: dict, *args: str, input: str | None = None):
     return CliRunner().invoke(cli, list(args), env=env, input=input)
 

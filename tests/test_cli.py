@@ -18,11 +18,6 @@ from tests.conftest import fixture_bytes
 TOKEN_LINE = re.compile(r"^mtk_[0-9A-Za-z]{38,}$")
 
 
-@pytest.fixture
-def cli_env(app_database_url, master_key) -> dict:
-    return {"MOJULE_DATABASE_URL": app_database_url, "MOJULE_MASTER_KEY": master_key}
-
-
 def run(env: dict, *args: str):
     return CliRunner().invoke(cli, list(args), env=env)
 

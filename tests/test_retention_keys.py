@@ -4,7 +4,6 @@ from __future__ import annotations
 from datetime import UTC
 
 import psycopg
-import pytest
 from click.testing import CliRunner
 
 from mojule import orgs, retention
@@ -15,11 +14,6 @@ from tests.conftest import ingest_session, make_org, make_user
 
 SESSIONS = ("bash-tool", "failing-bash", "write-tool-resource-attrs")
 AFTER_95_DAYS = "2027-03-01T12:00:00Z"      # the fixtures were recorded on 2026-11-26
-
-
-@pytest.fixture
-def cli_env(app_database_url, master_key) -> dict:
-    return {"MOJULE_DATABASE_URL": app_database_url, "MOJULE_MASTER_KEY": master_key}
 
 
 def run(env: dict, *args: str):

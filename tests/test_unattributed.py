@@ -40,11 +40,6 @@ SHARED_SEAT = ("bash-tool", "failing-bash")
 MIDNIGHT = datetime(2026, 11, 20, tzinfo=UTC)
 
 
-@pytest.fixture
-def cli_env(app_database_url, master_key) -> dict:
-    return {"MOJULE_DATABASE_URL": app_database_url, "MOJULE_MASTER_KEY": master_key}
-
-
 def without_session_ids(payload):
     """The payload with session.id taken off every attribute list, resources' included."""
     if isinstance(payload, list):
