@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import functools
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -24,7 +25,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from mojule.db import query
+from mojule.db import org_transaction, query
 
 # A window that holds every record: a session's detail covers its whole life.
 EVER_START = datetime.min.replace(tzinfo=UTC)
@@ -124,15 +125,22 @@ def statement(columns: Sequence[str]) -> sql.Composed:
     )
 
 
+@contextmanager
+def transaction(conn: psycopg.Connection, org_id: int) -> Iterator[psycopg.Connection]:
+    """Run an analytics transaction: the org's (row-level security lets its rows through),
+    with room to sort in memory and no JIT compilation (sql/analytics_settings.sql)."""
+    with org_transaction(conn, org_id):
+        conn.execute(query("analytics_settings"))
+        yield conn
+
+
 def find_sessions(conn: psycopg.Connection, org_id: int, scope: Scope) -> list[dict]:
     """Return the scope's sessions (identity, client, first and last seen), newest first.
 
-    Like ``report``, runs in the caller's transaction, which must be the org's
-    (``db.org_transaction``) for row-level security to let the rows through.
+    Like ``report``, runs in the caller's ``transaction``.
     """
     page = sql.SQL(query("analytics_sessions_page")).format(
         sessions=sql.SQL(query("analytics_sessions")))
-    conn.execute(query("analytics_settings"))
     with conn.cursor(row_factory=dict_row) as cur:
         return cur.execute(page, scope.params(org_id), prepare=False).fetchall()
 
@@ -146,12 +154,10 @@ def report(conn: psycopg.Connection, org_id: int, scope: Scope, groups: Sequence
     usage_rollup where the grouping allows (see ``rollup_span``); ``use_rollup=False``
     reads every raw row instead, with the same result. The statement is planned for its
     actual parameters every time (prepare=False): a generic plan would read a whole org's
-    history to find one session's rows. Runs in the caller's transaction, whose work_mem
-    it raises and whose JIT compilation it turns off (sql/analytics_settings.sql).
+    history to find one session's rows. Runs in the caller's ``transaction``.
     """
     columns, _ = grouping(groups)
     params = report_params(org_id, scope, groups, tz, use_rollup)
-    conn.execute(query("analytics_settings"))
     with conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(statement(columns), params, prepare=False).fetchall()
     return [{"key": {group: row[column] for group, column in zip(groups, columns)},

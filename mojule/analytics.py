@@ -25,7 +25,7 @@ from psycopg.rows import dict_row
 
 from mojule import accounting
 from mojule.accounting import ATTR_PREFIX, Scope
-from mojule.db import org_transaction, query
+from mojule.db import query
 
 # What a usage report can be grouped by, besides attr:<resource attribute>.
 GROUPS = ("day", "week", "user", "model", "terminal", "app_version")
@@ -68,7 +68,7 @@ def usage(conn: psycopg.Connection, org_id: int, from_: datetime, to: datetime,
     groups = check_group_by(group_by)
     _check_tz(tz)
     scope = Scope(from_, to, seats=seats, user=_user(user))
-    with org_transaction(conn, org_id):
+    with accounting.transaction(conn, org_id):
         return accounting.report(conn, org_id, scope, groups, tz)
 
 
@@ -89,7 +89,7 @@ def list_sessions(conn: psycopg.Connection, org_id: int, from_: datetime, to: da
         raise BadParameter("limit", f"must be a whole number from 1 to {MAX_PAGE}")
     page = Scope(from_, to, seats=seats, user=_user(user), model=_model(model),
                  after=_decode_cursor(cursor), limit=limit + 1)
-    with org_transaction(conn, org_id):
+    with accounting.transaction(conn, org_id):
         sessions = accounting.find_sessions(conn, org_id, page)
         more = len(sessions) > limit
         sessions = sessions[:limit]
@@ -118,7 +118,7 @@ def session_totals(conn: psycopg.Connection, org_id: int, session_id: str,
     "timeline_truncated"}. The timeline carries no content, only its attribute names.
     """
     scope = Scope(seats=seats, session_ids=[session_id], limit=1)
-    with org_transaction(conn, org_id):
+    with accounting.transaction(conn, org_id):
         found = accounting.find_sessions(conn, org_id, scope)
         if not found:
             return None

@@ -1,5 +1,6 @@
--- Settings for the rest of an analytics transaction, run by mojule/accounting.py (the
--- server's pool sets jit off for every request already; the CLI's connections do not):
+-- Settings for the rest of an analytics transaction, run once as it begins by
+-- accounting.transaction (the server's pool sets jit off for every request already; the
+-- CLI's connections do not):
 -- - work_mem: room to hash and sort a large org's sessions in memory (the default 4 MB
 --   spills them to disk);
 -- - jit off: a usage report is estimated far above jit_above_cost, so a PostgreSQL built

@@ -21,7 +21,7 @@ import pytest
 
 from mojule import accounting, analytics
 from mojule.analytics import BadParameter
-from mojule.db import get_connection, org_transaction
+from mojule.db import get_connection
 from tests.conftest import FIXTURES, fixture_bytes
 
 SESSIONS = ("bash-tool", "failing-bash", "write-tool-resource-attrs")
@@ -475,7 +475,7 @@ def test_bad_parameters_raise_naming_the_parameter(db, org, call, parameter):
 def test_a_report_runs_with_room_to_sort_and_without_jit(client, org, db):
     send_sessions(client, org, signals=("logs",))
     server_default = db.execute("SHOW jit").fetchone()[0]
-    with org_transaction(db, org.org.org_id):
+    with accounting.transaction(db, org.org.org_id):
         accounting.report(db, org.org.org_id, accounting.Scope(FROM, TO), ["day"])
         settings = {name: db.execute(f"SHOW {name}").fetchone()[0] for name in ("work_mem", "jit")}
     assert settings == {"work_mem": "64MB", "jit": "off"}

@@ -15,7 +15,6 @@ import pytest
 
 from mojule import accounting, analytics
 from mojule.accounting import Scope
-from mojule.db import org_transaction
 from tests.conftest import fixture_bytes
 from tests.test_analytics import (
     FROM,
@@ -122,7 +121,7 @@ def recomputed_session_usage(db, org_id: int) -> list[tuple]:
 
 def report(db, org_id: int, start: datetime, end: datetime, groups, tz="UTC",
            use_rollup=True) -> list[dict]:
-    with org_transaction(db, org_id):
+    with accounting.transaction(db, org_id):
         return accounting.report(db, org_id, Scope(start, end), groups, tz, use_rollup)
 
 
