@@ -17,6 +17,7 @@ import psycopg
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from hypothesis import settings
 
 from mojule import create_app, license, orgs, people, schema
 from mojule.crypto import generate_master_key
@@ -28,6 +29,15 @@ FIXTURES = Path(__file__).parent / "fixtures"
 # tests.live is both a plugin (test_live.py, test_interop.py) and a module others import
 # first (test_dashboard_browser.py): rewrite its asserts whichever loads it.
 pytest.register_assert_rewrite("tests.live")
+
+# Generated tests (tests/test_ingest_fuzz.py): the suite runs a few hundred examples each
+# with a fixed seed, so a run is repeatable and its time known; `make fuzz` loads "fuzz"
+# (pytest --hypothesis-profile=fuzz) for the security bar's 100,000 bodies, freshly drawn.
+# No example database: nothing is written into the checkout.
+settings.register_profile("suite", max_examples=300, deadline=None, derandomize=True,
+                          database=None)
+settings.register_profile("fuzz", max_examples=25_000, deadline=None, database=None)
+settings.load_profile("suite")
 
 
 @dataclass
