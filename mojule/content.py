@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from mojule.otlp import Unstorable
+
 CONTENT_KEYS = frozenset({
     # Claude Code log events and spans
     "prompt", "prompt_text", "user_prompt", "response", "body", "body_ref",
@@ -60,19 +62,23 @@ class ContentPolicy:
         """Return (usage attributes, content attributes); the input is left untouched.
 
         Content under a key longer than MAX_KEY_LENGTH is dropped: it cannot be stored
-        encrypted, and must not be stored in clear.
+        encrypted, and must not be stored in clear. So is usage text that PostgreSQL
+        refuses (Unstorable: a NUL); content keeps it, as it is stored encrypted.
         """
         keys, limit = self.keys, self.long_string
         content = {}
+        refused = []
         # One pass with the common cases inline: this runs for every record ingested.
         for key, value in attributes.items():
             kind = type(value)
             if (key in keys or (kind is str and len(value) >= limit)
                     or ((kind is list or kind is dict) and _longest_string(value) >= limit)):
                 content[key] = value
-        if not content:
+            elif kind is Unstorable or ((kind is list or kind is dict) and _holds_unstorable(value)):
+                refused.append(key)   # text PostgreSQL refuses, and not content: dropped
+        if not content and not refused:
             return attributes, content
-        usage = {k: v for k, v in attributes.items() if k not in content}
+        usage = {k: v for k, v in attributes.items() if k not in content and k not in refused}
         return usage, {k: v for k, v in content.items() if len(k) <= MAX_KEY_LENGTH}
 
     def split_resource(self, resource: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -83,6 +89,13 @@ class ContentPolicy:
         """
         usage, content = self.split(resource)
         return usage, {RESOURCE_PREFIX + key: value for key, value in content.items()}
+
+
+def _holds_unstorable(value: Any) -> bool:
+    if type(value) is Unstorable:
+        return True
+    items = value.values() if type(value) is dict else value if type(value) is list else ()
+    return any(_holds_unstorable(item) for item in items)
 
 
 def _longest_string(value: Any, depth: int = 0) -> int:

@@ -62,7 +62,8 @@ def text(value: Any) -> str | None:
     if isinstance(value, bool):
         return "true" if value else "false"
     result = str(value)
-    return result if len(result) <= MAX_TEXT_LENGTH else None
+    # PostgreSQL's text refuses NUL (an attribute keeps one only as content; see Unstorable).
+    return result if len(result) <= MAX_TEXT_LENGTH and "\x00" not in result else None
 
 
 def integer(value: Any, bits: int = 64) -> int | None:

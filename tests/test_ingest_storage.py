@@ -5,6 +5,7 @@ Expected values are read from the recorded Claude Code exports themselves.
 """
 from __future__ import annotations
 
+import json
 import subprocess
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -377,6 +378,35 @@ def test_content_in_resource_attributes_is_stored_encrypted_per_record(client, o
     assert decrypt(db, master_key, org_id, "logs", record_id,
                    "resource.prompt") == "resource-prompt-canary"
     assert decrypt(db, master_key, org_id, "logs", record_id, "resource.build.notes") == long_value
+
+
+def test_content_with_a_nul_or_lone_surrogate_is_kept_encrypted_usage_text_dropped(
+        client, org, db, master_key):
+    # A prompt or file text may hold a NUL, and text cut at a UTF-16 limit a lone surrogate:
+    # content is stored as it came (a lone surrogate as U+FFFD, which UTF-8 needs), while
+    # plaintext usage text PostgreSQL would refuse is dropped, never the record.
+    payload = fixture_payload("bash-tool", "logs")
+    record = records(payload, "logs")[0]
+    record["attributes"] += [
+        {"key": "prompt", "value": {"stringValue": "cat a\u0000b"}},
+        {"key": "tool_input", "value": {"stringValue": "cut \ud83d"}},
+        {"key": "probe", "value": {"stringValue": "usage\u0000text"}},
+    ]
+    body = json.dumps(payload).encode()   # \u escapes, as a JavaScript exporter writes them
+
+    response = client.post("/v1/logs", data=body, headers=org.headers)
+
+    assert response.status_code == 202
+    assert response.get_json()["skipped"] == 0
+    org_id = org.org.org_id
+    sequence = attributes(record)["event.sequence"]
+    record_id, stored, content_keys = db.execute(
+        "SELECT record_id, attributes, content_keys FROM log_events"
+        " WHERE org_id = %s AND event_sequence = %s", (org_id, sequence)).fetchone()
+    assert "probe" not in stored and "prompt" not in stored
+    assert {"prompt", "tool_input"} <= set(content_keys)
+    assert decrypt(db, master_key, org_id, "logs", record_id, "prompt") == "cat a\x00b"
+    assert decrypt(db, master_key, org_id, "logs", record_id, "tool_input") == "cut \ufffd"
 
 
 def test_keys_an_operator_declares_content_never_reach_plaintext_columns(config, org, db,

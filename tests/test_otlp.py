@@ -14,6 +14,7 @@ from mojule.otlp import (
     MetricPoint,
     Skipped,
     Span,
+    Unstorable,
     decode_any_value,
     decode_attributes,
     iter_logs,
@@ -292,25 +293,46 @@ def test_values_nested_32_deep_are_kept_and_deeper_ones_dropped():
 
 
 @pytest.mark.parametrize("entry", [
-    kv("probe", text("a\x00b")),
-    kv("probe", text("caf\ud800")),
     kv("pro\x00be", text("ok")),
-    kv("probe", {"arrayValue": {"values": [text("ok"), text("\udfff")]}}),
     kv("probe", {"kvlistValue": {"values": [kv("k\x00", text("ok"))]}}),
 ])
-def test_nul_or_lone_surrogate_drops_the_attribute(entry):
+def test_nul_in_a_key_drops_the_attribute(entry):
     decoded = decode_log(log_record(entry))
 
     assert not {"probe", "pro\x00be"} & decoded.attributes.keys()
     assert decoded.dropped_attributes == 1
 
 
+@pytest.mark.parametrize("sent, kept", [
+    (text("a\x00b"), "a\x00b"),
+    (text("caf\ud800"), "caf\ufffd"),
+    (text("\x00\udfff"), "\x00\ufffd"),
+    ({"arrayValue": {"values": [text("ok"), text("\udfff")]}}, ["ok", "\ufffd"]),
+])
+def test_nul_or_lone_surrogate_in_a_value_is_kept_marked_unstorable(sent, kept):
+    # The decoder cannot tell content from usage: it keeps the value, with a lone surrogate
+    # (which UTF-8 cannot encode) as U+FFFD, and marks the text PostgreSQL would refuse.
+    decoded = decode_log(log_record(kv("probe", sent)))
+
+    value = decoded.attributes["probe"]
+    assert value == kept
+    unstorable = value if isinstance(value, str) else value[1]
+    assert type(unstorable) is Unstorable
+    assert decoded.dropped_attributes == 0
+
+
 def test_non_ascii_text_is_kept():
     assert attribute(text("café ☕ 𝄞")).attributes["probe"] == "café ☕ 𝄞"
 
 
-@pytest.mark.parametrize("body", [text("output\x00"), {"doubleValue": "NaN"}, "plain"])
-def test_unstorable_log_body_becomes_none_and_counts_as_dropped(body):
+def test_log_body_with_a_nul_is_kept_marked_unstorable():
+    decoded = decode_log(log_record(body=text("output\x00")))
+
+    assert decoded.body == "output\x00" and type(decoded.body) is Unstorable
+
+
+@pytest.mark.parametrize("body", [{"doubleValue": "NaN"}, "plain"])
+def test_bad_log_body_becomes_none_and_counts_as_dropped(body):
     decoded = decode_log(log_record(body=body))
 
     assert decoded.body is None
@@ -895,7 +917,7 @@ def test_span_links_are_decoded():
 
 def test_bad_span_event_attribute_is_dropped_and_counted_on_the_event():
     event = {"name": "tool.output", "timeUnixNano": str(T0),
-             "attributes": [kv("output", text("binary\x00")), kv("size", {"intValue": 7})]}
+             "attributes": [kv("output", {"doubleValue": "NaN"}), kv("size", {"intValue": 7})]}
 
     (decoded_event,) = decode_span(span(events=[event])).events
     assert decoded_event["attributes"] == {"size": 7}

@@ -8,15 +8,20 @@ are ignored, as the OTLP specification asks of JSON receivers.
 A record that cannot be stored comes out as a ``Skipped`` with a short reason
 instead of failing the request, and a bad attribute only costs itself. Values
 that PostgreSQL cannot hold (NUL characters, lone surrogates, NaN, infinities)
-are rejected here, so that the COPY which follows cannot fail on them.
+are rejected here, so that the COPY which follows cannot fail on them, with one
+exception: an attribute value or log body with a NUL comes out as ``Unstorable``
+text (a lone surrogate as U+FFFD), because as content it is stored encrypted and
+kept; ContentPolicy.split drops it from what is stored in clear.
 
 records.py says what comes out, fields.py reads message fields, values.py AnyValues and
 attribute lists, containers.py walks resources and scopes, signals.py decodes logs,
 metric points and spans.
 """
+from mojule.otlp.fields import Unstorable
 from mojule.otlp.records import LogRecord, Malformed, MetricPoint, Skipped, Span
 from mojule.otlp.signals import iter_logs, iter_metric_points, iter_spans
 from mojule.otlp.values import decode_any_value, decode_attributes
 
-__all__ = ["LogRecord", "Malformed", "MetricPoint", "Skipped", "Span", "decode_any_value",
+__all__ = ["LogRecord", "Malformed", "MetricPoint", "Skipped", "Span", "Unstorable",
+           "decode_any_value",
            "decode_attributes", "iter_logs", "iter_metric_points", "iter_spans"]

@@ -29,6 +29,7 @@ UINT64 = (0, 2**64)
 TIMESTAMP = (0, 2**63)  # PostgreSQL BIGINT holds nanoseconds until 2262.
 MAX_DEPTH = 32
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 SORTED = orjson.OPT_SORT_KEYS
 DATA_KINDS = ("sum", "gauge", "histogram", "exponentialHistogram", "summary")
 
@@ -65,6 +66,25 @@ def storable(text: str) -> bool:
     if text.isascii():
         return "\x00" not in text
     return _UNSTORABLE.search(text) is None
+
+
+class Unstorable(str):
+    """Text that PostgreSQL's text and jsonb refuse (a NUL, or a lone surrogate, which is
+    already replaced by U+FFFD as UTF-8 cannot encode it).
+
+    An attribute value is decoded as such rather than refused, because the decoder does not
+    know which keys are content: content is stored encrypted, as bytes, and so keeps a
+    prompt or a file's text with its NULs; ContentPolicy.split drops the plaintext ones.
+    """
+
+    __slots__ = ()
+
+
+def value_text(text: str) -> str:
+    """Return an attribute's string value: as sent, or as Unstorable when it must be."""
+    if storable(text):
+        return text
+    return Unstorable(_SURROGATE.sub("\ufffd", text))
 
 
 def integer(value: Any, name: str, bounds: tuple[int, int]) -> int:

@@ -14,13 +14,14 @@ from mojule.otlp.fields import (
     list_field,
     snake_case,
     storable,
+    value_text,
 )
 from mojule.otlp.records import Malformed
 
 
 def _string_value(value: Any, depth: int) -> str:
-    if type(value) is str and storable(value):
-        return value
+    if type(value) is str:
+        return value_text(value)
     raise Malformed("invalid stringValue")
 
 
