@@ -20,6 +20,14 @@ CONTENT_KEYS = frozenset({
     "bash_command", "bash_argv0", "command", "skill_name", "subagent_type", "agent_type",
     "new_context", "system_prompt_preview", "user_system_prompt", "response.model_output",
     "hook_definitions", "hook_matcher", "command_name", "server_name", "workspace.host_paths",
+    # Names of the user's own plugins, skills, agents, MCP servers and workflows, which
+    # Claude Code sends verbatim with OTEL_LOG_TOOL_DETAILS (on events and cost metrics),
+    # and the refusal category of api_refusal
+    "plugin.name", "plugin.version", "marketplace.name", "skill.name", "agent.name",
+    "mcp_server.name", "mcp_tool.name", "workflow.name", "category",
+    # The process's command line (OpenTelemetry's process detector): `claude -p "..."`
+    # carries the prompt in it
+    "process.command_args", "process.command_line",
     # OpenTelemetry semantic conventions that carry messages, errors or code
     "gen_ai.prompt", "gen_ai.completion", "gen_ai.input.messages", "gen_ai.output.messages",
     "gen_ai.system_instructions", "gen_ai.tool.call.arguments", "gen_ai.tool.call.result",
@@ -27,8 +35,24 @@ CONTENT_KEYS = frozenset({
     "db.statement", "code.stacktrace",
 })
 
-# Span events whose every attribute is content: Claude Code's tool input/output bodies.
-CONTENT_SPAN_EVENTS = frozenset({"tool.output"})
+# Indexed GenAI keys of the older semantic conventions (gen_ai.prompt.0.content ...).
+CONTENT_KEY_PREFIXES = ("gen_ai.prompt.", "gen_ai.completion.")
+
+# Span events whose every attribute is content: Claude Code's tool input/output bodies,
+# and the GenAI message events.
+CONTENT_SPAN_EVENTS = frozenset({
+    "tool.output", "gen_ai.user.message", "gen_ai.assistant.message",
+    "gen_ai.system.message", "gen_ai.tool.message", "gen_ai.choice",
+})
+# The span (and its children, claude_code.tool.*) whose events' attributes are all
+# content, whatever the event's name: Claude Code documents no keys for its tool.output
+# event, and may add events beside it.
+CONTENT_EVENTS_SPAN = "claude_code.tool"
+
+
+def span_events_are_content(span_name: str) -> bool:
+    """Return True when every attribute of the span's events is content."""
+    return span_name == CONTENT_EVENTS_SPAN or span_name.startswith(CONTENT_EVENTS_SPAN + ".")
 
 # Pseudo-attribute names for content that is not an attribute, and the prefix under which
 # a resource attribute's content is stored with each record.
@@ -50,7 +74,7 @@ class ContentPolicy:
 
     def is_content(self, key: str, value: Any) -> bool:
         """Return True when the attribute ``key`` with ``value`` must be stored encrypted."""
-        if key in self.keys:
+        if key in self.keys or key.startswith(CONTENT_KEY_PREFIXES):
             return True
         if isinstance(value, str):
             return len(value) >= self.long_string
@@ -72,6 +96,7 @@ class ContentPolicy:
         for key, value in attributes.items():
             kind = type(value)
             if (key in keys or (kind is str and len(value) >= limit)
+                    or key.startswith(CONTENT_KEY_PREFIXES)
                     or ((kind is list or kind is dict) and _longest_string(value) >= limit)):
                 content[key] = value
             elif kind is Unstorable or ((kind is list or kind is dict) and _holds_unstorable(value)):

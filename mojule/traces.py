@@ -10,7 +10,12 @@ from flask import Blueprint
 
 from mojule import otlp
 from mojule.auth import ingest_token_required
-from mojule.content import CONTENT_SPAN_EVENTS, STATUS_MESSAGE, ContentPolicy
+from mojule.content import (
+    CONTENT_SPAN_EVENTS,
+    STATUS_MESSAGE,
+    ContentPolicy,
+    span_events_are_content,
+)
 from mojule.ingest import Batch, Malformed, enum, jsonb, timestamp
 from mojule.receiver import receive
 from mojule.usage import boolean, integer, real, text
@@ -52,8 +57,9 @@ def split_span_content(policy: ContentPolicy, span: otlp.Span) -> tuple[dict, li
     if span.status_message:
         content[STATUS_MESSAGE] = span.status_message
     events = []
+    all_content = span_events_are_content(span.name)
     for index, event in enumerate(span.events):
-        if event["name"] in CONTENT_SPAN_EVENTS:
+        if all_content or event["name"] in CONTENT_SPAN_EVENTS:
             kept, taken = {}, event["attributes"]
         else:
             kept, taken = policy.split(event["attributes"])

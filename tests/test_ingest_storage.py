@@ -409,6 +409,57 @@ def test_content_with_a_nul_or_lone_surrogate_is_kept_encrypted_usage_text_dropp
     assert decrypt(db, master_key, org_id, "logs", record_id, "tool_input") == "cut \ufffd"
 
 
+def org_rows_as_text(db, org_id: int) -> str:
+    """Every plaintext row the org holds, as text (content_values holds only ciphertext)."""
+    return "\n".join(
+        db.execute(sql.SQL("SELECT coalesce(string_agg(t::text, E'\\n'), '') FROM {} AS t"
+                           " WHERE org_id = %s").format(sql.Identifier(table)),
+                   (org_id,)).fetchone()[0]
+        for table in ("log_events", "metric_points", "spans", "sessions"))
+
+
+def test_names_command_lines_genai_messages_and_tool_span_events_are_content(
+        client, org, db):
+    # The research's content table beyond prompts and commands: the user's own plugin,
+    # skill, agent, MCP and workflow names (on events and on cost metrics), a process
+    # command line, GenAI messages, and any event of a claude_code.tool span.
+    names = ["plugin.name", "plugin.version", "marketplace.name", "skill.name", "agent.name",
+             "mcp_server.name", "mcp_tool.name", "workflow.name", "category",
+             "gen_ai.prompt.0.content", "gen_ai.completion.0.content"]
+    marked = [{"key": key, "value": {"stringValue": f"MARK-{key}"}} for key in names]
+    command_line = {"key": "process.command_args",
+                    "value": {"arrayValue": {"values": [{"stringValue": "claude"},
+                                                        {"stringValue": "MARK-argv"}]}}}
+    logs = fixture_payload("bash-tool", "logs")
+    records(logs, "logs")[0]["attributes"] += marked
+    logs["resourceLogs"][0]["resource"]["attributes"].append(command_line)
+    metrics = fixture_payload("bash-tool", "metrics")
+    for point in records(metrics, "metrics"):
+        point["attributes"] += marked
+    traces = fixture_payload("bash-tool", "traces")
+    tool_spans = [span for span in records(traces, "traces") if span["name"] == "claude_code.tool"]
+    assert tool_spans
+    others = [span for span in records(traces, "traces") if span["name"] != "claude_code.tool"]
+    for span, name, key in ((tool_spans[0], "tool.input", "input"),
+                            (others[0], "gen_ai.user.message", "content")):
+        span["events"] = [{"name": name, "timeUnixNano": span["startTimeUnixNano"],
+                           "attributes": [{"key": key, "value": {"stringValue": f"MARK-{name}"}}]}]
+
+    for signal, payload in (("logs", logs), ("metrics", metrics), ("traces", traces)):
+        response = client.post(f"/v1/{signal}", json=payload, headers=org.headers)
+        assert response.status_code == 202 and response.get_json()["skipped"] == 0
+
+    org_id = org.org.org_id
+    assert "MARK-" not in org_rows_as_text(db, org_id)
+    stored = {row[0] for row in db.execute(
+        "SELECT DISTINCT attribute FROM content_values WHERE org_id = %s", (org_id,))}
+    assert set(names) <= stored
+    assert {"resource.process.command_args", "event.0.input", "event.0.content"} <= stored
+    assert db.execute("SELECT count(*) FROM content_values WHERE org_id = %s"
+                      " AND signal = 'metrics' AND attribute = 'skill.name'",
+                      (org_id,)).fetchone()[0] == len(records(metrics, "metrics"))
+
+
 def test_keys_an_operator_declares_content_never_reach_plaintext_columns(config, org, db,
                                                                         master_key):
     with app_client(config, CONTENT_KEYS=("model", "user.email", "department")) as client:
