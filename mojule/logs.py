@@ -40,11 +40,22 @@ def log_batch(payload, policy: ContentPolicy, org_id: int) -> Batch:
     return batch
 
 
+# Claude Code's events are named claude_code.<event> in full.
+EVENT_PREFIX = "claude_code."
+
+
 def event_name(record: otlp.LogRecord, usage: dict) -> str:
-    """Return the event's short name: ``event.name``, the OTLP eventName, or the body."""
+    """Return the event's short name: ``event.name``, the OTLP eventName, or the body.
+
+    The short name is what reports count (api_request, tool_result ...): a full name
+    (claude_code.api_request), as the body spells it and another exporter may put in
+    either field, loses its prefix.
+    """
     name = text(usage.get("event.name")) or text(record.event_name)
-    if not name and isinstance(record.body, str) and record.body.startswith("claude_code."):
-        name = text(record.body.removeprefix("claude_code."))
+    if not name and isinstance(record.body, str) and record.body.startswith(EVENT_PREFIX):
+        name = text(record.body)
+    if name and name.startswith(EVENT_PREFIX) and len(name) > len(EVENT_PREFIX):
+        name = name.removeprefix(EVENT_PREFIX)
     return name or "log"
 
 
@@ -57,7 +68,7 @@ def _add_record(batch: Batch, policy: ContentPolicy, org_id: int, record: otlp.L
     content = {**content, **resource_content}
     name = event_name(record, usage)
     # Claude Code's body only repeats the event name; any other body is a message: content.
-    if record.body is not None and record.body != f"claude_code.{name}":
+    if record.body is not None and record.body != EVENT_PREFIX + name:
         content[LOG_BODY] = record.body
     ctx = batch.context(usage, resource)
     seat = ctx.seat

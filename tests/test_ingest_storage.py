@@ -409,6 +409,30 @@ def test_content_with_a_nul_or_lone_surrogate_is_kept_encrypted_usage_text_dropp
     assert decrypt(db, master_key, org_id, "logs", record_id, "tool_input") == "cut \ufffd"
 
 
+@pytest.mark.parametrize("form", ["event.name", "eventName", "body"])
+def test_an_event_named_in_full_in_any_field_is_stored_by_its_short_name(client, org, db, form):
+    payload = fixture_payload("bash-tool", "logs")
+    record = next(record for record in records(payload, "logs")
+                  if attributes(record)["event.name"] == "api_request")
+    record["attributes"] = [pair for pair in record["attributes"] if pair["key"] != "event.name"]
+    record.pop("body", None)
+    if form == "event.name":
+        record["attributes"].append({"key": "event.name",
+                                     "value": {"stringValue": "claude_code.api_request"}})
+    elif form == "eventName":
+        record["eventName"] = "claude_code.api_request"
+    else:
+        record["body"] = {"stringValue": "claude_code.api_request"}
+    resource_logs = payload["resourceLogs"][0]
+    resource_logs["scopeLogs"] = [{**resource_logs["scopeLogs"][0], "logRecords": [record]}]
+    payload["resourceLogs"] = [resource_logs]
+
+    assert client.post("/v1/logs", json=payload, headers=org.headers).status_code == 202
+
+    assert db.execute("SELECT event_name, content_keys FROM log_events WHERE org_id = %s",
+                      (org.org.org_id,)).fetchall() == [("api_request", [])]
+
+
 def org_rows_as_text(db, org_id: int) -> str:
     """Every plaintext row the org holds, as text (content_values holds only ciphertext)."""
     return "\n".join(
