@@ -29,8 +29,11 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
     app = Flask(__name__)
     app.config["MOJULE"] = config.load(overrides)
-    # Werkzeug refuses declared bodies over the limit; ours also bounds streamed ones.
-    app.config["MAX_CONTENT_LENGTH"] = app.config["MOJULE"]["MAX_BODY_BYTES"]
+    # Werkzeug refuses declared bodies over the limit; ours also bounds streamed ones. One
+    # byte more for Werkzeug: behind gunicorn (wsgi.input_terminated) it also limits the
+    # stream, and there takes a body of exactly its limit for a longer one; body.py
+    # enforces the limit itself, to the byte.
+    app.config["MAX_CONTENT_LENGTH"] = app.config["MOJULE"]["MAX_BODY_BYTES"] + 1
 
     # Every log line carries the request id.
     request_log.init_app(app)

@@ -171,9 +171,19 @@ def test_body_over_the_limit_is_413_and_writes_nothing(config, org, db):
     assert org_row_counts(db, org.org.org_id)["log_events"] == 0
 
 
-def test_body_at_the_limit_is_accepted(config, org):
+@pytest.mark.parametrize("terminated", [False, True], ids=["plain", "input_terminated"])
+def test_body_at_the_limit_is_accepted_and_one_byte_more_is_413(config, org, terminated):
+    # gunicorn sets wsgi.input_terminated, under which Werkzeug enforces its own limit on
+    # the stream too, and cannot tell a body of exactly that size from a longer one.
+    environ = {"wsgi.input_terminated": True} if terminated else {}
     with app_client(config, MAX_BODY_BYTES=len(LOGS)) as client:
-        assert post(client, org, LOGS).status_code == 202
+        at_limit = client.post("/v1/logs", data=LOGS, headers=org.headers,
+                               environ_overrides=environ)
+        over = client.post("/v1/logs", data=LOGS + b" ", headers=org.headers,
+                           environ_overrides=environ)
+
+    assert at_limit.status_code == 202
+    assert_error(over, 413, "payload_too_large")
 
 
 def test_small_gzip_that_inflates_past_the_limit_is_413(config, org, db):
