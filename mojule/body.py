@@ -34,16 +34,23 @@ class NotJson(BadRequest):
     """The request body is not valid JSON."""
 
 
-def read_otlp_json(request: Request, max_bytes: int) -> Any:
-    """Return the parsed JSON body of an OTLP export request.
-
-    Raises UnsupportedMediaType (415), PayloadTooLarge (413), CorruptBody or NotJson (400).
-    """
+def check_media_type(request: Request) -> None:
+    """Refuse, from its headers alone, a body Mojule cannot read: a type other than JSON,
+    or an unknown content coding. Raises UnsupportedMediaType (415)."""
     media_type = request.mimetype
     if media_type in PROTOBUF_TYPES:
         raise ProtobufNotAccepted()
     if media_type != "application/json":
         raise UnsupportedMediaType()
+    _decompressor(request.headers.get("Content-Encoding", ""))
+
+
+def read_otlp_json(request: Request, max_bytes: int) -> Any:
+    """Return the parsed JSON body of an OTLP export request.
+
+    Raises UnsupportedMediaType (415), PayloadTooLarge (413), CorruptBody or NotJson (400).
+    """
+    check_media_type(request)
     decompressor = _decompressor(request.headers.get("Content-Encoding", ""))
     if request.content_length is not None and request.content_length > max_bytes:
         raise PayloadTooLarge()

@@ -12,7 +12,7 @@ from typing import Any
 from flask import current_app, g, jsonify, request
 
 from mojule import otlp
-from mojule.body import read_otlp_json
+from mojule.body import check_media_type, read_otlp_json
 from mojule.content import ContentPolicy
 from mojule.db import get_connection
 from mojule.errors import BadRequest
@@ -41,7 +41,10 @@ def content_policy() -> ContentPolicy:
 def receive(build_batch: Callable[[Any, ContentPolicy, int], Batch]):
     """Handle one export request for the signal ``build_batch`` decodes."""
     config = current_app.config["MOJULE"]
-    # Authenticated already; a paused installation refuses before the body is read.
+    # Authenticated already. A body of a type Mojule never reads gets its 415 even while
+    # paused, so that a protobuf exporter is told to switch rather than to retry; then a
+    # paused installation refuses before the body is read.
+    check_media_type(request)
     current_app.extensions["mojule.policy"].check(get_connection())
     payload = read_otlp_json(request, config["MAX_BODY_BYTES"])
     org_id = g.ingest.org_id

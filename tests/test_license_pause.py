@@ -88,6 +88,9 @@ def test_paused_ingest_gets_503_with_a_long_retry_after_and_writes_nothing(site,
                                headers={"Content-Type": "application/json"})
         bad_token = client.post("/v1/metrics", data=b"{}", headers={
             "Authorization": "Bearer mtk_not_a_token", "Content-Type": "application/json"})
+        # An exporter sending protobuf is told to switch, not to come back later.
+        protobuf = client.post("/v1/logs", data=b"\x0a\x00", headers={
+            **test_org.headers, "Content-Type": "application/x-protobuf"})
 
     assert paused.status_code == 503
     assert paused.headers["Retry-After"] == str(policy.PAUSED_RETRY_AFTER_SECONDS)
@@ -96,6 +99,7 @@ def test_paused_ingest_gets_503_with_a_long_retry_after_and_writes_nothing(site,
     assert "paused by hand (storage migration)" in body["message"]
     assert "Dashboards and exports stay available" in body["message"]
     assert (no_token.status_code, bad_token.status_code) == (401, 401)
+    assert protobuf.status_code == 415 and "http/json" in protobuf.get_json()["message"]
     assert site.execute("SELECT count(*) FROM log_events WHERE org_id = %s",
                         (test_org.org.org_id,)).fetchone()[0] == 0
 
