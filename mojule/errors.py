@@ -16,7 +16,9 @@ from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger("mojule")
 
-# HTTP status -> google.rpc.Code, as the OpenTelemetry Collector maps them.
+# HTTP status -> google.rpc.Code, the `code` of an error's google.rpc.Status-shaped body:
+# the gRPC-to-HTTP mapping of google/rpc/code.proto read backwards (400 -> INVALID_ARGUMENT,
+# 404 -> NOT_FOUND, 503 -> UNAVAILABLE ...). Exporters act on the HTTP status alone.
 GRPC_CODES = {400: 3, 401: 16, 403: 7, 404: 5, 405: 12, 409: 6, 413: 3, 415: 3,
               429: 8, 502: 14, 503: 14, 504: 14}
 
