@@ -21,7 +21,9 @@ import struct
 from collections.abc import Sequence
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 VERSION = b"\x01"
 KEY_BYTES = 32
@@ -166,6 +168,31 @@ def content_aad(org_id: int, signal: str, record_id: bytes, attribute: str, dek_
         raise ValueError(f"signal must be one of {SIGNALS}, not {signal!r}")
     fields = (b"%d" % org_id, signal.encode(), record_id, attribute.encode(), b"%d" % dek_id)
     return b"mojule/content/v1" + b"".join(struct.pack(">I", len(f)) + f for f in fields)
+
+
+class RecordKey:
+    """Keys an org's record identities, so that a stored record_id reveals nothing.
+
+    A record's identity is a digest of everything it holds, content included, so that a
+    retried export is recognised; stored as it is, anyone holding the database could test
+    a guess of a prompt or command against it. Stored ids are this keyed digest (BLAKE2b in
+    its keyed, MAC mode) of the decoder's identity. The key is derived (HKDF-SHA256) from
+    the org's first data key, which is never deleted and survives every rotation: a
+    record's id stays the same for good, which deduplication needs.
+    """
+
+    __slots__ = ("_key",)
+
+    def __init__(self, first_dek: bytes):
+        self._key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+                         info=b"mojule/record-id/v1").derive(first_dek)
+
+    def __repr__(self) -> str:
+        return "RecordKey(...)"
+
+    def record_id(self, identity: bytes) -> bytes:
+        """Return the stored record_id of a decoded record's ``identity`` (16 bytes)."""
+        return hashlib.blake2b(identity, digest_size=16, key=self._key).digest()
 
 
 class ContentCipher:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import weakref
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from time import time_ns
@@ -22,7 +22,7 @@ import psycopg
 
 from mojule import rollup
 from mojule.content import ContentPolicy
-from mojule.crypto import content_aad
+from mojule.crypto import RecordKey, content_aad
 from mojule.db import copy_rows, org_transaction, query
 from mojule.keyring import Keyring
 from mojule.usage import CONTEXT_KEYS, Context, context
@@ -62,6 +62,7 @@ class Batch:
 
     signal: str                  # "logs", "metrics" or "traces" (content AAD and counts)
     table: str                   # target table; sql/<table>_{stage,copy,insert}.sql exist
+    identity_column: int         # where a row holds its record's identity (its record_id)
     rows: list[tuple] = field(default_factory=list)
     record_ids: set[bytes] = field(default_factory=set)
     content: list[tuple[bytes, datetime, str | None, dict[str, Any]]] = field(default_factory=list)
@@ -195,9 +196,12 @@ def store(conn: psycopg.Connection, org_id: int, batch: Batch, keyring: Keyring,
         _ensure_staging(conn, table)
     try:
         with org_transaction(conn, org_id):
-            copy_rows(conn, f"{batch.table}_copy", batch.rows)
+            record_key = keyring.record_key(conn, org_id)
+            copy_rows(conn, f"{batch.table}_copy",
+                      keyed_rows(batch.rows, batch.identity_column, record_key))
             inserted = {row[0] for row in conn.execute(query(f"{batch.table}_insert"))}
-            new_content = [item for item in batch.content if item[0] in inserted]
+            new_content = [(record_id, *rest) for identity, *rest in batch.content
+                           if (record_id := record_key.record_id(identity)) in inserted]
             if new_content:
                 _store_content(conn, keyring, org_id, batch.signal, new_content)
             unattributed = {session_id: seen.context.seat.identity
@@ -215,6 +219,13 @@ def store(conn: psycopg.Connection, org_id: int, batch: Batch, keyring: Keyring,
         keyring.forget(org_id)
         raise
     return Stored(inserted=len(inserted), duplicates=batch.accepted - len(inserted))
+
+
+def keyed_rows(rows: list[tuple], column: int, record_key: RecordKey) -> Iterator[tuple]:
+    """Yield the rows with the decoder's identity (in ``column``) as the stored record_id."""
+    record_id = record_key.record_id
+    for row in rows:
+        yield (*row[:column], record_id(row[column]), *row[column + 1:])
 
 
 def session_ids(batches: Sequence[Batch]) -> list[str]:

@@ -14,6 +14,7 @@ import psycopg
 from mojule.crypto import (
     ContentCipher,
     MasterKey,
+    RecordKey,
     new_data_key,
     unwrap_data_key_any,
     wrap_data_key,
@@ -29,6 +30,25 @@ class Keyring:
     def __init__(self, masters: Sequence[MasterKey]):
         self.masters = tuple(masters)
         self._current: dict[int, tuple[float, ContentCipher]] = {}
+        self._record_keys: dict[int, RecordKey] = {}
+
+    def record_key(self, conn: psycopg.Connection, org_id: int) -> RecordKey:
+        """Return the key of the org's record identities, creating its first data key if
+        needed. It never changes, so it is cached for good (until ``forget``).
+
+        Must run inside the org's transaction (row-level security).
+        """
+        cached = self._record_keys.get(org_id)
+        if cached is not None:
+            return cached
+        row = conn.execute(query("data_key_first"), {"org_id": org_id}).fetchone()
+        if row is None:
+            self.current_cipher(conn, org_id)
+            row = conn.execute(query("data_key_first"), {"org_id": org_id}).fetchone()
+        dek_id, wrapped = row
+        dek, _ = unwrap_data_key_any(self.masters, wrapped, org_id, dek_id)
+        key = self._record_keys[org_id] = RecordKey(dek)
+        return key
 
     def current_cipher(self, conn: psycopg.Connection, org_id: int) -> ContentCipher:
         """Return the cipher for the org's current data key, creating the first if needed.
@@ -52,8 +72,10 @@ class Keyring:
         """Drop cached keys (all, or one org's), e.g. after a rotation."""
         if org_id is None:
             self._current.clear()
+            self._record_keys.clear()
         else:
             self._current.pop(org_id, None)
+            self._record_keys.pop(org_id, None)
 
 
 def create_data_key(conn: psycopg.Connection, master: MasterKey, org_id: int) -> tuple[int, bytes]:

@@ -28,7 +28,7 @@ def ingest_logs():
 
 def log_batch(payload, policy: ContentPolicy, org_id: int) -> Batch:
     """Return the batch of log_events rows for a decoded export request."""
-    batch = Batch(signal="logs", table="log_events")
+    batch = Batch(signal="logs", table="log_events", identity_column=2)
     for record in otlp.iter_logs(payload):
         if isinstance(record, otlp.Skipped):
             batch.skip(record.reason)

@@ -29,7 +29,7 @@ def ingest_metrics():
 
 def metric_batch(payload, policy: ContentPolicy, org_id: int) -> Batch:
     """Return the batch of metric_points rows for a decoded export request."""
-    batch = Batch(signal="metrics", table="metric_points")
+    batch = Batch(signal="metrics", table="metric_points", identity_column=2)
     for point in otlp.iter_metric_points(payload):
         if isinstance(point, otlp.Skipped):
             batch.skip(point.reason)

@@ -34,7 +34,7 @@ def ingest_traces():
 
 def span_batch(payload, policy: ContentPolicy, org_id: int) -> Batch:
     """Return the batch of spans rows for a decoded export request."""
-    batch = Batch(signal="traces", table="spans")
+    batch = Batch(signal="traces", table="spans", identity_column=4)
     for span in otlp.iter_spans(payload):
         if isinstance(span, otlp.Skipped):
             batch.skip(span.reason)

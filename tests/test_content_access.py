@@ -179,14 +179,15 @@ def test_ciphertext_moved_to_another_row_or_org_reads_as_tampered(client, db, or
     assert "response" not in tampered[0]["content"]
     assert "Please WRITEFILE hello" not in str(tampered)
 
-    # The same ciphertexts moved wholesale into another org do not open there either.
+    # The same ciphertexts moved wholesale into another org do not open there either (the
+    # same records have other record ids there: matched by time and attribute).
     other_admin = make_user(db, other_org, "eve@example.com", "admin")
     ingest_session(client, other_org, WRITE_SESSION)
     db.execute("""UPDATE content_values AS target SET ciphertext = source.ciphertext
                     FROM content_values AS source
                    WHERE target.org_id = %(other)s AND source.org_id = %(org)s
                      AND target.attribute = source.attribute AND target.signal = source.signal
-                     AND target.record_id = source.record_id""",
+                     AND target.time = source.time""",
                {"org": org_id, "other": other_org.org.org_id})
     moved = client.get(f"/api/v1/sessions/{session_id}/content",
                        headers=other_admin.headers).get_json()

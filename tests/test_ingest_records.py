@@ -399,18 +399,20 @@ SPELLINGS = {
 
 @pytest.mark.parametrize("signal", ["logs", "metrics", "traces"])
 @pytest.mark.parametrize("spelling", SPELLINGS)
-def test_every_allowed_otlp_json_spelling_stores_the_same_records(client, org, other_org, db,
+def test_every_allowed_otlp_json_spelling_stores_the_same_records(client, org, db,
                                                                    spelling, signal):
+    # The same records spelled another way are the same records: all duplicates.
     payload = fixture_payload("write-tool-resource-attrs", signal)
 
-    plain_answer = post(client, org, signal, payload)
-    spelled_answer = post(client, other_org, signal, SPELLINGS[spelling](payload))
+    plain_answer = post(client, org, signal, payload).get_json()
+    stored = record_ids(db, org.org.org_id, signal)
+    spelled = post(client, org, signal, SPELLINGS[spelling](payload))
 
-    assert plain_answer.status_code == spelled_answer.status_code == 202
-    assert spelled_answer.get_json() == plain_answer.get_json()
-    assert spelled_answer.get_json()["counts"][COUNT_NAMES[signal]] == len(
-        records(payload, signal))
-    assert record_ids(db, other_org.org.org_id, signal) == record_ids(db, org.org.org_id, signal)
+    assert spelled.status_code == 202
+    count = len(records(payload, signal))
+    assert plain_answer["counts"][COUNT_NAMES[signal]] == count and len(stored) == count
+    assert spelled.get_json() == {**plain_answer, "duplicates": count}
+    assert record_ids(db, org.org.org_id, signal) == stored
 
 
 def test_hex_ids_are_stored_lower_case(client, org, db):

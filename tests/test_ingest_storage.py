@@ -14,7 +14,7 @@ import orjson
 import pytest
 from psycopg import sql
 
-from mojule import orgs, schema
+from mojule import orgs, otlp, schema
 from mojule.content import CONTENT_KEYS
 from mojule.crypto import (
     ContentCipher,
@@ -431,6 +431,26 @@ def test_an_event_named_in_full_in_any_field_is_stored_by_its_short_name(client,
 
     assert db.execute("SELECT event_name, content_keys FROM log_events WHERE org_id = %s",
                       (org.org.org_id,)).fetchall() == [("api_request", [])]
+
+
+def test_stored_record_ids_are_keyed_per_org_so_no_guess_of_content_can_be_tested(
+        client, org, other_org, db):
+    # A record's identity digests everything it holds, its prompt included: stored as the
+    # decoder computes it, anyone with the database could confirm a guessed prompt by
+    # digesting the guess with the row's plaintext columns. Stored ids are keyed per org.
+    payload = fixture_payload("bash-tool", "logs")
+    decoded = {record.identity for record in otlp.iter_logs(payload)}
+    for test_org in (org, other_org):
+        assert client.post("/v1/logs", json=payload, headers=test_org.headers).status_code == 202
+
+    ours, theirs = ({row[0] for row in db.execute(
+        "SELECT record_id FROM log_events WHERE org_id = %s", (test_org.org.org_id,))}
+        for test_org in (org, other_org))
+    assert len(ours) == len(theirs) == len(decoded)
+    assert not ours & decoded and not theirs & decoded
+    assert not ours & theirs
+    again = client.post("/v1/logs", json=payload, headers=org.headers).get_json()
+    assert again["duplicates"] == len(decoded)
 
 
 def org_rows_as_text(db, org_id: int) -> str:

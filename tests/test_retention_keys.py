@@ -161,8 +161,14 @@ def test_master_key_rotation_rewraps_keys_and_all_content_reads_back(config, db,
     new_app = create_app({**config, "MASTER_KEY": new_key, "MASTER_KEY_PREVIOUS": ""})
     try:
         assert all_content_reads_back(new_app.test_client(), admin, session_ids)
+        rows_before = counts(db, test_org.org.org_id)
+        # Record ids are keyed by the org's first data key, which the rotation re-wrapped
+        # unchanged: the same exports sent again are recognised, and store nothing.
+        for name in SESSIONS:
+            ingest_session(new_app.test_client(), test_org, name)
     finally:
         close_pool(new_app)
+    assert counts(db, test_org.org.org_id) == rows_before
     old_only = run({"MOJULE_DATABASE_URL": app_database_url, "MOJULE_MASTER_KEY": master_key},
                    "keys", "rotate-master")
     assert old_only.exit_code != 0
@@ -182,3 +188,6 @@ def test_org_key_rotation_uses_a_new_key_and_old_content_still_reads(client, app
         (org.org.org_id,)).fetchall())
     assert dek_ids[first] == 1 and dek_ids[second] == 2
     assert all_content_reads_back(client, admin, [first, second])
+    rows_before = counts(db, org.org.org_id)
+    ingest_session(client, org, "bash-tool")        # sent again after the rotation
+    assert counts(db, org.org.org_id) == rows_before
