@@ -12,7 +12,7 @@ from mojule.auth import ingest_token_required
 from mojule.content import LOG_BODY, ContentPolicy
 from mojule.ingest import Batch, Malformed, enum, jsonb, timestamp
 from mojule.receiver import receive
-from mojule.usage import boolean, decimal, integer, real, text
+from mojule.usage import boolean, decimal, integer, real, text, unattributed
 
 bp = Blueprint("logs", __name__)
 
@@ -71,6 +71,8 @@ def _add_record(batch: Batch, policy: ContentPolicy, org_id: int, record: otlp.L
     if record.body is not None and record.body != EVENT_PREFIX + name:
         content[LOG_BODY] = record.body
     ctx = batch.context(usage, resource)
+    if ctx.session_id is None:
+        ctx = unattributed(ctx, time)
     seat = ctx.seat
     get = usage.get
     row = (

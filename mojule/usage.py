@@ -159,8 +159,9 @@ def context(attributes: dict, resource: dict) -> Context:
 def unattributed(ctx: Context, time: datetime) -> Context:
     """Return ``ctx`` filed under its seat's unattributed session of ``time``'s UTC day.
 
-    For records sent without session.id (OTEL_METRICS_INCLUDE_SESSION_ID=false), which the
-    accounting would otherwise leave out: it sums sessions.
+    For metric points and log events sent without session.id (Claude Code leaves it off
+    its metrics with OTEL_METRICS_INCLUDE_SESSION_ID=false; other exporters may leave it
+    off anything), which the accounting would otherwise leave out: it sums sessions.
     """
     return replace(ctx, session_id=_unattributed_id(ctx.seat.identity, time.date()),
                    unattributed=True)

@@ -88,6 +88,30 @@ def test_metrics_without_session_ids_are_counted_per_seat_and_day(client, org, d
                                                 type="added")
 
 
+def test_events_without_session_ids_are_counted_per_seat_and_day(client, org, db):
+    # session.id is optional on every signal: an exporter that leaves it off its log events
+    # has them counted too, under the same unattributed session as its metrics.
+    for name in SESSIONS:
+        send(client, org, "logs", without_session_ids(body(name, "logs")))
+
+    by_seat = {row["user"]["seat_identity"]: row for row in all_sessions(db, org)}
+    alice = by_seat[seat_identity(WRITE_TOOL)]
+    assert alice["unattributed"]
+    assert alice["cost_usd"] == claude_result(WRITE_TOOL)["cost_usd"]
+    assert alice["tokens"] == claude_result(WRITE_TOOL)["tokens"]
+    total = totals(db, org)
+    assert total["cost_usd"] == sum(claude_result(name)["cost_usd"] for name in SESSIONS)
+    assert total["sessions"] == 0
+
+    # Metrics without ids as well: cost and tokens still count once, from the events.
+    for name in SESSIONS:
+        send(client, org, "metrics", without_session_ids(body(name, "metrics")))
+    again = totals(db, org)
+    assert again["cost_usd"] == total["cost_usd"] and again["tokens"] == total["tokens"]
+    assert again["lines_added"] == metric_total(WRITE_TOOL, "claude_code.lines_of_code.count",
+                                                type="added")
+
+
 def test_a_sent_session_id_in_the_reserved_form_counts_as_none(client, org, db):
     export = without_session_ids(body(WRITE_TOOL, "metrics"))
     send(client, org, "metrics", export)
