@@ -215,6 +215,8 @@ def _session(row: Mapping[str, Any]) -> dict[str, Any]:
         "app_version": row["app_version"],
         # True for what a seat sent without session.id in one UTC day (migration 0008).
         "unattributed": row["unattributed"],
+        # True for the process behind `claude agents` (migration 0009): not a session.
+        "agents_view": row["agents_view"],
     }
 
 

@@ -95,7 +95,7 @@ def session_rows(conn: psycopg.Connection, org_id: int, start: datetime, end: da
 
 SESSION_COLUMNS = ("session_id", "user_seat_identity", "user_email", "user_account_uuid",
                    "user_id", "first_seen", "last_seen", "terminal_type", "app_version",
-                   "unattributed")
+                   "unattributed", "agents_view")
 
 
 def session_columns() -> list[str]:

@@ -54,6 +54,7 @@ class SessionSeen:
     resource: dict
     first_seen: datetime
     last_seen: datetime
+    agents_view: bool = False    # the `claude agents` UI process reported itself
 
 
 @dataclass
@@ -284,7 +285,7 @@ def _upsert_sessions(conn: psycopg.Connection, org_id: int, sessions: dict[str, 
             "first_seen": seen.first_seen, "last_seen": seen.last_seen,
             "app_version": ctx.app_version, "terminal_type": ctx.terminal_type,
             "service_name": ctx.service_name, "resource_attributes": jsonb(seen.resource),
-            "unattributed": ctx.unattributed,
+            "unattributed": ctx.unattributed, "agents_view": seen.agents_view,
         })
     with conn.cursor() as cur:
         cur.executemany(query("session_upsert"), params)

@@ -41,6 +41,12 @@ def metric_batch(payload, policy: ContentPolicy, org_id: int) -> Batch:
     return batch
 
 
+# Claude Code counts the process behind its `claude agents` view with a session.count
+# point of this start_type: that process is not a session (migration 0009).
+SESSION_COUNT = "claude_code.session.count"
+AGENTS_VIEW = "agents_view"
+
+
 def _add_point(batch: Batch, policy: ContentPolicy, org_id: int, point: otlp.MetricPoint) -> None:
     time = timestamp(point.time_unix_nano)
     if len(point.metric_name) > MAX_TEXT_LENGTH:
@@ -67,3 +73,5 @@ def _add_point(batch: Batch, policy: ContentPolicy, org_id: int, point: otlp.Met
         sorted(content), jsonb(usage), resource_json,
     )
     batch.add(row, point.identity, time, ctx, resource, content)
+    if point.metric_name == SESSION_COUNT and get("start_type") == AGENTS_VIEW:
+        batch.sessions[ctx.session_id].agents_view = True

@@ -5,7 +5,8 @@
 -- suffix removed.
 SELECT s.session_id, s.seat_identity, s.user_email, s.user_account_uuid, s.user_id,
        s.organization_uuid, s.first_seen, s.last_seen, s.app_version, s.terminal_type,
-       s.service_name, s.resource_attributes, s.has_api_requests, s.unattributed
+       s.service_name, s.resource_attributes, s.has_api_requests, s.unattributed,
+       s.agents_view
   FROM sessions AS s
  WHERE s.org_id = %(org_id)s
    AND s.first_seen < %(to)s

@@ -3,7 +3,8 @@
 -- for the session list and session detail.
 SELECT s.session_id, s.seat_identity, s.user_email, s.user_account_uuid, s.user_id,
        s.organization_uuid, s.first_seen, s.last_seen, s.app_version, s.terminal_type,
-       s.service_name, s.resource_attributes, s.has_api_requests, s.unattributed
+       s.service_name, s.resource_attributes, s.has_api_requests, s.unattributed,
+       s.agents_view
   FROM ({sessions}) AS s
  ORDER BY s.last_seen DESC, s.session_id DESC
  LIMIT %(limit)s

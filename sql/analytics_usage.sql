@@ -12,8 +12,8 @@
 -- Figures are summed per session and group first; each session's cost is then rounded to
 -- micro-dollars by cumulative rounding over its groups, so whatever the grouping, the
 -- groups add up to the rounded per-session totals exactly. An unattributed session (what a
--- seat sent without session.id in one day, migration 0008) counts its figures, but is not
--- counted as a session.
+-- seat sent without session.id in one day, migration 0008) and a `claude agents` UI process
+-- (migration 0009) count their figures, but are not counted as sessions.
 --
 -- The whole quarter hours [rollup_from, rollup_to) are read from usage_rollup, which holds
 -- these same sums per session, quarter hour and model (migration 0003 computes them by
@@ -29,7 +29,7 @@ WITH scope AS (
     SELECT sc.session_id, sc.seat_identity, sc.terminal_type, sc.app_version,
            CASE WHEN %(attr_0)s::text IS NOT NULL THEN sc.resource_attributes END
                AS resource_attributes,
-           sc.has_api_requests, sc.unattributed
+           sc.has_api_requests, sc.unattributed OR sc.agents_view AS not_a_session
       FROM ({sessions}) AS sc
 ),
 events AS (
@@ -238,7 +238,7 @@ facts AS (
 keyed AS (
     -- The facts that count for their session's source, with cost and tokens from it, and
     -- the keys of the report's groups (each computed only when grouped by).
-    SELECT f.session_id, sc.seat_identity, sc.unattributed, f.model,
+    SELECT f.session_id, sc.seat_identity, sc.not_a_session, f.model,
            CASE WHEN sc.has_api_requests THEN f.event_cost_micros
                 ELSE f.metric_cost_micros END                                AS cost_micros,
            CASE WHEN sc.has_api_requests THEN f.event_input_tokens
@@ -275,7 +275,7 @@ keyed AS (
 ),
 per_session AS (
     -- Each session's figures per group: its cost is rounded per session, and it counts once.
-    SELECT {key_columns} session_id, seat_identity, unattributed,
+    SELECT {key_columns} session_id, seat_identity, not_a_session,
            sum(cost_micros)           AS cost_micros,
            sum(input_tokens)          AS input_tokens,
            sum(output_tokens)         AS output_tokens,
@@ -300,7 +300,7 @@ per_session AS (
            sum(active_time_user_s)    AS active_time_user_s,
            sum(active_time_cli_s)     AS active_time_cli_s
       FROM keyed
-     GROUP BY {key_columns} session_id, seat_identity, unattributed
+     GROUP BY {key_columns} session_id, seat_identity, not_a_session
 ),
 rounded AS (
     -- Cumulative rounding: each group of a session gets round(running total) - round(previous
@@ -314,7 +314,7 @@ rounded AS (
 whole_rows AS (
     -- The session_usage rows of the sessions read whole, in scope, with the keys of the
     -- report's groups: each session's totals row, or its model rows when grouped by model.
-    SELECT u.session_id, u.counted AND NOT sc.unattributed AS counted, u.model, u.models,
+    SELECT u.session_id, u.counted AND NOT sc.not_a_session AS counted, u.model, u.models,
            sc.seat_identity, u.whole_micros,
            u.input_tokens, u.output_tokens, u.cache_read_tokens, u.cache_creation_tokens,
            u.api_requests, u.api_errors, u.api_retries_exhausted, u.tool_calls,
@@ -383,7 +383,7 @@ whole_groups AS (
 grouped AS (
     -- What each group adds up: the sessions summed and rounded here, one row each; the
     -- sessions read whole, per group, and their seats; and the group's model names.
-    SELECT {key_columns} (NOT unattributed)::integer AS sessions, seat_identity, whole_micros,
+    SELECT {key_columns} (NOT not_a_session)::integer AS sessions, seat_identity, whole_micros,
            input_tokens,
            output_tokens, cache_read_tokens, cache_creation_tokens, api_requests, api_errors,
            api_retries_exhausted, tool_calls, tool_successes, tool_failures, tool_duration_ms,

@@ -1,11 +1,14 @@
--- Folds what one ingest request saw of a session into its row: widens first/last seen and
--- fills identity and client fields that were unknown so far. Run by every signal.
+-- Folds what one ingest request saw of a session into its row: widens first/last seen,
+-- fills identity and client fields that were unknown so far, and marks a `claude agents`
+-- UI process once it reports itself (migration 0009). Run by every signal.
 INSERT INTO sessions AS s (org_id, session_id, seat_identity, user_email, user_account_uuid,
                            user_id, organization_uuid, first_seen, last_seen, app_version,
-                           terminal_type, service_name, resource_attributes, unattributed)
+                           terminal_type, service_name, resource_attributes, unattributed,
+                           agents_view)
 VALUES (%(org_id)s, %(session_id)s, %(seat_identity)s, %(user_email)s, %(user_account_uuid)s,
         %(user_id)s, %(organization_uuid)s, %(first_seen)s, %(last_seen)s, %(app_version)s,
-        %(terminal_type)s, %(service_name)s, %(resource_attributes)s, %(unattributed)s)
+        %(terminal_type)s, %(service_name)s, %(resource_attributes)s, %(unattributed)s,
+        %(agents_view)s)
 ON CONFLICT (org_id, session_id) DO UPDATE
    SET first_seen          = least(s.first_seen, excluded.first_seen),
        last_seen           = greatest(s.last_seen, excluded.last_seen),
@@ -17,9 +20,11 @@ ON CONFLICT (org_id, session_id) DO UPDATE
        app_version         = coalesce(s.app_version, excluded.app_version),
        terminal_type       = coalesce(s.terminal_type, excluded.terminal_type),
        service_name        = coalesce(s.service_name, excluded.service_name),
-       resource_attributes = s.resource_attributes || excluded.resource_attributes
+       resource_attributes = s.resource_attributes || excluded.resource_attributes,
+       agents_view         = s.agents_view OR excluded.agents_view
  WHERE excluded.first_seen < s.first_seen
     OR excluded.last_seen > s.last_seen
     OR (s.seat_identity IS NULL AND excluded.seat_identity IS NOT NULL)
     OR (s.app_version IS NULL AND excluded.app_version IS NOT NULL)
     OR NOT s.resource_attributes @> excluded.resource_attributes
+    OR (excluded.agents_view AND NOT s.agents_view)

@@ -19,10 +19,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from mojule import accounting, analytics
+from mojule import accounting, analytics, schema
 from mojule.analytics import BadParameter
 from mojule.db import get_connection
-from tests.conftest import FIXTURES, fixture_bytes
+from tests.conftest import FIXTURES, fixture_bytes, session_id_of
 
 SESSIONS = ("bash-tool", "failing-bash", "write-tool-resource-attrs")
 WRITE_TOOL = "write-tool-resource-attrs"
@@ -394,21 +394,58 @@ def test_api_errors_and_exhausted_retries_are_counted_but_cost_nothing(client, o
     assert detail["cost_usd"] == claude_result("bash-tool")["cost_usd"]
 
 
-def test_agents_view_processes_are_not_counted_as_sessions(client, org, db):
+@pytest.mark.parametrize("first", ["session.count", "active time"])
+def test_agents_view_processes_are_not_counted_as_sessions(client, org, db, first):
+    # The `claude agents` UI process reports itself with a session.count point of
+    # start_type agents_view, and may report active time under the same session id: its
+    # time counts, but it is no session, whichever of its points comes first.
     send_sessions(client, org)
+    before = totals(db, org)
     metrics = body("bash-tool", "metrics")
     agents_view = str(uuid.uuid4())
+    kept = ("claude_code.session.count", "claude_code.active_time.total")
     for scope in metrics["resourceMetrics"][0]["scopeMetrics"]:
-        scope["metrics"] = [metric for metric in scope["metrics"]
-                            if metric["name"] == "claude_code.session.count"]
+        scope["metrics"] = [metric for metric in scope["metrics"] if metric["name"] in kept]
     for _, point in data_points(metrics):
         for attr in point["attributes"]:
             if attr["key"] == "start_type":
                 attr["value"] = {"stringValue": "agents_view"}
             if attr["key"] == "session.id":
                 attr["value"] = {"stringValue": agents_view}
+    parts = {name: copy.deepcopy(metrics) for name in kept}
+    for name, part in parts.items():
+        for scope in part["resourceMetrics"][0]["scopeMetrics"]:
+            scope["metrics"] = [metric for metric in scope["metrics"] if metric["name"] == name]
+    order = kept if first == "session.count" else kept[::-1]
+    for name in order:
+        send(client, org, "metrics", parts[name])
+
+    after = totals(db, org)
+    assert after["sessions"] == before["sessions"] == len(SESSIONS)
+    assert after["active_time_s"] == before["active_time_s"] + float(
+        metric_total("bash-tool", "claude_code.active_time.total"))
+    (process,) = [row for row in all_sessions(db, org) if row["session_id"] == agents_view]
+    assert process["agents_view"] and not process["unattributed"]
+
+
+def test_migration_0009_marks_the_agents_view_processes_already_stored(client, org, db):
+    send_sessions(client, org)
+    metrics = body("bash-tool", "metrics")
+    for _, point in data_points(metrics):
+        for attr in point["attributes"]:
+            if attr["key"] == "start_type":
+                attr["value"] = {"stringValue": "agents_view"}
     send(client, org, "metrics", metrics)
-    assert totals(db, org)["sessions"] == len(SESSIONS)
+    # As a release before 0009 stored it: no mark.
+    db.execute("UPDATE sessions SET agents_view = false WHERE org_id = %s", (org.org.org_id,))
+    migration = (schema.MIGRATIONS_DIR / "0009_agents_view_sessions.sql").read_text()
+
+    with db.transaction():
+        db.execute(migration[migration.index("DO $$"):])
+
+    marked = db.execute("SELECT session_id FROM sessions WHERE org_id = %s AND agents_view",
+                        (org.org.org_id,)).fetchall()
+    assert marked == [(session_id_of("bash-tool"),)]
 
 
 # --- who sees what, paging --------------------------------------------------------------
