@@ -95,7 +95,7 @@ class ContentPolicy:
         # One pass with the common cases inline: this runs for every record ingested.
         for key, value in attributes.items():
             kind = type(value)
-            if (key in keys or (kind is str and len(value) >= limit)
+            if (key in keys or ((kind is str or kind is Unstorable) and len(value) >= limit)
                     or key.startswith(CONTENT_KEY_PREFIXES)
                     or ((kind is list or kind is dict) and _longest_string(value) >= limit)):
                 content[key] = value

@@ -12,6 +12,7 @@ from mojule import otlp
 from mojule.auth import ingest_token_required
 from mojule.content import (
     CONTENT_SPAN_EVENTS,
+    MAX_KEY_LENGTH,
     STATUS_MESSAGE,
     ContentPolicy,
     span_events_are_content,
@@ -60,7 +61,9 @@ def split_span_content(policy: ContentPolicy, span: otlp.Span) -> tuple[dict, li
     all_content = span_events_are_content(span.name)
     for index, event in enumerate(span.events):
         if all_content or event["name"] in CONTENT_SPAN_EVENTS:
-            kept, taken = {}, event["attributes"]
+            # As policy.split does: a key too long to index cannot be stored encrypted.
+            kept, taken = {}, {key: value for key, value in event["attributes"].items()
+                               if len(key) <= MAX_KEY_LENGTH}
         else:
             kept, taken = policy.split(event["attributes"])
         content.update({f"event.{index}.{key}": value for key, value in taken.items()})

@@ -579,3 +579,35 @@ def test_database_dump_holds_no_content_but_usage_stays_queryable(config, fresh_
         tools = conn.execute("SELECT count(*) FROM spans WHERE tool_name = 'Bash'").fetchone()
     assert usage[0] == 6 and usage[1] > 0
     assert tools[0] == 2
+
+
+def test_long_or_nul_text_is_kept_as_content_wherever_it_comes(client, org, db, master_key):
+    # Text PostgreSQL refuses is dropped from plaintext usage, but long text is content
+    # whatever its key, a NUL in it or not; so is a span's status message. A span event key
+    # too long to index is dropped, not the span, and never the request.
+    long_text = "MARK-long\x00" + "x" * 2000
+    traces = fixture_payload("bash-tool", "traces")
+    tool_span = next(span for span in records(traces, "traces")
+                     if span["name"] == "claude_code.tool")
+    tool_span["attributes"].append({"key": "probe", "value": {"stringValue": long_text}})
+    tool_span["status"] = {"code": 2, "message": "MARK-status\x00failed"}
+    tool_span["events"] = [{"name": "tool.output", "timeUnixNano": tool_span["startTimeUnixNano"],
+                            "attributes": [{"key": "k" * 3000, "value": {"stringValue": "v"}},
+                                           {"key": "output",
+                                            "value": {"stringValue": "MARK-output"}}]}]
+
+    response = client.post("/v1/traces", json=traces, headers=org.headers)
+
+    assert response.status_code == 202, response.get_json()
+    assert response.get_json()["skipped"] == 0
+    assert response.get_json()["counts"]["spans"] == len(records(traces, "traces"))
+    org_id = org.org.org_id
+    assert "MARK-" not in org_rows_as_text(db, org_id)
+    record_id, content_keys = db.execute(
+        "SELECT record_id, content_keys FROM spans WHERE org_id = %s AND span_id = %s",
+        (org_id, tool_span["spanId"].lower())).fetchone()
+    assert {"probe", "status.message", "event.0.output"} <= set(content_keys)
+    assert not [key for key in content_keys if "kkk" in key]
+    assert decrypt(db, master_key, org_id, "traces", record_id, "probe") == long_text
+    assert decrypt(db, master_key, org_id, "traces", record_id,
+                   "status.message") == "MARK-status\x00failed"

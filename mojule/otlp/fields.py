@@ -149,6 +149,19 @@ def text_field(obj: dict, name: str) -> str:
     raise Malformed(f"invalid {name}")
 
 
+def message_field(obj: dict, name: str) -> str:
+    """Return a free-text field stored only as content, "" when absent; raise Malformed
+    when not a string. Text PostgreSQL refuses comes back Unstorable, as in attributes:
+    encrypted, it is stored as sent.
+    """
+    value = get_field(obj, name)
+    if value is None:
+        return ""
+    if type(value) is str:
+        return value_text(value)
+    raise Malformed(f"invalid {name}")
+
+
 def object_field(obj: dict, name: str) -> dict:
     """Return a message field, {} when absent; raise Malformed when not an object."""
     value = get_field(obj, name)

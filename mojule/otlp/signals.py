@@ -38,6 +38,7 @@ from mojule.otlp.fields import (
     int_field,
     integer,
     list_field,
+    message_field,
     object_field,
     snake_case,
     text_field,
@@ -312,7 +313,7 @@ def _span(span: Any, scope: Scope) -> Span:
         events=[_event(event) for event in list_field(span, "events")],
         links=[_link(link) for link in list_field(span, "links")],
         status_code=enum_field(status, "code", STATUS_CODES),
-        status_message=text_field(status, "message"),
+        status_message=message_field(status, "message"),
         flags=int_field(span, "flags", UINT32),
         identity=b"",
     )
