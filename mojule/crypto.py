@@ -162,7 +162,8 @@ def content_aad(org_id: int, signal: str, record_id: bytes, attribute: str, dek_
     """Return the AAD that binds a content value to its org, row, attribute and data key.
 
     Each field is length-prefixed (4-byte big-endian), so no two different contexts can
-    encode to the same bytes. ``record_id`` is the record's 16-byte identity digest.
+    encode to the same bytes. ``record_id`` is the record's stored id: its 16-byte
+    identity digest keyed per org (RecordKey.record_id).
     """
     if signal not in SIGNALS:
         raise ValueError(f"signal must be one of {SIGNALS}, not {signal!r}")

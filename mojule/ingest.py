@@ -65,7 +65,9 @@ class Batch:
     table: str                   # target table; sql/<table>_{stage,copy,insert}.sql exist
     identity_column: int         # where a row holds its record's identity (its record_id)
     rows: list[tuple] = field(default_factory=list)
-    record_ids: set[bytes] = field(default_factory=set)
+    # Decoder identities, not yet keyed: store() turns each into its stored record_id.
+    identities: set[bytes] = field(default_factory=set)
+    # (identity, time, session id, content) per record with content; identity as above.
     content: list[tuple[bytes, datetime, str | None, dict[str, Any]]] = field(default_factory=list)
     sessions: dict[str, SessionSeen] = field(default_factory=dict)
     skipped: Counter = field(default_factory=Counter)
@@ -100,7 +102,7 @@ class Batch:
     def skip(self, reason: str) -> None:
         self.skipped[reason] += 1
 
-    def add(self, row: tuple, record_id: bytes, time: datetime, context: Context,
+    def add(self, row: tuple, identity: bytes, time: datetime, context: Context,
             resource: dict, content: dict[str, Any]) -> None:
         """Add one record's row (in COPY column order) and what goes with it.
 
@@ -108,12 +110,12 @@ class Batch:
         counted as a duplicate, as it would be had it come in a second request.
         """
         self.accepted += 1
-        if record_id in self.record_ids:
+        if identity in self.identities:
             return
         self.rows.append(row)
-        self.record_ids.add(record_id)
+        self.identities.add(identity)
         if content:
-            self.content.append((record_id, time, context.session_id, content))
+            self.content.append((identity, time, context.session_id, content))
         if context.session_id:
             seen = self.sessions.get(context.session_id)
             if seen is None:
