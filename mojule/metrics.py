@@ -73,5 +73,7 @@ def _add_point(batch: Batch, policy: ContentPolicy, org_id: int, point: otlp.Met
         sorted(content), jsonb(usage), resource_json,
     )
     batch.add(row, point.identity, time, ctx, resource, content)
-    if point.metric_name == SESSION_COUNT and get("start_type") == AGENTS_VIEW:
+    # A point sent without session.id says nothing about the seat's unattributed session.
+    if (point.metric_name == SESSION_COUNT and get("start_type") == AGENTS_VIEW
+            and not ctx.unattributed):
         batch.sessions[ctx.session_id].agents_view = True

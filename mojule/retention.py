@@ -1,7 +1,8 @@
 """The retention purge: verbatim content older than each org's window is deleted.
 
-It also settles the org's unattributed sessions (migration 0008) that ingest left
-counting their own cost although their seat's events count it (rollup.reconcile_unattributed).
+It also settles the sessions that ingest left counting their own cost although their
+seat's events count it, when usage came partly without session.id (migration 0008,
+rollup.reconcile_unattributed).
 
 Usage rows and the audit trail stay. Deletes run in small committed batches with a short
 lock timeout, so ingest is never blocked for long; one purge runs at a time (a second

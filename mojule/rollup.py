@@ -58,6 +58,18 @@ def record_inserted(conn: psycopg.Connection, org_id: int, table: str,
     if seats:
         found += conn.execute(query("sessions_flag_unattributed"),
                               {"org_id": org_id, "seats": sorted(seats)}).fetchall()
+    # The mirror: events sent without session.id, metrics with (sessions_flag_metrics_only).
+    # For log events, the seats whose unattributed sessions may have had their first
+    # api_request; for metric points, the named sessions that got them.
+    if table == "log_events":
+        mirror = {"seats": sorted(seat for seat in unattributed.values() if seat is not None),
+                  "session_ids": None}
+    else:
+        mirror = {"seats": None,
+                  "session_ids": sorted(set(since) - set(unattributed))}
+    if mirror["seats"] or mirror["session_ids"]:
+        found += conn.execute(query("sessions_flag_metrics_only"),
+                              {"org_id": org_id, **mirror}).fetchall()
     # Recomputed whole, from their first row on: not from -infinity, since a cumulative run
     # may have begun the day before, in the seat's previous unattributed session.
     for session_id, first_seen in found:
@@ -80,8 +92,10 @@ def lock_unattributed_seats(conn: psycopg.Connection, org_id: int,
 
 
 def reconcile_unattributed(conn: psycopg.Connection, org_id: int) -> int:
-    """Flag every unattributed session of the org whose seat had a session with api_request
-    events that day, recompute their usage, and return how many there were.
+    """Flag every session of the org whose cost and tokens its seat's events count already,
+    recompute their usage, and return how many there were: unattributed sessions whose
+    seat had a session with api_request events that day, and sessions that sent metrics
+    alone while their seat's unattributed session of the day had api_request events.
 
     Run by ``mojule purge``, in the caller's transaction: ingest flags them as it goes, but
     skips a session another transaction holds, and cannot know that a later export will
@@ -89,6 +103,8 @@ def reconcile_unattributed(conn: psycopg.Connection, org_id: int) -> int:
     """
     flagged = conn.execute(query("sessions_flag_unattributed"),
                            {"org_id": org_id, "seats": None}).fetchall()
+    flagged += conn.execute(query("sessions_flag_metrics_only"),
+                            {"org_id": org_id, "seats": None, "session_ids": None}).fetchall()
     if flagged:
         refresh(conn, org_id, [session_id for session_id, _ in flagged],
                 [first_seen for _, first_seen in flagged])

@@ -136,7 +136,8 @@ def context(attributes: dict, resource: dict) -> Context:
     values = {key: text(lookup(attributes, resource, key)) for key in SEAT_KEYS}
     identity = next((values[key] for key in SEAT_KEYS if values[key]), None)
     email = values["user.email"]
-    session_id = text(lookup(attributes, resource, "session.id"))
+    # An empty id names no session: left as sent, it would be one session shared by all.
+    session_id = text(lookup(attributes, resource, "session.id")) or None
     if session_id and session_id.startswith(UNATTRIBUTED_PREFIX):
         # Reserved: such an id would merge with, and unmark, an unattributed session.
         session_id = None

@@ -14,7 +14,7 @@ from decimal import ROUND_HALF_UP, Decimal
 import pytest
 from click.testing import CliRunner
 
-from mojule import analytics
+from mojule import analytics, rollup
 from mojule.cli import cli
 from tests.test_analytics import (
     FROM,
@@ -268,7 +268,97 @@ def test_purge_settles_an_unattributed_session_that_ingest_left_counting(client,
     result = CliRunner().invoke(cli, ["purge"], env=cli_env)
 
     assert result.exit_code == 0, result.output
-    assert f"{org.org.slug}: 1 unattributed sessions now take cost" in result.output
+    assert f"{org.org.slug}: 1 sessions now take cost" in result.output
     assert totals(db, org)["cost_usd"] == events_cost
     again = CliRunner().invoke(cli, ["purge"], env=cli_env)
-    assert "unattributed" not in again.output
+    assert "now take cost" not in again.output
+
+
+def with_session_id(payload, session_id: str):
+    """The payload with every session.id attribute set to ``session_id``."""
+    if isinstance(payload, list):
+        return [with_session_id(item, session_id) for item in payload]
+    if not isinstance(payload, dict):
+        return payload
+    return {key: [{**item, "value": {"stringValue": session_id}}
+                  if item.get("key") == "session.id" else item for item in value]
+            if key == "attributes" else with_session_id(value, session_id)
+            for key, value in payload.items()}
+
+
+@pytest.mark.parametrize("start_type", ["fresh", "agents_view"])
+def test_an_empty_session_id_counts_as_none(client, org, db, start_type):
+    # "" names no session; kept, it would be one session shared by every client sending it.
+    metrics = with_session_id(body(WRITE_TOOL, "metrics"), "")
+    for _, point in data_points(metrics):
+        for attr in point["attributes"]:
+            if attr["key"] == "start_type":
+                attr["value"] = {"stringValue": start_type}
+    send(client, org, "metrics", metrics)
+    send(client, org, "logs", with_session_id(body(WRITE_TOOL, "logs"), ""))
+
+    (session,) = all_sessions(db, org)
+    assert session["unattributed"] and not session["agents_view"]
+    assert session["cost_usd"] == claude_result(WRITE_TOOL)["cost_usd"]
+    assert session["tokens"] == claude_result(WRITE_TOOL)["tokens"]
+
+
+@pytest.mark.parametrize("first", ["metrics", "logs"])
+def test_logs_without_session_ids_beside_metrics_with_count_cost_once(client, org, db, first):
+    # The mirror of the case above: an exporter (or a Collector's processor) that strips
+    # session.id from log events but not from metrics sends each cost twice, as events in
+    # the seat's unattributed session and as metrics in the named ones.
+    exports = {"logs": [without_session_ids(body(name, "logs")) for name in SESSIONS],
+               "metrics": [body(name, "metrics") for name in SESSIONS]}
+    for signal in (first, "logs" if first == "metrics" else "metrics"):
+        for export in exports[signal]:
+            send(client, org, signal, export)
+
+    total = totals(db, org)
+    assert total["cost_usd"] == sum(claude_result(name)["cost_usd"] for name in SESSIONS)
+    assert total["tokens"] == {kind: sum(claude_result(name)["tokens"][kind]
+                                         for name in SESSIONS)
+                               for kind in total["tokens"]}
+    assert total["sessions"] == len(SESSIONS)
+    assert total["lines_added"] == metric_total(WRITE_TOOL, "claude_code.lines_of_code.count",
+                                                type="added")
+    for row in all_sessions(db, org):
+        if not row["unattributed"]:
+            assert row["cost_usd"] == 0 and row["api_requests"] == 0
+
+
+def test_purge_settles_named_sessions_whose_cost_the_seat_events_count(client, org, db,
+                                                                      cli_env):
+    # As ingest leaves them when another transaction held the named sessions: counting
+    # their metrics' cost beside the unattributed session's events.
+    for signal in ("logs", "metrics"):
+        for name in SESSIONS:
+            payload = body(name, signal)
+            send(client, org, signal, without_session_ids(payload) if signal == "logs"
+                 else payload)
+    named = [row["session_id"] for row in all_sessions(db, org) if not row["unattributed"]]
+    with db.transaction():
+        db.execute("UPDATE sessions SET has_api_requests = false"
+                   " WHERE org_id = %s AND NOT unattributed", (org.org.org_id,))
+        rollup.refresh(db, org.org.org_id, named)
+    expected = sum(claude_result(name)["cost_usd"] for name in SESSIONS)
+    assert totals(db, org)["cost_usd"] == 2 * expected
+
+    result = CliRunner().invoke(cli, ["purge"], env=cli_env)
+
+    assert result.exit_code == 0, result.output
+    assert f"{org.org.slug}: {len(named)} sessions now take cost" in result.output
+    assert totals(db, org)["cost_usd"] == expected
+
+
+def test_the_overview_shows_usage_sent_without_session_ids(client, db, org):
+    # No session was ever named, yet cost was: the page shows it, not "nothing received".
+    person(db, org, "admin@example.com", "admin")
+    send(client, org, "metrics", without_session_ids(body(WRITE_TOOL, "metrics")))
+    sign_in(client, org, "admin@example.com")
+
+    page = client.get(f"/?{PAGE_WINDOW}").text
+
+    assert "No Claude Code usage" not in page
+    cost = claude_result(WRITE_TOOL)["cost_usd"]
+    assert f'data-metric="cost_usd" data-value="{cost}"' in page

@@ -19,9 +19,9 @@ from mojule.db import org_transaction
 def purge(ctx: CliContext, dry_run: bool, now_text: str | None) -> None:
     """Delete verbatim content older than each org's window (run daily from cron).
 
-    Also flags the unattributed sessions (metrics sent without session.id) whose seat's
-    events turned out to count their cost. Usage rows and the audit trail stay. A second purge started while one runs exits
-    at once with status 0.
+    Also settles the sessions whose cost their seat's events turned out to count already,
+    when usage came partly without session.id. Usage rows and the audit trail stay. A
+    second purge started while one runs exits at once with status 0.
     """
     now = parse_moment(now_text, "--now") or datetime.now(UTC)
     verb = "would remove" if dry_run else "removed"
@@ -30,8 +30,8 @@ def purge(ctx: CliContext, dry_run: bool, now_text: str | None) -> None:
         click.echo(f"{result.slug}: {verb} {result.removed} content values older than "
                    f"{result.cutoff:%Y-%m-%d %H:%M} UTC ({result.retention_days}-day window)")
         if result.reconciled:
-            click.echo(f"{result.slug}: {result.reconciled} unattributed sessions now take "
-                       "cost and tokens from their seat's events")
+            click.echo(f"{result.slug}: {result.reconciled} sessions now take cost and "
+                       "tokens from their seat's events, which counted them twice")
 
     try:
         retention.purge_expired_content(ctx.conn, now, dry_run, audit.cli_actor(), report)

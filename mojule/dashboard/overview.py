@@ -6,6 +6,7 @@ A member sees only their own usage.
 """
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from flask import g, render_template, request
@@ -51,7 +52,8 @@ def overview():
     totals = usage.rows()[0]
     by_day = {row["key"]["day"]: row for row in usage.rows("day")}
     return render_template(
-        "overview.html", span=span, totals=totals, by_day=by_day,
+        "overview.html", span=span, totals=totals, received=_received_anything(totals),
+        by_day=by_day,
         chart=_daily_series(span, by_day),
         by_model=usage.by_cost("model"),
         by_team=usage.by_cost(f"attr:{team_key}"), team_key=team_key,
@@ -107,3 +109,13 @@ def _exports(span: Period) -> dict[str, str]:
         "models": export_url("/api/v1/export/usage.csv", group_by="model", **args),
         "sessions": export_url("/api/v1/export/sessions.csv", **args),
     }
+
+
+def _received_anything(totals: dict[str, Any]) -> bool:
+    """True when the window's totals count anything: sessions alone would miss usage sent
+    without session.id and the `claude agents` process, which are no sessions."""
+    def counts(value: Any) -> bool:
+        if isinstance(value, dict):
+            return any(counts(item) for item in value.values())
+        return isinstance(value, (int, float, Decimal)) and value != 0
+    return any(counts(value) for key, value in totals.items() if key != "key")
