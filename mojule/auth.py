@@ -142,6 +142,8 @@ def _ingest_credential() -> IngestCredential:
         _refuse("unknown ingest token")
     if resolved.revoked:
         _refuse(f"revoked ingest token {resolved.token_id} of org {resolved.org_id}")
+    if resolved.expired:
+        _refuse(f"expired ingest token {resolved.token_id} of org {resolved.org_id}")
     return IngestCredential(org_id=resolved.org_id, token_id=resolved.token_id)
 
 

@@ -32,6 +32,10 @@ class TokenNotFound(Exception):
     """No token of this org matches that id or prefix."""
 
 
+class TokenRevoked(Exception):
+    """That token is revoked: rotating it would only revive its name."""
+
+
 @dataclass
 class Org:
     org_id: int
@@ -49,6 +53,15 @@ class IngestTokenInfo:
     created_at: datetime
     last_used_at: datetime | None
     revoked_at: datetime | None
+    expires_at: datetime | None
+
+    def state(self, now: datetime) -> str:
+        """"revoked", "expired" or "active" at ``now``."""
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at is not None and self.expires_at <= now:
+            return "expired"
+        return "active"
 
 
 @dataclass
@@ -56,6 +69,7 @@ class ResolvedToken:
     org_id: int
     token_id: int
     revoked: bool
+    expired: bool
 
 
 def create_org(conn: psycopg.Connection, slug: str, name: str | None = None,
@@ -81,15 +95,41 @@ def find_org(conn: psycopg.Connection, slug: str) -> Org:
     return org
 
 
-def create_ingest_token(conn: psycopg.Connection, org: Org, name: str) -> str:
-    """Create an ingest token for ``org`` and return it; only its digest is stored."""
+def create_ingest_token(conn: psycopg.Connection, org: Org, name: str,
+                        expires_at: datetime | None = None) -> str:
+    """Create an ingest token for ``org`` and return it; only its digest is stored.
+
+    It is refused from ``expires_at`` on; None: it never expires.
+    """
     token = tokens.generate(tokens.INGEST_PREFIX)
     with org_transaction(conn, org.org_id):
         conn.execute(query("ingest_token_insert"), {
             "org_id": org.org_id, "name": name,
             "token_prefix": tokens.visible_prefix(token), "token_digest": tokens.digest(token),
+            "expires_at": expires_at,
         })
     return token
+
+
+def rotate_ingest_token(conn: psycopg.Connection, org: Org, id_or_prefix: str,
+                        old_expires_at: datetime, new_expires_at: datetime | None = None
+                        ) -> tuple[str, IngestTokenInfo]:
+    """Replace the org's token given by id or prefix: return a new token of the same name
+    and the old one, which now expires at ``old_expires_at`` (or sooner, if it did).
+
+    One transaction: either both happen or neither. Raises TokenNotFound as
+    revoke_ingest_token does, and TokenRevoked for a revoked token.
+    """
+    with org_transaction(conn, org.org_id):
+        old = _find_one(conn, org, id_or_prefix)
+        if old.revoked_at is not None:
+            raise TokenRevoked()
+        token = create_ingest_token(conn, org, old.name, new_expires_at)
+        with conn.cursor(row_factory=class_row(IngestTokenInfo)) as cur:
+            old = cur.execute(query("ingest_token_expire"), {
+                "org_id": org.org_id, "token_id": old.token_id, "expires_at": old_expires_at,
+            }).fetchone()
+    return token, old
 
 
 def list_ingest_tokens(conn: psycopg.Connection, org: Org) -> list[IngestTokenInfo]:
@@ -105,17 +145,24 @@ def revoke_ingest_token(conn: psycopg.Connection, org: Org, id_or_prefix: str) -
     Revoking twice is harmless. Raises TokenNotFound when nothing, or more than one
     token, matches.
     """
-    token_id = int(id_or_prefix) if id_or_prefix.isdigit() else None
     with org_transaction(conn, org.org_id), \
             conn.cursor(row_factory=class_row(IngestTokenInfo)) as cur:
+        token_id = _find_one(conn, org, id_or_prefix).token_id
+        return cur.execute(query("ingest_token_revoke"), {
+            "org_id": org.org_id, "token_id": token_id,
+        }).fetchone()
+
+
+def _find_one(conn: psycopg.Connection, org: Org, id_or_prefix: str) -> IngestTokenInfo:
+    """The org's one token with that id or visible prefix; raises TokenNotFound."""
+    token_id = int(id_or_prefix) if id_or_prefix.isdigit() else None
+    with conn.cursor(row_factory=class_row(IngestTokenInfo)) as cur:
         matches = cur.execute(query("ingest_token_find"), {
             "org_id": org.org_id, "token_id": token_id, "token_prefix": id_or_prefix,
         }).fetchall()
-        if len(matches) != 1:
-            raise TokenNotFound()
-        return cur.execute(query("ingest_token_revoke"), {
-            "org_id": org.org_id, "token_id": matches[0].token_id,
-        }).fetchone()
+    if len(matches) != 1:
+        raise TokenNotFound()
+    return matches[0]
 
 
 def resolve_ingest_token(conn: psycopg.Connection, token: str) -> ResolvedToken | None:

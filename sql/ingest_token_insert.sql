@@ -1,3 +1,4 @@
 -- Stores a new ingest token's digest; the token itself is shown once and never stored.
-INSERT INTO ingest_tokens (org_id, name, token_prefix, token_digest)
-VALUES (%(org_id)s, %(name)s, %(token_prefix)s, %(token_digest)s)
+-- expires_at NULL: it never expires.
+INSERT INTO ingest_tokens (org_id, name, token_prefix, token_digest, expires_at)
+VALUES (%(org_id)s, %(name)s, %(token_prefix)s, %(token_digest)s, %(expires_at)s)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import re
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from click.testing import CliRunner
@@ -106,7 +107,8 @@ def test_token_list_shows_prefixes_names_and_revocations_never_tokens(cli_env, o
     assert org.token not in result.stdout and token not in result.stdout
     ours = next(line for line in lines if token[:12] in line)
     assert "ci-runner" in ours
-    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s+ci-runner$", ours)   # revoked at
+    # revoked at, expires (never), state, name
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s+-\s+revoked\s+ci-runner$", ours)
 
 
 @pytest.mark.parametrize("by", ["id", "prefix"])
@@ -195,3 +197,77 @@ def test_cli_with_an_unreachable_database_fails_naming_the_variable(master_key):
     assert result.exit_code != 0
     assert "MOJULE_DATABASE_URL" in result.output
     assert "Traceback" not in result.output
+
+
+def ingest_status(client, token: str) -> int:
+    return client.post("/v1/logs", data=b"{}", headers={
+        "Authorization": f"Bearer {token}", "Content-Type": "application/json"}).status_code
+
+
+def test_a_token_created_to_expire_works_until_then_and_is_listed_so(client, db, cli_env, org):
+    token = created_token(cli_env, org.org.slug, "--name", "pilot", "--expires-in", "30d")
+    line = next(line for line in run(cli_env, "token", "list", "--org", org.org.slug)
+                .stdout.splitlines() if token[:12] in line)
+    expires = datetime.strptime(re.findall(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", line)[-1],
+                                "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+
+    assert ingest_status(client, token) == 202
+    assert abs(expires - (datetime.now(UTC) + timedelta(days=30))) < timedelta(minutes=1)
+    assert re.search(r"\sactive\s+pilot$", line)
+
+    db.execute("UPDATE ingest_tokens SET expires_at = now() WHERE token_prefix = %s",
+               (token[:12],))
+    assert ingest_status(client, token) == 401
+    expired = run(cli_env, "token", "list", "--org", org.org.slug).stdout
+    assert re.search(r"\sexpired\s+pilot$", expired, re.MULTILINE)
+
+
+@pytest.mark.parametrize("overlap", ["0s", "2h"])
+def test_rotating_a_token_gives_a_new_one_and_ends_the_old_after_the_overlap(
+        client, db, cli_env, org, overlap):
+    result = run(cli_env, "token", "rotate", "--org", org.org.slug, org.token[:12],
+                 "--overlap", overlap)
+
+    assert result.exit_code == 0, result.output
+    new = result.stdout.splitlines()[-1]
+    assert TOKEN_LINE.match(new) and new != org.token
+    assert ingest_status(client, new) == 202
+    assert ingest_status(client, org.token) == (401 if overlap == "0s" else 202)
+    (old,) = [item for item in orgs.list_ingest_tokens(db, org.org)
+              if item.token_prefix == org.token[:12]]
+    (replacement,) = [item for item in orgs.list_ingest_tokens(db, org.org)
+                      if item.token_prefix == new[:12]]
+    assert replacement.name == old.name and replacement.expires_at is None
+    due = datetime.now(UTC) + (timedelta(hours=2) if overlap == "2h" else timedelta())
+    assert abs(old.expires_at - due) < timedelta(minutes=1)
+    assert db.execute("SELECT action, target_id, details->>'new_token' FROM audit_log"
+                      " WHERE org_id = %s ORDER BY audit_id DESC LIMIT 1",
+                      (org.org.org_id,)).fetchone() == ("token.rotate", str(old.token_id),
+                                                        new[:12])
+
+
+def test_rotating_never_moves_an_expiry_later_nor_revives_a_revoked_token(db, cli_env, org):
+    soon = created_token(cli_env, org.org.slug, "--expires-in", "1h")
+    before = next(item.expires_at for item in orgs.list_ingest_tokens(db, org.org)
+                  if item.token_prefix == soon[:12])
+    assert run(cli_env, "token", "rotate", "--org", org.org.slug, soon[:12],
+               "--overlap", "7d").exit_code == 0
+    after = next(item.expires_at for item in orgs.list_ingest_tokens(db, org.org)
+                 if item.token_prefix == soon[:12])
+    assert after == before
+
+    run(cli_env, "token", "revoke", "--org", org.org.slug, org.token[:12])
+    tokens_before = len(orgs.list_ingest_tokens(db, org.org))
+    refused = run(cli_env, "token", "rotate", "--org", org.org.slug, org.token[:12])
+    assert refused.exit_code == 1 and "revoked" in refused.output
+    assert len(orgs.list_ingest_tokens(db, org.org)) == tokens_before
+
+
+@pytest.mark.parametrize("option", ["--expires-in", "--overlap"])
+def test_a_duration_that_is_not_one_is_refused_naming_the_option(cli_env, org, option):
+    command = (["token", "create", "--org", org.org.slug] if option == "--expires-in"
+               else ["token", "rotate", "--org", org.org.slug, org.token[:12]])
+    result = run(cli_env, *command, option, "3 weeks")
+
+    assert result.exit_code == 2
+    assert option in result.output and "90d" in result.output

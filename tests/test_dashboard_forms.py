@@ -17,6 +17,7 @@ FORMS = {
     "/sign-out": {},
     "/admin/tokens": {"name": "laptops"},
     "/admin/tokens/<int:token_id>/revoke": {},
+    "/admin/tokens/<int:token_id>/rotate": {"overlap_days": "0"},
     "/admin/members": {"email": "new@example.com", "role": "member"},
     "/admin/members/<int:user_id>/role": {"role": "admin"},
     "/admin/members/<int:user_id>/identities": {"identity": "account_uuid:abc-123"},
@@ -35,7 +36,7 @@ def org_state(db, org_id: int) -> dict:
 
     return {
         "audit": rows("SELECT audit_id FROM audit_log WHERE org_id = %(org_id)s"),
-        "tokens": rows("SELECT token_id, revoked_at FROM ingest_tokens WHERE org_id = %(org_id)s"),
+        "tokens": rows("SELECT token_id, revoked_at, expires_at FROM ingest_tokens WHERE org_id = %(org_id)s"),
         "users": rows("SELECT user_id, email, role, password_hash FROM users"
                       " WHERE org_id = %(org_id)s ORDER BY user_id"),
         "identities": rows("SELECT kind, value FROM user_identities WHERE org_id = %(org_id)s"),
@@ -119,6 +120,31 @@ def test_creating_a_token_shows_it_once_and_it_ingests_then_revoking_it_refuses_
     assert audit_actions(db, org.org.org_id)[-2:] == [
         ("token.create", "ok", "user", "admin@example.com", token[:12]),
         ("token.revoke", "ok", "user", "admin@example.com", str(token_id))]
+
+
+def test_a_token_can_be_made_to_expire_and_be_rotated_from_the_tokens_page(
+        signed_in_admin, db, org):
+    client, ids = signed_in_admin
+    created = post_form(client, "/admin/tokens", "/admin/tokens", name="pilot",
+                        expires_days="90")
+    (pilot,) = [item for item in orgs.list_ingest_tokens(db, org.org) if item.name == "pilot"]
+    assert NEW_TOKEN.search(created.text).group(0)[:12] == pilot.token_prefix
+    assert pilot.expires_at is not None
+    assert post_form(client, "/admin/tokens", "/admin/tokens", name="x",
+                     expires_days="5").status_code == 400
+
+    rotated = post_form(client, f"/admin/tokens/{ids['token_id']}/rotate", "/admin/tokens",
+                        overlap_days="0")
+
+    assert rotated.status_code == 200 and "is refused from now on" in rotated.text
+    new = NEW_TOKEN.search(rotated.text).group(0)
+    for token, status in ((new, 202), (org.token, 401)):
+        assert client.post("/v1/logs", data=b"{}", headers={
+            "Authorization": f"Bearer {token}",
+            "Content-Type": "application/json"}).status_code == status
+    assert "expired" in client.get("/admin/tokens").text
+    assert audit_actions(db, org.org.org_id)[-1] == (
+        "token.rotate", "ok", "user", "admin@example.com", str(ids["token_id"]))
 
 
 def test_members_are_created_given_roles_identities_and_passwords_with_audit_rows(

@@ -119,6 +119,21 @@ def test_revoked_token_is_refused_on_its_next_request_and_writes_nothing(
     assert org.token not in server_log.text
 
 
+def test_expired_token_is_refused_alike_and_writes_nothing(client, org, db, server_log,
+                                                         refusal):
+    assert post_with(client, f"Bearer {org.token}").status_code == 202
+    db.execute("UPDATE ingest_tokens SET expires_at = now() - interval '1 second'"
+               " WHERE token_prefix = %s", (tokens.visible_prefix(org.token),))
+    before = database_snapshot(db)
+
+    response = post_with(client, f"Bearer {org.token}", "traces")
+
+    assert_refused(response, refusal)
+    assert database_snapshot(db) == before
+    assert "expired ingest token" in server_log.text
+    assert org.token not in server_log.text
+
+
 def test_revoking_one_token_leaves_the_orgs_other_tokens_working(client, org, db, refusal):
     second = orgs.create_ingest_token(db, org.org, "second")
     orgs.revoke_ingest_token(db, org.org, tokens.visible_prefix(org.token))

@@ -6,8 +6,9 @@ message and a non-zero exit on failure, so cron can alert.
 """
 from __future__ import annotations
 
+import re
 import sys
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
@@ -85,6 +86,25 @@ def parse_moment(text: str | None, option: str, tz: str = "UTC") -> datetime | N
         raise click.BadParameter(f"{text!r} is not ISO 8601 (e.g. 2026-11-26T03:00:00Z)",
                                  param_hint=option) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=zone)
+
+
+DURATION = re.compile(r"(\d{1,6})([smhd])")
+DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+class Duration(click.ParamType):
+    """A length of time such as ``90d``, ``12h``, ``30m`` or ``0s``."""
+
+    name = "duration"
+
+    def convert(self, value, param, ctx) -> timedelta:
+        if isinstance(value, timedelta):
+            return value
+        match = DURATION.fullmatch(str(value).strip())
+        if not match:
+            self.fail(f"{value!r} is not a duration such as 90d, 12h, 30m or 0s", param, ctx)
+        amount, unit = match.groups()
+        return timedelta(**{DURATION_UNITS[unit]: int(amount)})
 
 
 def when(moment) -> str:

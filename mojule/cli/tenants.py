@@ -1,10 +1,12 @@
 """``mojule org ...`` and ``mojule token ...``: tenants and their ingest tokens."""
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import click
 
 from mojule import orgs
-from mojule.cli import CliContext, cli, pass_cli, when
+from mojule.cli import CliContext, Duration, cli, pass_cli, when
 
 
 @cli.group()
@@ -74,20 +76,28 @@ def org_delete(ctx: CliContext, slug: str, yes: bool) -> None:
 
 @cli.group()
 def token() -> None:
-    """Create, list and revoke org ingest tokens (mtk_...)."""
+    """Create, list, rotate and revoke org ingest tokens (mtk_...)."""
+
+
+def _expiry(expires_in: timedelta | None) -> datetime | None:
+    return None if expires_in is None else datetime.now(UTC) + expires_in
 
 
 @token.command("create")
 @click.option("--org", "slug", required=True, help="The org's slug.")
 @click.option("--name", default="ingest", show_default=True, help="What the token is for.")
+@click.option("--expires-in", type=Duration(), metavar="DURATION",
+              help="Refuse the token after this long (e.g. 90d, 12h); default: never.")
 @pass_cli
-def token_create(ctx: CliContext, slug: str, name: str) -> None:
+def token_create(ctx: CliContext, slug: str, name: str, expires_in: timedelta | None) -> None:
     """Create an ingest token; it is printed once, alone on the last line."""
     target = ctx.org(slug)
-    new_token = orgs.create_ingest_token(ctx.conn, target, name)
+    expires_at = _expiry(expires_in)
+    new_token = orgs.create_ingest_token(ctx.conn, target, name, expires_at)
     ctx.audit(target.org_id, "token.create", target_type="ingest_token", target_id=new_token[:12],
-              details={"name": name})
-    click.echo(f"ingest token {name!r} for org {slug}; it is shown only now:", err=True)
+              details={"name": name, "expires_at": expires_at and expires_at.isoformat()})
+    expiry = f", expires {when(expires_at)} UTC" if expires_at else ""
+    click.echo(f"ingest token {name!r} for org {slug}{expiry}; it is shown only now:", err=True)
     click.echo(new_token)
 
 
@@ -97,11 +107,44 @@ def token_create(ctx: CliContext, slug: str, name: str) -> None:
 def token_list(ctx: CliContext, slug: str) -> None:
     """List an org's ingest tokens (never the tokens themselves)."""
     rows = orgs.list_ingest_tokens(ctx.conn, ctx.org(slug))
+    now = datetime.now(UTC)
     click.echo(f"{'ID':>6}  {'PREFIX':<12}  {'CREATED':<20}  {'LAST USED':<20}  "
-               f"{'REVOKED':<20}  NAME")
+               f"{'REVOKED':<20}  {'EXPIRES':<20}  {'STATE':<8}  NAME")
     for row in rows:
         click.echo(f"{row.token_id:>6}  {row.token_prefix:<12}  {when(row.created_at):<20}  "
-                   f"{when(row.last_used_at):<20}  {when(row.revoked_at):<20}  {row.name}")
+                   f"{when(row.last_used_at):<20}  {when(row.revoked_at):<20}  "
+                   f"{when(row.expires_at):<20}  {row.state(now):<8}  {row.name}")
+
+
+@token.command("rotate")
+@click.option("--org", "slug", required=True, help="The org's slug.")
+@click.argument("id_or_prefix")
+@click.option("--overlap", type=Duration(), default="24h", show_default=True,
+              metavar="DURATION",
+              help="How long the old token keeps working (0s: refused at once).")
+@click.option("--expires-in", type=Duration(), metavar="DURATION",
+              help="Refuse the new token after this long; default: never.")
+@pass_cli
+def token_rotate(ctx: CliContext, slug: str, id_or_prefix: str, overlap: timedelta,
+                 expires_in: timedelta | None) -> None:
+    """Replace a token by a new one of the same name, printed once on the last line; the
+    old one works until the overlap ends, while installations move to the new one."""
+    target = ctx.org(slug)
+    try:
+        new_token, old = orgs.rotate_ingest_token(
+            ctx.conn, target, id_or_prefix, datetime.now(UTC) + overlap, _expiry(expires_in))
+    except orgs.TokenNotFound:
+        raise click.ClickException(
+            f"no single token of org {slug} has id or prefix {id_or_prefix!r}") from None
+    except orgs.TokenRevoked:
+        raise click.ClickException(
+            f"token {id_or_prefix} of org {slug} is revoked; create a new one instead") from None
+    ctx.audit(target.org_id, "token.rotate", target_type="ingest_token",
+              target_id=str(old.token_id), token_id=old.token_id,
+              details={"new_token": new_token[:12], "old_expires_at": old.expires_at.isoformat()})
+    click.echo(f"token {old.token_id} ({old.token_prefix}, {old.name}) now expires "
+               f"{when(old.expires_at)} UTC; its replacement is shown only now:", err=True)
+    click.echo(new_token)
 
 
 @token.command("revoke")

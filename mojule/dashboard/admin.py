@@ -5,7 +5,7 @@ signed-in admin as actor) in the same transaction, so an action is never left un
 """
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import g, redirect, render_template, request, session, url_for
@@ -55,18 +55,57 @@ def tokens():
 def create_token():
     """Create an ingest token and show it, once."""
     name = request.form.get("name", "").strip() or "ingest"
-    token = create_ingest_token(name[:100])
+    expires_at = _days_from_now(request.form.get("expires_days", ""), "expires_days")
+    token = create_ingest_token(name[:100], expires_at)
     return _tokens_page(new_token=token, new_name=name[:100])
 
 
-def create_ingest_token(name: str) -> str:
+# What the forms offer: how long a new token lasts, and a rotated one keeps working.
+TOKEN_LIFETIMES_DAYS = (30, 90, 180, 365)
+ROTATION_OVERLAPS_DAYS = (0, 1, 7)
+
+
+def _days_from_now(text: str, field: str, allowed=TOKEN_LIFETIMES_DAYS) -> datetime | None:
+    """The moment ``text`` days from now ("" or "never": None); 400 for anything else."""
+    text = text.strip()
+    if text in ("", "never"):
+        return None
+    if not text.isdigit() or int(text) not in allowed:
+        raise BadRequest(f"{field} must be one of {', '.join(map(str, allowed))} days.")
+    return datetime.now(UTC) + timedelta(days=int(text))
+
+
+def create_ingest_token(name: str, expires_at: datetime | None = None) -> str:
     """Create an ingest token of the viewer's org, audited as `mojule token create` is."""
     conn = get_connection()
     with org_transaction(conn, g.user.org_id):
-        token = orgs.create_ingest_token(conn, viewer_org(), name)
+        token = orgs.create_ingest_token(conn, viewer_org(), name, expires_at)
         _record("token.create", target_type="ingest_token", target_id=token[:12],
-                details={"name": name})
+                details={"name": name,
+                         "expires_at": expires_at and expires_at.isoformat()})
     return token
+
+
+@bp.post("/admin/tokens/<int:token_id>/rotate")
+@signed_in
+def rotate_token(token_id: int):
+    """Replace an ingest token by a new one of the same name, shown once; the old one
+    keeps working for the chosen overlap while installations move over."""
+    overlap = _days_from_now(request.form.get("overlap_days", "1"), "overlap_days",
+                             ROTATION_OVERLAPS_DAYS) or datetime.now(UTC)
+    conn = get_connection()
+    try:
+        with org_transaction(conn, g.user.org_id):
+            token, old = orgs.rotate_ingest_token(conn, viewer_org(), str(token_id), overlap)
+            _record("token.rotate", target_type="ingest_token", target_id=str(token_id),
+                    details={"name": old.name, "prefix": old.token_prefix,
+                             "new_token": token[:12],
+                             "old_expires_at": old.expires_at.isoformat()})
+    except orgs.TokenNotFound:
+        raise NotFound("No such ingest token in this org.") from None
+    except orgs.TokenRevoked:
+        raise BadRequest("That token is revoked; create a new one instead.") from None
+    return _tokens_page(new_token=token, new_name=old.name, rotated=old)
 
 
 @bp.post("/admin/tokens/<int:token_id>/revoke")
@@ -86,7 +125,9 @@ def revoke_token(token_id: int):
 
 def _tokens_page(**extra: Any):
     return render_template("admin/tokens.html", section="tokens",
-                           tokens=orgs.list_ingest_tokens(get_connection(), viewer_org()), **extra)
+                           tokens=orgs.list_ingest_tokens(get_connection(), viewer_org()),
+                           now=datetime.now(UTC), lifetimes=TOKEN_LIFETIMES_DAYS,
+                           overlaps=ROTATION_OVERLAPS_DAYS, **extra)
 
 
 @bp.get("/admin/members")
