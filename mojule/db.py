@@ -6,6 +6,7 @@ connection first and import nothing from Flask, so the CLI and tests call them d
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,6 +17,7 @@ from flask import Flask, current_app, g
 from psycopg_pool import ConnectionPool
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+log = logging.getLogger("mojule.db")
 
 
 @functools.cache
@@ -81,12 +83,28 @@ def _pool(app: Flask) -> ConnectionPool:
             # Claude Code's exporter has one 10 s budget for all its retries: when the
             # database is down, answer 503 within a second so it can retry several times.
             timeout=1.0,
+            configure=durable_commits,
             open=False,
             name="mojule",
         )
         pool.open(wait=False)
         app.extensions["mojule.pool"] = pool
     return pool
+
+
+def durable_commits(conn: psycopg.Connection) -> None:
+    """Make the server's COMMIT durable before it returns, on each new pool connection.
+
+    Ingest answers 202 only after COMMIT, and an exporter drops what was answered 202.
+    With synchronous_commit off (set for the server, database or role), PostgreSQL
+    returns from COMMIT before the WAL is flushed, and a crash loses up to three
+    wal_writer_delay of batches that were acknowledged. So off is raised to on, and said
+    loudly; local and the remote_* levels of a synchronous standby are kept.
+    """
+    if conn.execute("SHOW synchronous_commit").fetchone()[0] == "off":
+        conn.execute("SET synchronous_commit = on")
+        log.warning("synchronous_commit is off for this database or role; Mojule's "
+                    "connections set it on, since ingest acknowledges only durable commits")
 
 
 def get_connection() -> psycopg.Connection:

@@ -8,7 +8,9 @@ from contextlib import contextmanager
 
 import orjson
 
+from mojule import create_app, schema
 from mojule.crypto import ContentCipher, content_aad, load_master_key, unwrap_data_key
+from mojule.db import close_pool, connect, get_connection
 from tests.conftest import fixture_bytes
 from tests.ingest_support import (
     app_client,
@@ -124,3 +126,26 @@ def test_content_stored_after_a_failed_first_request_decrypts_with_the_stored_ke
     plaintext = cipher.decrypt(ciphertext, content_aad(org.org.org_id, "logs", record_id,
                                                        attribute, dek_id))
     assert orjson.loads(plaintext) == "Please RUNCMD now"
+
+
+def test_ingest_commits_durably_even_where_the_role_turned_synchronous_commit_off(
+        config, db, caplog):
+    # A 202 promises the batch survives a crash: with synchronous_commit off, COMMIT returns
+    # before the WAL is flushed. The app's connections turn it back on, and say so.
+    db.execute(f"ALTER ROLE {schema.APP_ROLE} SET synchronous_commit = off")
+    try:
+        app = create_app(config)
+        try:
+            with app.app_context(), caplog.at_level("WARNING", logger="mojule.db"):
+                conn = get_connection()
+                setting = conn.execute("SHOW synchronous_commit").fetchone()[0]
+        finally:
+            close_pool(app)
+        with connect(config["DATABASE_URL"]) as plain:
+            role_default = plain.execute("SHOW synchronous_commit").fetchone()[0]
+    finally:
+        db.execute(f"ALTER ROLE {schema.APP_ROLE} RESET synchronous_commit")
+
+    assert role_default == "off"
+    assert setting == "on"
+    assert "synchronous_commit is off" in caplog.text
