@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
+
 from mojule.crypto import InvalidMasterKey, load_master_key
 
 
@@ -44,6 +46,17 @@ def _public_keys(text: str) -> tuple[bytes, ...]:
     return tuple(keys)
 
 
+def _database_url(text: str) -> str:
+    """A libpq URL or key=value string, checked now rather than at the first request."""
+    if text:
+        try:
+            psycopg.conninfo.conninfo_to_dict(text)
+        except psycopg.ProgrammingError:
+            # libpq's message may quote the string, password included: not repeated.
+            raise ValueError("not a libpq URL (postgresql://...) or key=value string") from None
+    return text
+
+
 def parse_networks(text: str) -> tuple:
     return tuple(ipaddress.ip_network(item.strip(), strict=False)
                  for item in text.split(",") if item.strip())
@@ -58,9 +71,9 @@ class Setting:
 
 
 SETTINGS = (
-    Setting("MOJULE_DATABASE_URL", None, str,
+    Setting("MOJULE_DATABASE_URL", None, _database_url,
             "PostgreSQL URL the server and CLI connect with (libpq URL or key=value string)."),
-    Setting("MOJULE_OWNER_DATABASE_URL", "", str,
+    Setting("MOJULE_OWNER_DATABASE_URL", "", _database_url,
             "URL of the role that owns the schema, used by `mojule init-db` only; "
             "defaults to MOJULE_DATABASE_URL."),
     Setting("MOJULE_MASTER_KEY", None, str,

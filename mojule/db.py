@@ -75,7 +75,7 @@ def _pool(app: Flask) -> ConnectionPool:
                 # for a statement that runs in milliseconds to a few hundred.
                 "options": f"-c statement_timeout={config['STATEMENT_TIMEOUT_MS']}"
                            " -c lock_timeout=2000 -c idle_in_transaction_session_timeout=30000"
-                           " -c jit=off",
+                           " -c jit=off" + _url_options(config["DATABASE_URL"]),
             },
             # No check query on every checkout (a round trip per request): a connection
             # broken by a server restart fails its request with a retryable 503, and the
@@ -90,6 +90,13 @@ def _pool(app: Flask) -> ConnectionPool:
         pool.open(wait=False)
         app.extensions["mojule.pool"] = pool
     return pool
+
+
+def _url_options(url: str) -> str:
+    """The ``options`` of the operator's database URL, to follow ours: given as a keyword,
+    ours would replace theirs (a search_path, say), and last given wins in PostgreSQL."""
+    options = psycopg.conninfo.conninfo_to_dict(url).get("options")
+    return f" {options}" if options else ""
 
 
 def durable_commits(conn: psycopg.Connection) -> None:

@@ -36,6 +36,17 @@ def test_missing_or_malformed_setting_is_named(environ, variable):
         config.load(environ=environ)
 
 
+@pytest.mark.parametrize("variable", ["MOJULE_DATABASE_URL", "MOJULE_OWNER_DATABASE_URL"])
+def test_a_malformed_database_url_is_named_without_its_password(variable):
+    environ = {"MOJULE_DATABASE_URL": "postgresql:///x", "MOJULE_MASTER_KEY": generate_master_key(),
+               variable: "host=db password=s3cret-Passw0rd dbname"}
+
+    with pytest.raises(config.ConfigError, match=variable) as error:
+        config.load(environ=environ)
+
+    assert "s3cret" not in str(error.value)
+
+
 def test_error_never_echoes_the_master_key():
     bad_key = "A" * 43 + "="   # valid base64, 32 bytes short by one character's worth
 

@@ -7,6 +7,7 @@ import copy
 from contextlib import contextmanager
 
 import orjson
+import psycopg
 
 from mojule import create_app, schema
 from mojule.crypto import ContentCipher, content_aad, load_master_key, unwrap_data_key
@@ -149,3 +150,19 @@ def test_ingest_commits_durably_even_where_the_role_turned_synchronous_commit_of
     assert role_default == "off"
     assert setting == "on"
     assert "synchronous_commit is off" in caplog.text
+
+
+def test_options_in_the_database_url_are_kept_beside_the_pools_own(config):
+    # The pool passes its own server options (timeouts, jit); an operator's options in
+    # MOJULE_DATABASE_URL (here work_mem) must not be dropped for them.
+    url = psycopg.conninfo.make_conninfo(config["DATABASE_URL"], options="-c work_mem=7MB")
+    app = create_app({**config, "DATABASE_URL": url})
+    try:
+        with app.app_context():
+            conn = get_connection()
+            work_mem, jit = (conn.execute(f"SHOW {name}").fetchone()[0]
+                             for name in ("work_mem", "jit"))
+    finally:
+        close_pool(app)
+
+    assert (work_mem, jit) == ("7MB", "off")
