@@ -42,7 +42,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     # One connection pool per gunicorn worker, opened after the fork.
     db.init_app(app)
     # Per-worker caches: unwrapped org data keys and the partitions known to exist.
-    app.extensions["mojule.keyring"] = Keyring(app.config["MOJULE"]["MASTER_KEYS"])
+    app.extensions["mojule.keyring"] = Keyring(app.config["MOJULE"]["MASTER_KEYS"],
+                                               app.config["MOJULE"]["DATA_KEY_DAYS"])
     app.extensions["mojule.partitions"] = Partitions()
     # The license policy's decision, re-evaluated every MOJULE_LICENSE_CHECK_SECONDS.
     app.extensions["mojule.policy"] = IngestPolicy(

@@ -80,6 +80,9 @@ SETTINGS = (
             "Base64 of 32 random bytes; wraps every org's data keys. Keep it out of backups."),
     Setting("MOJULE_MASTER_KEY_PREVIOUS", "", str,
             "The previous master key while `mojule keys rotate-master` runs; empty otherwise."),
+    Setting("MOJULE_DATA_KEY_DAYS", "30", _positive_int,
+            "Days an org's data key encrypts new content before a new one takes over; "
+            "`mojule purge` destroys a retired key once its content is gone."),
     Setting("MOJULE_MAX_BODY_BYTES", str(20 * 1024 * 1024), _positive_int,
             "Largest request body accepted, measured after decompression (413 above it)."),
     Setting("MOJULE_POOL_SIZE", "4", _positive_int,

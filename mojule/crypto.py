@@ -177,16 +177,24 @@ class RecordKey:
     A record's identity is a digest of everything it holds, content included, so that a
     retried export is recognised; stored as it is, anyone holding the database could test
     a guess of a prompt or command against it. Stored ids are this keyed digest (BLAKE2b in
-    its keyed, MAC mode) of the decoder's identity. The key is derived (HKDF-SHA256) from
-    the org's first data key, which is never deleted and survives every rotation: a
+    its keyed, MAC mode) of the decoder's identity. The org's key is random and stored
+    wrapped by the master key (record_keys, migration 0011); it never changes, so a
     record's id stays the same for good, which deduplication needs.
     """
 
     __slots__ = ("_key",)
 
-    def __init__(self, first_dek: bytes):
-        self._key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
-                         info=b"mojule/record-id/v1").derive(first_dek)
+    def __init__(self, key: bytes):
+        if len(key) != KEY_BYTES:
+            raise ValueError(f"a record-id key is {KEY_BYTES} bytes, not {len(key)}")
+        self._key = key
+
+    @staticmethod
+    def from_first_data_key(first_dek: bytes) -> bytes:
+        """The record-id key of an org from before migration 0011: derived (HKDF-SHA256)
+        from its first data key, as ids were then keyed. One-way: it opens no content."""
+        return HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+                    info=b"mojule/record-id/v1").derive(first_dek)
 
     def __repr__(self) -> str:
         return "RecordKey(...)"
@@ -194,6 +202,30 @@ class RecordKey:
     def record_id(self, identity: bytes) -> bytes:
         """Return the stored record_id of a decoded record's ``identity`` (16 bytes)."""
         return hashlib.blake2b(identity, digest_size=16, key=self._key).digest()
+
+
+def _record_key_aad(org_id: int) -> bytes:
+    return b"mojule/record-key/v1|%d" % org_id
+
+
+def wrap_record_key(master: MasterKey, key: bytes, org_id: int) -> bytes:
+    """Return an org's record-id key encrypted under ``master``, bound to the org."""
+    if len(key) != KEY_BYTES:
+        raise ValueError(f"a record-id key is {KEY_BYTES} bytes, not {len(key)}")
+    return _seal(master._aead, key, _record_key_aad(org_id))
+
+
+def unwrap_record_key_any(masters: Sequence[MasterKey], wrapped: bytes,
+                          org_id: int) -> tuple[bytes, MasterKey]:
+    """Return the org's record-id key and the master key that opened it (as
+    unwrap_data_key_any). Raises KeyUnwrapError if none of ``masters`` opens it."""
+    for master in masters:
+        try:
+            return _open(master._aead, wrapped, _record_key_aad(org_id), KeyUnwrapError), master
+        except KeyUnwrapError:
+            continue
+    tried = ", ".join(master.key_id for master in masters) or "none"
+    raise KeyUnwrapError(f"{KeyUnwrapError.__doc__} Master keys tried: {tried}.")
 
 
 class ContentCipher:

@@ -217,8 +217,9 @@ def store(conn: psycopg.Connection, org_id: int, batch: Batch, keyring: Keyring,
             # transaction, so reports never see rows it does not hold, or the reverse.
             rollup.record_inserted(conn, org_id, batch.table, inserted, unattributed)
     except BaseException:
-        # The org's first data key may have been created, and cached, in this transaction:
-        # the rollback took the key with it, so the cache must not hand it out again.
+        # The org's record-id key, first data key or next period's data key may have been
+        # created, and cached, in this transaction: the rollback took it with it, so the
+        # cache must not hand it out again.
         keyring.forget(org_id)
         raise
     return Stored(inserted=len(inserted), duplicates=batch.accepted - len(inserted))

@@ -1,13 +1,16 @@
-"""Per-org data keys: find or create the org's current DEK and unwrap it with the master key.
+"""Per-org keys: the current data key (DEK) for content, and the key of record ids.
 
 A Keyring belongs to one worker (it lives on the app): unwrapped keys are cached for a
 short time so ingest does not unwrap on every request, and a rotation (`mojule keys
-rotate`) is picked up within CACHE_SECONDS.
+rotate`, or another worker's) is picked up within CACHE_SECONDS. A data key serves for
+MOJULE_DATA_KEY_DAYS, then the next write of content retires it and makes a new one, so
+that `mojule purge` can destroy each period's key once its content is gone (migration 0011).
 """
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 
@@ -17,7 +20,9 @@ from mojule.crypto import (
     RecordKey,
     new_data_key,
     unwrap_data_key_any,
+    unwrap_record_key_any,
     wrap_data_key,
+    wrap_record_key,
 )
 from mojule.db import query
 
@@ -27,31 +32,45 @@ CACHE_SECONDS = 60.0
 class Keyring:
     """The master keys (newest first) and a short-lived cache of unwrapped org data keys."""
 
-    def __init__(self, masters: Sequence[MasterKey]):
+    def __init__(self, masters: Sequence[MasterKey], data_key_days: int = 30):
         self.masters = tuple(masters)
+        self.data_key_period = timedelta(days=data_key_days)
         self._current: dict[int, tuple[float, ContentCipher]] = {}
         self._record_keys: dict[int, RecordKey] = {}
 
     def record_key(self, conn: psycopg.Connection, org_id: int) -> RecordKey:
-        """Return the key of the org's record identities, creating its first data key if
-        needed. It never changes, so it is cached for good (until ``forget``).
+        """Return the key of the org's record ids, storing it on first use. It never
+        changes, so it is cached for good (until ``forget``).
 
         Must run inside the org's transaction (row-level security).
         """
         cached = self._record_keys.get(org_id)
         if cached is not None:
             return cached
-        row = conn.execute(query("data_key_first"), {"org_id": org_id}).fetchone()
+        row = conn.execute(query("record_key_get"), {"org_id": org_id}).fetchone()
         if row is None:
-            self.current_cipher(conn, org_id)
-            row = conn.execute(query("data_key_first"), {"org_id": org_id}).fetchone()
-        dek_id, wrapped = row
+            conn.execute(query("record_key_insert"), {
+                "org_id": org_id, "master_key_id": self.masters[0].key_id,
+                "wrapped_key": wrap_record_key(self.masters[0], self._first_record_key(
+                    conn, org_id), org_id)})
+            row = conn.execute(query("record_key_get"), {"org_id": org_id}).fetchone()
+        key, _ = unwrap_record_key_any(self.masters, row[0], org_id)
+        record_key = self._record_keys[org_id] = RecordKey(key)
+        return record_key
+
+    def _first_record_key(self, conn: psycopg.Connection, org_id: int) -> bytes:
+        # An org from before migration 0011 keyed its ids from its first data key: the same
+        # key keeps them the same. A new org gets a random one.
+        first = conn.execute(query("data_key_first"), {"org_id": org_id}).fetchone()
+        if first is None:
+            return new_data_key()
+        dek_id, wrapped = first
         dek, _ = unwrap_data_key_any(self.masters, wrapped, org_id, dek_id)
-        key = self._record_keys[org_id] = RecordKey(dek)
-        return key
+        return RecordKey.from_first_data_key(dek)
 
     def current_cipher(self, conn: psycopg.Connection, org_id: int) -> ContentCipher:
-        """Return the cipher for the org's current data key, creating the first if needed.
+        """Return the cipher for the org's current data key, creating one if there is none
+        or it has served its period.
 
         Must run inside the org's transaction (row-level security). Raises KeyUnwrapError
         when no configured master key opens the stored key.
@@ -62,11 +81,23 @@ class Keyring:
         row = conn.execute(query("data_key_current"), {"org_id": org_id}).fetchone()
         if row is None:
             row = create_data_key(conn, self.masters[0], org_id)
-        dek_id, wrapped = row
+        elif row[2] <= datetime.now(UTC) - self.data_key_period:
+            row = self._next_period(conn, org_id, row[0])
+        dek_id, wrapped, _ = row
         dek, _ = unwrap_data_key_any(self.masters, wrapped, org_id, dek_id)
         cipher = ContentCipher(dek, dek_id)
         self._current[org_id] = (time.monotonic(), cipher)
         return cipher
+
+    def _next_period(self, conn: psycopg.Connection, org_id: int, dek_id: int) -> tuple:
+        """Retire the org's data key ``dek_id`` and return the new current one; a worker
+        that finds another has just done it reads that worker's key."""
+        if conn.execute(query("data_key_retire_one"),
+                        {"org_id": org_id, "dek_id": dek_id}).fetchone() is None:
+            row = conn.execute(query("data_key_current"), {"org_id": org_id}).fetchone()
+            if row is not None:
+                return row
+        return create_data_key(conn, self.masters[0], org_id)
 
     def forget(self, org_id: int | None = None) -> None:
         """Drop cached keys (all, or one org's), e.g. after a rotation."""
@@ -78,8 +109,10 @@ class Keyring:
             self._record_keys.pop(org_id, None)
 
 
-def create_data_key(conn: psycopg.Connection, master: MasterKey, org_id: int) -> tuple[int, bytes]:
-    """Store a new data key for the org, wrapped by ``master``; return (dek_id, wrapped).
+def create_data_key(conn: psycopg.Connection, master: MasterKey,
+                    org_id: int) -> tuple[int, bytes, datetime]:
+    """Store a new data key for the org, wrapped by ``master``; return (dek_id, wrapped,
+    created_at).
 
     Two workers creating the org's first key at once settle on one: the loser's insert
     does nothing and it reads the winner's key.

@@ -1,4 +1,5 @@
-"""Key rotation: re-wrapping data keys under a new master key, and new org data keys.
+"""Key rotation: re-wrapping data keys (and record-id keys) under a new master key, and
+new org data keys.
 
 Neither touches content. Both are safe to interrupt and run again: each data key is
 re-wrapped in its own transaction, and a key already under the new master is skipped.
@@ -11,7 +12,13 @@ from dataclasses import dataclass
 import psycopg
 
 from mojule import audit
-from mojule.crypto import MasterKey, unwrap_data_key_any, wrap_data_key
+from mojule.crypto import (
+    MasterKey,
+    unwrap_data_key_any,
+    unwrap_record_key_any,
+    wrap_data_key,
+    wrap_record_key,
+)
 from mojule.db import org_transaction, query
 from mojule.keyring import create_data_key
 
@@ -46,6 +53,7 @@ def rotate_master_key(conn: psycopg.Connection, masters: Sequence[MasterKey],
                     "org_id": org_id, "dek_id": dek_id, "master_key_id": new.key_id,
                     "wrapped_key": wrap_data_key(new, dek, org_id, dek_id)})
             done += 1
+        done += _rewrap_record_key(conn, masters, org_id)
         if done:
             with org_transaction(conn, org_id):
                 audit.record(conn, org_id, audit.Entry(
@@ -55,11 +63,26 @@ def rotate_master_key(conn: psycopg.Connection, masters: Sequence[MasterKey],
     return results
 
 
+def _rewrap_record_key(conn: psycopg.Connection, masters: Sequence[MasterKey],
+                       org_id: int) -> int:
+    """Re-wrap the org's record-id key (migration 0011) under ``masters[0]``; return 1 if
+    it was, 0 if it was already or the org has none yet."""
+    with org_transaction(conn, org_id):
+        row = conn.execute(query("record_key_wrapping"), {"org_id": org_id}).fetchone()
+        if row is None or row[1] == masters[0].key_id:
+            return 0
+        key, _ = unwrap_record_key_any(masters, row[0], org_id)
+        conn.execute(query("record_key_rewrap"), {
+            "org_id": org_id, "master_key_id": masters[0].key_id,
+            "wrapped_key": wrap_record_key(masters[0], key, org_id)})
+    return 1
+
+
 def rotate_org_key(conn: psycopg.Connection, master: MasterKey, org_id: int, actor: str) -> int:
     """Retire the org's current data key and start a new one; return the new dek_id."""
     with org_transaction(conn, org_id):
         conn.execute(query("data_key_retire"), {"org_id": org_id})
-        dek_id, _ = create_data_key(conn, master, org_id)
+        dek_id, *_ = create_data_key(conn, master, org_id)
         audit.record(conn, org_id, audit.Entry(
             action="keys.rotate", outcome="ok", actor_type="cli", actor_id=actor,
             details={"dek_id": dek_id}))

@@ -1,4 +1,6 @@
-"""The retention purge: verbatim content older than each org's window is deleted.
+"""The retention purge: verbatim content older than each org's window is deleted, and
+the retired data keys that encrypted it are destroyed once no content names them
+(crypto-shredding: copies of that content anywhere else can no longer be decrypted).
 
 It also settles the sessions that ingest left counting their own cost although their
 seat's events count it, when usage came partly without session.id (migration 0008,
@@ -11,7 +13,7 @@ start exits cleanly), and running it again removes nothing new.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import psycopg
@@ -31,6 +33,7 @@ class OrgPurge:
     cutoff: datetime
     removed: int
     reconciled: int = 0    # unattributed sessions that now take cost from events
+    shredded: list[int] = field(default_factory=list)   # data keys destroyed (dek ids)
 
 
 class PurgeRunning(Exception):
@@ -55,15 +58,21 @@ def purge_expired_content(conn: psycopg.Connection, now: datetime, dry_run: bool
                 with org_transaction(conn, org_id):
                     removed = conn.execute(query("content_expired_count"),
                                            {"org_id": org_id, "cutoff": cutoff}).fetchone()[0]
-                reconciled = 0
+                reconciled, shredded = 0, []
             else:
                 removed = sum(_delete_batches(conn, org_id, cutoff))
-                if removed:
-                    _audit(conn, org_id, cutoff, retention_days, removed, actor)
+                # The keys of content now gone go too, in the transaction of the audit row
+                # that lists them (migration 0011).
+                with org_transaction(conn, org_id):
+                    shredded = sorted(dek_id for (dek_id,) in conn.execute(
+                        query("data_key_shred"), {"org_id": org_id, "cutoff": cutoff}))
+                    if removed or shredded:
+                        _audit(conn, org_id, cutoff, retention_days, removed, shredded, actor)
                 # Ingest flags these as it goes but may skip one; the daily purge catches it.
                 with org_transaction(conn, org_id):
                     reconciled = rollup.reconcile_unattributed(conn, org_id)
-            result = OrgPurge(org_id, slug, retention_days, cutoff, removed, reconciled)
+            result = OrgPurge(org_id, slug, retention_days, cutoff, removed, reconciled,
+                              shredded)
             results.append(result)
             if progress:
                 progress(result)
@@ -83,10 +92,11 @@ def _delete_batches(conn: psycopg.Connection, org_id: int, cutoff: datetime) -> 
             return
 
 
-def _audit(conn, org_id: int, cutoff: datetime, retention_days: int, removed: int, actor: str):
-    with org_transaction(conn, org_id):
-        audit.record(conn, org_id, audit.Entry(
-            action="content.purge", outcome="ok", actor_type="cli", actor_id=actor,
-            target_type="org", target_id=str(org_id),
-            details={"removed": removed, "cutoff": cutoff.isoformat(),
-                     "retention_days": retention_days}))
+def _audit(conn, org_id: int, cutoff: datetime, retention_days: int, removed: int,
+           shredded: list[int], actor: str):
+    """Record the purge of one org; call in the transaction that destroyed its keys."""
+    audit.record(conn, org_id, audit.Entry(
+        action="content.purge", outcome="ok", actor_type="cli", actor_id=actor,
+        target_type="org", target_id=str(org_id),
+        details={"removed": removed, "cutoff": cutoff.isoformat(),
+                 "retention_days": retention_days, "shredded_data_keys": shredded}))

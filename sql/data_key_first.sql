@@ -1,5 +1,5 @@
--- Finds the org's first data key, retired or not: it keys the org's record identities
--- (crypto.RecordKey) for good, so it is never deleted while the org exists.
+-- Finds the org's first data key: for an org from before migration 0011, its record-id
+-- key is the one this key gave (crypto.RecordKey.from_first_data_key).
 SELECT dek_id, wrapped_key
   FROM data_keys
  WHERE org_id = %(org_id)s

@@ -1,16 +1,25 @@
 """Retention purge, org deletion and key rotation: content goes when it should, and only then."""
 from __future__ import annotations
 
-from datetime import UTC
+import hashlib
+import json
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 from click.testing import CliRunner
 
-from mojule import orgs, retention
+from mojule import orgs, otlp, retention
 from mojule.cli import cli
-from mojule.crypto import generate_master_key
+from mojule.crypto import (
+    RecordKey,
+    generate_master_key,
+    load_master_key,
+    unwrap_data_key,
+    unwrap_record_key_any,
+)
+from mojule.db import org_transaction
 from mojule.retention import PURGE_LOCK
-from tests.conftest import ingest_session, make_org, make_user
+from tests.conftest import fixture_bytes, ingest_session, make_org, make_user
 
 SESSIONS = ("bash-tool", "failing-bash", "write-tool-resource-attrs")
 AFTER_95_DAYS = "2027-03-01T12:00:00Z"      # the fixtures were recorded on 2026-11-26
@@ -162,7 +171,7 @@ def test_master_key_rotation_rewraps_keys_and_all_content_reads_back(config, db,
     try:
         assert all_content_reads_back(new_app.test_client(), admin, session_ids)
         rows_before = counts(db, test_org.org.org_id)
-        # Record ids are keyed by the org's first data key, which the rotation re-wrapped
+        # Record ids are keyed by the org's record-id key, which the rotation re-wrapped
         # unchanged: the same exports sent again are recognised, and store nothing.
         for name in SESSIONS:
             ingest_session(new_app.test_client(), test_org, name)
@@ -191,3 +200,133 @@ def test_org_key_rotation_uses_a_new_key_and_old_content_still_reads(client, app
     rows_before = counts(db, org.org.org_id)
     ingest_session(client, org, "bash-tool")        # sent again after the rotation
     assert counts(db, org.org.org_id) == rows_before
+
+
+def shifted_bytes(session: str, signal: str, by: timedelta) -> bytes:
+    """A recorded export with every timestamp moved by ``by``."""
+    shift = int(by.total_seconds()) * 10**9
+
+    def move(item):
+        if isinstance(item, dict):
+            return {key: str(int(value) + shift) if key.endswith("UnixNano") and value
+                    and str(value) != "0" else move(value) for key, value in item.items()}
+        if isinstance(item, list):
+            return [move(value) for value in item]
+        return item
+    return json.dumps(move(json.loads(fixture_bytes(session, signal)))).encode()
+
+
+def age_keys(db, org_id: int, days: int, retired: bool = False) -> None:
+    """Make the org's data keys look ``days`` old (and retired that long ago)."""
+    db.execute("UPDATE data_keys SET created_at = now() - make_interval(days => %s),"
+               " retired_at = CASE WHEN %s THEN now() - make_interval(days => %s)"
+               " ELSE retired_at END WHERE org_id = %s", (days, retired, days, org_id))
+
+
+def test_a_data_key_serves_its_period_then_a_new_one_takes_over(client, app, db, org):
+    admin = make_user(db, org, "admin@example.com", "admin")
+    first = ingest_session(client, org, "bash-tool")
+    age_keys(db, org.org.org_id, 31)
+    app.extensions["mojule.keyring"].forget()
+
+    second = ingest_session(client, org, "failing-bash")
+
+    keys = db.execute("SELECT dek_id, retired_at IS NOT NULL FROM data_keys WHERE org_id = %s"
+                      " ORDER BY dek_id", (org.org.org_id,)).fetchall()
+    assert keys == [(1, True), (2, False)]
+    dek_ids = dict(db.execute(
+        "SELECT session_id, max(dek_id) FROM content_values WHERE org_id = %s GROUP BY 1",
+        (org.org.org_id,)).fetchall())
+    assert dek_ids == {first: 1, second: 2}
+    assert all_content_reads_back(client, admin, [first, second])
+
+
+def test_purge_destroys_the_key_of_a_period_whose_content_is_all_gone(client, app, db, org,
+                                                                      cli_env):
+    # Period 1 (a key made 120 days ago) encrypted a session of 100 days ago; period 2
+    # encrypts today's. The purge removes the old content, then its key; today's content
+    # still reads, and the old exports sent again are still recognised: record ids never
+    # depended on a data key that can go.
+    admin = make_user(db, org, "admin@example.com", "admin")
+    long_ago = timedelta(days=-100)
+    for signal in ("logs", "metrics", "traces"):
+        assert client.post(f"/v1/{signal}", headers=org.headers,
+                           data=shifted_bytes("bash-tool", signal, long_ago)).status_code == 202
+    age_keys(db, org.org.org_id, 120)
+    app.extensions["mojule.keyring"].forget()
+    recent = ingest_session(client, org, "failing-bash")
+    age_keys_retired = db.execute(
+        "UPDATE data_keys SET retired_at = now() - interval '95 days'"
+        " WHERE org_id = %s AND dek_id = 1 RETURNING dek_id", (org.org.org_id,)).fetchall()
+    assert age_keys_retired == [(1,)]
+    now = datetime.now(UTC).isoformat()
+
+    result = run(cli_env, "purge", "--now", now)
+
+    assert result.exit_code == 0, result.output
+    assert f"{org.org.slug}: destroyed data keys 1, whose content is all purged" in result.output
+    assert db.execute("SELECT dek_id FROM data_keys WHERE org_id = %s",
+                      (org.org.org_id,)).fetchall() == [(2,)]
+    assert db.execute("SELECT DISTINCT dek_id FROM content_values WHERE org_id = %s",
+                      (org.org.org_id,)).fetchall() == [(2,)]
+    (details,) = db.execute("SELECT details FROM audit_log WHERE org_id = %s"
+                            " AND action = 'content.purge'", (org.org.org_id,)).fetchone()
+    assert details["shredded_data_keys"] == [1] and details["removed"] > 0
+    assert all_content_reads_back(client, admin, [recent])
+    rows_before = counts(db, org.org.org_id)
+    for signal in ("logs", "metrics", "traces"):
+        again = client.post(f"/v1/{signal}", headers=org.headers,
+                            data=shifted_bytes("bash-tool", signal, long_ago))
+        answer = again.get_json()
+        assert again.status_code == 202
+        assert answer["duplicates"] == sum(answer["counts"].values()) > 0
+    assert counts(db, org.org.org_id) == rows_before
+    assert "destroyed" not in run(cli_env, "purge", "--now", now).output
+
+
+def test_a_retired_key_that_still_encrypts_kept_content_is_not_destroyed(client, db, org,
+                                                                         cli_env):
+    ingest_session(client, org, "bash-tool")          # today's content, under key 1
+    age_keys(db, org.org.org_id, 200, retired=True)   # a key retired long ago, by its dates
+
+    result = run(cli_env, "purge", "--now", datetime.now(UTC).isoformat())
+
+    assert result.exit_code == 0 and "destroyed" not in result.output
+    assert db.execute("SELECT dek_id FROM data_keys WHERE org_id = %s",
+                      (org.org.org_id,)).fetchall() == [(1,)]
+
+
+def test_an_org_from_before_record_keys_keeps_its_record_ids(client, app, db, org,
+                                                             master_key):
+    # Before migration 0011 stored ids were blake2b(identity, key=HKDF(first data key)).
+    # An org of then has a data key and no record key: it gets the key that data key gave,
+    # so its stored ids stay what they were and nothing it sent before is stored again.
+    keyring = app.extensions["mojule.keyring"]
+    with org_transaction(db, org.org.org_id):
+        keyring.current_cipher(db, org.org.org_id)          # the first data key, alone
+    keyring.forget()
+    (wrapped,) = db.execute("SELECT wrapped_key FROM data_keys WHERE org_id = %s",
+                            (org.org.org_id,)).fetchone()
+    old_key = RecordKey.from_first_data_key(
+        unwrap_data_key(load_master_key(master_key), wrapped, org.org.org_id, 1))
+    payload = json.loads(fixture_bytes("bash-tool", "logs"))
+    as_before = {hashlib.blake2b(record.identity, digest_size=16, key=old_key).digest()
+                 for record in otlp.iter_logs(payload)}
+
+    ingest_session(client, org, "bash-tool", signals=("logs",))
+
+    stored = {bytes(row[0]) for row in db.execute(
+        "SELECT record_id FROM log_events WHERE org_id = %s", (org.org.org_id,))}
+    assert stored == as_before
+
+
+def test_a_new_orgs_record_key_is_random_not_its_first_data_key(client, db, org, master_key):
+    ingest_session(client, org, "bash-tool")
+    master = load_master_key(master_key)
+    (wrapped_record,) = db.execute("SELECT wrapped_key FROM record_keys WHERE org_id = %s",
+                                   (org.org.org_id,)).fetchone()
+    (wrapped_dek,) = db.execute("SELECT wrapped_key FROM data_keys WHERE org_id = %s"
+                                " AND dek_id = 1", (org.org.org_id,)).fetchone()
+    record, _ = unwrap_record_key_any([master], wrapped_record, org.org.org_id)
+    dek = unwrap_data_key(master, wrapped_dek, org.org.org_id, 1)
+    assert record not in (dek, RecordKey.from_first_data_key(dek))

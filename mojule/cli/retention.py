@@ -29,6 +29,9 @@ def purge(ctx: CliContext, dry_run: bool, now_text: str | None) -> None:
     def report(result: retention.OrgPurge) -> None:
         click.echo(f"{result.slug}: {verb} {result.removed} content values older than "
                    f"{result.cutoff:%Y-%m-%d %H:%M} UTC ({result.retention_days}-day window)")
+        if result.shredded:
+            click.echo(f"{result.slug}: destroyed data keys "
+                       f"{', '.join(map(str, result.shredded))}, whose content is all purged")
         if result.reconciled:
             click.echo(f"{result.slug}: {result.reconciled} sessions now take cost and "
                        "tokens from their seat's events, which counted them twice")
