@@ -19,7 +19,8 @@ run: install
 test: install
 	$(BIN)/python -m pytest tests
 
-# The security bar's fuzzing: 100,000 generated bodies (25,000 per shape), freshly drawn.
+# The security bar's fuzzing: over 100,000 generated bodies reach the ingest handler
+# (34,000 per body shape; the random-token shape stops at 401), freshly drawn.
 fuzz: install
 	$(BIN)/python -m pytest tests/test_ingest_fuzz.py --hypothesis-profile=fuzz
 
