@@ -138,13 +138,14 @@ def test_the_answer_lists_no_session_id_for_points_sent_without_one(client, org)
                                                                           "metrics"))))
 
 
-@pytest.mark.parametrize("first", ["metrics", "logs"])
-def test_logs_with_session_ids_beside_metrics_without_count_cost_once(client, org, db, first):
-    exports = {"logs": [body(name, "logs") for name in SESSIONS],
-               "metrics": [without_session_ids(body(name, "metrics")) for name in SESSIONS]}
+def send_mixed(client, db, org, first: str, logs_without_ids: bool) -> dict:
+    """Send every session's logs and metrics, ``first`` first, one signal without its
+    session ids; check cost, tokens and sessions count once; return the org's totals."""
+    strip = {"logs": logs_without_ids, "metrics": not logs_without_ids}
     for signal in (first, "logs" if first == "metrics" else "metrics"):
-        for export in exports[signal]:
-            send(client, org, signal, export)
+        for name in SESSIONS:
+            export = body(name, signal)
+            send(client, org, signal, without_session_ids(export) if strip[signal] else export)
 
     total = totals(db, org)
     assert total["cost_usd"] == sum(claude_result(name)["cost_usd"] for name in SESSIONS)
@@ -152,6 +153,13 @@ def test_logs_with_session_ids_beside_metrics_without_count_cost_once(client, or
                                          for name in SESSIONS)
                                for kind in total["tokens"]}
     assert total["sessions"] == len(SESSIONS)
+    return total
+
+
+@pytest.mark.parametrize("first", ["metrics", "logs"])
+def test_logs_with_session_ids_beside_metrics_without_count_cost_once(client, org, db, first):
+    total = send_mixed(client, db, org, first, logs_without_ids=False)
+
     # What only metrics carry still counts, from the unattributed sessions.
     assert total["lines_added"] == metric_total(WRITE_TOOL, "claude_code.lines_of_code.count",
                                                 type="added")
@@ -308,18 +316,8 @@ def test_logs_without_session_ids_beside_metrics_with_count_cost_once(client, or
     # The mirror of the case above: an exporter (or a Collector's processor) that strips
     # session.id from log events but not from metrics sends each cost twice, as events in
     # the seat's unattributed session and as metrics in the named ones.
-    exports = {"logs": [without_session_ids(body(name, "logs")) for name in SESSIONS],
-               "metrics": [body(name, "metrics") for name in SESSIONS]}
-    for signal in (first, "logs" if first == "metrics" else "metrics"):
-        for export in exports[signal]:
-            send(client, org, signal, export)
+    total = send_mixed(client, db, org, first, logs_without_ids=True)
 
-    total = totals(db, org)
-    assert total["cost_usd"] == sum(claude_result(name)["cost_usd"] for name in SESSIONS)
-    assert total["tokens"] == {kind: sum(claude_result(name)["tokens"][kind]
-                                         for name in SESSIONS)
-                               for kind in total["tokens"]}
-    assert total["sessions"] == len(SESSIONS)
     assert total["lines_added"] == metric_total(WRITE_TOOL, "claude_code.lines_of_code.count",
                                                 type="added")
     for row in all_sessions(db, org):
