@@ -58,6 +58,13 @@ class Keyring:
         record_key = self._record_keys[org_id] = RecordKey(key)
         return record_key
 
+    def ensure_record_key(self, conn: psycopg.Connection, org_id: int) -> None:
+        """Store the org's record-id key if it has none yet (an org from before migration
+        0011 that has not ingested since), so that its first data key may go. Raises
+        KeyUnwrapError when no master key opens that data key."""
+        if conn.execute(query("record_key_get"), {"org_id": org_id}).fetchone() is None:
+            self.record_key(conn, org_id)
+
     def _first_record_key(self, conn: psycopg.Connection, org_id: int) -> bytes:
         # An org from before migration 0011 keyed its ids from its first data key: the same
         # key keeps them the same. A new org gets a random one.
@@ -79,25 +86,24 @@ class Keyring:
         if cached and time.monotonic() - cached[0] < CACHE_SECONDS:
             return cached[1]
         row = conn.execute(query("data_key_current"), {"org_id": org_id}).fetchone()
-        if row is None:
-            row = create_data_key(conn, self.masters[0], org_id)
-        elif row[2] <= datetime.now(UTC) - self.data_key_period:
-            row = self._next_period(conn, org_id, row[0])
+        if row is None or self._period_over(row):
+            # Read again once no other transaction is changing the org's keys: another
+            # worker may have just made the key this one was about to.
+            conn.execute(query("data_key_lock"), {"org_id": org_id})
+            row = conn.execute(query("data_key_current"), {"org_id": org_id}).fetchone()
+            if row is not None and self._period_over(row):
+                conn.execute(query("data_key_retire_one"), {"org_id": org_id, "dek_id": row[0]})
+                row = None
+            if row is None:
+                row = create_data_key(conn, self.masters[0], org_id)
         dek_id, wrapped, _ = row
         dek, _ = unwrap_data_key_any(self.masters, wrapped, org_id, dek_id)
         cipher = ContentCipher(dek, dek_id)
         self._current[org_id] = (time.monotonic(), cipher)
         return cipher
 
-    def _next_period(self, conn: psycopg.Connection, org_id: int, dek_id: int) -> tuple:
-        """Retire the org's data key ``dek_id`` and return the new current one; a worker
-        that finds another has just done it reads that worker's key."""
-        if conn.execute(query("data_key_retire_one"),
-                        {"org_id": org_id, "dek_id": dek_id}).fetchone() is None:
-            row = conn.execute(query("data_key_current"), {"org_id": org_id}).fetchone()
-            if row is not None:
-                return row
-        return create_data_key(conn, self.masters[0], org_id)
+    def _period_over(self, row: tuple) -> bool:
+        return row[2] <= datetime.now(UTC) - self.data_key_period
 
     def forget(self, org_id: int | None = None) -> None:
         """Drop cached keys (all, or one org's), e.g. after a rotation."""

@@ -81,6 +81,7 @@ def _rewrap_record_key(conn: psycopg.Connection, masters: Sequence[MasterKey],
 def rotate_org_key(conn: psycopg.Connection, master: MasterKey, org_id: int, actor: str) -> int:
     """Retire the org's current data key and start a new one; return the new dek_id."""
     with org_transaction(conn, org_id):
+        conn.execute(query("data_key_lock"), {"org_id": org_id})
         conn.execute(query("data_key_retire"), {"org_id": org_id})
         dek_id, *_ = create_data_key(conn, master, org_id)
         audit.record(conn, org_id, audit.Entry(

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 import psycopg
 import psycopg.sql
@@ -111,12 +111,18 @@ def create_ingest_token(conn: psycopg.Connection, org: Org, name: str,
     return token
 
 
+# rotate_ingest_token's default: the new token lives as long as the old one was made to.
+SAME_LIFETIME = object()
+
+
 def rotate_ingest_token(conn: psycopg.Connection, org: Org, id_or_prefix: str,
-                        old_expires_at: datetime, new_expires_at: datetime | None = None
+                        old_expires_at: datetime, new_expires_at=SAME_LIFETIME
                         ) -> tuple[str, IngestTokenInfo]:
     """Replace the org's token given by id or prefix: return a new token of the same name
     and the old one, which now expires at ``old_expires_at`` (or sooner, if it did).
 
+    The new token expires at ``new_expires_at`` (None: never); by default as long after
+    now as the old one was made to last, so that a rotation keeps the org's token policy.
     One transaction: either both happen or neither. Raises TokenNotFound as
     revoke_ingest_token does, and TokenRevoked for a revoked token.
     """
@@ -124,6 +130,9 @@ def rotate_ingest_token(conn: psycopg.Connection, org: Org, id_or_prefix: str,
         old = _find_one(conn, org, id_or_prefix)
         if old.revoked_at is not None:
             raise TokenRevoked()
+        if new_expires_at is SAME_LIFETIME:
+            new_expires_at = (None if old.expires_at is None else
+                              datetime.now(UTC) + (old.expires_at - old.created_at))
         token = create_ingest_token(conn, org, old.name, new_expires_at)
         with conn.cursor(row_factory=class_row(IngestTokenInfo)) as cur:
             old = cur.execute(query("ingest_token_expire"), {

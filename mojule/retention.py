@@ -19,7 +19,9 @@ from datetime import datetime, timedelta
 import psycopg
 
 from mojule import audit, rollup
+from mojule.crypto import CryptoError
 from mojule.db import org_transaction, query
+from mojule.keyring import Keyring
 
 BATCH_SIZE = 5000
 PURGE_LOCK = 0x70757267  # "purg": one purge at a time per database
@@ -34,6 +36,7 @@ class OrgPurge:
     removed: int
     reconciled: int = 0    # unattributed sessions that now take cost from events
     shredded: list[int] = field(default_factory=list)   # data keys destroyed (dek ids)
+    warning: str | None = None                          # why no key could be destroyed
 
 
 class PurgeRunning(Exception):
@@ -42,9 +45,12 @@ class PurgeRunning(Exception):
 
 def purge_expired_content(conn: psycopg.Connection, now: datetime, dry_run: bool = False,
                           actor: str = "system",
-                          progress: Callable[[OrgPurge], None] | None = None) -> list[OrgPurge]:
+                          progress: Callable[[OrgPurge], None] | None = None,
+                          keyring: Keyring | None = None) -> list[OrgPurge]:
     """Delete (or, dry, count) every org's content older than its window; return per-org results.
 
+    With a ``keyring`` (the master keys), an org from before migration 0011 first gets its
+    record-id key, which its first data key gives, so that key too can be destroyed.
     Raises PurgeRunning when another purge holds the lock.
     """
     got_lock = conn.execute(query("purge_try_lock"), {"lock": PURGE_LOCK}).fetchone()[0]
@@ -54,6 +60,7 @@ def purge_expired_content(conn: psycopg.Connection, now: datetime, dry_run: bool
         results = []
         for org_id, slug, retention_days in conn.execute(query("org_retention_all")).fetchall():
             cutoff = now - timedelta(days=retention_days)
+            warning = None
             if dry_run:
                 with org_transaction(conn, org_id):
                     removed = conn.execute(query("content_expired_count"),
@@ -64,6 +71,13 @@ def purge_expired_content(conn: psycopg.Connection, now: datetime, dry_run: bool
                 # The keys of content now gone go too, in the transaction of the audit row
                 # that lists them (migration 0011).
                 with org_transaction(conn, org_id):
+                    try:
+                        if keyring is not None:
+                            keyring.ensure_record_key(conn, org_id)
+                    except CryptoError as exc:
+                        # Content is still removed; only the keys wait for a master key
+                        # that opens them (data_key_shred.sql keeps them meanwhile).
+                        warning = f"data keys kept: {exc}"
                     shredded = sorted(dek_id for (dek_id,) in conn.execute(
                         query("data_key_shred"), {"org_id": org_id, "cutoff": cutoff}))
                     if removed or shredded:
@@ -72,7 +86,7 @@ def purge_expired_content(conn: psycopg.Connection, now: datetime, dry_run: bool
                 with org_transaction(conn, org_id):
                     reconciled = rollup.reconcile_unattributed(conn, org_id)
             result = OrgPurge(org_id, slug, retention_days, cutoff, removed, reconciled,
-                              shredded)
+                              shredded, warning)
             results.append(result)
             if progress:
                 progress(result)

@@ -40,9 +40,14 @@ def record_inserted(conn: psycopg.Connection, org_id: int, table: str,
     unattributed = unattributed or {}
     params = {"org_id": org_id, "record_ids": list(record_ids)}
     seats = {seat for seat in unattributed.values() if seat is not None}
+    first_requests = []     # unattributed sessions that just had their first api_request
     if table == "log_events":
-        seats.update(seat for (seat,) in conn.execute(query("rollup_flag_sessions"), params)
-                     if seat is not None)
+        for session_id, seat, is_unattributed in conn.execute(query("rollup_flag_sessions"),
+                                                              params):
+            if seat is not None:
+                seats.add(seat)
+                if is_unattributed:
+                    first_requests.append(session_id)
     if table == "log_events":
         # An event's figures are its own: they are added to the rollup, nothing recomputed.
         # The sessions are locked already: sql/session_upsert.sql locks every row it meets,
@@ -59,15 +64,13 @@ def record_inserted(conn: psycopg.Connection, org_id: int, table: str,
         found += conn.execute(query("sessions_flag_unattributed"),
                               {"org_id": org_id, "seats": sorted(seats)}).fetchall()
     # The mirror: events sent without session.id, metrics with (sessions_flag_metrics_only).
-    # For log events, the seats whose unattributed sessions may have had their first
-    # api_request; for metric points, the named sessions that got them.
+    # For log events, the unattributed sessions that just had their first api_request; for
+    # metric points, the named sessions that got them.
     if table == "log_events":
-        mirror = {"seats": sorted(seat for seat in unattributed.values() if seat is not None),
-                  "session_ids": None}
+        mirror = {"unattributed_ids": sorted(first_requests), "session_ids": None}
     else:
-        mirror = {"seats": None,
-                  "session_ids": sorted(set(since) - set(unattributed))}
-    if mirror["seats"] or mirror["session_ids"]:
+        mirror = {"unattributed_ids": None, "session_ids": sorted(set(since) - set(unattributed))}
+    if mirror["unattributed_ids"] or mirror["session_ids"]:
         found += conn.execute(query("sessions_flag_metrics_only"),
                               {"org_id": org_id, **mirror}).fetchall()
     # Recomputed whole, from their first row on: not from -infinity, since a cumulative run
@@ -104,7 +107,8 @@ def reconcile_unattributed(conn: psycopg.Connection, org_id: int) -> int:
     flagged = conn.execute(query("sessions_flag_unattributed"),
                            {"org_id": org_id, "seats": None}).fetchall()
     flagged += conn.execute(query("sessions_flag_metrics_only"),
-                            {"org_id": org_id, "seats": None, "session_ids": None}).fetchall()
+                            {"org_id": org_id, "unattributed_ids": None,
+                             "session_ids": None}).fetchall()
     if flagged:
         refresh(conn, org_id, [session_id for session_id, _ in flagged],
                 [first_seen for _, first_seen in flagged])

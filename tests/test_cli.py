@@ -271,3 +271,23 @@ def test_a_duration_that_is_not_one_is_refused_naming_the_option(cli_env, org, o
 
     assert result.exit_code == 2
     assert option in result.output and "90d" in result.output
+
+
+@pytest.mark.parametrize("expires_in, lifetime", [(None, timedelta(days=30)), ("never", None),
+                                                  ("2d", timedelta(days=2))])
+def test_a_rotated_token_keeps_the_old_ones_lifetime_unless_told(db, cli_env, org, expires_in,
+                                                                lifetime):
+    pilot = created_token(cli_env, org.org.slug, "--name", "pilot", "--expires-in", "30d")
+    options = [] if expires_in is None else ["--expires-in", expires_in]
+
+    result = run(cli_env, "token", "rotate", "--org", org.org.slug, pilot[:12], *options)
+
+    assert result.exit_code == 0, result.output
+    new = result.stdout.splitlines()[-1]
+    (replacement,) = [item for item in orgs.list_ingest_tokens(db, org.org)
+                      if item.token_prefix == new[:12]]
+    if lifetime is None:
+        assert replacement.expires_at is None
+    else:
+        due = datetime.now(UTC) + lifetime
+        assert abs(replacement.expires_at - due) < timedelta(minutes=1)

@@ -133,6 +133,12 @@ def test_a_token_can_be_made_to_expire_and_be_rotated_from_the_tokens_page(
     assert post_form(client, "/admin/tokens", "/admin/tokens", name="x",
                      expires_days="5").status_code == 400
 
+    for overlap in ("", "never", "3"):
+        assert post_form(client, f"/admin/tokens/{ids['token_id']}/rotate", "/admin/tokens",
+                         overlap_days=overlap).status_code == 400
+    assert org.token[:12] not in [item.token_prefix for item in orgs.list_ingest_tokens(
+        db, org.org) if item.expires_at is not None]
+
     rotated = post_form(client, f"/admin/tokens/{ids['token_id']}/rotate", "/admin/tokens",
                         overlap_days="0")
 

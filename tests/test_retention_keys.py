@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from datetime import UTC, datetime, timedelta
 
 import psycopg
+import pytest
 from click.testing import CliRunner
 
-from mojule import orgs, otlp, retention
+from mojule import keys, orgs, otlp, retention
 from mojule.cli import cli
 from mojule.crypto import (
     RecordKey,
@@ -18,6 +20,7 @@ from mojule.crypto import (
     unwrap_record_key_any,
 )
 from mojule.db import org_transaction
+from mojule.keyring import Keyring
 from mojule.retention import PURGE_LOCK
 from tests.conftest import fixture_bytes, ingest_session, make_org, make_user
 
@@ -330,3 +333,90 @@ def test_a_new_orgs_record_key_is_random_not_its_first_data_key(client, db, org,
     record, _ = unwrap_record_key_any([master], wrapped_record, org.org.org_id)
     dek = unwrap_data_key(master, wrapped_dek, org.org.org_id, 1)
     assert record not in (dek, RecordKey.from_first_data_key(dek))
+
+
+def test_purge_keys_an_org_from_before_record_keys_before_it_destroys_its_first_key(
+        client, app, db, org, cli_env):
+    # An org of the previous release: ids keyed from data key 1, no record key, and key 1
+    # retired long ago by a `keys rotate`. The purge gives it its record key (from key 1)
+    # before it destroys key 1, so what it sent before is still recognised.
+    keyring = app.extensions["mojule.keyring"]
+    org_id = org.org.org_id
+    with org_transaction(db, org_id):
+        keyring.current_cipher(db, org_id)
+    keyring.forget()
+    ingest_session(client, org, "bash-tool", signals=("logs",))
+    db.execute("DELETE FROM record_keys WHERE org_id = %s", (org_id,))
+    keyring.forget()
+    assert run(cli_env, "keys", "rotate", "--org", org.org.slug).exit_code == 0
+    db.execute("UPDATE data_keys SET retired_at = now() - interval '200 days'"
+               " WHERE org_id = %s AND dek_id = 1", (org_id,))
+    rows_before = counts(db, org_id)["log_events"]
+
+    result = run(cli_env, "purge", "--now", "2027-06-01T00:00:00Z")
+
+    assert "destroyed data keys 1," in result.output, result.output
+    keyring.forget()
+    ingest_session(client, org, "bash-tool", signals=("logs",))
+    assert counts(db, org_id)["log_events"] == rows_before
+
+
+def key_states(db, org_id: int) -> list[tuple[int, bool]]:
+    return db.execute("SELECT dek_id, retired_at IS NOT NULL FROM data_keys WHERE org_id = %s"
+                      " ORDER BY dek_id", (org_id,)).fetchall()
+
+
+def in_org_transaction(url: str, org_id: int, work) -> threading.Thread:
+    """Run ``work(conn)`` in an org transaction of its own connection, on a thread."""
+    def run_it():
+        with psycopg.connect(url, autocommit=True) as conn, org_transaction(conn, org_id):
+            work(conn)
+    thread = threading.Thread(target=run_it)
+    thread.start()
+    return thread
+
+
+@pytest.mark.parametrize("other", ["worker", "keys rotate"])
+def test_key_changes_of_an_org_run_one_after_the_other(db, org, database_url, master_key,
+                                                       other):
+    # A worker ends the key's period while another worker, or `mojule keys rotate`, changes
+    # the org's keys too: one waits for the other, and one key is left current.
+    master = load_master_key(master_key)
+    org_id = org.org.org_id
+    with org_transaction(db, org_id):
+        Keyring([master]).current_cipher(db, org_id)
+    db.execute("UPDATE data_keys SET created_at = now() - interval '40 days'"
+               " WHERE org_id = %s", (org_id,))
+    used = []
+    with psycopg.connect(database_url, autocommit=True) as first, \
+            org_transaction(first, org_id):
+        used.append(Keyring([master]).current_cipher(first, org_id).dek_id)
+        if other == "worker":
+            thread = in_org_transaction(database_url, org_id, lambda conn: used.append(
+                Keyring([master]).current_cipher(conn, org_id).dek_id))
+        else:
+            thread = in_org_transaction(database_url, org_id, lambda conn: used.append(
+                keys.rotate_org_key(conn, master, org_id, "ops")))
+        thread.join(0.5)
+        assert thread.is_alive()                 # waiting for the first to commit
+    thread.join(10)
+
+    states = key_states(db, org_id)
+    assert [retired for _, retired in states].count(False) == 1, states
+    assert used == ([2, 2] if other == "worker" else [2, 3])
+
+
+def test_purge_still_removes_content_when_no_master_key_opens_an_orgs_keys(db, org, cli_env):
+    # An org from before record keys whose data key was wrapped by a master key this
+    # installation no longer has: its keys wait, everything else goes on.
+    other_master = load_master_key(generate_master_key())
+    with org_transaction(db, org.org.org_id):
+        Keyring([other_master]).current_cipher(db, org.org.org_id)
+    db.execute("UPDATE data_keys SET retired_at = now() - interval '200 days'"
+               " WHERE org_id = %s", (org.org.org_id,))
+
+    result = run(cli_env, "purge", "--now", datetime.now(UTC).isoformat())
+
+    assert result.exit_code == 0, result.output
+    assert f"{org.org.slug}: data keys kept:" in result.output
+    assert key_states(db, org.org.org_id) == [(1, True)]

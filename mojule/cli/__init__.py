@@ -92,14 +92,24 @@ DURATION = re.compile(r"(\d{1,6})([smhd])")
 DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
 
+# What a Duration option gives for "never" (no expiry).
+NEVER = timedelta.max
+
+
 class Duration(click.ParamType):
-    """A length of time such as ``90d``, ``12h``, ``30m`` or ``0s``."""
+    """A length of time such as ``90d``, ``12h``, ``30m`` or ``0s``; with ``allow_never``,
+    also ``never`` (NEVER)."""
 
     name = "duration"
+
+    def __init__(self, allow_never: bool = False):
+        self.allow_never = allow_never
 
     def convert(self, value, param, ctx) -> timedelta:
         if isinstance(value, timedelta):
             return value
+        if self.allow_never and str(value).strip() == "never":
+            return NEVER
         match = DURATION.fullmatch(str(value).strip())
         if not match:
             self.fail(f"{value!r} is not a duration such as 90d, 12h, 30m or 0s", param, ctx)

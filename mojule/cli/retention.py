@@ -9,6 +9,7 @@ import orjson
 from mojule import audit, retention
 from mojule.cli import CliContext, cli, parse_moment, pass_cli
 from mojule.db import org_transaction
+from mojule.keyring import Keyring
 
 
 @cli.command("purge")
@@ -29,6 +30,8 @@ def purge(ctx: CliContext, dry_run: bool, now_text: str | None) -> None:
     def report(result: retention.OrgPurge) -> None:
         click.echo(f"{result.slug}: {verb} {result.removed} content values older than "
                    f"{result.cutoff:%Y-%m-%d %H:%M} UTC ({result.retention_days}-day window)")
+        if result.warning:
+            click.echo(f"{result.slug}: {result.warning}", err=True)
         if result.shredded:
             click.echo(f"{result.slug}: destroyed data keys "
                        f"{', '.join(map(str, result.shredded))}, whose content is all purged")
@@ -37,7 +40,8 @@ def purge(ctx: CliContext, dry_run: bool, now_text: str | None) -> None:
                        "tokens from their seat's events, which counted them twice")
 
     try:
-        retention.purge_expired_content(ctx.conn, now, dry_run, audit.cli_actor(), report)
+        retention.purge_expired_content(ctx.conn, now, dry_run, audit.cli_actor(), report,
+                                        Keyring(ctx.config["MASTER_KEYS"]))
     except retention.PurgeRunning as exc:
         click.echo(f"purge: {exc.__doc__}", err=True)
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 import click
 
 from mojule import orgs
-from mojule.cli import CliContext, Duration, cli, pass_cli, when
+from mojule.cli import NEVER, CliContext, Duration, cli, pass_cli, when
 
 
 @cli.group()
@@ -80,7 +80,7 @@ def token() -> None:
 
 
 def _expiry(expires_in: timedelta | None) -> datetime | None:
-    return None if expires_in is None else datetime.now(UTC) + expires_in
+    return None if expires_in in (None, NEVER) else datetime.now(UTC) + expires_in
 
 
 @token.command("create")
@@ -93,9 +93,12 @@ def token_create(ctx: CliContext, slug: str, name: str, expires_in: timedelta | 
     """Create an ingest token; it is printed once, alone on the last line."""
     target = ctx.org(slug)
     expires_at = _expiry(expires_in)
-    new_token = orgs.create_ingest_token(ctx.conn, target, name, expires_at)
-    ctx.audit(target.org_id, "token.create", target_type="ingest_token", target_id=new_token[:12],
-              details={"name": name, "expires_at": expires_at and expires_at.isoformat()})
+    # The token and its audit row are committed together, before the token is shown.
+    with ctx.conn.transaction():
+        new_token = orgs.create_ingest_token(ctx.conn, target, name, expires_at)
+        ctx.audit(target.org_id, "token.create", target_type="ingest_token",
+                  target_id=new_token[:12],
+                  details={"name": name, "expires_at": expires_at and expires_at.isoformat()})
     expiry = f", expires {when(expires_at)} UTC" if expires_at else ""
     click.echo(f"ingest token {name!r} for org {slug}{expiry}; it is shown only now:", err=True)
     click.echo(new_token)
@@ -122,26 +125,30 @@ def token_list(ctx: CliContext, slug: str) -> None:
 @click.option("--overlap", type=Duration(), default="24h", show_default=True,
               metavar="DURATION",
               help="How long the old token keeps working (0s: refused at once).")
-@click.option("--expires-in", type=Duration(), metavar="DURATION",
-              help="Refuse the new token after this long; default: never.")
+@click.option("--expires-in", type=Duration(allow_never=True), metavar="DURATION",
+              help="Refuse the new token after this long, or never; "
+                   "default: as long as the old one was made to last.")
 @pass_cli
 def token_rotate(ctx: CliContext, slug: str, id_or_prefix: str, overlap: timedelta,
                  expires_in: timedelta | None) -> None:
     """Replace a token by a new one of the same name, printed once on the last line; the
     old one works until the overlap ends, while installations move to the new one."""
     target = ctx.org(slug)
+    new_expires = orgs.SAME_LIFETIME if expires_in is None else _expiry(expires_in)
     try:
-        new_token, old = orgs.rotate_ingest_token(
-            ctx.conn, target, id_or_prefix, datetime.now(UTC) + overlap, _expiry(expires_in))
+        with ctx.conn.transaction():
+            new_token, old = orgs.rotate_ingest_token(
+                ctx.conn, target, id_or_prefix, datetime.now(UTC) + overlap, new_expires)
+            ctx.audit(target.org_id, "token.rotate", target_type="ingest_token",
+                      target_id=str(old.token_id), token_id=old.token_id,
+                      details={"new_token": new_token[:12],
+                               "old_expires_at": old.expires_at.isoformat()})
     except orgs.TokenNotFound:
         raise click.ClickException(
             f"no single token of org {slug} has id or prefix {id_or_prefix!r}") from None
     except orgs.TokenRevoked:
         raise click.ClickException(
             f"token {id_or_prefix} of org {slug} is revoked; create a new one instead") from None
-    ctx.audit(target.org_id, "token.rotate", target_type="ingest_token",
-              target_id=str(old.token_id), token_id=old.token_id,
-              details={"new_token": new_token[:12], "old_expires_at": old.expires_at.isoformat()})
     click.echo(f"token {old.token_id} ({old.token_prefix}, {old.name}) now expires "
                f"{when(old.expires_at)} UTC; its replacement is shown only now:", err=True)
     click.echo(new_token)

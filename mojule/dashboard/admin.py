@@ -65,10 +65,12 @@ TOKEN_LIFETIMES_DAYS = (30, 90, 180, 365)
 ROTATION_OVERLAPS_DAYS = (0, 1, 7)
 
 
-def _days_from_now(text: str, field: str, allowed=TOKEN_LIFETIMES_DAYS) -> datetime | None:
-    """The moment ``text`` days from now ("" or "never": None); 400 for anything else."""
+def _days_from_now(text: str, field: str, allowed=TOKEN_LIFETIMES_DAYS,
+                   allow_never: bool = True) -> datetime | None:
+    """The moment ``text`` days from now ("" or "never": None, where allowed); 400 for
+    anything else."""
     text = text.strip()
-    if text in ("", "never"):
+    if allow_never and text in ("", "never"):
         return None
     if not text.isdigit() or int(text) not in allowed:
         raise BadRequest(f"{field} must be one of {', '.join(map(str, allowed))} days.")
@@ -92,7 +94,7 @@ def rotate_token(token_id: int):
     """Replace an ingest token by a new one of the same name, shown once; the old one
     keeps working for the chosen overlap while installations move over."""
     overlap = _days_from_now(request.form.get("overlap_days", "1"), "overlap_days",
-                             ROTATION_OVERLAPS_DAYS) or datetime.now(UTC)
+                             ROTATION_OVERLAPS_DAYS, allow_never=False)
     conn = get_connection()
     try:
         with org_transaction(conn, g.user.org_id):
