@@ -7,8 +7,9 @@ ALTER TABLE ingest_tokens ADD COLUMN expires_at timestamptz;
 -- As in 0002, with expiry: an expired token resolves as refused (expired) and its use is
 -- not recorded. Dropped and created in this one transaction: its result type changes, and
 -- a worker of the previous release, which reads org_id, token_id and revoked, keeps
--- working with the new one.
-DROP FUNCTION mojule_resolve_ingest_token(bytea);
+-- working with the new one. IF EXISTS: a database that applied 0002 before the function
+-- was added to it has none.
+DROP FUNCTION IF EXISTS mojule_resolve_ingest_token(bytea);
 CREATE FUNCTION mojule_resolve_ingest_token(digest bytea)
 RETURNS TABLE (org_id bigint, token_id bigint, revoked boolean, expired boolean)
 LANGUAGE plpgsql AS $$
