@@ -1,19 +1,23 @@
 """The real server as operators run it: gunicorn with gunicorn.conf.py and two workers.
 
 /metrics adds up every worker's counts, SIGTERM under load loses nothing that was answered
-202 and leaves nothing half-written, and every log line is JSON with a request id and no
-token.
+202 and leaves nothing half-written, a purge under ingest load leaves ingest alone, and
+every log line is JSON with a request id and no token.
 """
 from __future__ import annotations
 
 import base64
 import http.client
 import json
+import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
@@ -147,3 +151,56 @@ def test_every_log_line_is_json_with_a_request_id_and_no_token(site, server_env,
     assert access["ops-test-1"]["status"] == 202 and access["ops-test-2"]["status"] == 401
     assert any(line["logger"] == "mojule.auth" and line["request_id"] == "ops-test-2"
                for line in lines)
+
+
+PURGED_ROWS = 60_000      # twelve of the purge's committed batches
+MOJULE = Path(sys.executable).parent / "mojule"
+
+
+def test_purge_under_ingest_load_leaves_ingest_alone(site, server_env, tmp_path):
+    # The purge deletes in short committed batches with a lock timeout: exports arriving
+    # meanwhile are all answered 202 and stored, and the purge removes exactly what is old.
+    test_org = make_org(site)
+    org_id = test_org.org.org_id
+    old = "now() - interval '120 days'"
+    site.execute(f"SELECT mojule_ensure_partition('content_values', ({old})::date)")
+    site.execute(
+        "INSERT INTO content_values (org_id, time, signal, record_id, attribute, session_id,"
+        "                            dek_id, ciphertext)"
+        f" SELECT %s, {old} + n * interval '1 ms', 'logs', int8send(n), 'prompt', 'old',"
+        "        1, sha256(int8send(n))"
+        "   FROM generate_series(1, %s) AS n", (org_id, PURGED_ROWS))
+    outcomes: list[tuple[str, int | str]] = []
+    purging = threading.Event()
+
+    def sender(server):
+        while purging.is_set():
+            session_id = str(uuid.uuid4())
+            body = seat_export(session_id, events=EVENTS_PER_REQUEST, email="dev@example.com")
+            try:
+                status = request(server, "POST", "/v1/logs", body, test_org.headers)[0]
+            except (OSError, http.client.HTTPException) as exc:
+                status = type(exc).__name__
+            outcomes.append((session_id, status))
+
+    with running_server(server_env, tmp_path / "gunicorn.log", workers=2) as server:
+        purging.set()
+        senders = [threading.Thread(target=sender, args=(server,)) for _ in range(3)]
+        for thread in senders:
+            thread.start()
+        purge = subprocess.run([str(MOJULE), "purge"], env={**os.environ, **server_env},
+                               capture_output=True, text=True, timeout=300, check=False)
+        purging.clear()
+        for thread in senders:
+            thread.join(timeout=20)
+
+    assert purge.returncode == 0, purge.stderr
+    assert f"{test_org.org.slug}: removed {PURGED_ROWS} content values" in purge.stdout
+    statuses = [status for _, status in outcomes]
+    assert statuses and all(status == 202 for status in statuses), sorted(set(map(str, statuses)))
+    stored = dict(site.execute(
+        "SELECT session_id, count(*) FROM log_events WHERE org_id = %s GROUP BY session_id",
+        (org_id,)).fetchall())
+    assert all(stored.get(session_id) == EVENTS_PER_REQUEST for session_id, _ in outcomes)
+    assert site.execute("SELECT count(*) FROM content_values WHERE org_id = %s AND time < now()"
+                        " - interval '90 days'", (org_id,)).fetchone()[0] == 0
