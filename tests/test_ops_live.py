@@ -91,6 +91,22 @@ def test_metrics_add_up_the_counts_of_every_worker(site, server_env, tmp_path):
     assert len(served_by) == 2, "both workers should have served ingest requests"
 
 
+def export_until(server, test_org, stop: threading.Event,
+                 outcomes: list[tuple[str, int | str]]) -> None:
+    """Export new sessions' events until ``stop`` is set or the server is gone, noting
+    each session id with its status (or the name of the connection error)."""
+    while not stop.is_set():
+        session_id = str(uuid.uuid4())
+        body = seat_export(session_id, events=EVENTS_PER_REQUEST, email="dev@example.com")
+        try:
+            status = request(server, "POST", "/v1/logs", body, test_org.headers)[0]
+        except (OSError, http.client.HTTPException) as exc:
+            status = type(exc).__name__
+        outcomes.append((session_id, status))
+        if status == "ConnectionRefusedError":
+            return
+
+
 def test_sigterm_under_load_loses_nothing_answered_202_and_half_writes_nothing(
         site, server_env, tmp_path):
     test_org = make_org(site)
@@ -98,16 +114,7 @@ def test_sigterm_under_load_loses_nothing_answered_202_and_half_writes_nothing(
     stop = threading.Event()
 
     def sender(server):
-        while not stop.is_set():
-            session_id = str(uuid.uuid4())
-            body = seat_export(session_id, events=EVENTS_PER_REQUEST, email="dev@example.com")
-            try:
-                status = request(server, "POST", "/v1/logs", body, test_org.headers)[0]
-            except (OSError, http.client.HTTPException) as exc:
-                status = type(exc).__name__
-            outcomes.append((session_id, status))
-            if status == "ConnectionRefusedError":
-                return
+        export_until(server, test_org, stop, outcomes)
 
     with running_server(server_env, tmp_path / "gunicorn.log", workers=2) as server:
         senders = [threading.Thread(target=sender, args=(server,)) for _ in range(4)]
@@ -171,26 +178,18 @@ def test_purge_under_ingest_load_leaves_ingest_alone(site, server_env, tmp_path)
         "        1, sha256(int8send(n))"
         "   FROM generate_series(1, %s) AS n", (org_id, PURGED_ROWS))
     outcomes: list[tuple[str, int | str]] = []
-    purging = threading.Event()
+    purged = threading.Event()
 
     def sender(server):
-        while purging.is_set():
-            session_id = str(uuid.uuid4())
-            body = seat_export(session_id, events=EVENTS_PER_REQUEST, email="dev@example.com")
-            try:
-                status = request(server, "POST", "/v1/logs", body, test_org.headers)[0]
-            except (OSError, http.client.HTTPException) as exc:
-                status = type(exc).__name__
-            outcomes.append((session_id, status))
+        export_until(server, test_org, purged, outcomes)
 
     with running_server(server_env, tmp_path / "gunicorn.log", workers=2) as server:
-        purging.set()
         senders = [threading.Thread(target=sender, args=(server,)) for _ in range(3)]
         for thread in senders:
             thread.start()
         purge = subprocess.run([str(MOJULE), "purge"], env={**os.environ, **server_env},
                                capture_output=True, text=True, timeout=300, check=False)
-        purging.clear()
+        purged.set()
         for thread in senders:
             thread.join(timeout=20)
 
