@@ -9,6 +9,7 @@ Nothing is acknowledged before COMMIT.
 from __future__ import annotations
 
 import json
+import logging
 import weakref
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -26,6 +27,8 @@ from mojule.crypto import RecordKey, content_aad
 from mojule.db import copy_rows, org_transaction, query
 from mojule.keyring import Keyring
 from mojule.usage import CONTEXT_KEYS, Context, context
+
+log = logging.getLogger("mojule.ingest")
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Records dated before this, or more than FUTURE_SLACK ahead of the server clock, are
@@ -215,13 +218,20 @@ def store(conn: psycopg.Connection, org_id: int, batch: Batch, keyring: Keyring,
                 _upsert_sessions(conn, org_id, batch.sessions)
             # The usage rollup (mojule/rollup.py) counts the new rows in this same
             # transaction, so reports never see rows it does not hold, or the reverse.
-            rollup.record_inserted(conn, org_id, batch.table, inserted, unattributed)
+            checks = rollup.record_inserted(conn, org_id, batch.table, inserted, unattributed)
     except BaseException:
         # The org's record-id key, first data key or next period's data key may have been
         # created, and cached, in this transaction: the rollback took it with it, so the
         # cache must not hand it out again.
         keyring.forget(org_id)
         raise
+    try:
+        rollup.recheck(conn, org_id, checks)
+    except psycopg.Error:
+        # The batch is committed and will be answered 202; `mojule purge` settles what
+        # this second look would have.
+        log.warning("ingest: the recheck of org %s's cost flags failed; the purge will "
+                    "settle them", org_id, exc_info=True)
     return Stored(inserted=len(inserted), duplicates=batch.accepted - len(inserted))
 
 

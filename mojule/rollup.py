@@ -15,19 +15,31 @@ trigger.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import psycopg
 
-from mojule.db import query
+from mojule.db import org_transaction, query
 
 # The telemetry tables whose rows the rollup counts.
 ROLLED_UP = ("log_events", "metric_points")
 
 
+@dataclass
+class Recheck:
+    """The flag checks an ingest ran, to run again once it has committed (``recheck``)."""
+
+    seats: list[str] = field(default_factory=list)   # sessions_flag_unattributed
+    mirror: dict | None = None                       # sessions_flag_metrics_only
+
+    def __bool__(self) -> bool:
+        return bool(self.seats or self.mirror)
+
+
 def record_inserted(conn: psycopg.Connection, org_id: int, table: str,
                     record_ids: Collection[bytes],
-                    unattributed: Mapping[str, str | None] | None = None) -> None:
+                    unattributed: Mapping[str, str | None] | None = None) -> Recheck:
     """Bring the rollup up to date with the rows ingest just inserted into ``table``.
 
     Runs in the ingest transaction, after the rows were inserted and their sessions
@@ -36,7 +48,7 @@ def record_inserted(conn: psycopg.Connection, org_id: int, table: str,
     ``unattributed`` the batch's unattributed sessions (migration 0008) with their seats.
     """
     if table not in ROLLED_UP or not record_ids:
-        return
+        return Recheck()
     unattributed = unattributed or {}
     params = {"org_id": org_id, "record_ids": list(record_ids)}
     seats = {seat for seat in unattributed.values() if seat is not None}
@@ -60,9 +72,6 @@ def record_inserted(conn: psycopg.Connection, org_id: int, table: str,
     if unattributed and since:
         found += conn.execute(query("rollup_scope_unattributed_later"), {
             "org_id": org_id, "session_ids": sorted(since)}).fetchall()
-    if seats:
-        found += conn.execute(query("sessions_flag_unattributed"),
-                              {"org_id": org_id, "seats": sorted(seats)}).fetchall()
     # The mirror: events sent without session.id, metrics with (sessions_flag_metrics_only).
     # For log events, the unattributed sessions that just had their first api_request; for
     # metric points, the named sessions that got them.
@@ -70,9 +79,10 @@ def record_inserted(conn: psycopg.Connection, org_id: int, table: str,
         mirror = {"unattributed_ids": sorted(first_requests), "session_ids": None}
     else:
         mirror = {"unattributed_ids": None, "session_ids": sorted(set(since) - set(unattributed))}
-    if mirror["unattributed_ids"] or mirror["session_ids"]:
-        found += conn.execute(query("sessions_flag_metrics_only"),
-                              {"org_id": org_id, **mirror}).fetchall()
+    if not (mirror["unattributed_ids"] or mirror["session_ids"]):
+        mirror = None
+    checks = Recheck(sorted(seats), mirror)
+    found += _flag(conn, org_id, checks)
     # Recomputed whole, from their first row on: not from -infinity, since a cumulative run
     # may have begun the day before, in the seat's previous unattributed session.
     for session_id, first_seen in found:
@@ -80,6 +90,40 @@ def record_inserted(conn: psycopg.Connection, org_id: int, table: str,
     if since:
         session_ids = sorted(since)
         refresh(conn, org_id, session_ids, [since[session_id] for session_id in session_ids])
+    return checks
+
+
+def recheck(conn: psycopg.Connection, org_id: int, checks: Recheck) -> int:
+    """Run an ingest's flag checks again, in a transaction of their own, once it has
+    committed; return how many sessions they flagged.
+
+    Two ingests of one seat that commit at the same moment can each miss the other: each
+    checks before the other's rows are visible, or finds the other's session held and
+    skips it. Of the two, the one that commits last sees both when it checks again. What
+    is still missed (a third ingest holding the rows) its own recheck or `mojule purge`
+    settles.
+    """
+    if not checks:
+        return 0
+    with org_transaction(conn, org_id):
+        found = _flag(conn, org_id, checks)
+        if found:
+            refresh(conn, org_id, [session_id for session_id, _ in found],
+                    [first_seen for _, first_seen in found])
+    return len(found)
+
+
+def _flag(conn: psycopg.Connection, org_id: int, checks: Recheck) -> list[tuple]:
+    """Flag the sessions whose cost their seat's events count already; return them with
+    their first times (sql/sessions_flag_unattributed.sql, sessions_flag_metrics_only.sql)."""
+    found = []
+    if checks.seats:
+        found += conn.execute(query("sessions_flag_unattributed"),
+                              {"org_id": org_id, "seats": checks.seats}).fetchall()
+    if checks.mirror:
+        found += conn.execute(query("sessions_flag_metrics_only"),
+                              {"org_id": org_id, **checks.mirror}).fetchall()
+    return found
 
 
 def lock_unattributed_seats(conn: psycopg.Connection, org_id: int,

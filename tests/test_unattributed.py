@@ -8,14 +8,18 @@ and the figures are checked against Claude Code's own.
 from __future__ import annotations
 
 import copy
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
+import psycopg
 import pytest
 from click.testing import CliRunner
 
-from mojule import analytics, rollup
+from mojule import analytics, create_app, rollup
 from mojule.cli import cli
+from mojule.db import close_pool, connect
 from tests.test_analytics import (
     FROM,
     MICRO,
@@ -360,3 +364,47 @@ def test_the_overview_shows_usage_sent_without_session_ids(client, db, org):
     assert "No Claude Code usage" not in page
     cost = claude_result(WRITE_TOOL)["cost_usd"]
     assert f'data-metric="cost_usd" data-value="{cost}"' in page
+
+
+def test_metrics_and_events_committing_at_once_still_count_cost_once(config, db, org,
+                                                                    database_url):
+    # The session's last metric export and its events without session.id come together,
+    # as when a short headless run exits. The metrics' ingest looks for the seat's events
+    # before the events' ingest has committed, and the events' ingest finds the session
+    # held by the metrics' ingest and leaves it: each side checks again once committed.
+    patient = psycopg.conninfo.make_conninfo(config["DATABASE_URL"],
+                                             options="-c lock_timeout=30000")
+    app = create_app({**config, "DATABASE_URL": patient})
+    try:
+        send(app.test_client(), org, "metrics", body(WRITE_TOOL, "metrics"))
+        session_id = claude_result(WRITE_TOOL)["session_id"]
+        later_metrics = shifted(body(WRITE_TOOL, "metrics"), 10**9)
+        answers = []
+        with connect(database_url) as blocker, blocker.transaction():
+            # Holds the session's rollup rows: the metrics' ingest stops just after its
+            # check, before it commits.
+            blocker.execute("SELECT 1 FROM usage_rollup WHERE org_id = %s AND session_id = %s"
+                            " FOR UPDATE", (org.org.org_id, session_id))
+            metrics_ingest = threading.Thread(target=lambda: answers.append(
+                app.test_client().post("/v1/metrics", json=later_metrics,
+                                       headers=org.headers).status_code))
+            metrics_ingest.start()
+            wait_for_lock_wait(db, "rollup_clear")
+            send(app.test_client(), org, "logs", without_session_ids(body(WRITE_TOOL, "logs")))
+        metrics_ingest.join(30)
+    finally:
+        close_pool(app)
+
+    assert answers == [202]
+    assert totals(db, org)["cost_usd"] == claude_result(WRITE_TOOL)["cost_usd"]
+
+
+def wait_for_lock_wait(db, statement: str, timeout: float = 20.0) -> None:
+    """Wait until a backend running sql/<statement>.sql waits for a lock."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if db.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                      " AND query LIKE %s", (f"-- {statement}.sql%",)).fetchone()[0]:
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"no {statement} waited for a lock")
