@@ -52,14 +52,15 @@ def record_inserted(conn: psycopg.Connection, org_id: int, table: str,
     unattributed = unattributed or {}
     params = {"org_id": org_id, "record_ids": list(record_ids)}
     seats = {seat for seat in unattributed.values() if seat is not None}
-    first_requests = []     # unattributed sessions that just had their first api_request
+    with_requests = []      # unattributed sessions that just got api_request events
     if table == "log_events":
-        for session_id, seat, is_unattributed in conn.execute(query("rollup_flag_sessions"),
-                                                              params):
-            if seat is not None:
-                seats.add(seat)
-                if is_unattributed:
-                    first_requests.append(session_id)
+        seats.update(seat for _, seat, _ in conn.execute(query("rollup_flag_sessions"), params)
+                     if seat is not None)
+        if unattributed:
+            # Not only their first: the other rule may have flagged them before any came.
+            with_requests = [session_id for (session_id,) in conn.execute(
+                query("rollup_sessions_with_requests"),
+                {**params, "session_ids": sorted(unattributed)})]
     if table == "log_events":
         # An event's figures are its own: they are added to the rollup, nothing recomputed.
         # The sessions are locked already: sql/session_upsert.sql locks every row it meets,
@@ -73,10 +74,10 @@ def record_inserted(conn: psycopg.Connection, org_id: int, table: str,
         found += conn.execute(query("rollup_scope_unattributed_later"), {
             "org_id": org_id, "session_ids": sorted(since)}).fetchall()
     # The mirror: events sent without session.id, metrics with (sessions_flag_metrics_only).
-    # For log events, the unattributed sessions that just had their first api_request; for
+    # For log events, the unattributed sessions that just got api_request events; for
     # metric points, the named sessions that got them.
     if table == "log_events":
-        mirror = {"unattributed_ids": sorted(first_requests), "session_ids": None}
+        mirror = {"unattributed_ids": with_requests, "session_ids": None}
     else:
         mirror = {"unattributed_ids": None, "session_ids": sorted(set(since) - set(unattributed))}
     if not (mirror["unattributed_ids"] or mirror["session_ids"]):

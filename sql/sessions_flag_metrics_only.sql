@@ -6,7 +6,7 @@
 -- cost of another client of the seat that sends metrics alone is not counted, for the
 -- whole of its sessions that overlap such a day.
 -- Returns the sessions it flagged, whose usage is then recomputed. Run by mojule/rollup.py
--- at ingest, for the unattributed sessions that just had their first api_request event
+-- at ingest, for the unattributed sessions that just got api_request events
 -- (unattributed_ids) or for the named sessions that just got metric points (session_ids),
 -- and by `mojule purge` for all (both NULL); rows another transaction holds are skipped.
 UPDATE sessions AS u

@@ -408,3 +408,17 @@ def wait_for_lock_wait(db, statement: str, timeout: float = 20.0) -> None:
             return
         time.sleep(0.02)
     raise AssertionError(f"no {statement} waited for a lock")
+
+
+def test_two_clients_of_one_seat_with_opposite_exporters_count_cost_once(client, db, org):
+    # Client A sends events with session ids and metrics without: the seat's unattributed
+    # session takes cost from events (none of its own). Client B then sends metrics with
+    # ids and events without, into that same unattributed session: B's cost counts once.
+    first, second = SHARED_SEAT
+    send(client, org, "logs", body(first, "logs"))
+    send(client, org, "metrics", without_session_ids(body(first, "metrics")))
+    send(client, org, "metrics", body(second, "metrics"))
+    send(client, org, "logs", without_session_ids(body(second, "logs")))
+
+    assert totals(db, org)["cost_usd"] == (claude_result(first)["cost_usd"]
+                                           + claude_result(second)["cost_usd"])
