@@ -128,11 +128,30 @@ def _dek_aad(org_id: int, dek_id: int) -> bytes:
     return b"mojule/dek/v1|%d|%d" % (org_id, dek_id)
 
 
+def _wrap_key(master: MasterKey, key: bytes, aad: bytes, what: str) -> bytes:
+    """Return a 32-byte ``key`` encrypted under ``master``, bound to ``aad``."""
+    if len(key) != KEY_BYTES:
+        raise ValueError(f"a {what} is {KEY_BYTES} bytes, not {len(key)}")
+    return _seal(master._aead, key, aad)
+
+
+def _unwrap_key_any(masters: Sequence[MasterKey], wrapped: bytes,
+                    aad: bytes) -> tuple[bytes, MasterKey]:
+    """Return the key in ``wrapped`` and the first of ``masters`` that opens it (the
+    current key, then the previous one while a rotation runs). Raises KeyUnwrapError
+    naming the master keys tried when none does."""
+    for master in masters:
+        try:
+            return _open(master._aead, wrapped, aad, KeyUnwrapError), master
+        except KeyUnwrapError:
+            continue
+    tried = ", ".join(master.key_id for master in masters) or "none"
+    raise KeyUnwrapError(f"{KeyUnwrapError.__doc__} Master keys tried: {tried}.")
+
+
 def wrap_data_key(master: MasterKey, dek: bytes, org_id: int, dek_id: int) -> bytes:
     """Return ``dek`` encrypted under ``master``, bound to ``org_id`` and ``dek_id``."""
-    if len(dek) != KEY_BYTES:
-        raise ValueError(f"a data key is {KEY_BYTES} bytes, not {len(dek)}")
-    return _seal(master._aead, dek, _dek_aad(org_id, dek_id))
+    return _wrap_key(master, dek, _dek_aad(org_id, dek_id), "data key")
 
 
 def unwrap_data_key(master: MasterKey, wrapped: bytes, org_id: int, dek_id: int) -> bytes:
@@ -149,13 +168,7 @@ def unwrap_data_key_any(
     runs), so the caller can tell which DEKs still need rewrapping under the current key.
     Raises KeyUnwrapError if none of them opens it.
     """
-    for master in masters:
-        try:
-            return unwrap_data_key(master, wrapped, org_id, dek_id), master
-        except KeyUnwrapError:
-            continue
-    tried = ", ".join(master.key_id for master in masters) or "none"
-    raise KeyUnwrapError(f"{KeyUnwrapError.__doc__} Master keys tried: {tried}.")
+    return _unwrap_key_any(masters, wrapped, _dek_aad(org_id, dek_id))
 
 
 def content_aad(org_id: int, signal: str, record_id: bytes, attribute: str, dek_id: int) -> bytes:
@@ -210,22 +223,14 @@ def _record_key_aad(org_id: int) -> bytes:
 
 def wrap_record_key(master: MasterKey, key: bytes, org_id: int) -> bytes:
     """Return an org's record-id key encrypted under ``master``, bound to the org."""
-    if len(key) != KEY_BYTES:
-        raise ValueError(f"a record-id key is {KEY_BYTES} bytes, not {len(key)}")
-    return _seal(master._aead, key, _record_key_aad(org_id))
+    return _wrap_key(master, key, _record_key_aad(org_id), "record-id key")
 
 
 def unwrap_record_key_any(masters: Sequence[MasterKey], wrapped: bytes,
                           org_id: int) -> tuple[bytes, MasterKey]:
     """Return the org's record-id key and the master key that opened it (as
     unwrap_data_key_any). Raises KeyUnwrapError if none of ``masters`` opens it."""
-    for master in masters:
-        try:
-            return _open(master._aead, wrapped, _record_key_aad(org_id), KeyUnwrapError), master
-        except KeyUnwrapError:
-            continue
-    tried = ", ".join(master.key_id for master in masters) or "none"
-    raise KeyUnwrapError(f"{KeyUnwrapError.__doc__} Master keys tried: {tried}.")
+    return _unwrap_key_any(masters, wrapped, _record_key_aad(org_id))
 
 
 class ContentCipher:
