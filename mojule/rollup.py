@@ -52,16 +52,18 @@ def record_inserted(conn: psycopg.Connection, org_id: int, table: str,
     unattributed = unattributed or {}
     params = {"org_id": org_id, "record_ids": list(record_ids)}
     seats = {seat for seat in unattributed.values() if seat is not None}
-    with_requests = []      # unattributed sessions that just got api_request events
+    found = []
+    # The mirror (sessions_flag_metrics_only): events sent without session.id, metrics
+    # with. For log events, the unattributed sessions that just got api_request events;
+    # for metric points, the named sessions that got them.
     if table == "log_events":
-        seats.update(seat for _, seat, _ in conn.execute(query("rollup_flag_sessions"), params)
+        seats.update(seat for (seat,) in conn.execute(query("rollup_flag_sessions"), params)
                      if seat is not None)
-        if unattributed:
-            # Not only their first: the other rule may have flagged them before any came.
-            with_requests = [session_id for (session_id,) in conn.execute(
-                query("rollup_sessions_with_requests"),
-                {**params, "session_ids": sorted(unattributed)})]
-    if table == "log_events":
+        # Every one, not only a first: the other rule may have flagged it before any came.
+        mirror_ids = [session_id for (session_id,) in conn.execute(
+            query("rollup_sessions_with_requests"),
+            {**params, "session_ids": sorted(unattributed)})] if unattributed else []
+        mirror = {"unattributed_ids": mirror_ids, "session_ids": None}
         # An event's figures are its own: they are added to the rollup, nothing recomputed.
         # The sessions are locked already: sql/session_upsert.sql locks every row it meets,
         # updated or not, so the totals trigger of two ingests of a session runs in turn.
@@ -69,20 +71,12 @@ def record_inserted(conn: psycopg.Connection, org_id: int, table: str,
         since = {}
     else:
         since = dict(conn.execute(query("rollup_scope_metric_points"), params).fetchall())
-    found = []
-    if unattributed and since:
-        found += conn.execute(query("rollup_scope_unattributed_later"), {
-            "org_id": org_id, "session_ids": sorted(since)}).fetchall()
-    # The mirror: events sent without session.id, metrics with (sessions_flag_metrics_only).
-    # For log events, the unattributed sessions that just got api_request events; for
-    # metric points, the named sessions that got them.
-    if table == "log_events":
-        mirror = {"unattributed_ids": with_requests, "session_ids": None}
-    else:
-        mirror = {"unattributed_ids": None, "session_ids": sorted(set(since) - set(unattributed))}
-    if not (mirror["unattributed_ids"] or mirror["session_ids"]):
-        mirror = None
-    checks = Recheck(sorted(seats), mirror)
+        if unattributed and since:
+            found += conn.execute(query("rollup_scope_unattributed_later"), {
+                "org_id": org_id, "session_ids": sorted(since)}).fetchall()
+        mirror_ids = sorted(set(since) - set(unattributed))
+        mirror = {"unattributed_ids": None, "session_ids": mirror_ids}
+    checks = Recheck(sorted(seats), mirror if mirror_ids else None)
     found += _flag(conn, org_id, checks)
     # Recomputed whole, from their first row on: not from -infinity, since a cumulative run
     # may have begun the day before, in the seat's previous unattributed session.

@@ -1,9 +1,8 @@
 -- Marks the sessions that sent an api_request among the log events ingest just inserted:
 -- from now on their cost and tokens come from events. Run by mojule/rollup.py in the
--- ingest transaction, after the sessions were upserted; returns them with their seats:
--- the seats' unattributed sessions may now take cost and tokens from events too
--- (sql/sessions_flag_unattributed.sql), and an unattributed one among them may do so for
--- its seat's named sessions (sql/sessions_flag_metrics_only.sql).
+-- ingest transaction, after the sessions were upserted; returns their seats, whose
+-- unattributed sessions may now take cost and tokens from events too
+-- (sql/sessions_flag_unattributed.sql).
 UPDATE sessions
    SET has_api_requests = true
  WHERE org_id = %(org_id)s
@@ -12,4 +11,4 @@ UPDATE sessions
                         FROM log_events_staging
                        WHERE record_id = ANY (%(record_ids)s::bytea[])
                          AND event_name = 'api_request')
-RETURNING session_id, seat_identity, unattributed
+RETURNING seat_identity
