@@ -107,19 +107,22 @@ def export_until(server, test_org, stop: threading.Event,
             return
 
 
+def start_exporters(count: int, *args) -> list[threading.Thread]:
+    """Start ``count`` threads running export_until(*args); return them."""
+    threads = [threading.Thread(target=export_until, args=args) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    return threads
+
+
 def test_sigterm_under_load_loses_nothing_answered_202_and_half_writes_nothing(
         site, server_env, tmp_path):
     test_org = make_org(site)
     outcomes: list[tuple[str, int | str]] = []
     stop = threading.Event()
 
-    def sender(server):
-        export_until(server, test_org, stop, outcomes)
-
     with running_server(server_env, tmp_path / "gunicorn.log", workers=2) as server:
-        senders = [threading.Thread(target=sender, args=(server,)) for _ in range(4)]
-        for thread in senders:
-            thread.start()
+        senders = start_exporters(4, server, test_org, stop, outcomes)
         time.sleep(2.0)
         server.process.send_signal(signal.SIGTERM)
         server.process.wait(timeout=40)
@@ -180,13 +183,8 @@ def test_purge_under_ingest_load_leaves_ingest_alone(site, server_env, tmp_path)
     outcomes: list[tuple[str, int | str]] = []
     purged = threading.Event()
 
-    def sender(server):
-        export_until(server, test_org, purged, outcomes)
-
     with running_server(server_env, tmp_path / "gunicorn.log", workers=2) as server:
-        senders = [threading.Thread(target=sender, args=(server,)) for _ in range(3)]
-        for thread in senders:
-            thread.start()
+        senders = start_exporters(3, server, test_org, purged, outcomes)
         purge = subprocess.run([str(MOJULE), "purge"], env={**os.environ, **server_env},
                                capture_output=True, text=True, timeout=300, check=False)
         purged.set()
