@@ -36,6 +36,14 @@ class TokenRevoked(Exception):
     """That token is revoked: rotating it would only revive its name."""
 
 
+class TokenReplaced(Exception):
+    """That token was rotated already: its replacement is the one to rotate."""
+
+    def __init__(self, replacement: IngestTokenInfo):
+        super().__init__(replacement.token_prefix)
+        self.replacement = replacement
+
+
 @dataclass
 class Org:
     org_id: int
@@ -54,14 +62,16 @@ class IngestTokenInfo:
     last_used_at: datetime | None
     revoked_at: datetime | None
     expires_at: datetime | None
+    replaced_by: int | None = None   # the token_id of its replacement, once rotated
 
     def state(self, now: datetime) -> str:
-        """"revoked", "expired" or "active" at ``now``."""
+        """"revoked", "expired", "rotated" (replaced, working until the overlap ends) or
+        "active" at ``now``."""
         if self.revoked_at is not None:
             return "revoked"
         if self.expires_at is not None and self.expires_at <= now:
             return "expired"
-        return "active"
+        return "active" if self.replaced_by is None else "rotated"
 
 
 @dataclass
@@ -101,14 +111,20 @@ def create_ingest_token(conn: psycopg.Connection, org: Org, name: str,
 
     It is refused from ``expires_at`` on; None: it never expires.
     """
+    return _insert_token(conn, org, name, expires_at)[0]
+
+
+def _insert_token(conn: psycopg.Connection, org: Org, name: str,
+                  expires_at: datetime | None) -> tuple[str, int]:
+    """Store a new token's digest; return the token and its id."""
     token = tokens.generate(tokens.INGEST_PREFIX)
     with org_transaction(conn, org.org_id):
-        conn.execute(query("ingest_token_insert"), {
+        (token_id,) = conn.execute(query("ingest_token_insert"), {
             "org_id": org.org_id, "name": name,
             "token_prefix": tokens.visible_prefix(token), "token_digest": tokens.digest(token),
             "expires_at": expires_at,
-        })
-    return token
+        }).fetchone()
+    return token, token_id
 
 
 # rotate_ingest_token's default: the new token lives as long as the old one was made to.
@@ -124,19 +140,23 @@ def rotate_ingest_token(conn: psycopg.Connection, org: Org, id_or_prefix: str,
     The new token expires at ``new_expires_at`` (None: never); by default as long after
     now as the old one was made to last, so that a rotation keeps the org's token policy.
     One transaction: either both happen or neither. Raises TokenNotFound as
-    revoke_ingest_token does, and TokenRevoked for a revoked token.
+    revoke_ingest_token does, TokenRevoked for a revoked token, and TokenReplaced for one
+    rotated already (its expiry is the overlap's end now, no lifetime to keep).
     """
     with org_transaction(conn, org.org_id):
         old = _find_one(conn, org, id_or_prefix)
         if old.revoked_at is not None:
             raise TokenRevoked()
+        if old.replaced_by is not None:
+            raise TokenReplaced(_find_one(conn, org, str(old.replaced_by)))
         if new_expires_at is SAME_LIFETIME:
             new_expires_at = (None if old.expires_at is None else
                               datetime.now(UTC) + (old.expires_at - old.created_at))
-        token = create_ingest_token(conn, org, old.name, new_expires_at)
+        token, token_id = _insert_token(conn, org, old.name, new_expires_at)
         with conn.cursor(row_factory=class_row(IngestTokenInfo)) as cur:
-            old = cur.execute(query("ingest_token_expire"), {
+            old = cur.execute(query("ingest_token_replace"), {
                 "org_id": org.org_id, "token_id": old.token_id, "expires_at": old_expires_at,
+                "replaced_by": token_id,
             }).fetchone()
     return token, old
 

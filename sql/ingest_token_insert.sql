@@ -2,3 +2,4 @@
 -- expires_at NULL: it never expires.
 INSERT INTO ingest_tokens (org_id, name, token_prefix, token_digest, expires_at)
 VALUES (%(org_id)s, %(name)s, %(token_prefix)s, %(token_digest)s, %(expires_at)s)
+RETURNING token_id

@@ -263,6 +263,28 @@ def test_rotating_never_moves_an_expiry_later_nor_revives_a_revoked_token(db, cl
     assert len(orgs.list_ingest_tokens(db, org.org)) == tokens_before
 
 
+def test_a_rotated_token_is_not_rotated_again_its_replacement_is(db, cli_env, org):
+    pilot = created_token(cli_env, org.org.slug, "--name", "pilot", "--expires-in", "30d")
+    first = run(cli_env, "token", "rotate", "--org", org.org.slug, pilot[:12], "--overlap", "1h")
+    replacement = first.stdout.splitlines()[-1]
+    tokens_before = len(orgs.list_ingest_tokens(db, org.org))
+
+    again = run(cli_env, "token", "rotate", "--org", org.org.slug, pilot[:12])
+
+    assert again.exit_code == 1 and "rotated already" in again.output
+    assert replacement[:12] in again.output
+    assert len(orgs.list_ingest_tokens(db, org.org)) == tokens_before
+    listed = run(cli_env, "token", "list", "--org", org.org.slug).stdout
+    (pilot_line,) = [line for line in listed.splitlines() if pilot[:12] in line]
+    assert " rotated " in pilot_line
+    # The replacement rotates with the lifetime the first token was made with.
+    onward = run(cli_env, "token", "rotate", "--org", org.org.slug, replacement[:12])
+    assert onward.exit_code == 0, onward.output
+    (third,) = [item for item in orgs.list_ingest_tokens(db, org.org)
+                if item.token_prefix == onward.stdout.splitlines()[-1][:12]]
+    assert abs(third.expires_at - (datetime.now(UTC) + timedelta(days=30))) < timedelta(minutes=1)
+
+
 @pytest.mark.parametrize("option", ["--expires-in", "--overlap"])
 def test_a_duration_that_is_not_one_is_refused_naming_the_option(cli_env, org, option):
     command = (["token", "create", "--org", org.org.slug] if option == "--expires-in"

@@ -149,6 +149,9 @@ def test_a_token_can_be_made_to_expire_and_be_rotated_from_the_tokens_page(
             "Authorization": f"Bearer {token}",
             "Content-Type": "application/json"}).status_code == status
     assert "expired" in client.get("/admin/tokens").text
+    again = post_form(client, f"/admin/tokens/{ids['token_id']}/rotate", "/admin/tokens",
+                      overlap_days="1")
+    assert again.status_code == 400 and new[:12] in again.text
     assert audit_actions(db, org.org.org_id)[-1] == (
         "token.rotate", "ok", "user", "admin@example.com", str(ids["token_id"]))
 

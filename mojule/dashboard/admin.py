@@ -107,6 +107,9 @@ def rotate_token(token_id: int):
         raise NotFound("No such ingest token in this org.") from None
     except orgs.TokenRevoked:
         raise BadRequest("That token is revoked; create a new one instead.") from None
+    except orgs.TokenReplaced as replaced:
+        raise BadRequest("That token was rotated already; rotate its replacement, "
+                         f"{replaced.replacement.token_prefix}…, instead.") from None
     return _tokens_page(new_token=token, new_name=old.name, rotated=old)
 
 
@@ -126,8 +129,9 @@ def revoke_token(token_id: int):
 
 
 def _tokens_page(**extra: Any):
-    return render_template("admin/tokens.html", section="tokens",
-                           tokens=orgs.list_ingest_tokens(get_connection(), viewer_org()),
+    tokens = orgs.list_ingest_tokens(get_connection(), viewer_org())
+    return render_template("admin/tokens.html", section="tokens", tokens=tokens,
+                           prefixes={token.token_id: token.token_prefix for token in tokens},
                            now=datetime.now(UTC), lifetimes=TOKEN_LIFETIMES_DAYS,
                            overlaps=ROTATION_OVERLAPS_DAYS, **extra)
 
