@@ -52,13 +52,14 @@ def record_inserted(conn: psycopg.Connection, org_id: int, table: str,
     unattributed = unattributed or {}
     params = {"org_id": org_id, "record_ids": list(record_ids)}
     seats = {seat for seat in unattributed.values() if seat is not None}
+    checked_seats = set()   # checked in this transaction only, not again once committed
     found = []
     # The mirror (sessions_flag_metrics_only): events sent without session.id, metrics
     # with. For log events, the unattributed sessions that just got api_request events;
     # for metric points, the named sessions that got them.
     if table == "log_events":
-        seats.update(seat for (seat,) in conn.execute(query("rollup_flag_sessions"), params)
-                     if seat is not None)
+        for seat, just_marked in conn.execute(query("rollup_flag_sessions"), params):
+            (seats if just_marked else checked_seats).add(seat)
         # Every one, not only a first: the other rule may have flagged it before any came.
         mirror_ids = [session_id for (session_id,) in conn.execute(
             query("rollup_sessions_with_requests"),
@@ -77,7 +78,7 @@ def record_inserted(conn: psycopg.Connection, org_id: int, table: str,
         mirror_ids = sorted(set(since) - set(unattributed))
         mirror = {"unattributed_ids": None, "session_ids": mirror_ids}
     checks = Recheck(sorted(seats), mirror if mirror_ids else None)
-    found += _flag(conn, org_id, checks)
+    found += _flag(conn, org_id, Recheck(sorted(seats | checked_seats), checks.mirror))
     # Recomputed whole, from their first row on: not from -infinity, since a cumulative run
     # may have begun the day before, in the seat's previous unattributed session.
     for session_id, first_seen in found:

@@ -1,14 +1,32 @@
 -- Marks the sessions that sent an api_request among the log events ingest just inserted:
 -- from now on their cost and tokens come from events. Run by mojule/rollup.py in the
--- ingest transaction, after the sessions were upserted; returns their seats, whose
--- unattributed sessions may now take cost and tokens from events too
--- (sql/sessions_flag_unattributed.sql).
-UPDATE sessions
-   SET has_api_requests = true
- WHERE org_id = %(org_id)s
-   AND NOT has_api_requests
-   AND session_id IN (SELECT session_id
-                        FROM log_events_staging
-                       WHERE record_id = ANY (%(record_ids)s::bytea[])
-                         AND event_name = 'api_request')
-RETURNING seat_identity
+-- ingest transaction, after the sessions were upserted; returns the seats of every named
+-- session with such events, with whether it was marked just now. Their unattributed
+-- sessions may now take cost and tokens from events too (sql/sessions_flag_unattributed.sql):
+-- a session marked before may have just been resumed into a UTC day whose unattributed
+-- session was not near it when its metrics came.
+WITH requested AS (
+    SELECT DISTINCT session_id
+      FROM log_events_staging
+     WHERE record_id = ANY (%(record_ids)s::bytea[])
+       AND event_name = 'api_request'
+),
+marked AS (
+    UPDATE sessions
+       SET has_api_requests = true
+     WHERE org_id = %(org_id)s
+       AND NOT has_api_requests
+       AND session_id IN (SELECT session_id FROM requested)
+    RETURNING session_id, seat_identity
+)
+SELECT seat_identity, true AS just_marked
+  FROM marked
+ WHERE seat_identity IS NOT NULL
+UNION ALL
+SELECT s.seat_identity, false
+  FROM sessions AS s
+ WHERE s.org_id = %(org_id)s
+   AND s.session_id IN (SELECT session_id FROM requested)
+   AND s.session_id NOT IN (SELECT session_id FROM marked)
+   AND NOT s.unattributed
+   AND s.seat_identity IS NOT NULL

@@ -263,18 +263,44 @@ def test_metrics_exported_just_after_midnight_still_defer_to_the_events(client, 
     assert totals(db, org)["cost_usd"] == claude_result(WRITE_TOOL)["cost_usd"]
 
 
-def test_purge_settles_an_unattributed_session_that_ingest_left_counting(client, org, db,
-                                                                         cli_env):
-    # The seat's session sent api_request events on day 1 (flagged then). On day 2 the
-    # unattributed session appears before the session is seen again, so ingest leaves it
-    # counting its own cost; the session's day-2 events come later, but it was flagged
-    # already and no ingest looks at the unattributed session again.
+def resumed_into_a_new_day(client, org, db, hold_unattributed: bool = False) -> Decimal:
+    """Send a seat's session that was flagged on day 1, then its metrics without session.id
+    on day 2 (its unattributed session, alone then), then the session's day-2 events;
+    return the cost its events count. ``hold_unattributed``: another transaction holds the
+    unattributed session's row while the day-2 events come."""
     day = MIDNIGHT + timedelta(hours=10)
     send(client, org, "logs", to_instant(body(WRITE_TOOL, "logs"), day - timedelta(hours=12)))
     send(client, org, "metrics", to_instant(without_session_ids(body(WRITE_TOOL, "metrics")),
                                              day))
-    send(client, org, "logs", to_instant(body(WRITE_TOOL, "logs"), day + timedelta(hours=1)))
-    events_cost = 2 * claude_result(WRITE_TOOL)["cost_usd"]
+    one_session = claude_result(WRITE_TOOL)["cost_usd"]
+    # The unattributed session counts its own cost: no events of the seat are near it yet.
+    assert totals(db, org)["cost_usd"] == 2 * one_session
+    later_events = to_instant(body(WRITE_TOOL, "logs"), day + timedelta(hours=1))
+    if hold_unattributed:
+        with db.transaction():
+            assert db.execute("SELECT count(*) FROM (SELECT 1 FROM sessions"
+                              " WHERE org_id = %s AND unattributed FOR UPDATE) AS held",
+                              (org.org.org_id,)).fetchone() == (1,)
+            send(client, org, "logs", later_events)
+    else:
+        send(client, org, "logs", later_events)
+    return 2 * one_session
+
+
+def test_a_session_resumed_into_a_new_day_takes_that_days_unattributed_cost_from_events(
+        client, org, db):
+    # The session was flagged on day 1; on day 2 its unattributed session appears before
+    # the session is seen again, so it counts its own cost until the session's day-2
+    # events show that the events count it already.
+    events_cost = resumed_into_a_new_day(client, org, db)
+
+    assert totals(db, org)["cost_usd"] == events_cost
+
+
+def test_purge_settles_an_unattributed_session_that_ingest_left_counting(client, org, db,
+                                                                         cli_env):
+    # Ingest skips a session another transaction holds rather than wait for it.
+    events_cost = resumed_into_a_new_day(client, org, db, hold_unattributed=True)
     assert totals(db, org)["cost_usd"] > events_cost
 
     result = CliRunner().invoke(cli, ["purge"], env=cli_env)
