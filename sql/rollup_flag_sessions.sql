@@ -1,10 +1,12 @@
 -- Marks the sessions that sent an api_request among the log events ingest just inserted:
 -- from now on their cost and tokens come from events. Run by mojule/rollup.py in the
--- ingest transaction, after the sessions were upserted; returns the seats of every named
--- session with such events, with whether it was marked just now. Their unattributed
--- sessions may now take cost and tokens from events too (sql/sessions_flag_unattributed.sql):
--- a session marked before may have just been resumed into a UTC day whose unattributed
--- session was not near it when its metrics came.
+-- ingest transaction, after the sessions were upserted; returns seats whose unattributed
+-- sessions may now take cost and tokens from events too (sql/sessions_flag_unattributed.sql),
+-- with whether a session of theirs was marked just now: those of the sessions marked, and
+-- those of sessions marked before that have an unattributed session still counting its
+-- own (the session may have just been resumed into a UTC day whose unattributed session
+-- was not near it when its metrics came). The latter are few: most exporters send
+-- session.id, and then a seat has no unattributed session at all.
 WITH requested AS (
     SELECT DISTINCT session_id
       FROM log_events_staging
@@ -23,10 +25,15 @@ SELECT seat_identity, true AS just_marked
   FROM marked
  WHERE seat_identity IS NOT NULL
 UNION ALL
-SELECT s.seat_identity, false
+SELECT DISTINCT s.seat_identity, false
   FROM sessions AS s
  WHERE s.org_id = %(org_id)s
    AND s.session_id IN (SELECT session_id FROM requested)
    AND s.session_id NOT IN (SELECT session_id FROM marked)
    AND NOT s.unattributed
-   AND s.seat_identity IS NOT NULL
+   AND EXISTS (SELECT 1
+                 FROM sessions AS c
+                WHERE c.org_id = s.org_id
+                  AND c.seat_identity = s.seat_identity
+                  AND c.unattributed
+                  AND NOT c.has_api_requests)
