@@ -7,6 +7,7 @@ every log line is JSON with a request id and no token.
 from __future__ import annotations
 
 import base64
+import contextlib
 import http.client
 import json
 import os
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from mojule import retention
 from tests.conftest import make_org
 from tests.installation import (  # noqa: F401 (fixtures)
     SIGNING_PUBLIC,
@@ -164,6 +166,31 @@ def test_every_log_line_is_json_with_a_request_id_and_no_token(site, server_env,
 
 
 PURGED_ROWS = 60_000      # twelve of the purge's committed batches
+
+
+@contextlib.contextmanager
+def deletes_logged(conn):
+    """Log the content rows each transaction deletes, per org, while the block runs; yield
+    a function that returns an org's counts, one per transaction that deleted any."""
+    conn.execute("""
+        CREATE TABLE test_content_deletes (xid bigint, org_id bigint, deleted bigint);
+        CREATE FUNCTION test_log_content_deletes() RETURNS trigger
+        LANGUAGE plpgsql SECURITY DEFINER AS $$
+        BEGIN
+            INSERT INTO test_content_deletes
+            SELECT txid_current(), org_id, count(*) FROM gone GROUP BY org_id;
+            RETURN NULL;
+        END $$;
+        CREATE TRIGGER test_log_content_deletes AFTER DELETE ON content_values
+            REFERENCING OLD TABLE AS gone FOR EACH STATEMENT
+            EXECUTE FUNCTION test_log_content_deletes()""")
+    try:
+        yield lambda org_id: [deleted for (deleted,) in conn.execute(
+            "SELECT sum(deleted) FROM test_content_deletes WHERE org_id = %s GROUP BY xid",
+            (org_id,))]
+    finally:
+        conn.execute("DROP TRIGGER test_log_content_deletes ON content_values;"
+                     " DROP FUNCTION test_log_content_deletes(); DROP TABLE test_content_deletes")
 MOJULE = Path(sys.executable).parent / "mojule"
 
 
@@ -183,15 +210,20 @@ def test_purge_under_ingest_load_leaves_ingest_alone(site, server_env, tmp_path)
     outcomes: list[tuple[str, int | str]] = []
     purged = threading.Event()
 
-    with running_server(server_env, tmp_path / "gunicorn.log", workers=2) as server:
+    with running_server(server_env, tmp_path / "gunicorn.log", workers=2) as server, \
+            deletes_logged(site) as deletes:
         senders = start_exporters(3, server, test_org, purged, outcomes)
         purge = subprocess.run([str(MOJULE), "purge"], env={**os.environ, **server_env},
                                capture_output=True, text=True, timeout=300, check=False)
         purged.set()
         for thread in senders:
             thread.join(timeout=20)
+        batches = deletes(org_id)
 
     assert purge.returncode == 0, purge.stderr
+    # Committed batches, none larger than the purge's: never one long delete.
+    assert len(batches) >= PURGED_ROWS // retention.BATCH_SIZE
+    assert sum(batches) == PURGED_ROWS and max(batches) <= retention.BATCH_SIZE
     assert f"{test_org.org.slug}: removed {PURGED_ROWS} content values" in purge.stdout
     statuses = [status for _, status in outcomes]
     assert statuses and all(status == 202 for status in statuses), sorted(set(map(str, statuses)))
