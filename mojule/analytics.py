@@ -26,11 +26,14 @@ from psycopg.rows import dict_row
 from mojule import accounting
 from mojule.accounting import ATTR_PREFIX, Scope
 from mojule.db import query
+from mojule.logs import EVENT_PREFIX
 
 # What a usage report can be grouped by, besides attr:<resource attribute>.
 GROUPS = ("day", "week", "user", "model", "terminal", "app_version")
 MAX_GROUP_LEVELS = 2
 ATTR_KEY = re.compile(r"^[A-Za-z0-9_.:/-]{1,128}$")
+EVENT_NAME = re.compile(r"^[A-Za-z0-9_.:/-]{1,128}$")
+MAX_EVENT_NAMES = 50
 MAX_PAGE = 500
 TIMELINE_LIMIT = 1000
 # Per-session figures that only make sense for a group of sessions.
@@ -67,7 +70,7 @@ def usage(conn: psycopg.Connection, org_id: int, from_: datetime, to: datetime,
     _check_window(from_, to)
     groups = check_group_by(group_by)
     _check_tz(tz)
-    scope = Scope(from_, to, seats=seats, user=_user(user))
+    scope = Scope(from_, to, seats=seats, user=seat_user(user))
     with accounting.transaction(conn, org_id):
         return accounting.report(conn, org_id, scope, groups, tz)
 
@@ -87,7 +90,7 @@ def list_sessions(conn: psycopg.Connection, org_id: int, from_: datetime, to: da
     _check_window(from_, to)
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
         raise BadParameter("limit", f"must be a whole number from 1 to {MAX_PAGE}")
-    page = Scope(from_, to, seats=seats, user=_user(user), model=_model(model),
+    page = Scope(from_, to, seats=seats, user=seat_user(user), model=_model(model),
                  after=_decode_cursor(cursor), limit=limit + 1)
     with accounting.transaction(conn, org_id):
         sessions = accounting.find_sessions(conn, org_id, page)
@@ -175,8 +178,25 @@ def _check_tz(tz: str) -> None:
         raise BadParameter("tz", f"unknown time zone {tz!r}") from None
 
 
-def _user(user: str | None) -> str | None:
-    # Seat identities that are emails are stored lower-cased.
+def check_event_names(names: Sequence[str] | None) -> list[str] | None:
+    """Return the event names to keep as stored (``claude_code.`` prefix removed, as
+    ingest removes it), or None for every event. Raises BadParameter("event", ...)."""
+    if not names:
+        return None
+    if isinstance(names, str) or len(names) > MAX_EVENT_NAMES:
+        raise BadParameter("event", f"give 1 to {MAX_EVENT_NAMES} event names")
+    kept = []
+    for name in names:
+        if not isinstance(name, str) or not EVENT_NAME.match(name):
+            raise BadParameter("event", f"{name!r} is not an event name "
+                               "(such as api_request or permission_mode_changed)")
+        short = name.removeprefix(EVENT_PREFIX)
+        kept.append(short or name)
+    return sorted(set(kept))
+
+
+def seat_user(user: str | None) -> str | None:
+    """The ``user`` filter as seat identities are stored (emails lower-cased)."""
     return user.strip().lower() if user and "@" in user else user
 
 

@@ -106,9 +106,19 @@ def session_columns() -> list[str]:
 
 
 def event_rows(conn: psycopg.Connection, org_id: int, start: datetime, end: datetime,
-               seats) -> Iterator[dict]:
-    """Yield the window's events without content, oldest first, through a server-side cursor."""
-    params = Scope(start, end, seats=seats).params(org_id)
+               seats, user: str | None = None,
+               event_names: Sequence[str] | None = None) -> Iterator[dict]:
+    """Yield the window's events without content, oldest first, through a server-side cursor.
+
+    ``user`` keeps one seat's (as the usage reports do); ``event_names`` some events only.
+    Raises BadParameter naming a bad one at once, before a row is read.
+    """
+    scope = Scope(start, end, seats=seats, user=analytics.seat_user(user))
+    params = {**scope.params(org_id), "event_names": analytics.check_event_names(event_names)}
+    return _stream_events(conn, org_id, params)
+
+
+def _stream_events(conn: psycopg.Connection, org_id: int, params: dict) -> Iterator[dict]:
     with org_transaction(conn, org_id), \
             conn.cursor(name="mojule_export_events", row_factory=dict_row) as cur:
         cur.itersize = EVENTS_FETCH

@@ -1,6 +1,8 @@
 -- Streams an org's events in [from, to) without content (only the names of content
 -- attributes), oldest first, for /api/v1/export/events.ndjson and `mojule export events`.
--- A member's export keeps only the events of their own seat identities.
+-- A member's export keeps only the events of their own seat identities. Optionally only
+-- some event names (a security review pulls permission_mode_changed, auth,
+-- plugin_installed, ...), through the (org_id, event_name, time) index, and one seat.
 SELECT e.time, e.session_id, e.event_name, e.event_sequence, e.prompt_id, e.seat_identity,
        e.user_email, e.user_account_uuid, e.user_id, e.terminal_type, e.app_version,
        e.model, e.input_tokens, e.output_tokens, e.cache_read_tokens, e.cache_creation_tokens,
@@ -15,4 +17,7 @@ SELECT e.time, e.session_id, e.event_name, e.event_sequence, e.prompt_id, e.seat
         OR lower(e.user_email) = ANY (%(seat_emails)s::text[])
         OR e.user_account_uuid = ANY (%(seat_account_uuids)s::text[])
         OR e.user_id = ANY (%(seat_user_ids)s::text[]))
+   AND (%(event_names)s::text[] IS NULL OR e.event_name = ANY (%(event_names)s::text[]))
+   AND (%(user)s::text IS NULL
+        OR %(user)s::text IN (e.seat_identity, lower(e.user_email), e.user_account_uuid, e.user_id))
  ORDER BY e.time, e.record_id

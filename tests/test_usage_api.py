@@ -104,6 +104,51 @@ def test_ndjson_exports_carry_no_content(client, loaded):
     assert [json.loads(line)["key"]["model"] for line in usage.splitlines()]
 
 
+def fixture_events(name: str) -> list[dict]:
+    """The recorded session's log records, each as {attribute key: value as sent}."""
+    logs = json.loads((FIXTURES / "claude-code-2.1.328" / name / "logs.json").read_text())
+    return [{item["key"]: next(iter(item["value"].values()), None)
+             for item in record.get("attributes", [])}
+            for resource in logs["resourceLogs"] for scope in resource["scopeLogs"]
+            for record in scope["logRecords"]]
+
+
+def test_the_events_export_keeps_the_events_and_the_seat_asked_for(client, loaded):
+    people, _ = loaded
+    sent = [event for name in SESSIONS for event in fixture_events(name)]
+    wanted = {"tool_result", "api_request"}
+    alice_email = {event.get("user.email") for event in fixture_events(
+        "write-tool-resource-attrs")} - {None}
+    assert len(alice_email) == 1
+
+    # Repeated, comma-separated, and with the claude_code. prefix Claude Code's body has.
+    # Streamed answers are read at once: the test client keeps a stream's context open.
+    picked = get(client, f"/api/v1/export/events.ndjson?{WINDOW}&event=tool_result"
+                         "&event=claude_code.api_request,tool_result",
+                 people["admin"]).get_data(as_text=True)
+    alices = get(client, f"/api/v1/export/events.ndjson?{WINDOW}&user="
+                         f"{next(iter(alice_email)).upper()}",
+                 people["admin"]).get_data(as_text=True)
+
+    lines = [json.loads(line) for line in picked.splitlines()]
+    assert sorted(line["event_name"] for line in lines) == sorted(
+        event["event.name"] for event in sent if event["event.name"] in wanted)
+    assert lines and {line["event_name"] for line in lines} == wanted
+    alice_lines = [json.loads(line) for line in alices.splitlines()]
+    assert len(alice_lines) == len(fixture_events("write-tool-resource-attrs"))
+    assert {line["user_email"] for line in alice_lines} == alice_email
+
+
+@pytest.mark.parametrize("event", ["api request", "x" * 129, ",".join(["a"] * 51)])
+def test_a_bad_event_name_is_refused_naming_the_parameter(client, loaded, event):
+    people, _ = loaded
+    response = get(client, f"/api/v1/export/events.ndjson?{WINDOW}&event={event}",
+                   people["admin"])
+
+    assert response.status_code == 400
+    assert "'event'" in response.get_json()["message"]
+
+
 def test_members_see_only_their_own_sessions_and_usage(client, loaded):
     people, ids = loaded
     alice, carol = people["alice"], people["carol"]
@@ -170,6 +215,26 @@ def test_cli_export_matches_the_api(client, loaded, org, app_database_url, maste
 
     assert result.exit_code == 0, result.output
     assert result.stdout.replace("\r\n", "\n") == api.replace("\r\n", "\n")
+
+
+def test_cli_events_export_filters_as_the_api_does(client, loaded, org, app_database_url,
+                                                   master_key):
+    people, _ = loaded
+    env = {"MOJULE_DATABASE_URL": app_database_url, "MOJULE_MASTER_KEY": master_key}
+    window = ["--from", "2026-11-01", "--to", "2026-12-01"]
+    result = CliRunner().invoke(cli, ["export", "events", "--org", org.org.slug, *window,
+                                      "--event", "tool_decision", "--event", "tool_result"],
+                                env=env)
+    api = get(client, f"/api/v1/export/events.ndjson?{WINDOW}&event=tool_decision,tool_result",
+              people["admin"]).get_data(as_text=True)
+    refused = CliRunner().invoke(cli, ["export", "events", "--org", org.org.slug,
+                                       "--event", "no such event"], env=env)
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout == api
+    assert {json.loads(line)["event_name"] for line in api.splitlines()} == {
+        "tool_decision", "tool_result"}
+    assert refused.exit_code == 2 and "--event" in refused.output
 
 
 @pytest.mark.parametrize("args, option", [

@@ -64,9 +64,11 @@ def sessions_csv():
 @bp.get("/api/v1/export/events.ndjson")
 @user_token_or_signed_in
 def events_ndjson():
-    """Every event of the window without content, as JSON lines, oldest first."""
+    """Every event of the window without content, as JSON lines, oldest first; ``event``
+    (repeatable or comma-separated) keeps some events only, ``user`` one seat's."""
     tz = params.time_zone()
     start, end = params.window(tz)
     conn = get_connection()
-    rows = exports.event_rows(conn, g.user.org_id, start, end, viewer_seats(conn))
+    rows = exports.event_rows(conn, g.user.org_id, start, end, viewer_seats(conn),
+                              request.args.get("user"), params.listed("event"))
     return _download(exports.ndjson_lines(rows), "application/x-ndjson", "mojule-events.ndjson")

@@ -56,8 +56,13 @@ def window(tz: str) -> tuple[datetime, datetime]:
 
 def group_by() -> list[str]:
     """Return the ``group_by`` groups, repeated (?group_by=day&group_by=model) or comma-separated."""
-    return [group.strip() for value in request.args.getlist("group_by")
-            for group in value.split(",") if group.strip()]
+    return listed("group_by")
+
+
+def listed(name: str) -> list[str]:
+    """Return a parameter's values, repeated (?event=a&event=b) or comma-separated."""
+    return [item.strip() for value in request.args.getlist(name)
+            for item in value.split(",") if item.strip()]
 
 
 def whole_number(name: str, default: int, lowest: int, highest: int | None = None) -> int:

@@ -86,11 +86,18 @@ def export_sessions(ctx: CliContext, slug, since, until, tz, output) -> None:
 
 @export_group.command("events")
 @with_common
+@click.option("--event", "event_names", multiple=True,
+              help="Only events of this name (e.g. permission_mode_changed); repeatable.")
+@click.option("--user", help="Only this seat's events (email, account or install id).")
 @click.option("--output", "-o", type=click.File("w"), help="Write here instead of stdout.")
 @pass_cli
-def export_events(ctx: CliContext, slug, since, until, tz, output) -> None:
+def export_events(ctx: CliContext, slug, since, until, tz, event_names, user, output) -> None:
     """Every event of the window without content, as JSON lines."""
     org_id = ctx.org(slug).org_id
     start, end = _window(since, until, tz)
-    rows = exports.event_rows(ctx.conn, org_id, start, end, None)
+    names = [name.strip() for value in event_names for name in value.split(",") if name.strip()]
+    try:
+        rows = exports.event_rows(ctx.conn, org_id, start, end, None, user, names)
+    except BadParameter as exc:
+        raise click.BadParameter(str(exc), param_hint="--event") from None
     _write((line.decode() for line in exports.ndjson_lines(rows)), output)
