@@ -68,7 +68,7 @@ def test_sign_in_goes_on_to_next_and_the_pages_open(client, org, admin):
     assert response.status_code == 302
     assert response.headers["Location"] == "/sessions"
     for path in ("/", "/sessions", "/users", "/connect", "/admin/tokens", "/admin/members",
-                 "/admin/settings", "/admin/audit", "/admin/license"):
+                 "/admin/settings", "/admin/audit", "/admin/security", "/admin/license"):
         page = client.get(path)
         assert page.status_code == 200, path
         assert "admin@example.com" in page.text

@@ -335,7 +335,7 @@ def test_every_page_renders_cleanly_at_desktop_and_phone_width(visitor, demo):
         "users": f"/users?{PAGE_WINDOW}", "connect": "/connect",
         "admin-tokens": "/admin/tokens", "admin-members": "/admin/members",
         "admin-retention": "/admin/settings", "admin-audit": "/admin/audit",
-        "admin-license": "/admin/license",
+        "admin-security": f"/admin/security?{PAGE_WINDOW}", "admin-license": "/admin/license",
     }
     unlabelled = ("[...document.querySelectorAll('input:not([type=hidden]), select, textarea')]"
                   ".filter(e => !e.labels.length && !e.getAttribute('aria-label')).map(e => e.id)")

@@ -230,7 +230,7 @@ def test_members_get_403_from_admin_pages_and_forms_and_nothing_changes(client, 
     before = org_state(db, org.org.org_id)
 
     for path in ("/admin/tokens", "/admin/members", "/admin/settings", "/admin/audit",
-                 "/admin/license"):
+                 "/admin/security", "/admin/license"):
         assert client.get(path).status_code == 403, path
     assert post_form(client, "/admin/tokens", "/", name="mine").status_code == 403
     assert post_form(client, "/connect", "/connect").status_code == 403

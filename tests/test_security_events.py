@@ -1,0 +1,118 @@
+"""The admin Security page: the events a security review looks at, counted, never content."""
+from __future__ import annotations
+
+import html
+import json
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from mojule import security_events
+from tests.test_dashboard import person, sign_in
+
+ALICE, BOB = "alice@example.com", "bob@example.com"
+NOW = datetime.now(UTC).replace(microsecond=0)
+SECRET_PLUGIN = "acme-internal-deployer"
+
+
+def value(item: Any) -> dict:
+    if isinstance(item, bool):
+        return {"boolValue": item}
+    if isinstance(item, int):
+        return {"intValue": str(item)}
+    return {"stringValue": item}
+
+
+def event(name: str, email: str, sequence: int, ago: timedelta = timedelta(hours=1),
+          **attributes: Any) -> dict:
+    """A Claude Code event of ``name`` by ``email``; attribute names with dots as __."""
+    when = NOW - ago
+    pairs = {"event.name": name, "session.id": f"session-{email}", "user.email": email,
+             "event.sequence": sequence, "event.timestamp": when.isoformat(),
+             **{key.replace("__", "."): item for key, item in attributes.items()}}
+    return {"timeUnixNano": str(int(when.timestamp()) * 10**9),
+            "body": {"stringValue": f"claude_code.{name}"},
+            "attributes": [{"key": key, "value": value(item)} for key, item in pairs.items()]}
+
+
+RECORDS = [
+    event("permission_mode_changed", ALICE, 1, from_mode="default", to_mode="bypassPermissions"),
+    event("permission_mode_changed", BOB, 1, from_mode="default", to_mode="bypassPermissions"),
+    event("permission_mode_changed", ALICE, 2, from_mode="bypassPermissions", to_mode="plan"),
+    event("auth", ALICE, 3, action="login", success=False, auth_method="oauth"),
+    event("auth", BOB, 2, action="login", success=True, auth_method="oauth"),
+    event("plugin_installed", BOB, 3, plugin__name=SECRET_PLUGIN),
+    event("tool_decision", ALICE, 4, tool_name="Bash", decision="reject", source="user_reject"),
+    event("tool_decision", ALICE, 5, tool_name="Read", decision="accept", source="config"),
+    event("hook_execution_complete", BOB, 4, hook_event="PreToolUse", num_blocking=1),
+    event("hook_execution_complete", BOB, 5, hook_event="PreToolUse", num_blocking="0"),
+    event("hook_execution_complete", ALICE, 6, hook_event="Stop", num_blocking="2"),
+    event("mcp_server_connection", ALICE, 7, status="failed", transport_type="stdio"),
+    event("mcp_server_connection", ALICE, 8, status="connected", transport_type="http"),
+    event("api_refusal", BOB, 6, model="claude-opus-5-5"),
+    # Before the page's period (the last 30 days): not counted.
+    event("permission_mode_changed", BOB, 7, ago=timedelta(days=40), to_mode="auto"),
+]
+
+
+def send_records(client, org) -> None:
+    body = {"resourceLogs": [{"resource": {"attributes": []}, "scopeLogs": [
+        {"scope": {"name": "com.anthropic.claude_code.events"}, "logRecords": RECORDS}]}]}
+    response = client.post("/v1/logs", json=body, headers=org.headers)
+    assert response.status_code == 202, response.text
+    assert response.get_json()["counts"]["logEvents"] == len(RECORDS)
+
+
+def test_summary_counts_each_kind_with_its_details_and_distinct_users(client, db, org):
+    send_records(client, org)
+
+    found = {entry.kind.event_name: entry for entry in security_events.summary(
+        db, org.org.org_id, NOW - timedelta(days=30), NOW + timedelta(minutes=1))}
+
+    assert [entry for entry in found] == [kind.event_name for kind in security_events.KINDS]
+    modes = found["permission_mode_changed"]
+    assert (modes.events, modes.seats) == (3, 2)
+    assert [(item["detail"], item["events"], item["seats"]) for item in modes.details] == [
+        ("bypassPermissions", 2, 2), ("plan", 1, 1)]
+    assert modes.last_seen == NOW - timedelta(hours=1)
+    assert {name: (entry.events, entry.seats) for name, entry in found.items()} == {
+        "permission_mode_changed": (3, 2), "auth": (1, 1), "plugin_installed": (1, 1),
+        "tool_decision": (1, 1), "hook_execution_complete": (2, 2),
+        "mcp_server_connection": (1, 1), "api_refusal": (1, 1)}
+    assert [item["detail"] for item in found["tool_decision"].details] == ["Bash"]
+    assert [item["detail"] for item in found["mcp_server_connection"].details] == ["stdio"]
+
+
+def test_the_security_page_shows_the_counts_to_admins_only_and_no_content(client, app, db, org):
+    person(db, org, "admin@example.com", "admin")
+    person(db, org, "member@example.com", "member")
+    send_records(client, org)
+    admin = app.test_client()
+    sign_in(admin, org, "admin@example.com")
+    member = app.test_client()
+    sign_in(member, org, "member@example.com")
+
+    page = admin.get("/admin/security").text
+
+    counts = dict(re.findall(r'data-kind="([a-z_]+)" data-events="(\d+)"', page))
+    assert counts == {"permission_mode_changed": "3", "auth": "1", "plugin_installed": "1",
+                      "tool_decision": "1", "hook_execution_complete": "2",
+                      "mcp_server_connection": "1", "api_refusal": "1"}
+    assert SECRET_PLUGIN not in page
+    assert member.get("/admin/security").status_code == 403
+    # Each kind's download is the events export filtered to it.
+    link = html.unescape(re.search(r'href="([^"]*event=permission_mode_changed[^"]*)"',
+                                   page).group(1))
+    lines = [json.loads(line) for line in admin.get(link).get_data(as_text=True).splitlines()]
+    assert sorted(line["attributes"]["to_mode"] for line in lines) == [
+        "bypassPermissions", "bypassPermissions", "plan"]
+
+
+def test_an_org_without_such_events_shows_every_kind_at_zero(client, app, db, org):
+    person(db, org, "admin@example.com", "admin")
+    admin = app.test_client()
+    sign_in(admin, org, "admin@example.com")
+
+    page = admin.get("/admin/security").text
+
+    assert page.count('data-events="0"') == len(security_events.KINDS)
