@@ -37,11 +37,13 @@ class TokenRevoked(Exception):
 
 
 class TokenReplaced(Exception):
-    """That token was rotated already: its replacement is the one to rotate."""
+    """That token was rotated already: its replacement is the one to rotate, unless it is
+    revoked or expired too (``replacement_usable``)."""
 
     def __init__(self, replacement: IngestTokenInfo):
         super().__init__(replacement.token_prefix)
         self.replacement = replacement
+        self.replacement_usable = replacement.state(datetime.now(UTC)) in ("active", "rotated")
 
 
 @dataclass

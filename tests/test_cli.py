@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import base64
 import re
+import threading
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -283,6 +285,51 @@ def test_a_rotated_token_is_not_rotated_again_its_replacement_is(db, cli_env, or
     (third,) = [item for item in orgs.list_ingest_tokens(db, org.org)
                 if item.token_prefix == onward.stdout.splitlines()[-1][:12]]
     assert abs(third.expires_at - (datetime.now(UTC) + timedelta(days=30))) < timedelta(minutes=1)
+
+
+def test_two_rotations_of_one_token_at_once_make_one_replacement(db, database_url, org):
+    pilot = orgs.create_ingest_token(db, org.org, "pilot", datetime.now(UTC) + timedelta(days=30))
+    overlap_end = datetime.now(UTC) + timedelta(hours=1)
+    rotated, refused = [], []
+
+    def rotate():
+        with connect(database_url) as conn:
+            try:
+                rotated.append(orgs.rotate_ingest_token(conn, org.org, pilot[:12], overlap_end))
+            except orgs.TokenReplaced as exc:
+                refused.append(exc)
+
+    # A third transaction holds the token's row, so that both rotations start before
+    # either has done anything.
+    with db.transaction(), connect(database_url) as watcher:
+        db.execute("SELECT 1 FROM ingest_tokens WHERE token_prefix = %s FOR UPDATE",
+                   (pilot[:12],))
+        rotations = [threading.Thread(target=rotate) for _ in range(2)]
+        for thread in rotations:
+            thread.start()
+        deadline = time.monotonic() + 20
+        # The first waits for the row, the second for its turn (a tuple lock).
+        while watcher.execute("SELECT count(*) FROM pg_stat_activity"
+                              " WHERE wait_event_type = 'Lock'").fetchone()[0] < 2:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+    for thread in rotations:
+        thread.join(20)
+
+    assert len(rotated) == 1 and len(refused) == 1
+    named = [item for item in orgs.list_ingest_tokens(db, org.org) if item.name == "pilot"]
+    assert sorted(item.state(datetime.now(UTC)) for item in named) == ["active", "rotated"]
+
+
+def test_a_rotated_token_whose_replacement_is_revoked_says_to_create_one(db, cli_env, org):
+    first = run(cli_env, "token", "rotate", "--org", org.org.slug, org.token[:12])
+    replacement = first.stdout.splitlines()[-1]
+    run(cli_env, "token", "revoke", "--org", org.org.slug, replacement[:12])
+
+    again = run(cli_env, "token", "rotate", "--org", org.org.slug, org.token[:12])
+
+    assert again.exit_code == 1
+    assert "is revoked: create a new one" in again.output
 
 
 @pytest.mark.parametrize("option", ["--expires-in", "--overlap"])

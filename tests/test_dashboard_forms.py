@@ -130,6 +130,10 @@ def test_a_token_can_be_made_to_expire_and_be_rotated_from_the_tokens_page(
     (pilot,) = [item for item in orgs.list_ingest_tokens(db, org.org) if item.name == "pilot"]
     assert NEW_TOKEN.search(created.text).group(0)[:12] == pilot.token_prefix
     assert pilot.expires_at is not None
+    pilot_rotated = post_form(client, f"/admin/tokens/{pilot.token_id}/rotate", "/admin/tokens",
+                              overlap_days="7")
+    pilot_replacement = NEW_TOKEN.search(pilot_rotated.text).group(0)
+    assert f"rotated: replaced by {pilot_replacement[:12]}…" in pilot_rotated.text
     assert post_form(client, "/admin/tokens", "/admin/tokens", name="x",
                      expires_days="5").status_code == 400
 

@@ -150,10 +150,13 @@ def token_rotate(ctx: CliContext, slug: str, id_or_prefix: str, overlap: timedel
         raise click.ClickException(
             f"token {id_or_prefix} of org {slug} is revoked; create a new one instead") from None
     except orgs.TokenReplaced as replaced:
+        replacement = replaced.replacement
+        advice = (f"rotate its replacement, token {replacement.token_id} "
+                  f"({replacement.token_prefix}), or revoke it" if replaced.replacement_usable
+                  else f"its replacement, token {replacement.token_id}, is "
+                       f"{replacement.state(datetime.now(UTC))}: create a new one")
         raise click.ClickException(
-            f"token {id_or_prefix} of org {slug} was rotated already; rotate its replacement, "
-            f"token {replaced.replacement.token_id} ({replaced.replacement.token_prefix}), "
-            "or revoke it") from None
+            f"token {id_or_prefix} of org {slug} was rotated already; {advice}") from None
     click.echo(f"token {old.token_id} ({old.token_prefix}, {old.name}) now expires "
                f"{when(old.expires_at)} UTC; its replacement is shown only now:", err=True)
     click.echo(new_token)

@@ -109,8 +109,12 @@ def rotate_token(token_id: int):
     except orgs.TokenRevoked:
         raise BadRequest("That token is revoked; create a new one instead.") from None
     except orgs.TokenReplaced as replaced:
-        raise BadRequest("That token was rotated already; rotate its replacement, "
-                         f"{replaced.replacement.token_prefix}…, instead.") from None
+        if replaced.replacement_usable:
+            raise BadRequest("That token was rotated already; rotate its replacement, "
+                             f"{replaced.replacement.token_prefix}…, instead.") from None
+        raise BadRequest("That token was rotated already and its replacement, "
+                         f"{replaced.replacement.token_prefix}…, no longer works; "
+                         "create a new token instead.") from None
     return _tokens_page(new_token=token, new_name=old.name, rotated=old)
 
 
