@@ -119,6 +119,8 @@ def event_rows(conn: psycopg.Connection, org_id: int, start: datetime, end: date
 
 
 def _stream_events(conn: psycopg.Connection, org_id: int, params: dict) -> Iterator[dict]:
+    # A generator of its own: event_rows checks its parameters when called, so that a bad
+    # one is a 400 before a response starts streaming, not an error in the middle of it.
     with org_transaction(conn, org_id), \
             conn.cursor(name="mojule_export_events", row_factory=dict_row) as cur:
         cur.itersize = EVENTS_FETCH

@@ -213,7 +213,8 @@ def store(conn: psycopg.Connection, org_id: int, batch: Batch, keyring: Keyring,
             unattributed = {session_id: seen.context.seat.identity
                             for session_id, seen in batch.sessions.items()
                             if seen.context.unattributed}
-            rollup.lock_unattributed_seats(conn, org_id, set(unattributed.values()))
+            rollup.lock_unattributed_seats(conn, org_id, set(unattributed.values()),
+                                           _event_seats(batch))
             if batch.sessions:
                 _upsert_sessions(conn, org_id, batch.sessions)
             # The usage rollup (mojule/rollup.py) counts the new rows in this same
@@ -233,6 +234,15 @@ def store(conn: psycopg.Connection, org_id: int, batch: Batch, keyring: Keyring,
         log.warning("ingest: the recheck of org %s's cost flags failed; the purge will "
                     "settle them", org_id, exc_info=True)
     return Stored(inserted=len(inserted), duplicates=batch.accepted - len(inserted))
+
+
+def _event_seats(batch: Batch) -> set[str | None]:
+    """The seats of a log batch's named sessions, whose events may flag the seats'
+    unattributed sessions (rollup.record_inserted); none for other signals."""
+    if batch.table != "log_events":
+        return set()
+    return {seen.context.seat.identity for seen in batch.sessions.values()
+            if not seen.context.unattributed and seen.context.seat.identity is not None}
 
 
 def keyed_rows(rows: list[tuple], column: int, record_key: RecordKey) -> Iterator[tuple]:

@@ -52,7 +52,11 @@ def record_inserted(conn: psycopg.Connection, org_id: int, table: str,
     unattributed = unattributed or {}
     params = {"org_id": org_id, "record_ids": list(record_ids)}
     seats = {seat for seat in unattributed.values() if seat is not None}
-    checked_seats = set()   # checked in this transaction only, not again once committed
+    # Seats of sessions flagged before, checked here and not again after COMMIT: the seat
+    # lock (lock_unattributed_seats) keeps this ingest from running beside one that writes
+    # the seat's unattributed sessions, so a second transaction per batch would find
+    # nothing new.
+    checked_seats = set()
     found = []
     # The mirror (sessions_flag_metrics_only): events sent without session.id, metrics
     # with. For log events, the unattributed sessions that just got api_request events;
@@ -123,15 +127,18 @@ def _flag(conn: psycopg.Connection, org_id: int, checks: Recheck) -> list[tuple]
 
 
 def lock_unattributed_seats(conn: psycopg.Connection, org_id: int,
-                            seats: Collection[str | None]) -> None:
-    """Hold the seats of a batch's unattributed sessions until the transaction ends.
+                            seats: Collection[str | None],
+                            readers: Collection[str | None] = ()) -> None:
+    """Hold the seats of a batch's unattributed sessions until the transaction ends, and
+    share the seats of its named sessions' events (``readers``).
 
     Called by ingest before it upserts the batch's sessions: two ingests writing one seat's
-    unattributed sessions then run one after the other (sql/sessions_lock_unattributed_seats.sql).
+    unattributed sessions then run one after the other, and an ingest of the seat's events
+    runs before or after them, never beside (sql/sessions_lock_unattributed_seats.sql).
     """
-    if seats:
+    if seats or readers:
         conn.execute(query("sessions_lock_unattributed_seats"),
-                     {"org_id": org_id, "seats": list(seats)})
+                     {"org_id": org_id, "seats": list(seats), "readers": list(readers)})
 
 
 def reconcile_unattributed(conn: psycopg.Connection, org_id: int) -> int:

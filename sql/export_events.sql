@@ -2,7 +2,7 @@
 -- attributes), oldest first, for /api/v1/export/events.ndjson and `mojule export events`.
 -- A member's export keeps only the events of their own seat identities. Optionally only
 -- some event names (a security review pulls permission_mode_changed, auth,
--- plugin_installed, ...), through the (org_id, event_name, time) index, and one seat.
+-- plugin_installed, ...; the (org_id, event_name, time) index finds them), and one seat.
 SELECT e.time, e.session_id, e.event_name, e.event_sequence, e.prompt_id, e.seat_identity,
        e.user_email, e.user_account_uuid, e.user_id, e.terminal_type, e.app_version,
        e.model, e.input_tokens, e.output_tokens, e.cache_read_tokens, e.cache_creation_tokens,

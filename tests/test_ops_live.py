@@ -191,6 +191,8 @@ def deletes_logged(conn):
     finally:
         conn.execute("DROP TRIGGER test_log_content_deletes ON content_values;"
                      " DROP FUNCTION test_log_content_deletes(); DROP TABLE test_content_deletes")
+
+
 MOJULE = Path(sys.executable).parent / "mojule"
 
 

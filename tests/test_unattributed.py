@@ -425,15 +425,78 @@ def test_metrics_and_events_committing_at_once_still_count_cost_once(config, db,
     assert totals(db, org)["cost_usd"] == claude_result(WRITE_TOOL)["cost_usd"]
 
 
-def wait_for_lock_wait(db, statement: str, timeout: float = 20.0) -> None:
-    """Wait until a backend running sql/<statement>.sql waits for a lock."""
+def test_a_resumed_session_and_its_new_days_metrics_committing_at_once_count_cost_once(
+        config, db, org, database_url):
+    # The session was flagged on day 1. Its day-2 events are committing when the seat's
+    # first day-2 metrics (without session.id) come: neither ingest may check the seat's
+    # flags before the other's rows are visible (the seat lock puts one after the other).
+    day = MIDNIGHT + timedelta(hours=10)
+    app = create_app(config)
+    send(app.test_client(), org, "logs",
+         to_instant(body(WRITE_TOOL, "logs"), day - timedelta(hours=12)))
+    # Test-only: an ingest that writes a named session waits at COMMIT for the blocker.
+    db.execute("""
+        CREATE FUNCTION test_wait_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            PERFORM pg_advisory_lock(4242);
+            PERFORM pg_advisory_unlock(4242);
+            RETURN NULL;
+        END $$;
+        CREATE CONSTRAINT TRIGGER test_wait_at_commit AFTER INSERT OR UPDATE ON sessions
+            DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (NOT NEW.unattributed)
+            EXECUTE FUNCTION test_wait_at_commit()""")
+    answers = []
+
+    def post(signal: str, payload: dict) -> threading.Thread:
+        thread = threading.Thread(target=lambda: answers.append(app.test_client().post(
+            f"/v1/{signal}", json=payload, headers=org.headers).status_code))
+        thread.start()
+        return thread
+
+    try:
+        with connect(database_url) as blocker:
+            blocker.execute("SELECT pg_advisory_lock(4242)")
+            events = post("logs", to_instant(body(WRITE_TOOL, "logs"), day + timedelta(hours=1)))
+            wait_for_lock_wait(db, None, wait_event="advisory")
+            metrics = post("metrics", to_instant(without_session_ids(body(WRITE_TOOL, "metrics")),
+                                                 day))
+            # Until the metrics' ingest waits for the seat (or, were it not held, is done).
+            deadline = time.monotonic() + 20
+            while metrics.is_alive() and not waiting(db, "sessions_lock_unattributed_seats"):
+                assert time.monotonic() < deadline, "the metrics' ingest neither waited nor ended"
+                time.sleep(0.02)
+            blocker.execute("SELECT pg_advisory_unlock(4242)")
+            events.join(30)
+            metrics.join(30)
+    finally:
+        db.execute("DROP TRIGGER test_wait_at_commit ON sessions;"
+                   " DROP FUNCTION test_wait_at_commit()")
+        close_pool(app)
+
+    assert answers == [202, 202]
+    assert totals(db, org)["cost_usd"] == 2 * claude_result(WRITE_TOOL)["cost_usd"]
+
+
+def waiting(db, statement: str | None, wait_event: str | None = None) -> bool:
+    """Whether a backend running sql/<statement>.sql (any statement: None) waits for a lock
+    (of the kind ``wait_event``, or any)."""
+    pattern = None if statement is None else f"-- {statement}.sql%"
+    return db.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                      " AND (%(event)s::text IS NULL OR wait_event = %(event)s)"
+                      " AND (%(pattern)s::text IS NULL OR query LIKE %(pattern)s)",
+                      {"event": wait_event, "pattern": pattern}).fetchone()[0] > 0
+
+
+def wait_for_lock_wait(db, statement: str | None, timeout: float = 20.0,
+                       wait_event: str | None = None) -> None:
+    """Wait until a backend running sql/<statement>.sql (any statement: None) waits for a
+    lock (of the kind ``wait_event``, or any)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if db.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-                      " AND query LIKE %s", (f"-- {statement}.sql%",)).fetchone()[0]:
+        if waiting(db, statement, wait_event):
             return
         time.sleep(0.02)
-    raise AssertionError(f"no {statement} waited for a lock")
+    raise AssertionError(f"no {statement or 'statement'} waited for a lock")
 
 
 def test_two_clients_of_one_seat_with_opposite_exporters_count_cost_once(client, db, org):

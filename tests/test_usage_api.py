@@ -164,6 +164,10 @@ def test_members_see_only_their_own_sessions_and_usage(client, loaded):
         str(claude_result("write-tool-resource-attrs")["total_cost_usd"]))
     assert get(client, f"/api/v1/sessions/{ids['bash-tool']}", alice).status_code == 404
     assert events == ""
+    # Asking for another seat's events narrows a member's own; it never widens them.
+    others = get(client, f"/api/v1/export/events.ndjson?{WINDOW}&user=carol@example.com",
+                 alice).get_data(as_text=True)
+    assert others == ""
 
 
 def test_another_org_gets_404_for_sessions_and_sees_nothing(client, db, loaded):
@@ -235,6 +239,11 @@ def test_cli_events_export_filters_as_the_api_does(client, loaded, org, app_data
     assert {json.loads(line)["event_name"] for line in api.splitlines()} == {
         "tool_decision", "tool_result"}
     assert refused.exit_code == 2 and "--event" in refused.output
+    alice = CliRunner().invoke(cli, ["export", "events", "--org", org.org.slug, *window,
+                                     "--user", "alice@example.com"], env=env)
+    assert alice.exit_code == 0, alice.output
+    assert {json.loads(line)["user_email"] for line in alice.stdout.splitlines()} == {
+        "alice@example.com"}
 
 
 @pytest.mark.parametrize("args, option", [
