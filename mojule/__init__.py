@@ -26,6 +26,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from mojule.keyring import Keyring
     from mojule.license import trusted_keys
     from mojule.policy import IngestPolicy
+    from mojule.rollup import UnattributedOrgs
 
     app = Flask(__name__)
     app.config["MOJULE"] = config.load(overrides)
@@ -41,10 +42,12 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     observability.init_app(app)
     # One connection pool per gunicorn worker, opened after the fork.
     db.init_app(app)
-    # Per-worker caches: unwrapped org data keys and the partitions known to exist.
+    # Per-worker caches: unwrapped org data keys, the partitions known to exist, and the
+    # orgs known to have sessions without session.id.
     app.extensions["mojule.keyring"] = Keyring(app.config["MOJULE"]["MASTER_KEYS"],
                                                app.config["MOJULE"]["DATA_KEY_DAYS"])
     app.extensions["mojule.partitions"] = Partitions()
+    app.extensions["mojule.unattributed_orgs"] = UnattributedOrgs()
     # The license policy's decision, re-evaluated every MOJULE_LICENSE_CHECK_SECONDS.
     app.extensions["mojule.policy"] = IngestPolicy(
         trusted_keys(app.config["MOJULE"]["LICENSE_PUBLIC_KEYS"]),

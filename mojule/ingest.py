@@ -193,7 +193,7 @@ class Partitions:
 
 
 def store(conn: psycopg.Connection, org_id: int, batch: Batch, keyring: Keyring,
-          partitions: Partitions) -> Stored:
+          partitions: Partitions, unattributed_orgs: rollup.UnattributedOrgs) -> Stored:
     """Store ``batch`` for ``org_id`` in one transaction and return what was new."""
     if not batch.rows:
         return Stored(0, 0)
@@ -213,8 +213,11 @@ def store(conn: psycopg.Connection, org_id: int, batch: Batch, keyring: Keyring,
             unattributed = {session_id: seen.context.seat.identity
                             for session_id, seen in batch.sessions.items()
                             if seen.context.unattributed}
-            rollup.lock_unattributed_seats(conn, org_id, set(unattributed.values()),
-                                           _event_seats(batch))
+            if unattributed:
+                unattributed_orgs.known.add(org_id)
+            readers = (_event_seats(batch) if batch.table == "log_events"
+                       and unattributed_orgs.has_any(conn, org_id) else set())
+            rollup.lock_unattributed_seats(conn, org_id, set(unattributed.values()), readers)
             if batch.sessions:
                 _upsert_sessions(conn, org_id, batch.sessions)
             # The usage rollup (mojule/rollup.py) counts the new rows in this same
@@ -238,9 +241,7 @@ def store(conn: psycopg.Connection, org_id: int, batch: Batch, keyring: Keyring,
 
 def _event_seats(batch: Batch) -> set[str | None]:
     """The seats of a log batch's named sessions, whose events may flag the seats'
-    unattributed sessions (rollup.record_inserted); none for other signals."""
-    if batch.table != "log_events":
-        return set()
+    unattributed sessions (rollup.record_inserted)."""
     return {seen.context.seat.identity for seen in batch.sessions.values()
             if not seen.context.unattributed and seen.context.seat.identity is not None}
 

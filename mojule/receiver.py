@@ -55,7 +55,8 @@ def receive(build_batch: Callable[[Any, ContentPolicy, int], Batch]):
     except otlp.Malformed as exc:
         raise BadRequest(f"Malformed export request: {exc}.") from None
     stored = store(get_connection(), org_id, batch, current_app.extensions["mojule.keyring"],
-                   current_app.extensions["mojule.partitions"])
+                   current_app.extensions["mojule.partitions"],
+                   current_app.extensions["mojule.unattributed_orgs"])
     count_records(batch, stored)
     return jsonify(_answer(batch, payload, stored.inserted + stored.duplicates,
                            stored.duplicates)), 202

@@ -14,6 +14,7 @@ trigger.
 """
 from __future__ import annotations
 
+import time
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -124,6 +125,37 @@ def _flag(conn: psycopg.Connection, org_id: int, checks: Recheck) -> list[tuple]
         found += conn.execute(query("sessions_flag_metrics_only"),
                               {"org_id": org_id, **checks.mirror}).fetchall()
     return found
+
+
+class UnattributedOrgs:
+    """The orgs one worker knows to have unattributed sessions (migration 0008).
+
+    Most exporters send session.id, and their orgs have none: their events' ingests then
+    skip the shared seat lock (``lock_unattributed_seats``), which costs a statement per
+    batch. Once an org has one it always has (a purge keeps sessions), and ingest adds an
+    org as it writes one; an org without is asked again after RECHECK_SECONDS. Until then
+    another worker's ingest beside the org's very first unattributed session may miss it;
+    `mojule purge` settles what that leaves.
+    """
+
+    RECHECK_SECONDS = 60.0
+
+    def __init__(self):
+        self.known: set[int] = set()
+        self._none_since: dict[int, float] = {}
+
+    def has_any(self, conn: psycopg.Connection, org_id: int) -> bool:
+        """Whether the org has an unattributed session; run in the org's transaction."""
+        if org_id in self.known:
+            return True
+        asked = self._none_since.get(org_id)
+        if asked is not None and time.monotonic() - asked < self.RECHECK_SECONDS:
+            return False
+        if conn.execute(query("sessions_unattributed_any"), {"org_id": org_id}).fetchone()[0]:
+            self.known.add(org_id)
+            return True
+        self._none_since[org_id] = time.monotonic()
+        return False
 
 
 def lock_unattributed_seats(conn: psycopg.Connection, org_id: int,

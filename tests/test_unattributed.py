@@ -427,13 +427,16 @@ def test_metrics_and_events_committing_at_once_still_count_cost_once(config, db,
 
 def test_a_resumed_session_and_its_new_days_metrics_committing_at_once_count_cost_once(
         config, db, org, database_url):
-    # The session was flagged on day 1. Its day-2 events are committing when the seat's
-    # first day-2 metrics (without session.id) come: neither ingest may check the seat's
-    # flags before the other's rows are visible (the seat lock puts one after the other).
+    # The session was flagged on day 1, its metrics without session.id filed under the
+    # seat's unattributed session of day 1. Its day-2 events are committing when the
+    # seat's first day-2 metrics come: neither ingest may check the seat's flags before
+    # the other's rows are visible (the seat lock puts one after the other).
     day = MIDNIGHT + timedelta(hours=10)
     app = create_app(config)
     send(app.test_client(), org, "logs",
          to_instant(body(WRITE_TOOL, "logs"), day - timedelta(hours=12)))
+    send(app.test_client(), org, "metrics",
+         to_instant(without_session_ids(body(WRITE_TOOL, "metrics")), day - timedelta(hours=12)))
     # Test-only: an ingest that writes a named session waits at COMMIT for the blocker.
     db.execute("""
         CREATE FUNCTION test_wait_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$
