@@ -16,6 +16,7 @@ from mojule.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 
 READ_CHUNK = 64 * 1024
 PROTOBUF_TYPES = {"application/x-protobuf", "application/protobuf"}
+UTF8_BOM = b"\xef\xbb\xbf"
 
 
 class ProtobufNotAccepted(UnsupportedMediaType):
@@ -65,7 +66,11 @@ def parse_json(body: bytes) -> Any:
     orjson is fast and strict; when it refuses (say, a lone UTF-16 surrogate escape, a
     bare NaN or a 5000-digit number inside one record) the standard parser gets a second
     look so that one bad record can be skipped later instead of failing the whole batch.
+    A leading UTF-8 byte order mark is ignored, as RFC 8259 (8.1) allows: some writers
+    (.NET's UTF-8 StreamWriter) put one first, and a 400 would make the exporter drop the
+    batch.
     """
+    body = body.removeprefix(UTF8_BOM)
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError:

@@ -131,6 +131,16 @@ def test_supported_content_codings_are_decoded(client, org, db, encoding, encode
     assert org_row_counts(db, org.org.org_id)["log_events"] == LOG_COUNT
 
 
+@pytest.mark.parametrize("encode", [lambda data: data, gzip.compress], ids=["plain", "gzip"])
+def test_a_leading_utf8_byte_order_mark_is_ignored(client, org, db, encode):
+    # RFC 8259 lets a parser ignore it; some writers put one first.
+    response = post(client, org, encode(b"\xef\xbb\xbf" + LOGS),
+                    **({"Content-Encoding": "gzip"} if encode is gzip.compress else {}))
+
+    assert response.status_code == 202
+    assert org_row_counts(db, org.org.org_id)["log_events"] == LOG_COUNT
+
+
 @pytest.mark.parametrize("encoding", ["br", "zstd", "compress", "snappy", "gzip, br"])
 def test_unknown_content_coding_is_415(client, org, db, encoding):
     response = post(client, org, LOGS, **{"Content-Encoding": encoding})
@@ -258,13 +268,13 @@ def test_chunked_body_over_the_limit_is_413_and_reading_stops_near_the_limit(con
 
 
 @pytest.mark.parametrize("body", [
-    b"not json", b"{", b'{"resourceLogs": [}', b"", b"\xef\xbb\xbf{}", b"{} {}",
+    b"not json", b"{", b'{"resourceLogs": [}', b"", b"\xef\xbb\xbf\xef\xbb\xbf{}", b"{} {}",
     b'{"resourceLogs": [{"scopeLogs": [{"logRecords": [{"body": {"stringValue": "\xff\xfe"}}]}]}]}',
     b'{"a": "\xc3\x28"}',
     b"[" * 100_000 + b"]" * 100_000,
     b'{"a":' * 100_000 + b"1" + b"}" * 100_000,
     b"[" * 100_000,
-], ids=["text", "unterminated", "syntax", "empty", "bom", "two-documents", "invalid-utf8",
+], ids=["text", "unterminated", "syntax", "empty", "two-boms", "two-documents", "invalid-utf8",
         "invalid-utf8-sequence", "deep-arrays", "deep-objects", "deep-unterminated"])
 def test_body_that_is_not_one_json_document_is_400_never_500(client, org, db, body):
     response = post(client, org, body)
