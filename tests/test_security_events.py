@@ -116,3 +116,24 @@ def test_an_org_without_such_events_shows_every_kind_at_zero(client, app, db, or
     page = admin.get("/admin/security").text
 
     assert page.count('data-events="0"') == len(security_events.KINDS)
+
+
+def test_the_api_gives_admins_the_same_counts_and_working_export_links(client, db, org):
+    admin = person(db, org, "admin@example.com", "admin")
+    member = person(db, org, "member@example.com", "member")
+    send_records(client, org)
+
+    answer = client.get("/api/v1/security-events", headers=admin.headers)
+
+    assert answer.status_code == 200
+    kinds = {kind["event_name"]: kind for kind in answer.get_json()["kinds"]}
+    assert {name: (kind["events"], kind["users"]) for name, kind in kinds.items()} == {
+        "permission_mode_changed": (3, 2), "auth": (1, 1), "plugin_installed": (1, 1),
+        "tool_decision": (1, 1), "hook_execution_complete": (2, 2),
+        "mcp_server_connection": (1, 1), "api_refusal": (1, 1)}
+    assert [(item["detail"], item["events"]) for item in
+            kinds["permission_mode_changed"]["details"]] == [("bypassPermissions", 2), ("plan", 1)]
+    exported = client.get(kinds["auth"]["events_export"], headers=admin.headers)
+    assert [json.loads(line)["attributes"]["action"]
+            for line in exported.get_data(as_text=True).splitlines()] == ["login", "login"]
+    assert client.get("/api/v1/security-events", headers=member.headers).status_code == 403
