@@ -34,6 +34,9 @@ MAX_GROUP_LEVELS = 2
 ATTR_KEY = re.compile(r"^[A-Za-z0-9_.:/-]{1,128}$")
 EVENT_NAME = re.compile(r"^[A-Za-z0-9_.:/-]{1,128}$")
 MAX_EVENT_NAMES = 50
+# The years a report's dates may name: a window reaches a day or a month past its ends
+# (time zones, default lengths), which must stay within what datetime holds.
+YEARS = range(1970, 9001)
 MAX_PAGE = 500
 TIMELINE_LIMIT = 1000
 # Per-session figures that only make sense for a group of sessions.

@@ -214,7 +214,7 @@ def store(conn: psycopg.Connection, org_id: int, batch: Batch, keyring: Keyring,
                             for session_id, seen in batch.sessions.items()
                             if seen.context.unattributed}
             if unattributed:
-                unattributed_orgs.known.add(org_id)
+                unattributed_orgs.note(org_id)
             readers = (_event_seats(batch) if batch.table == "log_events"
                        and unattributed_orgs.has_any(conn, org_id) else set())
             rollup.lock_unattributed_seats(conn, org_id, set(unattributed.values()), readers)

@@ -132,17 +132,22 @@ class UnattributedOrgs:
 
     Most exporters send session.id, and their orgs have none: their events' ingests then
     skip the shared seat lock (``lock_unattributed_seats``), which costs a statement per
-    batch. Once an org has one it always has (a purge keeps sessions), and ingest adds an
-    org as it writes one; an org without is asked again after RECHECK_SECONDS. Until then
-    another worker's ingest beside the org's very first unattributed session may miss it;
+    batch. Once an org has one it always has (a purge keeps sessions), and ingest notes an
+    org as it writes one; an org without is asked again after RECHECK_SECONDS. So for that
+    long after an org's first unattributed session appears, another worker's ingest of the
+    seat's events may run beside the next one written and both miss what the other did;
     `mojule purge` settles what that leaves.
     """
 
-    RECHECK_SECONDS = 60.0
+    RECHECK_SECONDS = 10.0
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.known: set[int] = set()
         self._none_since: dict[int, float] = {}
+
+    def note(self, org_id: int) -> None:
+        """Remember that the org has an unattributed session (ingest is writing one)."""
+        self.known.add(org_id)
 
     def has_any(self, conn: psycopg.Connection, org_id: int) -> bool:
         """Whether the org has an unattributed session; run in the org's transaction."""
@@ -152,7 +157,7 @@ class UnattributedOrgs:
         if asked is not None and time.monotonic() - asked < self.RECHECK_SECONDS:
             return False
         if conn.execute(query("sessions_unattributed_any"), {"org_id": org_id}).fetchone()[0]:
-            self.known.add(org_id)
+            self.note(org_id)
             return True
         self._none_since[org_id] = time.monotonic()
         return False

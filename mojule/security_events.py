@@ -24,7 +24,8 @@ class Kind:
     explanation: str
 
 
-# In the order the page shows them; sql/security_events.sql selects the same events.
+# In the order the page shows them; sql/security_events.sql knows what each one's detail
+# is and which of its events count.
 KINDS = (
     Kind("permission_mode_changed", "Permission mode changes", "to mode",
          "bypassPermissions and auto let Claude Code act without asking."),
@@ -45,7 +46,7 @@ PERMISSIVE_MODES = frozenset({"bypassPermissions", "auto"})
 class KindSummary:
     kind: Kind
     events: int = 0
-    seats: int = 0                 # distinct seats
+    seats: int = 0                 # distinct seats (events without one: one unknown seat)
     last_seen: datetime | None = None
     details: list[dict] = field(default_factory=list)   # {"detail", "events", "seats",
     #                                                       "last_seen"}, most events first
@@ -56,8 +57,9 @@ def summary(conn: psycopg.Connection, org_id: int, start: datetime,
     """Return every kind of security event in [start, end), in KINDS order, with its
     counts per detail (a kind with no events: zero counts, no details)."""
     with org_transaction(conn, org_id), conn.cursor(row_factory=dict_row) as cur:
-        rows = cur.execute(query("security_events"),
-                           {"org_id": org_id, "from": start, "to": end}).fetchall()
+        rows = cur.execute(query("security_events"), {
+            "org_id": org_id, "from": start, "to": end,
+            "event_names": [kind.event_name for kind in KINDS]}).fetchall()
     found = {kind.event_name: KindSummary(kind) for kind in KINDS}
     for row in rows:
         entry = found[row["event_name"]]

@@ -113,9 +113,11 @@ def decimal(value: Any) -> Decimal | None:
 
 
 def boolean(value: Any) -> bool | None:
-    """Return ``value`` as a bool ("true"/"false" strings included), or None."""
+    """Return ``value`` as a bool ("true"/"false" strings and 1/0 included), or None."""
     if isinstance(value, bool):
         return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
     if isinstance(value, str):
         lowered = value.strip().lower()
         if lowered in ("true", "1", "yes"):

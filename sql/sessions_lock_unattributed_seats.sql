@@ -1,5 +1,5 @@
 -- Serializes the ingests that write the unattributed sessions (migration 0008) of the same
--- seats, in seat order, until the transaction ends. Such an ingest may recompute the seat's
+-- seats, in one order, until the transaction ends. Such an ingest may recompute the seat's
 -- later sessions and flag others (mojule/rollup.py); without this lock two of them could
 -- lock those rows in opposite orders and deadlock, or each miss the other's new rows.
 -- An ingest of the seats' named sessions' events (%(readers)s) takes the lock shared: it
@@ -21,5 +21,6 @@ SELECT CASE WHEN seats.writes
                 SELECT coalesce(seat, ''), false
                   FROM unnest(%(readers)s::text[]) AS seat) AS wanted
          GROUP BY seat
-         ORDER BY seat
+         -- One order for every ingest, so that no two wait for each other's locks.
+         ORDER BY lock_key
         OFFSET 0) AS seats

@@ -7,7 +7,10 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from mojule import security_events
+from tests.ingest_support import app_client
 from tests.test_dashboard import person, sign_in
 
 ALICE, BOB = "alice@example.com", "bob@example.com"
@@ -20,14 +23,18 @@ def value(item: Any) -> dict:
         return {"boolValue": item}
     if isinstance(item, int):
         return {"intValue": str(item)}
+    if isinstance(item, float):
+        return {"doubleValue": item}
     return {"stringValue": item}
 
 
-def event(name: str, email: str, sequence: int, ago: timedelta = timedelta(hours=1),
+def event(name: str, email: str | None, sequence: int, ago: timedelta = timedelta(hours=1),
           **attributes: Any) -> dict:
-    """A Claude Code event of ``name`` by ``email``; attribute names with dots as __."""
+    """A Claude Code event of ``name`` by ``email`` (None: no seat); attribute names with
+    dots as __."""
     when = NOW - ago
-    pairs = {"event.name": name, "session.id": f"session-{email}", "user.email": email,
+    pairs = {"event.name": name, "session.id": f"session-{email}",
+             **({"user.email": email} if email else {}),
              "event.sequence": sequence, "event.timestamp": when.isoformat(),
              **{key.replace("__", "."): item for key, item in attributes.items()}}
     return {"timeUnixNano": str(int(when.timestamp()) * 10**9),
@@ -41,18 +48,29 @@ RECORDS = [
     event("permission_mode_changed", ALICE, 2, from_mode="bypassPermissions", to_mode="plan"),
     event("auth", ALICE, 3, action="login", success=False, auth_method="oauth"),
     event("auth", BOB, 2, action="login", success=True, auth_method="oauth"),
+    event("auth", BOB, 9, action="logout", success=0, auth_method="oauth"),   # an int flag
     event("plugin_installed", BOB, 3, plugin__name=SECRET_PLUGIN),
     event("tool_decision", ALICE, 4, tool_name="Bash", decision="reject", source="user_reject"),
     event("tool_decision", ALICE, 5, tool_name="Read", decision="accept", source="config"),
     event("hook_execution_complete", BOB, 4, hook_event="PreToolUse", num_blocking=1),
     event("hook_execution_complete", BOB, 5, hook_event="PreToolUse", num_blocking="0"),
     event("hook_execution_complete", ALICE, 6, hook_event="Stop", num_blocking="2"),
+    event("hook_execution_complete", ALICE, 9, hook_event="Stop", num_blocking=1.0),
+    event("hook_execution_complete", BOB, 8, hook_event="Stop", num_blocking="1.0"),
+    event("hook_execution_complete", BOB, 10, hook_event="Stop", num_blocking="none"),
     event("mcp_server_connection", ALICE, 7, status="failed", transport_type="stdio"),
     event("mcp_server_connection", ALICE, 8, status="connected", transport_type="http"),
     event("api_refusal", BOB, 6, model="claude-opus-5-5"),
+    event("api_refusal", None, 1, model="claude-opus-5-5"),    # no seat: one unknown user
     # Before the page's period (the last 30 days): not counted.
     event("permission_mode_changed", BOB, 7, ago=timedelta(days=40), to_mode="auto"),
 ]
+
+
+# (events, distinct users) of each kind in RECORDS.
+EXPECTED = {"permission_mode_changed": (3, 2), "auth": (2, 2), "plugin_installed": (1, 1),
+            "tool_decision": (1, 1), "hook_execution_complete": (4, 2),
+            "mcp_server_connection": (1, 1), "api_refusal": (2, 2)}
 
 
 def send_records(client, org) -> None:
@@ -69,16 +87,12 @@ def test_summary_counts_each_kind_with_its_details_and_distinct_users(client, db
     found = {entry.kind.event_name: entry for entry in security_events.summary(
         db, org.org.org_id, NOW - timedelta(days=30), NOW + timedelta(minutes=1))}
 
-    assert [entry for entry in found] == [kind.event_name for kind in security_events.KINDS]
     modes = found["permission_mode_changed"]
     assert (modes.events, modes.seats) == (3, 2)
     assert [(item["detail"], item["events"], item["seats"]) for item in modes.details] == [
         ("bypassPermissions", 2, 2), ("plan", 1, 1)]
     assert modes.last_seen == NOW - timedelta(hours=1)
-    assert {name: (entry.events, entry.seats) for name, entry in found.items()} == {
-        "permission_mode_changed": (3, 2), "auth": (1, 1), "plugin_installed": (1, 1),
-        "tool_decision": (1, 1), "hook_execution_complete": (2, 2),
-        "mcp_server_connection": (1, 1), "api_refusal": (1, 1)}
+    assert {name: (entry.events, entry.seats) for name, entry in found.items()} == EXPECTED
     assert [item["detail"] for item in found["tool_decision"].details] == ["Bash"]
     assert [item["detail"] for item in found["mcp_server_connection"].details] == ["stdio"]
 
@@ -95,9 +109,7 @@ def test_the_security_page_shows_the_counts_to_admins_only_and_no_content(client
     page = admin.get("/admin/security").text
 
     counts = dict(re.findall(r'data-kind="([a-z_]+)" data-events="(\d+)"', page))
-    assert counts == {"permission_mode_changed": "3", "auth": "1", "plugin_installed": "1",
-                      "tool_decision": "1", "hook_execution_complete": "2",
-                      "mcp_server_connection": "1", "api_refusal": "1"}
+    assert counts == {name: str(events) for name, (events, _) in EXPECTED.items()}
     assert SECRET_PLUGIN not in page
     assert member.get("/admin/security").status_code == 403
     # Each kind's download is the events export filtered to it.
@@ -127,13 +139,45 @@ def test_the_api_gives_admins_the_same_counts_and_working_export_links(client, d
 
     assert answer.status_code == 200
     kinds = {kind["event_name"]: kind for kind in answer.get_json()["kinds"]}
-    assert {name: (kind["events"], kind["users"]) for name, kind in kinds.items()} == {
-        "permission_mode_changed": (3, 2), "auth": (1, 1), "plugin_installed": (1, 1),
-        "tool_decision": (1, 1), "hook_execution_complete": (2, 2),
-        "mcp_server_connection": (1, 1), "api_refusal": (1, 1)}
+    assert {name: (kind["events"], kind["users"]) for name, kind in kinds.items()} == EXPECTED
     assert [(item["detail"], item["events"]) for item in
             kinds["permission_mode_changed"]["details"]] == [("bypassPermissions", 2), ("plan", 1)]
     exported = client.get(kinds["auth"]["events_export"], headers=admin.headers)
-    assert [json.loads(line)["attributes"]["action"]
-            for line in exported.get_data(as_text=True).splitlines()] == ["login", "login"]
+    assert sorted(json.loads(line)["attributes"]["action"]
+                  for line in exported.get_data(as_text=True).splitlines()) == [
+        "login", "login", "logout"]
     assert client.get("/api/v1/security-events", headers=member.headers).status_code == 403
+
+
+def test_a_detail_an_operator_declares_content_is_never_shown(config, db, org):
+    admin = person(db, org, "admin@example.com", "admin")
+    with app_client(config, CONTENT_KEYS=("to_mode",)) as client:
+        send_records(client, org)
+        answer = client.get("/api/v1/security-events", headers=admin.headers)
+
+    assert answer.status_code == 200
+    assert "bypassPermissions" not in answer.get_data(as_text=True)
+    (modes,) = [kind for kind in answer.get_json()["kinds"]
+                if kind["event_name"] == "permission_mode_changed"]
+    assert (modes["events"], [item["detail"] for item in modes["details"]]) == (3, [None])
+
+
+@pytest.mark.parametrize("query", ["to=0001-01-02", "from=9999-12-30&to=9999-12-31"])
+def test_dates_past_what_a_window_can_hold_are_refused_naming_the_parameter(client, db, org,
+                                                                           query):
+    admin = person(db, org, "admin@example.com", "admin")
+
+    answer = client.get(f"/api/v1/security-events?{query}", headers=admin.headers)
+
+    assert answer.status_code == 400 and "years" in answer.get_json()["message"]
+
+
+@pytest.mark.parametrize("query", ["to=9999-12-31", "to=0001-01-05"])
+def test_the_page_refuses_dates_past_what_a_period_can_hold(client, app, db, org, query):
+    person(db, org, "admin@example.com", "admin")
+    admin = app.test_client()
+    sign_in(admin, org, "admin@example.com")
+
+    page = admin.get(f"/admin/security?{query}")
+
+    assert page.status_code == 400 and "between the years" in page.text

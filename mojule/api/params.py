@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import request
 
+from mojule.analytics import YEARS
 from mojule.errors import BadRequest
 
 DEFAULT_DAYS = 30
@@ -38,6 +39,9 @@ def moment(name: str, tz: str | None) -> datetime | None:
     except ValueError:
         raise BadRequest(f"Parameter {name!r}: {text!r} is not an ISO 8601 date "
                          "(2026-11-01) or date and time (2026-11-01T09:00:00Z).") from None
+    if parsed.year not in YEARS:
+        raise BadRequest(f"Parameter {name!r}: {text!r} is not between the years "
+                         f"{YEARS.start} and {YEARS.stop - 1}.")
     if parsed.tzinfo:
         return parsed
     if tz is None:

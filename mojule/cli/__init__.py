@@ -16,6 +16,7 @@ import psycopg
 
 from mojule import audit, orgs
 from mojule import config as config_module
+from mojule.analytics import YEARS
 from mojule.db import connect, org_transaction
 
 
@@ -85,6 +86,9 @@ def parse_moment(text: str | None, option: str, tz: str = "UTC") -> datetime | N
     except ValueError:
         raise click.BadParameter(f"{text!r} is not ISO 8601 (e.g. 2026-11-26T03:00:00Z)",
                                  param_hint=option) from None
+    if moment.year not in YEARS:
+        raise click.BadParameter(f"{text!r} is not between the years {YEARS.start} and "
+                                 f"{YEARS.stop - 1}", param_hint=option)
     return moment if moment.tzinfo else moment.replace(tzinfo=zone)
 
 

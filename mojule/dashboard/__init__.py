@@ -33,7 +33,15 @@ def session_secret(master_key: str) -> bytes:
 
 def init_app(app: Flask) -> None:
     """Configure the session cookie and the templates' helpers; register the pages."""
-    from mojule.dashboard import admin, connect, overview, sessions, signin, web
+    from mojule.dashboard import (
+        admin,
+        connect,
+        overview,
+        security,
+        sessions,
+        signin,
+        web,
+    )
 
     app.secret_key = session_secret(app.config["MOJULE"]["MASTER_KEY"])
     app.config.update(
@@ -44,5 +52,5 @@ def init_app(app: Flask) -> None:
     )
     app.session_interface = web.DashboardSessionInterface()
     web.init_templates(app)
-    for blueprint in (signin.bp, overview.bp, sessions.bp, admin.bp, connect.bp):
+    for blueprint in (signin.bp, overview.bp, sessions.bp, admin.bp, security.bp, connect.bp):
         app.register_blueprint(blueprint)

@@ -1,5 +1,5 @@
-"""Admin pages: ingest tokens, members, the content window, the audit log, security events,
-license state.
+"""Admin pages: ingest tokens, members, the content window, the audit log, license state
+(security events: mojule/dashboard/security.py).
 
 Each change calls the same functions as the CLI and writes the same audit row (with the
 signed-in admin as actor) in the same transaction, so an action is never left unrecorded.
@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import g, redirect, render_template, request, session, url_for
 
-from mojule import audit, orgs, people, policy, security_events
+from mojule import audit, orgs, people, policy
 from mojule.api import request_entry
 from mojule.auth import signed_in
 from mojule.dashboard.ingestion import ingestion_state, policy_decision
@@ -286,20 +286,6 @@ def audit_log():
                             **{name: value for name, value in filters.items() if value})
     return render_template("admin/audit.html", section="audit", span=span, rows=rows,
                            actor=actor or "", target=target or "", next_page=next_page)
-
-
-@bp.get("/admin/security")
-@signed_in
-def security():
-    """The period's security events (permission modes, failed logins, plugin installs,
-    tools denied, hook blocks, MCP failures, refusals), each with its events' download."""
-    span = period()
-    kinds = security_events.summary(get_connection(), g.user.org_id, span.start, span.end)
-    downloads = {entry.kind.event_name: url_for("export_api.events_ndjson",
-                                                event=entry.kind.event_name, **span.api_args())
-                 for entry in kinds}
-    return render_template("admin/security.html", section="security", span=span, kinds=kinds,
-                           exports=downloads, permissive=security_events.PERMISSIVE_MODES)
 
 
 def _audit_period() -> Period:

@@ -27,7 +27,7 @@ from flask.sessions import SecureCookieSessionInterface
 from werkzeug.exceptions import HTTPException
 
 from mojule import orgs
-from mojule.analytics import BadParameter
+from mojule.analytics import YEARS, BadParameter
 from mojule.auth import public
 from mojule.dashboard import formats
 from mojule.dashboard.ingestion import ingestion_state
@@ -213,9 +213,13 @@ def _date_arg(name: str) -> date | None:
     if not text:
         return None
     try:
-        return date.fromisoformat(text)
+        parsed = date.fromisoformat(text)
     except ValueError:
         raise BadRequest(f"{name!r} must be a date such as 2026-11-01.") from None
+    if parsed.year not in YEARS:
+        raise BadRequest(f"{name!r} must be a date between the years {YEARS.start} and "
+                         f"{YEARS.stop - 1}.")
+    return parsed
 
 
 def page_url(**changes: Any) -> str:
