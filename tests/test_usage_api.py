@@ -250,6 +250,7 @@ def test_cli_events_export_filters_as_the_api_does(client, loaded, org, app_data
     (["--tz", "Mars/Olympus"], "--tz"),
     (["--from", "2026-11-10", "--to", "2026-11-01"], "--to"),
     (["--from", "last tuesday"], "--from"),
+    (["--to", "0001-01-02"], "--to"),
 ])
 @pytest.mark.parametrize("what", ["usage", "sessions", "events"])
 def test_cli_export_bad_options_exit_2_naming_the_option(org, app_database_url, master_key,
