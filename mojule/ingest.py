@@ -215,14 +215,18 @@ def store(conn: psycopg.Connection, org_id: int, batch: Batch, keyring: Keyring,
                             if seen.context.unattributed}
             if unattributed:
                 unattributed_orgs.note(org_id)
-            readers = (_event_seats(batch) if batch.table == "log_events"
-                       and unattributed_orgs.has_any(conn, org_id) else set())
+            # Most orgs never have an unattributed session: then no session needs the
+            # seat locks or the flag checks of the rollup.
+            flags_possible = unattributed_orgs.has_any(conn, org_id)
+            readers = (_event_seats(batch) if batch.table == "log_events" and flags_possible
+                       else set())
             rollup.lock_unattributed_seats(conn, org_id, set(unattributed.values()), readers)
             if batch.sessions:
                 _upsert_sessions(conn, org_id, batch.sessions)
             # The usage rollup (mojule/rollup.py) counts the new rows in this same
             # transaction, so reports never see rows it does not hold, or the reverse.
-            checks = rollup.record_inserted(conn, org_id, batch.table, inserted, unattributed)
+            checks = rollup.record_inserted(conn, org_id, batch.table, inserted, unattributed,
+                                            flags_possible)
     except BaseException:
         # The org's record-id key, first data key or next period's data key may have been
         # created, and cached, in this transaction: the rollback took it with it, so the

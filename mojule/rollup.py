@@ -40,18 +40,22 @@ class Recheck:
 
 def record_inserted(conn: psycopg.Connection, org_id: int, table: str,
                     record_ids: Collection[bytes],
-                    unattributed: Mapping[str, str | None] | None = None) -> Recheck:
+                    unattributed: Mapping[str, str | None] | None = None,
+                    org_has_unattributed: bool = True) -> Recheck:
     """Bring the rollup up to date with the rows ingest just inserted into ``table``.
 
     Runs in the ingest transaction, after the rows were inserted and their sessions
     upserted, while the table's staging table still holds the batch; ``record_ids`` are
     the ids the insert returned (retried records are not among them), and
     ``unattributed`` the batch's unattributed sessions (migration 0008) with their seats.
+    ``org_has_unattributed`` False (``UnattributedOrgs``) skips the flag checks, here and
+    after COMMIT: both rules flag sessions beside an unattributed one, and the org has none.
     """
     if table not in ROLLED_UP or not record_ids:
         return Recheck()
     unattributed = unattributed or {}
     params = {"org_id": org_id, "record_ids": list(record_ids)}
+    checks_possible = bool(unattributed) or org_has_unattributed
     seats = {seat for seat in unattributed.values() if seat is not None}
     # Seats of sessions flagged before, checked here and not again after COMMIT: the seat
     # lock (lock_unattributed_seats) keeps this ingest from running beside one that writes
@@ -63,8 +67,11 @@ def record_inserted(conn: psycopg.Connection, org_id: int, table: str,
     # with. For log events, the unattributed sessions that just got api_request events;
     # for metric points, the named sessions that got them.
     if table == "log_events":
-        for seat, just_marked in conn.execute(query("rollup_flag_sessions"), params):
-            (seats if just_marked else checked_seats).add(seat)
+        seats.update(seat for (seat,) in conn.execute(query("rollup_flag_sessions"), params)
+                     if seat is not None)
+        if checks_possible:
+            checked_seats.update(seat for (seat,) in conn.execute(
+                query("rollup_seats_to_recheck"), params))
         # Every one, not only a first: the other rule may have flagged it before any came.
         mirror_ids = [session_id for (session_id,) in conn.execute(
             query("rollup_sessions_with_requests"),
@@ -82,8 +89,11 @@ def record_inserted(conn: psycopg.Connection, org_id: int, table: str,
                 "org_id": org_id, "session_ids": sorted(since)}).fetchall()
         mirror_ids = sorted(set(since) - set(unattributed))
         mirror = {"unattributed_ids": None, "session_ids": mirror_ids}
-    checks = Recheck(sorted(seats), mirror if mirror_ids else None)
-    found += _flag(conn, org_id, Recheck(sorted(seats | checked_seats), checks.mirror))
+    if checks_possible:
+        checks = Recheck(sorted(seats), mirror if mirror_ids else None)
+        found += _flag(conn, org_id, Recheck(sorted(seats | checked_seats), checks.mirror))
+    else:
+        checks = Recheck()
     # Recomputed whole, from their first row on: not from -infinity, since a cumulative run
     # may have begun the day before, in the seat's previous unattributed session.
     for session_id, first_seen in found:
@@ -130,9 +140,9 @@ def _flag(conn: psycopg.Connection, org_id: int, checks: Recheck) -> list[tuple]
 class UnattributedOrgs:
     """The orgs one worker knows to have unattributed sessions (migration 0008).
 
-    Most exporters send session.id, and their orgs have none: their events' ingests then
-    skip the shared seat lock (``lock_unattributed_seats``), which costs a statement per
-    batch. Once an org has one it always has (a purge keeps sessions), and ingest notes an
+    Most exporters send session.id, and their orgs have none: their ingests then skip the
+    shared seat lock (``lock_unattributed_seats``) and the flag checks of
+    ``record_inserted`` (with the transaction of ``recheck``), a few statements per batch. Once an org has one it always has (a purge keeps sessions), and ingest notes an
     org as it writes one; an org without is asked again after RECHECK_SECONDS. So for that
     long after an org's first unattributed session appears, another worker's ingest of the
     seat's events may run beside the next one written and both miss what the other did;
