@@ -14,7 +14,6 @@ trigger.
 """
 from __future__ import annotations
 
-import time
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -142,18 +141,15 @@ class UnattributedOrgs:
 
     Most exporters send session.id, and their orgs have none: their ingests then skip the
     shared seat lock (``lock_unattributed_seats``) and the flag checks of
-    ``record_inserted`` (with the transaction of ``recheck``), a few statements per batch. Once an org has one it always has (a purge keeps sessions), and ingest notes an
-    org as it writes one; an org without is asked again after RECHECK_SECONDS. So for that
-    long after an org's first unattributed session appears, another worker's ingest of the
-    seat's events may run beside the next one written and both miss what the other did;
-    `mojule purge` settles what that leaves.
+    ``record_inserted`` (with the transaction of ``recheck``), a few statements per batch,
+    for one index probe. Once an org has one it always has (a purge keeps sessions), so
+    that answer is kept; "none" is asked again on every batch, since another worker may
+    write the org's first one at any time. Only an ingest running beside the one that
+    writes it misses it; `mojule purge` settles what that leaves.
     """
-
-    RECHECK_SECONDS = 10.0
 
     def __init__(self) -> None:
         self.known: set[int] = set()
-        self._none_since: dict[int, float] = {}
 
     def note(self, org_id: int) -> None:
         """Remember that the org has an unattributed session (ingest is writing one)."""
@@ -163,13 +159,9 @@ class UnattributedOrgs:
         """Whether the org has an unattributed session; run in the org's transaction."""
         if org_id in self.known:
             return True
-        asked = self._none_since.get(org_id)
-        if asked is not None and time.monotonic() - asked < self.RECHECK_SECONDS:
-            return False
         if conn.execute(query("sessions_unattributed_any"), {"org_id": org_id}).fetchone()[0]:
             self.note(org_id)
             return True
-        self._none_since[org_id] = time.monotonic()
         return False
 
 

@@ -431,6 +431,23 @@ def test_metrics_and_events_committing_at_once_still_count_cost_once(config, db,
     assert totals(db, org)["cost_usd"] == 2 * claude_result(WRITE_TOOL)["cost_usd"]
 
 
+def test_another_workers_first_unattributed_session_is_seen_at_once(config, db, org):
+    # Worker B has served the org while it had no unattributed session. Worker A then
+    # stores the org's first: a seat's events without session.id. The same seat's metrics
+    # with session ids, served next by B, must take their cost from those events.
+    worker_a, worker_b = create_app(config), create_app(config)
+    try:
+        send(worker_b.test_client(), org, "metrics", body(SHARED_SEAT[0], "metrics"))
+        send(worker_a.test_client(), org, "logs", without_session_ids(body(WRITE_TOOL, "logs")))
+        send(worker_b.test_client(), org, "metrics", body(WRITE_TOOL, "metrics"))
+    finally:
+        close_pool(worker_a)
+        close_pool(worker_b)
+
+    assert totals(db, org)["cost_usd"] == (claude_result(SHARED_SEAT[0])["cost_usd"]
+                                           + claude_result(WRITE_TOOL)["cost_usd"])
+
+
 def test_a_resumed_session_and_its_new_days_metrics_committing_at_once_count_cost_once(
         config, db, org, database_url):
     # The session was flagged on day 1, its metrics without session.id filed under the
