@@ -14,7 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -179,6 +179,12 @@ def _check_tz(tz: str) -> None:
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError, TypeError):
         raise BadParameter("tz", f"unknown time zone {tz!r}") from None
+
+
+def listed(values: Iterable[str]) -> list[str]:
+    """Return the items of a repeated, or comma-separated, parameter (``group_by``,
+    ``event``) as the API and the CLI take them: stripped, empty ones dropped."""
+    return [item.strip() for value in values for item in value.split(",") if item.strip()]
 
 
 def check_event_names(names: Sequence[str] | None) -> list[str] | None:

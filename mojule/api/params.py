@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import request
 
+from mojule import analytics
 from mojule.analytics import YEARS
 from mojule.errors import BadRequest
 
@@ -65,8 +66,7 @@ def group_by() -> list[str]:
 
 def listed(name: str) -> list[str]:
     """Return a parameter's values, repeated (?event=a&event=b) or comma-separated."""
-    return [item.strip() for value in request.args.getlist(name)
-            for item in value.split(",") if item.strip()]
+    return analytics.listed(request.args.getlist(name))
 
 
 def whole_number(name: str, default: int, lowest: int, highest: int | None = None) -> int:

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 import click
 
-from mojule import exports
+from mojule import analytics, exports
 from mojule.analytics import BadParameter
 from mojule.cli import CliContext, cli, parse_moment, pass_cli, time_zone
 
@@ -60,7 +60,7 @@ def export_usage(ctx: CliContext, slug, since, until, tz, groups, fmt, output) -
     """The usage report, one row per group."""
     org_id = ctx.org(slug).org_id
     start, end = _window(since, until, tz)
-    groups = [g.strip() for value in groups for g in value.split(",") if g.strip()]
+    groups = analytics.listed(groups)
     try:
         rows = exports.usage_rows(ctx.conn, org_id, start, end, groups, tz, None)
     except BadParameter as exc:
@@ -95,9 +95,9 @@ def export_events(ctx: CliContext, slug, since, until, tz, event_names, user, ou
     """Every event of the window without content, as JSON lines."""
     org_id = ctx.org(slug).org_id
     start, end = _window(since, until, tz)
-    names = [name.strip() for value in event_names for name in value.split(",") if name.strip()]
     try:
-        rows = exports.event_rows(ctx.conn, org_id, start, end, None, user, names)
+        rows = exports.event_rows(ctx.conn, org_id, start, end, None, user,
+                                  analytics.listed(event_names))
     except BadParameter as exc:
         raise click.BadParameter(str(exc), param_hint="--event") from None
     _write((line.decode() for line in exports.ndjson_lines(rows)), output)
