@@ -16,7 +16,7 @@ from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -160,8 +160,14 @@ def report(conn: psycopg.Connection, org_id: int, scope: Scope, groups: Sequence
     params = report_params(org_id, scope, groups, tz, use_rollup)
     with conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(statement(columns), params, prepare=False).fetchall()
-    return [{"key": {group: row[column] for group, column in zip(groups, columns)},
+    return [{"key": {group: _key(row[column]) for group, column in zip(groups, columns)},
              **measures(row)} for row in rows]
+
+
+def _key(value: Any) -> Any:
+    """Return a group's key as reports show it: days and weeks (dates in the statement,
+    which compares them far faster than text) as YYYY-MM-DD."""
+    return value.isoformat() if isinstance(value, date) else value
 
 
 def report_params(org_id: int, scope: Scope, groups: Sequence[str], tz: str = "UTC",
@@ -173,7 +179,17 @@ def report_params(org_id: int, scope: Scope, groups: Sequence[str], tz: str = "U
     # Paging picks sessions; a report covers all of its scope.
     return {**scope.params(org_id), **attrs, "tz": tz, "rollup_from": rollup_from,
             "rollup_to": rollup_to, "limit": None, "after_last_seen": None,
-            "after_session_id": None, **{f"by_{key}": key in groups for key in COMPUTED_KEYS}}
+            "after_session_id": None, "join_sessions": joins_sessions(scope, groups),
+            **{f"by_{key}": key in groups for key in COMPUTED_KEYS}}
+
+
+def joins_sessions(scope: Scope, groups: Sequence[str]) -> bool:
+    """True when the sessions a report reads whole from session_usage must be joined to
+    their sessions rows: to keep those of a person, a seat or a model, or to group them by
+    a resource attribute. Every other report reads them from session_usage alone; a
+    session read whole lies inside the window, so inside the scope, by construction."""
+    return (scope.seats is not None or scope.user is not None or scope.model is not None
+            or any(group.startswith(ATTR_PREFIX) for group in groups))
 
 
 def rollup_span(start: datetime, end: datetime, groups: Sequence[str],

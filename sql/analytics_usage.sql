@@ -23,9 +23,14 @@
 -- A session whose counted rows all lie in those whole quarter hours (grouped by day or
 -- week: in one local day or week too) and that sent no gauge in the window is read from
 -- session_usage instead: its sums over its whole life, one row, or one per raw model when
--- grouped by model, with its cost already rounded as above (migration 0006). Only the other
--- sessions, at the window's edges, are summed and rounded here.
-WITH scope AS (
+-- grouped by model, with its cost already rounded as above (migration 0006), and with its
+-- session's seat, terminal and app version (migration 0013). Only the other sessions, at
+-- the window's edges, are summed and rounded here.
+--
+-- `scope` is not materialized: the few facts of the edge sessions find their session
+-- through its key, and the many sessions read whole need no sessions row at all unless
+-- the scope filters them or the report groups them by a resource attribute.
+WITH scope AS NOT MATERIALIZED (
     SELECT sc.session_id, sc.seat_identity, sc.terminal_type, sc.app_version,
            CASE WHEN %(attr_0)s::text IS NOT NULL THEN sc.resource_attributes END
                AS resource_attributes,
@@ -85,28 +90,58 @@ points AS (
             OR (m.attributes ->> 'start_type') IS DISTINCT FROM 'agents_view')
        AND (%(session_ids)s::text[] IS NULL OR m.session_id = ANY (%(session_ids)s::text[]))
 ),
-span_sessions AS (
-    -- The sessions with counted rows in the whole quarter hours (from their session_usage
-    -- totals rows), in scope or not, and whether each is read whole.
-    SELECT u.session_id,
-           u.first_bucket >= %(rollup_from)s
-           AND u.last_bucket < %(rollup_to)s
+span_rows AS (
+    -- The session_usage rows of the sessions with counted rows in the whole quarter hours
+    -- (totals, or per raw model when grouped by model), each with whether its session is
+    -- read whole, and the keys of the report's groups. A row carries its session's seat,
+    -- terminal and app version (migration 0013), and a session read whole lies inside the
+    -- window: only a scope that filters sessions, or a grouping by a resource attribute,
+    -- needs the sessions rows themselves (join_sessions).
+    SELECT w.session_id,
+           w.first_bucket >= %(rollup_from)s
+           AND w.last_bucket < %(rollup_to)s
            AND (NOT %(by_day)s
-                OR to_char(u.first_bucket AT TIME ZONE %(tz)s::text, 'YYYY-MM-DD')
-                   = to_char(u.last_bucket AT TIME ZONE %(tz)s::text, 'YYYY-MM-DD'))
+                OR (w.first_bucket AT TIME ZONE %(tz)s::text)::date
+                   = (w.last_bucket AT TIME ZONE %(tz)s::text)::date)
            AND (NOT %(by_week)s
-                OR date_trunc('week', u.first_bucket AT TIME ZONE %(tz)s::text)
-                   = date_trunc('week', u.last_bucket AT TIME ZONE %(tz)s::text))
+                OR date_trunc('week', w.first_bucket AT TIME ZONE %(tz)s::text)
+                   = date_trunc('week', w.last_bucket AT TIME ZONE %(tz)s::text))
            AND NOT EXISTS (SELECT 1
                              FROM points AS g
                             WHERE g.kind = 'gauge'
-                              AND g.session_id = u.session_id) AS whole
-      FROM session_usage AS u
-     WHERE u.org_id = %(org_id)s
-       AND NOT u.per_model
-       AND u.last_bucket >= %(rollup_from)s
-       AND u.first_bucket < %(rollup_to)s
-       AND (%(session_ids)s::text[] IS NULL OR u.session_id = ANY (%(session_ids)s::text[]))
+                              AND g.session_id = w.session_id) AS whole,
+           w.counted AND NOT w.not_a_session AS counted, w.model, w.models,
+           w.seat_identity, w.whole_micros,
+           w.input_tokens, w.output_tokens, w.cache_read_tokens, w.cache_creation_tokens,
+           w.api_requests, w.api_errors, w.api_retries_exhausted, w.tool_calls,
+           w.tool_successes, w.tool_failures, w.tool_duration_ms, w.tool_timed,
+           w.tool_accepts, w.tool_rejects, w.lines_added, w.lines_removed, w.commits,
+           w.pull_requests, w.edits_accepted, w.edits_rejected, w.active_time_user_s,
+           w.active_time_cli_s,
+           CASE WHEN %(by_day)s
+                THEN (w.first_bucket AT TIME ZONE %(tz)s::text)::date END AS key_day,
+           CASE WHEN %(by_week)s
+                THEN date_trunc('week', w.first_bucket AT TIME ZONE %(tz)s::text)::date
+           END AS key_week,
+           w.seat_identity AS key_user,
+           CASE WHEN %(by_model)s THEN w.model_key END AS key_model,
+           w.terminal_type AS key_terminal,
+           w.app_version AS key_app_version,
+           sc.resource_attributes ->> %(attr_0)s AS key_attr_0,
+           sc.resource_attributes ->> %(attr_1)s AS key_attr_1,
+           w.session_id AS key_session,
+           NULL::text AS key_tool,
+           NULL::text AS key_language
+      FROM session_usage AS w
+      LEFT JOIN scope AS sc
+        ON %(join_sessions)s
+       AND sc.session_id = w.session_id
+     WHERE w.org_id = %(org_id)s
+       AND w.per_model = %(by_model)s
+       AND w.last_bucket >= %(rollup_from)s
+       AND w.first_bucket < %(rollup_to)s
+       AND (%(session_ids)s::text[] IS NULL OR w.session_id = ANY (%(session_ids)s::text[]))
+       AND (NOT %(join_sessions)s OR sc.session_id IS NOT NULL)
 ),
 run_baselines AS (
     -- The highest value each cumulative run had reached before its stretch of the window.
@@ -231,7 +266,7 @@ facts AS (
       FROM usage_rollup AS r
      WHERE r.org_id = %(org_id)s
        -- The sessions not read whole: few, found through the index.
-       AND r.session_id = ANY (ARRAY(SELECT session_id FROM span_sessions WHERE NOT whole))
+       AND r.session_id = ANY (ARRAY(SELECT session_id FROM span_rows WHERE NOT whole))
        AND r.bucket >= %(rollup_from)s
        AND r.bucket < %(rollup_to)s
 ),
@@ -255,10 +290,9 @@ keyed AS (
            f.lines_added, f.lines_removed, f.commits, f.pull_requests, f.edits_accepted,
            f.edits_rejected, f.active_time_user_s, f.active_time_cli_s,
            CASE WHEN %(by_day)s
-                THEN to_char(f.time AT TIME ZONE %(tz)s::text, 'YYYY-MM-DD') END AS key_day,
+                THEN (f.time AT TIME ZONE %(tz)s::text)::date END AS key_day,
            CASE WHEN %(by_week)s
-                THEN to_char(date_trunc('week', f.time AT TIME ZONE %(tz)s::text), 'YYYY-MM-DD')
-           END AS key_week,
+                THEN date_trunc('week', f.time AT TIME ZONE %(tz)s::text)::date END AS key_week,
            sc.seat_identity AS key_user,
            CASE WHEN %(by_model)s THEN regexp_replace(f.model, '\[[^]]*\]$', '') END AS key_model,
            sc.terminal_type AS key_terminal,
@@ -311,42 +345,6 @@ rounded AS (
       FROM per_session AS ps
     WINDOW running AS (PARTITION BY ps.session_id {group_order} ROWS UNBOUNDED PRECEDING)
 ),
-whole_rows AS (
-    -- The session_usage rows of the sessions read whole, in scope, with the keys of the
-    -- report's groups: each session's totals row, or its model rows when grouped by model.
-    SELECT u.session_id, u.counted AND NOT sc.not_a_session AS counted, u.model, u.models,
-           sc.seat_identity, u.whole_micros,
-           u.input_tokens, u.output_tokens, u.cache_read_tokens, u.cache_creation_tokens,
-           u.api_requests, u.api_errors, u.api_retries_exhausted, u.tool_calls,
-           u.tool_successes, u.tool_failures, u.tool_duration_ms, u.tool_timed,
-           u.tool_accepts, u.tool_rejects, u.lines_added, u.lines_removed, u.commits,
-           u.pull_requests, u.edits_accepted, u.edits_rejected, u.active_time_user_s,
-           u.active_time_cli_s,
-           CASE WHEN %(by_day)s
-                THEN to_char(u.first_bucket AT TIME ZONE %(tz)s::text, 'YYYY-MM-DD') END AS key_day,
-           CASE WHEN %(by_week)s
-                THEN to_char(date_trunc('week', u.first_bucket AT TIME ZONE %(tz)s::text),
-                             'YYYY-MM-DD')
-           END AS key_week,
-           sc.seat_identity AS key_user,
-           CASE WHEN %(by_model)s THEN u.model_key END AS key_model,
-           sc.terminal_type AS key_terminal,
-           sc.app_version AS key_app_version,
-           sc.resource_attributes ->> %(attr_0)s AS key_attr_0,
-           sc.resource_attributes ->> %(attr_1)s AS key_attr_1,
-           u.session_id AS key_session,
-           NULL::text AS key_tool,
-           NULL::text AS key_language
-      FROM span_sessions AS w
-      JOIN session_usage AS u
-        ON u.org_id = %(org_id)s
-       AND u.per_model = %(by_model)s
-       AND u.session_id = w.session_id
-       AND u.last_bucket >= %(rollup_from)s   -- implied by w.whole; lets session_usage_window serve
-      JOIN scope AS sc
-        ON sc.session_id = w.session_id
-     WHERE w.whole
-),
 models AS (
     -- The raw model names of each group.
     SELECT {key_columns} model
@@ -357,7 +355,8 @@ models AS (
     SELECT {key_columns} used.model
       -- Few groups and sessions share few sets of models: those first.
       FROM (SELECT DISTINCT {key_columns} coalesce(models, ARRAY[model]) AS models
-              FROM whole_rows) AS sets
+              FROM span_rows
+             WHERE whole) AS sets
      CROSS JOIN LATERAL unnest(sets.models) AS used (model)
      WHERE used.model IS NOT NULL
 ),
@@ -377,7 +376,8 @@ whole_groups AS (
            sum(edits_accepted) AS edits_accepted, sum(edits_rejected) AS edits_rejected,
            sum(active_time_user_s) AS active_time_user_s,
            sum(active_time_cli_s) AS active_time_cli_s
-      FROM whole_rows
+      FROM span_rows
+     WHERE whole
      GROUP BY {group_by}
 ),
 grouped AS (
@@ -403,7 +403,7 @@ grouped AS (
     SELECT {key_columns} 0, seat_identity, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
            NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
            NULL, NULL, NULL
-      FROM (SELECT DISTINCT {key_columns} seat_identity FROM whole_rows) AS seats
+      FROM (SELECT DISTINCT {key_columns} seat_identity FROM span_rows WHERE whole) AS seats
     UNION ALL
     SELECT {key_columns} 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
            NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,

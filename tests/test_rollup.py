@@ -13,7 +13,7 @@ from decimal import Decimal
 
 import pytest
 
-from mojule import accounting, analytics
+from mojule import accounting, analytics, schema
 from mojule.accounting import Scope
 from tests.conftest import fixture_bytes
 from tests.test_analytics import (
@@ -200,3 +200,70 @@ def test_sessions_wholly_inside_the_window_are_read_from_their_totals(client, or
     assert rows >= len(SESSIONS)
     assert sum(row["cost_usd"] for row in after) - sum(row["cost_usd"] for row in before) == rows
     assert report(db, org_id, FROM, TO, groups, use_rollup=False) == before
+
+
+# What a session learns of its seat and client (sql/session_upsert.sql fills them in once).
+IDENTITY_KEYS = ("user.email", "user.account_uuid", "user.account_id", "user.id",
+                 "organization.id", "terminal.type", "app.version", "service.version")
+
+
+def anonymous(payload: dict) -> dict:
+    """The payload without any attribute naming the seat, terminal or app version."""
+    if isinstance(payload, list):
+        return [anonymous(item) for item in payload]
+    if not isinstance(payload, dict):
+        return payload
+    return {key: [attr for attr in value if attr.get("key") not in IDENTITY_KEYS]
+            if key == "attributes" else anonymous(value) for key, value in payload.items()}
+
+
+def only_events(logs: dict, name: str) -> dict:
+    logs = json.loads(json.dumps(logs))
+    for scope in logs["resourceLogs"][0]["scopeLogs"]:
+        scope["logRecords"] = [record for record in scope["logRecords"]
+                               if record["body"].get("stringValue") == name]
+    return logs
+
+
+def test_session_usage_follows_what_its_session_learns_later(client, org, db):
+    # Usage first comes without a seat, terminal or app version; a later event that the
+    # rollup does not count brings them. The session's session_usage rows, which reports
+    # read a whole session from, take them from the session (migration 0013's trigger).
+    org_id = org.org.org_id
+    for name in SESSIONS:
+        send(client, org, "logs", anonymous(body(name, "logs")))
+        send(client, org, "metrics", anonymous(body(name, "metrics")))
+    assert db.execute("SELECT count(*) FROM session_usage WHERE org_id = %s"
+                      " AND (seat_identity IS NOT NULL OR terminal_type IS NOT NULL)",
+                      (org_id,)).fetchone()[0] == 0
+    rollup = stored_rollup(db, org_id)
+
+    for name in SESSIONS:
+        send(client, org, "logs", only_events(body(name, "logs"), "claude_code.user_prompt"))
+
+    assert stored_rollup(db, org_id) == rollup   # the rollup did not move
+    totals = stored_session_usage(db, org_id)
+    assert totals == recomputed_session_usage(db, org_id)
+    seats = {row[0] for row in db.execute(
+        "SELECT DISTINCT seat_identity FROM session_usage WHERE org_id = %s", (org_id,))}
+    assert None not in seats and len(seats) >= 2
+    for groups in (["user"], ["terminal", "app_version"], ["day", "user"]):
+        by_group = report(db, org_id, FROM, TO, groups)
+        assert by_group == report(db, org_id, FROM, TO, groups, use_rollup=False)
+        assert all(None not in row["key"].values() for row in by_group)
+
+
+def test_migration_0013_copies_each_session_into_its_session_usage_rows(client, org, db):
+    org_id = org.org.org_id
+    send_everything(client, org, "logs and metrics")
+    expected = stored_session_usage(db, org_id)
+    # As a release before 0013 left them: nothing copied.
+    db.execute("UPDATE session_usage SET seat_identity = NULL, terminal_type = NULL,"
+               " app_version = NULL, not_a_session = false WHERE org_id = %s", (org_id,))
+    assert stored_session_usage(db, org_id) != expected
+    migration = (schema.MIGRATIONS_DIR / "0013_session_usage_dimensions.sql").read_text()
+
+    with db.transaction():
+        db.execute(migration[migration.rindex("DO $$"):])
+
+    assert stored_session_usage(db, org_id) == expected == recomputed_session_usage(db, org_id)
