@@ -382,8 +382,11 @@ whole_groups AS (
 ),
 grouped AS (
     -- What each group adds up: the sessions summed and rounded here, one row each; the
-    -- sessions read whole, per group, and their seats; and the group's model names.
-    SELECT {key_columns} (NOT not_a_session)::integer AS sessions, seat_identity, whole_micros,
+    -- sessions read whole, per group; the group's seats, once each; and its model names,
+    -- once each. No aggregate below needs DISTINCT or ORDER BY, so groups are hashed, not
+    -- sorted.
+    SELECT {key_columns} (NOT not_a_session)::integer AS sessions, NULL::text AS seat_identity,
+           whole_micros,
            input_tokens,
            output_tokens, cache_read_tokens, cache_creation_tokens, api_requests, api_errors,
            api_retries_exhausted, tool_calls, tool_successes, tool_failures, tool_duration_ms,
@@ -403,7 +406,9 @@ grouped AS (
     SELECT {key_columns} 0, seat_identity, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
            NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
            NULL, NULL, NULL
-      FROM (SELECT DISTINCT {key_columns} seat_identity FROM span_rows WHERE whole) AS seats
+      FROM (SELECT {key_columns} seat_identity FROM rounded
+            UNION
+            SELECT {key_columns} seat_identity FROM span_rows WHERE whole) AS seats
     UNION ALL
     SELECT {key_columns} 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
            NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
@@ -417,7 +422,7 @@ SELECT {key_columns}
        coalesce(round(sum(cache_read_tokens)), 0)::bigint                     AS cache_read_tokens,
        coalesce(round(sum(cache_creation_tokens)), 0)::bigint                 AS cache_creation_tokens,
        sum(sessions)::bigint                                                  AS sessions,
-       count(DISTINCT seat_identity)                                          AS active_users,
+       count(seat_identity)                                                   AS active_users,
        coalesce(sum(api_requests), 0)::bigint                                 AS api_requests,
        coalesce(sum(api_errors), 0)::bigint                                   AS api_errors,
        coalesce(sum(api_retries_exhausted), 0)::bigint                        AS api_retries_exhausted,
@@ -435,8 +440,9 @@ SELECT {key_columns}
        coalesce(round(sum(edits_rejected)), 0)::bigint                        AS edits_rejected,
        round(coalesce(sum(active_time_user_s), 0), 3)::float8                 AS active_time_user_s,
        round(coalesce(sum(active_time_cli_s), 0), 3)::float8                  AS active_time_cli_s,
-       coalesce(array_agg(model ORDER BY model) FILTER (WHERE model IS NOT NULL),
-                ARRAY[]::text[])                                              AS models
+       ARRAY(SELECT used.model
+               FROM unnest(array_agg(model) FILTER (WHERE model IS NOT NULL)) AS used (model)
+              ORDER BY used.model)                                            AS models
   FROM grouped
  GROUP BY {group_by}
 {order_by}

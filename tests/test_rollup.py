@@ -267,3 +267,23 @@ def test_migration_0013_copies_each_session_into_its_session_usage_rows(client, 
         db.execute(migration[migration.rindex("DO $$"):])
 
     assert stored_session_usage(db, org_id) == expected == recomputed_session_usage(db, org_id)
+
+
+@pytest.mark.parametrize("use_rollup", [True, False])
+def test_each_seat_is_one_active_user_whichever_way_its_sessions_are_read(client, org, db,
+                                                                          use_rollup):
+    # bash-tool and failing-bash are two sessions of one seat. Cut windows leave one of
+    # them whole (read from session_usage) and the other at the edge (summed here).
+    org_id = org.org.org_id
+    send_everything(client, org, "logs and metrics")
+    times = sorted({row[0] for row in db.execute(
+        "SELECT time FROM log_events WHERE org_id = %s", (org_id,))})
+    starts = [FROM, times[1], times[len(times) // 2]]
+    for start in starts:
+        by_user = report(db, org_id, start, TO, ["user"], use_rollup=use_rollup)
+        by_day_and_user = report(db, org_id, start, TO, ["day", "user"],
+                                 use_rollup=use_rollup)
+        (total,) = report(db, org_id, start, TO, [], use_rollup=use_rollup)
+        assert by_user and all(row["active_users"] == 1 for row in by_user + by_day_and_user)
+        assert total["active_users"] == len(by_user)
+    assert max(row["sessions"] for row in report(db, org_id, FROM, TO, ["user"])) >= 2
