@@ -112,12 +112,22 @@ def grouping(groups: Sequence[str]) -> tuple[list[str], dict[str, str | None]]:
     return columns, attrs
 
 
-def statement(columns: Sequence[str]) -> sql.Composed:
-    """Return the core statement grouped, and ordered, by the key ``columns``."""
+# How analytics_usage.sql reads the session_usage rows of the sessions it reads whole:
+# joined to their sessions in scope, or alone (see ``joins_sessions``).
+SESSIONS_JOIN = {
+    True: "FROM session_usage AS w JOIN scope AS sc ON sc.session_id = w.session_id",
+    False: "FROM session_usage AS w, (SELECT NULL::jsonb AS resource_attributes) AS sc",
+}
+
+
+def statement(columns: Sequence[str], join_sessions: bool = True) -> sql.Composed:
+    """Return the core statement grouped, and ordered, by the key ``columns``; its whole
+    sessions joined to their sessions rows when ``join_sessions`` (``joins_sessions``)."""
     names = [sql.Identifier(column) for column in columns]
     order = sql.SQL(", ").join(names)
     return sql.SQL(query("analytics_usage")).format(
         sessions=sql.SQL(query("analytics_sessions")),
+        sessions_join=sql.SQL(SESSIONS_JOIN[join_sessions]),
         key_columns=sql.SQL("").join(sql.SQL("{}, ").format(name) for name in names),
         group_by=order if names else sql.SQL("()"),
         group_order=sql.SQL("ORDER BY {}").format(order) if names else sql.SQL(""),
@@ -159,7 +169,8 @@ def report(conn: psycopg.Connection, org_id: int, scope: Scope, groups: Sequence
     columns, _ = grouping(groups)
     params = report_params(org_id, scope, groups, tz, use_rollup)
     with conn.cursor(row_factory=dict_row) as cur:
-        rows = cur.execute(statement(columns), params, prepare=False).fetchall()
+        rows = cur.execute(statement(columns, joins_sessions(scope, groups)), params,
+                           prepare=False).fetchall()
     return [{"key": {group: _key(row[column]) for group, column in zip(groups, columns)},
              **measures(row)} for row in rows]
 
@@ -179,7 +190,7 @@ def report_params(org_id: int, scope: Scope, groups: Sequence[str], tz: str = "U
     # Paging picks sessions; a report covers all of its scope.
     return {**scope.params(org_id), **attrs, "tz": tz, "rollup_from": rollup_from,
             "rollup_to": rollup_to, "limit": None, "after_last_seen": None,
-            "after_session_id": None, "join_sessions": joins_sessions(scope, groups),
+            "after_session_id": None,
             **{f"by_{key}": key in groups for key in COMPUTED_KEYS}}
 
 

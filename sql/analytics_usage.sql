@@ -96,7 +96,9 @@ span_rows AS (
     -- read whole, and the keys of the report's groups. A row carries its session's seat,
     -- terminal and app version (migration 0013), and a session read whole lies inside the
     -- window: only a scope that filters sessions, or a grouping by a resource attribute,
-    -- needs the sessions rows themselves (join_sessions).
+    -- needs the sessions rows themselves. mojule/accounting.py puts in {sessions_join}
+    -- either `FROM session_usage AS w JOIN scope AS sc USING (session_id)`, or no join
+    -- (`sc` then a row of NULLs).
     SELECT w.session_id,
            w.first_bucket >= %(rollup_from)s
            AND w.last_bucket < %(rollup_to)s
@@ -132,16 +134,12 @@ span_rows AS (
            w.session_id AS key_session,
            NULL::text AS key_tool,
            NULL::text AS key_language
-      FROM session_usage AS w
-      LEFT JOIN scope AS sc
-        ON %(join_sessions)s
-       AND sc.session_id = w.session_id
+      {sessions_join}
      WHERE w.org_id = %(org_id)s
        AND w.per_model = %(by_model)s
        AND w.last_bucket >= %(rollup_from)s
        AND w.first_bucket < %(rollup_to)s
        AND (%(session_ids)s::text[] IS NULL OR w.session_id = ANY (%(session_ids)s::text[]))
-       AND (NOT %(join_sessions)s OR sc.session_id IS NOT NULL)
 ),
 run_baselines AS (
     -- The highest value each cumulative run had reached before its stretch of the window.
