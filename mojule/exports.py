@@ -106,15 +106,18 @@ def session_columns() -> list[str]:
 
 
 def event_rows(conn: psycopg.Connection, org_id: int, start: datetime, end: datetime,
-               seats, user: str | None = None,
-               event_names: Sequence[str] | None = None) -> Iterator[dict]:
+               seats, user: str | None = None, event_names: Sequence[str] | None = None,
+               notable_only: bool = False) -> Iterator[dict]:
     """Yield the window's events without content, oldest first, through a server-side cursor.
 
-    ``user`` keeps one seat's (as the usage reports do); ``event_names`` some events only.
-    Raises BadParameter naming a bad one at once, before a row is read.
+    ``user`` keeps one seat's (as the usage reports do); ``event_names`` some events only;
+    ``notable_only`` the events the Security page counts (failed logins, denied tools,
+    blocking hooks, failed MCP connections, and all of the other kinds). Raises
+    BadParameter naming a bad parameter at once, before a row is read.
     """
     scope = Scope(start, end, seats=seats, user=analytics.seat_user(user))
-    params = {**scope.params(org_id), "event_names": analytics.check_event_names(event_names)}
+    params = {**scope.params(org_id), "event_names": analytics.check_event_names(event_names),
+              "notable_only": notable_only}
     return _stream_events(conn, org_id, params)
 
 

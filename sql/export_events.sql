@@ -2,7 +2,9 @@
 -- attributes), oldest first, for /api/v1/export/events.ndjson and `mojule export events`.
 -- A member's export keeps only the events of their own seat identities. Optionally only
 -- some event names (a security review pulls permission_mode_changed, auth,
--- plugin_installed, ...; the (org_id, event_name, time) index finds them), and one seat.
+-- plugin_installed, ...; the (org_id, event_name, time) index finds them), only those a
+-- security review counts (notable_only: mojule_security_notable(), migration 0014, as the
+-- Security page counts them), and one seat.
 SELECT e.time, e.session_id, e.event_name, e.event_sequence, e.prompt_id, e.seat_identity,
        e.user_email, e.user_account_uuid, e.user_id, e.terminal_type, e.app_version,
        e.model, e.input_tokens, e.output_tokens, e.cache_read_tokens, e.cache_creation_tokens,
@@ -18,6 +20,8 @@ SELECT e.time, e.session_id, e.event_name, e.event_sequence, e.prompt_id, e.seat
         OR e.user_account_uuid = ANY (%(seat_account_uuids)s::text[])
         OR e.user_id = ANY (%(seat_user_ids)s::text[]))
    AND (%(event_names)s::text[] IS NULL OR e.event_name = ANY (%(event_names)s::text[]))
+   AND (NOT %(notable_only)s
+        OR mojule_security_notable(e.event_name, e.success, e.decision, e.attributes))
    AND (%(user)s::text IS NULL
         OR %(user)s::text IN (e.seat_identity, lower(e.user_email), e.user_account_uuid, e.user_id))
  ORDER BY e.time, e.record_id

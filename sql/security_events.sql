@@ -4,9 +4,10 @@
 -- hook blocked, MCP servers that failed to connect, refused requests; their event names
 -- in %(event_names)s, from mojule/security_events.py). One row per kind (is_total) and one
 -- per kind and detail, each with its events, distinct users (events without a seat count
--- as one unknown user) and last time. Details are plaintext usage attributes only (modes,
--- actions, hook events, tool names), never content; the (org_id, event_name, time) index
--- finds the few events.
+-- as one unknown user) and last time; which events count is mojule_security_notable()
+-- (migration 0014). Details are plaintext usage attributes only (modes, actions, hook
+-- events, tool names), never content; the (org_id, event_name, time) index finds the few
+-- events.
 SELECT found.event_name, GROUPING(found.detail) = 1 AS is_total, found.detail,
        count(*) AS events, count(DISTINCT coalesce(found.seat_identity, '')) AS seats,
        max(found.time) AS last_seen
@@ -24,17 +25,6 @@ SELECT found.event_name, GROUPING(found.detail) = 1 AS is_total, found.detail,
            AND e.time >= %(from)s
            AND e.time < %(to)s
            AND e.event_name = ANY (%(event_names)s::text[])
-           AND CASE e.event_name
-                   WHEN 'auth' THEN e.success IS FALSE
-                   WHEN 'tool_decision' THEN e.decision = 'reject'
-                   -- A count sent as an integer, a double (1.0) or a numeric string.
-                   WHEN 'hook_execution_complete' THEN
-                       CASE WHEN e.attributes ->> 'num_blocking' ~ '^\s*([0-9]+\.?[0-9]*|\.[0-9]+)\s*$'
-                            THEN trim(e.attributes ->> 'num_blocking')::numeric > 0
-                            ELSE false
-                       END
-                   WHEN 'mcp_server_connection' THEN e.attributes ->> 'status' = 'failed'
-                   ELSE true
-               END) AS found
+           AND mojule_security_notable(e.event_name, e.success, e.decision, e.attributes)) AS found
  GROUP BY GROUPING SETS ((found.event_name, found.detail), (found.event_name))
  ORDER BY found.event_name, is_total DESC, events DESC, found.detail

@@ -142,11 +142,38 @@ def test_the_api_gives_admins_the_same_counts_and_working_export_links(client, d
     assert {name: (kind["events"], kind["users"]) for name, kind in kinds.items()} == EXPECTED
     assert [(item["detail"], item["events"]) for item in
             kinds["permission_mode_changed"]["details"]] == [("bypassPermissions", 2), ("plan", 1)]
-    exported = client.get(kinds["auth"]["events_export"], headers=admin.headers)
+    # Each kind's export holds the events its count counted, and only those.
+    for name, kind in kinds.items():
+        exported = client.get(kind["events_export"], headers=admin.headers)
+        lines = [json.loads(line) for line in exported.get_data(as_text=True).splitlines()]
+        assert len(lines) == kind["events"] and {line["event_name"] for line in lines} <= {name}
+    failed = client.get(kinds["auth"]["events_export"], headers=admin.headers)
     assert sorted(json.loads(line)["attributes"]["action"]
-                  for line in exported.get_data(as_text=True).splitlines()) == [
-        "login", "login", "logout"]
+                  for line in failed.get_data(as_text=True).splitlines()) == ["login", "logout"]
     assert client.get("/api/v1/security-events", headers=member.headers).status_code == 403
+
+
+def test_the_events_export_keeps_notable_events_only_when_asked(client, db, org):
+    admin = person(db, org, "admin@example.com", "admin")
+    send_records(client, org)
+    window = {"from": (NOW - timedelta(days=1)).isoformat(), "to": NOW.isoformat()}
+
+    def exported(**args) -> list[dict]:
+        answer = client.get("/api/v1/export/events.ndjson", headers=admin.headers,
+                            query_string={**window, **args})
+        assert answer.status_code == 200, answer.get_json()
+        return [json.loads(line) for line in answer.get_data(as_text=True).splitlines()]
+
+    everything, notable = exported(), exported(notable="true")
+    assert exported(notable="false") == everything
+    assert len(notable) < len(everything)
+    counted = {entry.kind.event_name: entry.events for entry in
+               security_events.summary(db, org.org.org_id, NOW - timedelta(days=1), NOW)}
+    for name, events in counted.items():
+        assert len([line for line in notable if line["event_name"] == name]) == events
+    answer = client.get("/api/v1/export/events.ndjson", headers=admin.headers,
+                        query_string={**window, "notable": "maybe"})
+    assert answer.status_code == 400 and "'notable'" in answer.get_json()["message"]
 
 
 def test_a_detail_an_operator_declares_content_is_never_shown(config, db, org):

@@ -244,6 +244,18 @@ def test_cli_events_export_filters_as_the_api_does(client, loaded, org, app_data
     assert alice.exit_code == 0, alice.output
     assert {json.loads(line)["user_email"] for line in alice.stdout.splitlines()} == {
         "alice@example.com"}
+    # Accepted tool decisions are not what a security review counts.
+    notable = CliRunner().invoke(cli, ["export", "events", "--org", org.org.slug, *window,
+                                       "--notable"], env=env)
+    everything = get(client, f"/api/v1/export/events.ndjson?{WINDOW}",
+                     people["admin"]).get_data(as_text=True).splitlines()
+    api = get(client, f"/api/v1/export/events.ndjson?{WINDOW}&notable=1",
+              people["admin"]).get_data(as_text=True)
+    assert notable.exit_code == 0, notable.output
+    assert notable.stdout == api
+    accepted = [line for line in map(json.loads, everything)
+                if line["event_name"] == "tool_decision" and line["decision"] == "accept"]
+    assert accepted and len(api.splitlines()) == len(everything) - len(accepted)
 
 
 @pytest.mark.parametrize("args, option", [

@@ -65,10 +65,12 @@ def sessions_csv():
 @user_token_or_signed_in
 def events_ndjson():
     """Every event of the window without content, as JSON lines, oldest first; ``event``
-    (repeatable or comma-separated) keeps some events only, ``user`` one seat's."""
+    (repeatable or comma-separated) keeps some events only, ``user`` one seat's, and
+    ``notable=true`` those the Security page counts."""
     tz = params.time_zone()
     start, end = params.window(tz)
     conn = get_connection()
     rows = exports.event_rows(conn, g.user.org_id, start, end, viewer_seats(conn),
-                              request.args.get("user"), params.listed("event"))
+                              request.args.get("user"), params.listed("event"),
+                              params.flag("notable"))
     return _download(exports.ndjson_lines(rows), "application/x-ndjson", "mojule-events.ndjson")

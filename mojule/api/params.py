@@ -14,6 +14,7 @@ from mojule.analytics import YEARS
 from mojule.errors import BadRequest
 
 DEFAULT_DAYS = 30
+FLAG_VALUES = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 
 
 def time_zone() -> str:
@@ -67,6 +68,18 @@ def group_by() -> list[str]:
 def listed(name: str) -> list[str]:
     """Return a parameter's values, repeated (?event=a&event=b) or comma-separated."""
     return analytics.listed(request.args.getlist(name))
+
+
+def flag(name: str) -> bool:
+    """Return a yes/no parameter (true/false, 1/0, yes/no; absent: false). Raises
+    BadRequest naming it for anything else."""
+    text = request.args.get(name)
+    if text is None:
+        return False
+    value = FLAG_VALUES.get(text.strip().lower())
+    if value is None:
+        raise BadRequest(f"Parameter {name!r} must be true or false, not {text!r}.")
+    return value
 
 
 def whole_number(name: str, default: int, lowest: int, highest: int | None = None) -> int:

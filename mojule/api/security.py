@@ -33,5 +33,5 @@ def security_event_counts():
                      "users": item["seats"], "last_seen": item["last_seen"].isoformat()}
                     for item in entry.details],
         "events_export": url_for("export_api.events_ndjson", event=entry.kind.event_name,
-                                 **window),
+                                 notable="true", **window),
     } for entry in kinds]})

@@ -89,15 +89,19 @@ def export_sessions(ctx: CliContext, slug, since, until, tz, output) -> None:
 @click.option("--event", "event_names", multiple=True,
               help="Only events of this name (e.g. permission_mode_changed); repeatable.")
 @click.option("--user", help="Only this seat's events (email, account or install id).")
+@click.option("--notable", is_flag=True,
+              help="Only the events the Security page counts (failed logins, denied tools, "
+                   "blocking hooks, failed MCP connections; all of the other kinds).")
 @click.option("--output", "-o", type=click.File("w"), help="Write here instead of stdout.")
 @pass_cli
-def export_events(ctx: CliContext, slug, since, until, tz, event_names, user, output) -> None:
+def export_events(ctx: CliContext, slug, since, until, tz, event_names, user, notable,
+                  output) -> None:
     """Every event of the window without content, as JSON lines."""
     org_id = ctx.org(slug).org_id
     start, end = _window(since, until, tz)
     try:
         rows = exports.event_rows(ctx.conn, org_id, start, end, None, user,
-                                  analytics.listed(event_names))
+                                  analytics.listed(event_names), notable)
     except BadParameter as exc:
         raise click.BadParameter(str(exc), param_hint="--event") from None
     _write((line.decode() for line in exports.ndjson_lines(rows)), output)
