@@ -96,9 +96,9 @@ span_rows AS (
     -- read whole, and the keys of the report's groups. A row carries its session's seat,
     -- terminal and app version (migration 0013), and a session read whole lies inside the
     -- window: only a scope that filters sessions, or a grouping by a resource attribute,
-    -- needs the sessions rows themselves. mojule/accounting.py puts in {sessions_join}
-    -- either `FROM session_usage AS w JOIN scope AS sc USING (session_id)`, or no join
-    -- (`sc` then a row of NULLs).
+    -- needs the sessions rows themselves. mojule/accounting.py (SESSIONS_JOIN) puts in
+    -- the FROM clause below: session_usage joined to scope, or session_usage alone with
+    -- a row of NULLs as `sc`.
     SELECT w.session_id,
            w.first_bucket >= %(rollup_from)s
            AND w.last_bucket < %(rollup_to)s

@@ -8,13 +8,17 @@ and duplicated exports, logs alone and metrics alone.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+import threading
+import time
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import psycopg
 import pytest
 
-from mojule import accounting, analytics, schema
+from mojule import accounting, analytics, orgs, schema
 from mojule.accounting import Scope
+from mojule.db import connect, query
 from tests.conftest import fixture_bytes
 from tests.test_analytics import (
     FROM,
@@ -287,3 +291,49 @@ def test_each_seat_is_one_active_user_whichever_way_its_sessions_are_read(client
         assert by_user and all(row["active_users"] == 1 for row in by_user + by_day_and_user)
         assert total["active_users"] == len(by_user)
     assert max(row["sessions"] for row in report(db, org_id, FROM, TO, ["user"])) >= 2
+
+
+def test_migration_0013_waits_for_a_running_ingest_instead_of_deadlocking(fresh_database_url,
+                                                                         monkeypatch):
+    # An upgrade runs `mojule init-db` while the previous release's workers ingest. One of
+    # them has upserted its session (locking sessions) and is about to write the rollup
+    # (whose trigger writes session_usage) when the migration starts.
+    every = schema.available_migrations()
+    with monkeypatch.context() as release_0012:
+        release_0012.setattr(schema, "available_migrations",
+                             lambda: [m for m in every if m.version < 13])
+        with connect(fresh_database_url) as conn:
+            schema.apply_migrations(conn)
+            org_id = orgs.create_org(conn, "upgrading").org_id
+    when = datetime(2026, 3, 2, 10, 5, tzinfo=UTC)
+    session = {"org_id": org_id, "session_id": "s1", "seat_identity": "dev@example.com",
+               "user_email": "dev@example.com", "user_account_uuid": None, "user_id": None,
+               "organization_uuid": None, "first_seen": when, "last_seen": when,
+               "app_version": "2.1.328", "terminal_type": "vscode", "service_name": None,
+               "resource_attributes": "{}", "unattributed": False, "agents_view": False}
+    outcome = {}
+
+    def migrate() -> None:
+        try:
+            with connect(fresh_database_url) as conn:
+                outcome["applied"] = [m.version for m in schema.apply_migrations(conn)]
+        except psycopg.Error as exc:
+            outcome["migration"] = repr(exc)
+
+    with connect(fresh_database_url) as worker:
+        with worker.transaction():
+            worker.execute("SELECT set_config('mojule.org_id', %s, true)", (str(org_id),))
+            worker.execute(query("session_upsert"), session)
+            upgrade = threading.Thread(target=migrate)
+            upgrade.start()
+            time.sleep(1)   # the migration is now waiting on a lock
+            worker.execute("INSERT INTO usage_rollup (org_id, session_id, bucket, facts,"
+                           " api_requests, usage_points, tool_calls)"
+                           " VALUES (%s, 's1', '2026-03-02 10:00+00', 1, 0, 0, 1)", (org_id,))
+        upgrade.join(timeout=60)
+
+    assert outcome == {"applied": [m.version for m in every if m.version >= 13]}
+    with connect(fresh_database_url) as conn:
+        copied = conn.execute("SELECT seat_identity, terminal_type, app_version"
+                              " FROM session_usage WHERE org_id = %s", (org_id,)).fetchall()
+    assert copied and set(copied) == {("dev@example.com", "vscode", "2.1.328")}

@@ -11,6 +11,12 @@
 -- fills in a seat, terminal or app version that was unknown, or marks a `claude agents`
 -- process (sql/session_upsert.sql). Both run in the writing transaction, under the session
 -- row's lock, so the copy can never lag behind its session.
+--
+-- Ingest takes sessions, then usage_rollup, then session_usage (the 0006 trigger); taking
+-- session_usage first and sessions (for its trigger) second would deadlock with a running
+-- worker of the previous release. So sessions first: in-flight ingests finish, new ones
+-- wait for this migration.
+LOCK TABLE sessions IN SHARE ROW EXCLUSIVE MODE;
 ALTER TABLE session_usage
     ADD COLUMN seat_identity text,
     ADD COLUMN terminal_type text,
