@@ -351,11 +351,12 @@ models AS (
      GROUP BY {key_columns} model
     UNION
     SELECT {key_columns} used.model
-      -- Few groups and sessions share few sets of models: those first.
-      FROM (SELECT DISTINCT {key_columns} coalesce(models, ARRAY[model]) AS models
+      -- Few groups and sessions share few sets of models (totals rows) or models (model
+      -- rows): those first, and an array only for each of them.
+      FROM (SELECT DISTINCT {key_columns} models, model
               FROM span_rows
              WHERE whole) AS sets
-     CROSS JOIN LATERAL unnest(sets.models) AS used (model)
+     CROSS JOIN LATERAL unnest(coalesce(sets.models, ARRAY[sets.model])) AS used (model)
      WHERE used.model IS NOT NULL
 ),
 whole_groups AS (
