@@ -190,8 +190,7 @@ def report_params(org_id: int, scope: Scope, groups: Sequence[str], tz: str = "U
     # Paging picks sessions; a report covers all of its scope.
     return {**scope.params(org_id), **attrs, "tz": tz, "rollup_from": rollup_from,
             "rollup_to": rollup_to, "limit": None, "after_last_seen": None,
-            "after_session_id": None,
-            **{f"by_{key}": key in groups for key in COMPUTED_KEYS}}
+            "after_session_id": None, **{f"by_{key}": key in groups for key in COMPUTED_KEYS}}
 
 
 def joins_sessions(scope: Scope, groups: Sequence[str]) -> bool:
