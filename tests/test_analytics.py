@@ -11,7 +11,7 @@ import copy
 import json
 import uuid
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from itertools import pairwise
 from statistics import mean
@@ -257,6 +257,22 @@ def test_a_session_with_api_requests_never_takes_cost_from_metrics_in_another_wi
     (alone,) = analytics.usage(db, org.org.org_id, next_day, TO)
     assert alone["cost_usd"] == 0 and alone["tokens"]["input"] == 0
     assert totals(db, org)["cost_usd"] == expected["cost_usd"]
+
+
+@pytest.mark.parametrize("tz", ["UTC", "Pacific/Kiritimati"])
+def test_day_and_week_keys_are_iso_dates_and_weeks_begin_on_monday(client, org, db, tz):
+    send_sessions(client, org)
+    send(client, org, "logs", shifted(body("bash-tool", "logs"), 3 * DAY_NS))
+
+    rows = analytics.usage(db, org.org.org_id, FROM, TO, ["week", "day"], tz)
+
+    assert len(rows) >= 2
+    for row in rows:
+        day, week = row["key"]["day"], row["key"]["week"]
+        assert isinstance(day, str) and isinstance(week, str)
+        assert date.fromisoformat(week).weekday() == 0
+        assert date.fromisoformat(week) <= date.fromisoformat(day) < \
+            date.fromisoformat(week) + timedelta(days=7)
 
 
 # --- the rest of the figures -----------------------------------------------------------
