@@ -131,7 +131,8 @@ def ensure(plan: Plan = Plan(), jobs: int = 2) -> Dataset:
             progress("usage data: analyzing")
             # Autovacuum would have done this by the time anyone reads a month of data:
             # statistics for the planner, and a visibility map for index-only scans.
-            conn.execute("VACUUM (ANALYZE) log_events, metric_points, sessions, usage_rollup")
+            conn.execute("VACUUM (ANALYZE) log_events, metric_points, sessions, usage_rollup,"
+                         " session_usage")
             conn.execute("UPDATE bench_usage_plan SET completed_at = now()")
         counts = dict(zip(("sessions", "events", "points", "seconds"), conn.execute(
             "SELECT sum(sessions), sum(events), sum(points), sum(seconds) "
