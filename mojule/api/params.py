@@ -9,12 +9,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import request
 
-from mojule import analytics
+from mojule import analytics, usage
 from mojule.analytics import YEARS
 from mojule.errors import BadRequest
 
 DEFAULT_DAYS = 30
-FLAG_VALUES = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 
 
 def time_zone() -> str:
@@ -76,7 +75,8 @@ def flag(name: str) -> bool:
     text = request.args.get(name)
     if text is None:
         return False
-    value = FLAG_VALUES.get(text.strip().lower())
+    # Read as ingest reads a boolean attribute sent as text.
+    value = usage.boolean(text)
     if value is None:
         raise BadRequest(f"Parameter {name!r} must be true or false, not {text!r}.")
     return value
