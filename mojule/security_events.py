@@ -23,6 +23,11 @@ class Kind:
     detail: str          # what the detail column holds for this kind
     explanation: str
 
+    def export_args(self) -> dict[str, str]:
+        """The events export's parameters that give exactly the events this kind counts
+        (mojule_security_notable, migration 0014, decides for both)."""
+        return {"event": self.event_name, "notable": "true"}
+
 
 # In the order the page shows them; sql/security_events.sql knows what each one's detail
 # is and which of its events count.

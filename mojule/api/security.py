@@ -32,6 +32,6 @@ def security_event_counts():
         "details": [{"detail": item["detail"], "events": item["events"],
                      "users": item["seats"], "last_seen": item["last_seen"].isoformat()}
                     for item in entry.details],
-        "events_export": url_for("export_api.events_ndjson", event=entry.kind.event_name,
-                                 notable="true", **window),
+        "events_export": url_for("export_api.events_ndjson", **entry.kind.export_args(),
+                                 **window),
     } for entry in kinds]})

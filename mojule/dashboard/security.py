@@ -19,10 +19,8 @@ def security_events_page():
     tools denied, hook blocks, MCP failures, refusals), each with its events' download."""
     span = period()
     kinds = security_events.summary(get_connection(), g.user.org_id, span.start, span.end)
-    # Each download holds the events its row counted: notable ones only.
     downloads = {entry.kind.event_name: url_for("export_api.events_ndjson",
-                                                event=entry.kind.event_name, notable="true",
-                                                **span.api_args())
+                                                **entry.kind.export_args(), **span.api_args())
                  for entry in kinds}
     return render_template("admin/security.html", section="security", span=span, kinds=kinds,
                            exports=downloads, permissive=security_events.PERMISSIVE_MODES)
