@@ -47,8 +47,10 @@ KEY_COLUMNS = {
 ATTR_PREFIX = "attr:"
 ATTR_COLUMNS = ("key_attr_0", "key_attr_1")
 
-# Keys that cost a computation per fact, done only for a report grouped by them.
-COMPUTED_KEYS = ("day", "week", "model", "tool", "language")
+# Groups the statement is told of (its by_<group> parameters): keys that cost a
+# computation per fact, done only for a report grouped by them, and users, whose groups
+# are each one seat's.
+COMPUTED_KEYS = ("day", "week", "user", "model", "tool", "language")
 # usage_rollup's buckets (migration 0003): quarter hours from this origin.
 BUCKET = timedelta(minutes=15)
 BUCKET_ORIGIN = datetime(2000, 1, 1, tzinfo=UTC)
@@ -120,6 +122,14 @@ SESSIONS_JOIN = {
 }
 
 
+# How analytics_usage.sql counts a group's active users: its distinct seats, or, grouped
+# by user, its key (every session of the group is that seat's; a NULL key is none).
+ACTIVE_USERS = {
+    False: "count(seat_identity)",
+    True: "(key_user IS NOT NULL)::integer",
+}
+
+
 def statement(columns: Sequence[str], join_sessions: bool = True) -> sql.Composed:
     """Return the core statement grouped, and ordered, by the key ``columns``; its whole
     sessions joined to their sessions rows when ``join_sessions`` (``joins_sessions``)."""
@@ -128,6 +138,7 @@ def statement(columns: Sequence[str], join_sessions: bool = True) -> sql.Compose
     return sql.SQL(query("analytics_usage")).format(
         sessions=sql.SQL(query("analytics_sessions")),
         sessions_join=sql.SQL(SESSIONS_JOIN[join_sessions]),
+        active_users=sql.SQL(ACTIVE_USERS[KEY_COLUMNS["user"] in columns]),
         key_columns=sql.SQL("").join(sql.SQL("{}, ").format(name) for name in names),
         group_by=order if names else sql.SQL("()"),
         group_order=sql.SQL("ORDER BY {}").format(order) if names else sql.SQL(""),

@@ -383,7 +383,8 @@ grouped AS (
     -- What each group adds up: the sessions summed and rounded here, one row each; the
     -- sessions read whole, per group; the group's seats, once each; and its model names,
     -- once each. No aggregate below needs DISTINCT or ORDER BY, so groups are hashed, not
-    -- sorted.
+    -- sorted. Grouped by user, a group is one seat's, its key: the seats are not listed,
+    -- and {active_users} counts the key (mojule/accounting.py, ACTIVE_USERS).
     SELECT {key_columns} (NOT not_a_session)::integer AS sessions, NULL::text AS seat_identity,
            whole_micros,
            input_tokens,
@@ -408,6 +409,7 @@ grouped AS (
       FROM (SELECT {key_columns} seat_identity FROM rounded
             UNION
             SELECT {key_columns} seat_identity FROM span_rows WHERE whole) AS seats
+     WHERE NOT %(by_user)s
     UNION ALL
     SELECT {key_columns} 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
            NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
@@ -421,7 +423,7 @@ SELECT {key_columns}
        coalesce(round(sum(cache_read_tokens)), 0)::bigint                     AS cache_read_tokens,
        coalesce(round(sum(cache_creation_tokens)), 0)::bigint                 AS cache_creation_tokens,
        sum(sessions)::bigint                                                  AS sessions,
-       count(seat_identity)                                                   AS active_users,
+       {active_users}                                                         AS active_users,
        coalesce(sum(api_requests), 0)::bigint                                 AS api_requests,
        coalesce(sum(api_errors), 0)::bigint                                   AS api_errors,
        coalesce(sum(api_retries_exhausted), 0)::bigint                        AS api_retries_exhausted,

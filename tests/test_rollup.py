@@ -278,8 +278,13 @@ def test_each_seat_is_one_active_user_whichever_way_its_sessions_are_read(client
                                                                           use_rollup):
     # bash-tool and failing-bash are two sessions of one seat. Cut windows leave one of
     # them whole (read from session_usage) and the other at the edge (summed here).
+    # A copy of write-tool-resource-attrs without a seat is a session of no active user.
     org_id = org.org.org_id
     send_everything(client, org, "logs and metrics")
+    seatless = claude_result("write-tool-resource-attrs")["session_id"]
+    for signal in ("logs", "metrics"):
+        payload = json.dumps(anonymous(body("write-tool-resource-attrs", signal)))
+        send(client, org, signal, json.loads(payload.replace(seatless, f"{seatless}-copy")))
     times = sorted({row[0] for row in db.execute(
         "SELECT time FROM log_events WHERE org_id = %s", (org_id,))})
     starts = [FROM, times[1], times[len(times) // 2]]
@@ -288,8 +293,13 @@ def test_each_seat_is_one_active_user_whichever_way_its_sessions_are_read(client
         by_day_and_user = report(db, org_id, start, TO, ["day", "user"],
                                  use_rollup=use_rollup)
         (total,) = report(db, org_id, start, TO, [], use_rollup=use_rollup)
-        assert by_user and all(row["active_users"] == 1 for row in by_user + by_day_and_user)
-        assert total["active_users"] == len(by_user)
+        seats = [row for row in by_user if row["key"]["user"] is not None]
+        assert seats and all(row["active_users"] == 1 for row in seats)
+        assert all(row["active_users"] == (row["key"]["user"] is not None)
+                   for row in by_user + by_day_and_user)
+        assert total["active_users"] == len(seats)
+    assert [row["sessions"] for row in report(db, org_id, FROM, TO, ["user"])
+            if row["key"]["user"] is None] == [1]
     assert max(row["sessions"] for row in report(db, org_id, FROM, TO, ["user"])) >= 2
 
 
