@@ -9,7 +9,7 @@ import csv
 import io
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, AnyStr
 
 import orjson
 import psycopg
@@ -20,9 +20,11 @@ from mojule.accounting import Scope
 from mojule.db import org_transaction, query
 
 EVENTS_FETCH = 2000
+# What a streamed download sends at a time (see ``chunks``).
+STREAM_CHUNK = 64 * 1024
 
 
-def flatten(row: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+def flatten(row: Mapping[str, Any]) -> dict[str, Any]:
     """Return a usage or session row as flat columns: {"tokens": {"input": 1}} -> tokens_input."""
     # Rows are plain dicts and lists: checking concrete types, not the Mapping ABC, keeps
     # this cheap for the tens of thousands of rows of a usage export grouped by day and user.
@@ -30,11 +32,15 @@ def flatten(row: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     for name, value in row.items():
         kind = type(value)
         if kind is dict:
-            flat.update(value if name == "key" else flatten(value, f"{prefix}{name}_"))
+            if name == "key":
+                flat.update(value)
+            else:
+                for inner, item in flatten(value).items():
+                    flat[f"{name}_{inner}"] = item
         elif kind is list or kind is tuple:
-            flat[f"{prefix}{name}"] = orjson.dumps(value).decode()
+            flat[name] = orjson.dumps(value).decode()
         else:
-            flat[f"{prefix}{name}"] = value
+            flat[name] = value
     return flat
 
 
@@ -45,13 +51,13 @@ def usage_columns(groups: Sequence[str]) -> list[str]:
 
 def csv_lines(columns: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> Iterator[str]:
     """Yield a CSV header and one line per row (missing columns left empty)."""
+    columns = list(columns)
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(columns), extrasaction="ignore",
-                            lineterminator="\r\n")
-    writer.writeheader()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(columns)
     for row in rows:
         yield _take(buffer)
-        writer.writerow(row)
+        writer.writerow([row.get(column) for column in columns])
     yield _take(buffer)
 
 
@@ -66,6 +72,22 @@ def ndjson_lines(rows: Iterable[Mapping[str, Any]]) -> Iterator[bytes]:
     """Yield one JSON document per line."""
     for row in rows:
         yield orjson.dumps(row, default=_jsonable) + b"\n"
+
+
+def chunks(lines: Iterable[AnyStr], size: int = STREAM_CHUNK) -> Iterator[AnyStr]:
+    """Yield ``lines`` joined into pieces of at least ``size`` characters (or bytes), the
+    last one shorter. A WSGI server writes each piece of a streamed response as an HTTP
+    chunk of its own: a line at a time would cost a write, and its framing, per row."""
+    batch: list[AnyStr] = []
+    length = 0
+    for line in lines:
+        batch.append(line)
+        length += len(line)
+        if length >= size:
+            yield line[:0].join(batch)
+            batch, length = [], 0
+    if batch:
+        yield batch[0][:0].join(batch)
 
 
 def _jsonable(value: Any) -> Any:

@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 from click.testing import CliRunner
 
+from mojule import exports
 from mojule.cli import cli
 from tests.conftest import FIXTURES, ingest_session, make_org, make_user
 
@@ -102,6 +103,30 @@ def test_ndjson_exports_carry_no_content(client, loaded):
     assert "RUNCMD" not in text and "secret-answer-42" not in text and "acme-app" not in text
     assert any("prompt" in line["content_keys"] for line in lines)
     assert [json.loads(line)["key"]["model"] for line in usage.splitlines()]
+
+
+def test_a_streamed_export_is_sent_in_pieces_of_many_lines(client, loaded):
+    # A server writes each piece of a streamed answer as an HTTP chunk of its own.
+    people, _ = loaded
+    response = client.get(f"/api/v1/export/events.ndjson?{WINDOW}",
+                          headers=people["admin"].headers, buffered=False)
+    pieces = list(response.response)
+    response.close()
+
+    assert len(b"".join(pieces).splitlines()) > 20
+    assert len(b"".join(pieces)) < exports.STREAM_CHUNK and len(pieces) == 1
+
+
+@pytest.mark.parametrize("kind", [str, bytes])
+def test_chunks_join_lines_into_pieces_of_at_least_their_size(kind):
+    lines = [kind(f"line {number}\n", "ascii") if kind is bytes else f"line {number}\n"
+             for number in range(500)]
+    pieces = list(exports.chunks(iter(lines), 100))
+
+    assert kind().join(pieces) == kind().join(lines)
+    assert all(100 <= len(piece) < 100 + len(lines[-1]) for piece in pieces[:-1])
+    assert 0 < len(pieces[-1]) and all(type(piece) is kind for piece in pieces)
+    assert list(exports.chunks([], 100)) == []
 
 
 def fixture_events(name: str) -> list[dict]:

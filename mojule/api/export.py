@@ -17,7 +17,7 @@ bp = Blueprint("export_api", __name__)
 
 
 def _download(body, mimetype: str, filename: str) -> Response:
-    response = Response(stream_with_context(body), mimetype=mimetype)
+    response = Response(stream_with_context(exports.chunks(body)), mimetype=mimetype)
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
 
