@@ -8,9 +8,11 @@ import copy
 import json
 import re
 import secrets
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from mojule import analytics
 from tests.ingest_support import (
     COUNT_NAMES,
     REJECTED_NAMES,
@@ -21,6 +23,8 @@ from tests.ingest_support import (
 )
 
 NOW = "1795695270080000000"      # the recorded sessions' clock
+FROM = datetime(2020, 1, 1, tzinfo=UTC)
+TO = datetime.now(UTC) + timedelta(days=8)
 
 
 def body_of(payload: dict) -> bytes:
@@ -91,14 +95,12 @@ BAD_RECORDS = {
         "NUL byte in name": with_changes(good_span(), name="claude_code.\u0000tool"),
         "lone surrogate in name": with_changes(good_span(), name="claude_code.\udc80"),
         "negative start time": with_changes(good_span(), startTimeUnixNano="-5"),
-        "event not an object": with_changes(good_span(), events=[5]),
     },
     "metrics": {
         "not an object": None,
         "NaN value": with_changes(good_point(), asDouble=float("nan")),
         "NaN string value": with_changes(good_point(), asDouble="NaN"),
         "infinite value": with_changes(good_point(), asDouble="-Infinity"),
-        "flags no recorded value": with_changes(good_point(), flags=1),
         "no value": with_changes(good_point(), asDouble=None),
         "unparseable time": with_changes(good_point(), timeUnixNano="12:00"),
         "asInt out of range": with_changes(good_point(), asDouble=None, asInt=str(2 ** 64)),
@@ -160,6 +162,36 @@ def test_batch_of_only_bad_records_is_202_with_nothing_stored(client, org, db):
 
     assert_partial_success(response, "traces", 0, len(BAD_RECORDS["traces"]))
     assert stored(db, org.org.org_id, "traces") == 0
+
+
+def test_staleness_marker_is_stored_without_its_value_and_counted_nowhere(client, org,
+                                                                        other_org, db):
+    # DataPointFlags.NO_RECORDED_VALUE (1) marks a series that ended: a valid point whose
+    # value fields, when it has any, mean nothing. A Prometheus-fed Collector sends them.
+    payload = fixture_payload("bash-tool", "metrics")
+    metrics = payload["resourceMetrics"][0]["scopeMetrics"][0]["metrics"]
+    (cost,) = [metric for metric in metrics if metric["name"] == "claude_code.cost.usage"]
+    (point,) = cost["sum"]["dataPoints"]
+    later = str(int(point["timeUnixNano"]) + 10**9)
+    cost["sum"]["dataPoints"] += [with_changes(point, flags=1, timeUnixNano=later,
+                                               asDouble=123456.0),
+                                  with_changes(point, flags=3, timeUnixNano=later,
+                                               startTimeUnixNano=later, asDouble=None)]
+
+    response = post(client, org, "metrics", payload)
+    baseline = post(client, other_org, "metrics", fixture_payload("bash-tool", "metrics"))
+
+    answer = response.get_json()
+    assert response.status_code == 202 and "partialSuccess" not in answer
+    assert answer["skipped"] == 0
+    assert answer["counts"]["metricPoints"] == baseline.get_json()["counts"]["metricPoints"] + 2
+    assert db.execute("SELECT count(*) FROM metric_points WHERE org_id = %s"
+                      " AND metric_name = 'claude_code.cost.usage' AND value IS NULL",
+                      (org.org.org_id,)).fetchone() == (2,)
+    (with_markers,) = analytics.usage(db, org.org.org_id, FROM, TO)
+    (without,) = analytics.usage(db, other_org.org.org_id, FROM, TO)
+    assert with_markers["cost_usd"] == without["cost_usd"] > 0
+    assert with_markers == without
 
 
 def test_values_postgresql_cannot_hold_in_typed_columns_cost_only_the_column(client, org, db):

@@ -584,9 +584,15 @@ def test_as_int_zero_is_a_real_value():
     assert decode_point(point).value == 0
 
 
-def test_point_with_no_recorded_value_flag_is_skipped():
-    assert decode_point(data_point(flags=1)) == Skipped("no recorded value")
-    assert isinstance(decode_point(data_point(flags=2)), MetricPoint)
+def test_point_with_no_recorded_value_flag_keeps_no_value():
+    # A staleness marker's value fields mean nothing, and it may have none.
+    marker = decode_point(data_point(flags=1))
+    bare = data_point(flags=1)
+    del bare["asDouble"]
+
+    assert isinstance(marker, MetricPoint) and marker.value is None and marker.flags == 1
+    assert decode_point(bare).value is None
+    assert decode_point(data_point(flags=2)).value == 3000
 
 
 def test_point_without_a_value_is_skipped():
@@ -770,14 +776,14 @@ def test_summary_is_normalised_and_has_no_temporality():
 
 def test_skipped_points_line_up_with_the_points_sent():
     decoded = list(iter_metric_points(metrics_request(
-        metric(data_point(), "x", data_point(flags=1), data_point(asDouble="NaN")),
+        metric(data_point(), "x", data_point(asDouble=None), data_point(asDouble="NaN")),
         metric(data_point(), kind="gauge"),
         5,
         {"name": "claude_code.cost.usage", "sum": {"dataPoints": {}}},
     )))
 
     assert [item.reason if isinstance(item, Skipped) else item.kind for item in decoded] == [
-        "sum", "data point is not an object", "no recorded value",
+        "sum", "data point is not an object", "data point has no value",
         "asDouble is not a finite number", "gauge", "metric is not an object",
         "dataPoints is not a list"]
 
@@ -867,8 +873,6 @@ def test_claude_code_span_decodes():
     ({"spanId": "ZWRmZGZkZmQ="}, "invalid spanId"),
     ({"startTimeUnixNano": "0"}, "span has no startTimeUnixNano"),
     ({"name": "claude_code.tool\x00"}, "invalid name"),
-    ({"events": [5]}, "span event is not an object"),
-    ({"links": [{"traceId": TRACE_ID}]}, "span link has no traceId or spanId"),
 ])
 def test_span_without_valid_ids_start_or_name_is_skipped(fields, reason):
     assert decode_span(span(**fields)) == Skipped(reason)
@@ -913,6 +917,22 @@ def test_span_links_are_decoded():
                               "span_id": "d3f29c406556c4d2", "trace_state": "vendor=1",
                               "attributes": {"kind": "traceresponse"},
                               "dropped_attributes": 0}]
+
+
+def test_bad_span_event_or_link_is_dropped_and_the_span_kept():
+    good_event = {"name": "tool.output", "timeUnixNano": str(T0)}
+    good_link = {"traceId": TRACE_ID, "spanId": PARENT_ID}
+    bad_events = [5, {"name": "x\x00"}, {"name": "late", "timeUnixNano": "soon"}]
+    bad_links = [{"traceId": TRACE_ID}, {"traceId": TRACE_ID, "spanId": ""}, "link",
+                 {"traceId": "0" * 32, "spanId": SPAN_ID}]
+
+    decoded = decode_span(span(events=[*bad_events, good_event],
+                               links=[*bad_links, good_link]))
+
+    assert [event["name"] for event in decoded.events] == ["tool.output"]
+    assert [link["span_id"] for link in decoded.links] == [PARENT_ID]
+    assert decoded.identity == decode_span(span(events=[good_event],
+                                                links=[good_link])).identity
 
 
 def test_bad_span_event_attribute_is_dropped_and_counted_on_the_event():

@@ -46,6 +46,9 @@ from mojule.otlp.fields import (
 from mojule.otlp.records import LogRecord, Malformed, MetricPoint, Scope, Skipped, Span
 from mojule.otlp.values import canonical, decode_any, decode_attributes
 
+# DataPointFlags (metrics.proto): the point is a staleness marker and records no value.
+NO_RECORDED_VALUE = 1
+
 
 def _log_record(record: Any, scope: Scope) -> LogRecord:
     """Return one decoded log record; raise Malformed if it cannot be stored."""
@@ -175,15 +178,17 @@ def _point(point: Any, metric: _Metric) -> MetricPoint:
     if type(point) is not dict:
         raise Malformed("data point is not an object")
     flags = int_field(point, "flags", UINT32)
-    if flags & 1:
-        # DataPointFlags.NO_RECORDED_VALUE marks a stale series, not a measurement.
-        raise Malformed("no recorded value")
     time = int_field(point, "timeUnixNano", TIMESTAMP)
     if not time:
         raise Malformed("data point has no timeUnixNano")
     start = int_field(point, "startTimeUnixNano", TIMESTAMP)
     value = distribution = None
-    if metric.kind in _DISTRIBUTIONS:
+    if flags & NO_RECORDED_VALUE:
+        # A staleness marker: the series ended here, and whatever value fields the point
+        # has mean nothing. It is a valid point, stored as sent but without a value, so
+        # that no figure counts it (the accounting reads points with a value).
+        pass
+    elif metric.kind in _DISTRIBUTIONS:
         distribution = _DISTRIBUTIONS[metric.kind](point)
     else:
         value = _number(point)
@@ -283,6 +288,18 @@ def _link(link: Any) -> dict:
     }
 
 
+def _parts(items: list, decode: Callable[[Any], dict]) -> list[dict]:
+    """Return a span's decoded events or links, without those that cannot be stored: a
+    bad one costs itself, not its span, as a bad attribute costs itself, not its record."""
+    parts = []
+    for item in items:
+        try:
+            parts.append(decode(item))
+        except Malformed:
+            continue
+    return parts
+
+
 def _span(span: Any, scope: Scope) -> Span:
     """Return one decoded span; raise Malformed if it cannot be stored."""
     if type(span) is not dict:
@@ -310,8 +327,8 @@ def _span(span: Any, scope: Scope) -> Span:
         end_time_unix_nano=int_field(span, "endTimeUnixNano", TIMESTAMP),
         attributes=attributes,
         dropped_attributes=dropped + int_field(span, "droppedAttributesCount", UINT32),
-        events=[_event(event) for event in list_field(span, "events")],
-        links=[_link(link) for link in list_field(span, "links")],
+        events=_parts(list_field(span, "events"), _event),
+        links=_parts(list_field(span, "links"), _link),
         status_code=enum_field(status, "code", STATUS_CODES),
         status_message=message_field(status, "message"),
         flags=int_field(span, "flags", UINT32),
