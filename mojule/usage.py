@@ -17,8 +17,11 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 # Seat identity, most specific first: the signed-in email, then the account, then the
-# anonymous install id (or the IdP subject on gateway sessions).
-SEAT_KEYS = ("user.email", "user.account_uuid", "user.account_id", "user.id")
+# end user an operator names in OTEL_RESOURCE_ATTRIBUTES (OpenTelemetry's enduser.id, what
+# Claude Code's docs advise where API-key, Bedrock, Vertex or Foundry sign-in sends no
+# email or account), then the anonymous install id (or the IdP subject on gateway
+# sessions), which names a machine rather than a person.
+SEAT_KEYS = ("user.email", "user.account_uuid", "user.account_id", "enduser.id", "user.id")
 # Every record attribute ``context`` reads.
 CONTEXT_KEYS = (*SEAT_KEYS, "session.id", "organization.id", "terminal.type", "app.version")
 # Unattributed sessions (migration 0008): what a seat sent without session.id in one UTC

@@ -244,6 +244,28 @@ def test_sessions_row_spans_every_signal_of_the_session(ingested, db, session):
     assert row[8] == resource
 
 
+def test_seat_is_the_end_user_named_in_the_resource_before_the_install_id(client, org, db):
+    # API-key, Bedrock, Vertex and Foundry sign-in send only user.id, an install id; Claude
+    # Code's docs advise naming the person with OTEL_RESOURCE_ATTRIBUTES=enduser.id=...
+    for session in ("bash-tool", "write-tool-resource-attrs"):
+        payload = fixture_payload(session, "logs")
+        payload["resourceLogs"][0]["resource"]["attributes"].append(
+            {"key": "enduser.id", "value": {"stringValue": f"staff-{session}"}})
+        assert client.post("/v1/logs", json=payload, headers=org.headers).status_code == 202
+
+    stored = {row[0]: row[1:] for row in db.execute(
+        "SELECT session_id, seat_identity, user_id FROM sessions WHERE org_id = %s",
+        (org.org.org_id,))}
+    events = {row[0] for row in db.execute(
+        "SELECT DISTINCT seat_identity FROM log_events WHERE org_id = %s", (org.org.org_id,))}
+
+    install_id = attributes(records(fixture_payload("bash-tool", "logs"), "logs")[0])["user.id"]
+    email = resource_of("write-tool-resource-attrs", "logs")["user.email"]
+    assert stored[session_ids_of("bash-tool")] == ("staff-bash-tool", install_id)
+    assert stored[session_ids_of("write-tool-resource-attrs")][0] == email.lower()
+    assert events == {"staff-bash-tool", email.lower()}
+
+
 def test_session_first_and_last_seen_widen_with_later_and_earlier_records(client, org, db):
     payload = fixture_payload("bash-tool", "logs")
     batch = records(payload, "logs")
