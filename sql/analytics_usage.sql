@@ -343,25 +343,12 @@ rounded AS (
       FROM per_session AS ps
     WINDOW running AS (PARTITION BY ps.session_id {group_order} ROWS UNBOUNDED PRECEDING)
 ),
-models AS (
-    -- The raw model names of each group.
-    SELECT {key_columns} model
-      FROM keyed
-     WHERE model IS NOT NULL
-     GROUP BY {key_columns} model
-    UNION
-    SELECT {key_columns} used.model
-      -- Few groups and sessions share few sets of models (totals rows) or models (model
-      -- rows): those first, and an array only for each of them.
-      FROM (SELECT DISTINCT {key_columns} models, model
-              FROM span_rows
-             WHERE whole) AS sets
-     CROSS JOIN LATERAL unnest(coalesce(sets.models, ARRAY[sets.model])) AS used (model)
-     WHERE used.model IS NOT NULL
-),
 whole_groups AS (
-    -- The sessions read whole, summed per group ahead: one row per group.
-    SELECT {key_columns} count(*) FILTER (WHERE counted) AS sessions,
+    -- The sessions read whole, summed ahead per group and set of models (totals rows) or
+    -- raw model (model rows). The sessions of a group share few of those, so this is
+    -- about one row per group, and `models` reads a group's model names from these rows
+    -- rather than from every session's.
+    SELECT {key_columns} models, model, count(*) FILTER (WHERE counted) AS sessions,
            sum(whole_micros) AS whole_micros, sum(input_tokens) AS input_tokens,
            sum(output_tokens) AS output_tokens, sum(cache_read_tokens) AS cache_read_tokens,
            sum(cache_creation_tokens) AS cache_creation_tokens,
@@ -377,14 +364,28 @@ whole_groups AS (
            sum(active_time_cli_s) AS active_time_cli_s
       FROM span_rows
      WHERE whole
-     GROUP BY {group_by}
+     GROUP BY {key_columns} models, model
+),
+models AS (
+    -- The raw model names of each group.
+    SELECT {key_columns} model
+      FROM keyed
+     WHERE model IS NOT NULL
+     GROUP BY {key_columns} model
+    UNION
+    SELECT {key_columns} used.model
+      -- An array only for each set of models of a group (whole_groups).
+      FROM whole_groups AS sets
+     CROSS JOIN LATERAL unnest(coalesce(sets.models, ARRAY[sets.model])) AS used (model)
+     WHERE used.model IS NOT NULL
 ),
 grouped AS (
     -- What each group adds up: the sessions summed and rounded here, one row each; the
-    -- sessions read whole, per group; the group's seats, once each; and its model names,
-    -- once each. No aggregate below needs DISTINCT or ORDER BY, so groups are hashed, not
-    -- sorted. Grouped by user, a group is one seat's, its key: the seats are not listed,
-    -- and {active_users} counts the key (mojule/accounting.py, ACTIVE_USERS).
+    -- sessions read whole, in a few rows (whole_groups); the group's seats, once each; and
+    -- its model names, once each. No aggregate below needs DISTINCT or ORDER BY, so groups
+    -- are hashed, not sorted. Grouped by user, a group is one seat's, its key: the seats
+    -- are not listed, and {active_users} counts the key (mojule/accounting.py,
+    -- ACTIVE_USERS).
     SELECT {key_columns} (NOT not_a_session)::integer AS sessions, NULL::text AS seat_identity,
            whole_micros,
            input_tokens,
