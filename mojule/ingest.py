@@ -26,7 +26,7 @@ from mojule.content import ContentPolicy
 from mojule.crypto import RecordKey, content_aad
 from mojule.db import copy_rows, org_transaction, query
 from mojule.keyring import Keyring
-from mojule.usage import CONTEXT_KEYS, Context, context, merged
+from mojule.usage import CONTEXT_KEYS, Context, context
 
 log = logging.getLogger("mojule.ingest")
 
@@ -126,12 +126,6 @@ class Batch:
             else:
                 seen.first_seen = min(seen.first_seen, time)
                 seen.last_seen = max(seen.last_seen, time)
-                # Records of a session mostly share one context (Batch.context): merging
-                # is for the few that do not.
-                if context is not seen.context:
-                    seen.context = merged(seen.context, context)
-                if resource is not seen.resource:
-                    seen.resource = {**seen.resource, **resource}
 
     @property
     def skipped_total(self) -> int:
@@ -314,7 +308,6 @@ def _upsert_sessions(conn: psycopg.Connection, org_id: int, sessions: dict[str, 
         ctx, seat = seen.context, seen.context.seat
         params.append({
             "org_id": org_id, "session_id": session_id, "seat_identity": seat.identity,
-            "seat_rank": seat.rank,
             "user_email": seat.email, "user_account_uuid": seat.account_uuid,
             "user_id": seat.user_id, "organization_uuid": seat.organization_uuid,
             "first_seen": seen.first_seen, "last_seen": seen.last_seen,

@@ -44,8 +44,6 @@ class Seat:
     account_uuid: str | None
     user_id: str | None
     organization_uuid: str | None
-    # Where ``identity`` comes from: its key's place in SEAT_KEYS, len(SEAT_KEYS) for none.
-    rank: int = len(SEAT_KEYS)
 
 
 @dataclass(slots=True)
@@ -141,8 +139,7 @@ def lookup(attributes: dict, resource: dict, key: str) -> Any:
 def context(attributes: dict, resource: dict) -> Context:
     """Return the session, seat and client a record belongs to."""
     values = {key: text(lookup(attributes, resource, key)) for key in SEAT_KEYS}
-    rank, identity = next(((rank, values[key]) for rank, key in enumerate(SEAT_KEYS)
-                           if values[key]), (len(SEAT_KEYS), None))
+    identity = next((values[key] for key in SEAT_KEYS if values[key]), None)
     email = values["user.email"]
     # An empty id names no session: left as sent, it would be one session shared by all.
     session_id = text(lookup(attributes, resource, "session.id")) or None
@@ -157,30 +154,12 @@ def context(attributes: dict, resource: dict) -> Context:
             account_uuid=values["user.account_uuid"],
             user_id=values["user.id"],
             organization_uuid=text(lookup(attributes, resource, "organization.id")),
-            rank=rank,
         ),
         terminal_type=text(lookup(attributes, resource, "terminal.type")),
         app_version=text(lookup(attributes, resource, "app.version"))
         or text(resource.get("service.version")),
         service_name=text(resource.get("service.name")),
     )
-
-
-def merged(known: Context, other: Context) -> Context:
-    """Return what two records of one session say of it together: the more specific seat
-    (Claude Desktop leaves user.email off some of a session's records), and every seat
-    and client field either of them knows."""
-    best, rest = ((other.seat, known.seat) if other.seat.rank < known.seat.rank
-                  else (known.seat, other.seat))
-    seat = Seat(identity=best.identity, email=best.email or rest.email,
-                account_uuid=best.account_uuid or rest.account_uuid,
-                user_id=best.user_id or rest.user_id,
-                organization_uuid=best.organization_uuid or rest.organization_uuid,
-                rank=best.rank)
-    return replace(known, seat=seat,
-                   terminal_type=known.terminal_type or other.terminal_type,
-                   app_version=known.app_version or other.app_version,
-                   service_name=known.service_name or other.service_name)
 
 
 def unattributed(ctx: Context, time: datetime) -> Context:

@@ -1,9 +1,6 @@
 -- Folds what one ingest request saw of a session into its row: widens first/last seen,
--- fills identity and client fields that were unknown so far, takes a more specific seat
--- when one comes (an email where only an account or an install id was known:
--- %(seat_rank)s is the new seat's key's place in mojule/usage.py SEAT_KEYS), and marks a
--- `claude agents` UI process once it reports itself (migration 0009). Run by every signal.
--- An unattributed session (migration 0008) keeps its seat: its id is made from it.
+-- fills identity and client fields that were unknown so far, and marks a `claude agents`
+-- UI process once it reports itself (migration 0009). Run by every signal.
 INSERT INTO sessions AS s (org_id, session_id, seat_identity, user_email, user_account_uuid,
                            user_id, organization_uuid, first_seen, last_seen, app_version,
                            terminal_type, service_name, resource_attributes, unattributed,
@@ -15,11 +12,7 @@ VALUES (%(org_id)s, %(session_id)s, %(seat_identity)s, %(user_email)s, %(user_ac
 ON CONFLICT (org_id, session_id) DO UPDATE
    SET first_seen          = least(s.first_seen, excluded.first_seen),
        last_seen           = greatest(s.last_seen, excluded.last_seen),
-       seat_identity       = CASE WHEN NOT s.unattributed
-                                   AND %(seat_rank)s < mojule_seat_rank(s.seat_identity,
-                                           s.user_email, s.user_account_uuid, s.user_id)
-                                  THEN excluded.seat_identity
-                                  ELSE coalesce(s.seat_identity, excluded.seat_identity) END,
+       seat_identity       = coalesce(s.seat_identity, excluded.seat_identity),
        user_email          = coalesce(s.user_email, excluded.user_email),
        user_account_uuid   = coalesce(s.user_account_uuid, excluded.user_account_uuid),
        user_id             = coalesce(s.user_id, excluded.user_id),
@@ -32,12 +25,6 @@ ON CONFLICT (org_id, session_id) DO UPDATE
  WHERE excluded.first_seen < s.first_seen
     OR excluded.last_seen > s.last_seen
     OR (s.seat_identity IS NULL AND excluded.seat_identity IS NOT NULL)
-    OR (NOT s.unattributed
-        AND %(seat_rank)s < mojule_seat_rank(s.seat_identity, s.user_email,
-                                             s.user_account_uuid, s.user_id))
-    OR (s.user_email IS NULL AND excluded.user_email IS NOT NULL)
-    OR (s.user_account_uuid IS NULL AND excluded.user_account_uuid IS NOT NULL)
-    OR (s.user_id IS NULL AND excluded.user_id IS NOT NULL)
     OR (s.app_version IS NULL AND excluded.app_version IS NOT NULL)
     OR NOT s.resource_attributes @> excluded.resource_attributes
     OR (excluded.agents_view AND NOT s.agents_view)

@@ -14,7 +14,7 @@ import orjson
 import pytest
 from psycopg import sql
 
-from mojule import orgs, otlp, schema, usage
+from mojule import orgs, otlp, schema
 from mojule.content import CONTENT_KEYS
 from mojule.crypto import (
     ContentCipher,
@@ -264,78 +264,6 @@ def test_seat_is_the_end_user_named_in_the_resource_before_the_install_id(client
     assert stored[session_ids_of("bash-tool")] == ("staff-bash-tool", install_id)
     assert stored[session_ids_of("write-tool-resource-attrs")][0] == email.lower()
     assert events == {"staff-bash-tool", email.lower()}
-
-
-def with_identity(payload: dict, identity: dict[str, str], records_from: int = 0) -> dict:
-    """The logs export with ``identity`` attributes added to its records from ``records_from``."""
-    payload = json.loads(json.dumps(payload))
-    for record in records(payload, "logs")[records_from:]:
-        record["attributes"] += [{"key": key, "value": {"stringValue": value}}
-                                 for key, value in identity.items()]
-    return payload
-
-
-def session_seat(db, org_id: int, session_id: str) -> tuple:
-    return db.execute(
-        "SELECT s.seat_identity, s.user_email, s.user_account_uuid,"
-        "       array_agg(DISTINCT u.seat_identity)"
-        "  FROM sessions AS s JOIN session_usage AS u USING (org_id, session_id)"
-        " WHERE s.org_id = %s AND s.session_id = %s"
-        " GROUP BY s.seat_identity, s.user_email, s.user_account_uuid",
-        (org_id, session_id)).fetchone()
-
-
-def test_a_session_takes_the_most_specific_seat_its_records_bring(client, org, db):
-    # Claude Desktop leaves user.email off some of a session's records: the session is
-    # the person's whichever record comes first, in one export or in later ones.
-    session = session_ids_of("bash-tool")
-    logs = fixture_payload("bash-tool", "logs")
-    later = len(records(logs, "logs")) // 2
-    install_id = attributes(records(logs, "logs")[0])["user.id"]
-
-    client.post("/v1/logs", json=with_identity(logs, {"user.email": "Ann@Example.com"}, later),
-                headers=org.headers)
-
-    assert session_seat(db, org.org.org_id, session) == (
-        "ann@example.com", "Ann@Example.com", None, ["ann@example.com"])
-    seats = db.execute("SELECT DISTINCT seat_identity FROM log_events WHERE org_id = %s",
-                       (org.org.org_id,)).fetchall()
-    assert set(seats) == {("ann@example.com",), (install_id,)}   # each record its own
-
-
-def test_a_later_export_brings_a_more_specific_seat_never_a_less_specific_one(client, org,
-                                                                            db):
-    session = session_ids_of("bash-tool")
-    logs = fixture_payload("bash-tool", "logs")
-    install_id = attributes(records(logs, "logs")[0])["user.id"]
-    steps = [({}, install_id), ({"enduser.id": "staff-7"}, "staff-7"),
-             ({"user.account_uuid": "acc-1"}, "acc-1"), ({"user.email": "Ann@x.org"}, "ann@x.org"),
-             ({"user.account_uuid": "acc-2"}, "ann@x.org"), ({}, "ann@x.org")]
-    for number, (identity, expected) in enumerate(steps):
-        # A new record each time (a later time), so the session is touched again.
-        export = with_identity(logs, identity)
-        for record in records(export, "logs"):
-            record["timeUnixNano"] = str(int(record["timeUnixNano"]) + number * 10**9)
-        client.post("/v1/logs", json=export, headers=org.headers)
-        assert session_seat(db, org.org.org_id, session)[0::3] == (expected, [expected])
-    assert session_seat(db, org.org.org_id, session)[1:3] == ("Ann@x.org", "acc-1")
-
-
-@pytest.mark.parametrize("key", ["user.email", "user.account_uuid", "user.account_id",
-                                 "enduser.id", "user.id", None])
-def test_the_databases_seat_rank_follows_the_seat_keys(db, key):
-    identity = {"user.email": "Ann@x.org", "user.account_uuid": "acc-1",
-                "user.account_id": "user_01", "enduser.id": "staff-7", "user.id": "f00d"}
-    seat = usage.context({} if key is None else {key: identity[key]}, {}).seat
-    columns = {"user.email": "Ann@x.org" if key == "user.email" else None,
-               "user.account_uuid": "acc-1" if key == "user.account_uuid" else None,
-               "user.id": "f00d" if key == "user.id" else None}
-    (rank,) = db.execute("SELECT mojule_seat_rank(%s, %s, %s, %s)",
-                         (seat.identity, *columns.values())).fetchone()
-    # The two keys without a column of their own share a rank: below an account, above
-    # an install id.
-    assert rank == (2 if key in ("user.account_id", "enduser.id") else seat.rank)
-    assert seat.rank == (len(usage.SEAT_KEYS) if key is None else usage.SEAT_KEYS.index(key))
 
 
 def test_session_first_and_last_seen_widen_with_later_and_earlier_records(client, org, db):

@@ -18,7 +18,7 @@ import pytest
 
 from mojule import accounting, analytics, orgs, schema
 from mojule.accounting import Scope
-from mojule.db import connect
+from mojule.db import connect, query
 from tests.conftest import fixture_bytes
 from tests.test_analytics import (
     FROM,
@@ -333,13 +333,7 @@ def test_migration_0013_waits_for_a_running_ingest_instead_of_deadlocking(fresh_
     with connect(fresh_database_url) as worker:
         with worker.transaction():
             worker.execute("SELECT set_config('mojule.org_id', %s, true)", (str(org_id),))
-            # As the previous release's sql/session_upsert.sql writes a new session.
-            worker.execute(
-                "INSERT INTO sessions (org_id, session_id, seat_identity, user_email,"
-                " first_seen, last_seen, app_version, terminal_type, resource_attributes)"
-                " VALUES (%(org_id)s, %(session_id)s, %(seat_identity)s, %(user_email)s,"
-                " %(first_seen)s, %(last_seen)s, %(app_version)s, %(terminal_type)s,"
-                " %(resource_attributes)s)", session)
+            worker.execute(query("session_upsert"), session)
             upgrade = threading.Thread(target=migrate)
             upgrade.start()
             time.sleep(1)   # the migration is now waiting on a lock
