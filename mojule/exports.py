@@ -80,14 +80,21 @@ def chunks(lines: Iterable[AnyStr], size: int = STREAM_CHUNK) -> Iterator[AnyStr
     chunk of its own: a line at a time would cost a write, and its framing, per row."""
     batch: list[AnyStr] = []
     length = 0
-    for line in lines:
-        batch.append(line)
-        length += len(line)
-        if length >= size:
-            yield line[:0].join(batch)
-            batch, length = [], 0
-    if batch:
-        yield batch[0][:0].join(batch)
+    try:
+        for line in lines:
+            batch.append(line)
+            length += len(line)
+            if length >= size:
+                yield line[:0].join(batch)
+                batch, length = [], 0
+        if batch:
+            yield batch[0][:0].join(batch)
+    finally:
+        # A client that goes away closes this generator: close the lines' own at once,
+        # so that an events export ends its server-side cursor and transaction now.
+        close = getattr(lines, "close", None)
+        if close is not None:
+            close()
 
 
 def _jsonable(value: Any) -> Any:

@@ -129,6 +129,24 @@ def test_chunks_join_lines_into_pieces_of_at_least_their_size(kind):
     assert list(exports.chunks([], 100)) == []
 
 
+def test_closing_the_chunks_closes_the_lines_at_once():
+    closed = []
+
+    def lines():
+        try:
+            while True:
+                yield "x" * 60
+        finally:
+            closed.append(True)
+
+    source = lines()    # still referenced here: only a close() can end it
+    pieces = exports.chunks(source, 100)
+    first = next(pieces)
+    pieces.close()
+
+    assert len(first) == 120 and closed == [True]
+
+
 def fixture_events(name: str) -> list[dict]:
     """The recorded session's log records, each as {attribute key: value as sent}."""
     logs = json.loads((FIXTURES / "claude-code-2.1.328" / name / "logs.json").read_text())
