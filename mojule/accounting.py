@@ -47,10 +47,10 @@ KEY_COLUMNS = {
 ATTR_PREFIX = "attr:"
 ATTR_COLUMNS = ("key_attr_0", "key_attr_1")
 
-# Groups the statement is told of (its by_<group> parameters): keys that cost a
-# computation per fact, done only for a report grouped by them, and users, whose groups
-# are each one seat's.
-COMPUTED_KEYS = ("day", "week", "user", "model", "tool", "language")
+# Groups the statement is told of (its by_<group> parameters): it computes, or keeps, a
+# key only for a report grouped by it, and knows that a user's groups are one seat's.
+COMPUTED_KEYS = ("day", "week", "user", "model", "terminal", "app_version", "session",
+                 "tool", "language")
 # usage_rollup's buckets (migration 0003): quarter hours from this origin.
 BUCKET = timedelta(minutes=15)
 BUCKET_ORIGIN = datetime(2000, 1, 1, tzinfo=UTC)

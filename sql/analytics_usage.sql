@@ -98,7 +98,8 @@ span_rows AS (
     -- window: only a scope that filters sessions, or a grouping by a resource attribute,
     -- needs the sessions rows themselves. mojule/accounting.py (SESSIONS_JOIN) puts in
     -- the FROM clause below: session_usage joined to scope, or session_usage alone with
-    -- a row of NULLs as `sc`.
+    -- a row of NULLs as `sc`. These rows are kept for the statements below (the many of a
+    -- large org, in memory), so a key is filled in only when the report groups by it.
     SELECT w.session_id,
            w.first_bucket >= %(rollup_from)s
            AND w.last_bucket < %(rollup_to)s
@@ -125,13 +126,13 @@ span_rows AS (
            CASE WHEN %(by_week)s
                 THEN date_trunc('week', w.first_bucket AT TIME ZONE %(tz)s::text)::date
            END AS key_week,
-           w.seat_identity AS key_user,
+           CASE WHEN %(by_user)s THEN w.seat_identity END AS key_user,
            CASE WHEN %(by_model)s THEN w.model_key END AS key_model,
-           w.terminal_type AS key_terminal,
-           w.app_version AS key_app_version,
+           CASE WHEN %(by_terminal)s THEN w.terminal_type END AS key_terminal,
+           CASE WHEN %(by_app_version)s THEN w.app_version END AS key_app_version,
            sc.resource_attributes ->> %(attr_0)s AS key_attr_0,
            sc.resource_attributes ->> %(attr_1)s AS key_attr_1,
-           w.session_id AS key_session,
+           CASE WHEN %(by_session)s THEN w.session_id END AS key_session,
            NULL::text AS key_tool,
            NULL::text AS key_language
       {sessions_join}
