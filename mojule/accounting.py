@@ -122,10 +122,11 @@ SESSIONS_JOIN = {
 }
 
 
-# How analytics_usage.sql counts a group's active users: its distinct seats, or, grouped
-# by user, its key (every session of the group is that seat's; a NULL key is none).
+# How analytics_usage.sql counts a group's active users: its distinct seats, counted in
+# `grouped`, or, grouped by user, its key (every session of the group is that seat's; a
+# NULL key is none).
 ACTIVE_USERS = {
-    False: "count(seat_identity)",
+    False: "coalesce(sum(seats), 0)::bigint",
     True: "(key_user IS NOT NULL)::integer",
 }
 

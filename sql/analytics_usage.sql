@@ -382,12 +382,12 @@ models AS (
 ),
 grouped AS (
     -- What each group adds up: the sessions summed and rounded here, one row each; the
-    -- sessions read whole, in a few rows (whole_groups); the group's seats, once each; and
-    -- its model names, once each. No aggregate below needs DISTINCT or ORDER BY, so groups
-    -- are hashed, not sorted. Grouped by user, a group is one seat's, its key: the seats
-    -- are not listed, and {active_users} counts the key (mojule/accounting.py,
-    -- ACTIVE_USERS).
-    SELECT {key_columns} (NOT not_a_session)::integer AS sessions, NULL::text AS seat_identity,
+    -- sessions read whole, in a few rows (whole_groups); the number of its seats, each
+    -- counted once, in one row; and its model names, once each. No aggregate below needs
+    -- DISTINCT or ORDER BY, so groups are hashed, not sorted. Grouped by user, a group is
+    -- one seat's, its key: the seats are not counted here, and {active_users} counts the
+    -- key (mojule/accounting.py, ACTIVE_USERS).
+    SELECT {key_columns} (NOT not_a_session)::integer AS sessions, NULL::bigint AS seats,
            whole_micros,
            input_tokens,
            output_tokens, cache_read_tokens, cache_creation_tokens, api_requests, api_errors,
@@ -405,13 +405,15 @@ grouped AS (
            active_time_cli_s, NULL
       FROM whole_groups
     UNION ALL
-    SELECT {key_columns} 0, seat_identity, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+    SELECT {key_columns} 0, count(*), NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
            NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
            NULL, NULL, NULL
       FROM (SELECT {key_columns} seat_identity FROM rounded
             UNION
             SELECT {key_columns} seat_identity FROM span_rows WHERE whole) AS seats
      WHERE NOT %(by_user)s
+       AND seat_identity IS NOT NULL
+     GROUP BY {group_by}
     UNION ALL
     SELECT {key_columns} 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
            NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
