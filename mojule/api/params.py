@@ -4,7 +4,7 @@ Every bad parameter is a 400 whose message names it, so a caller knows what to f
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import request
@@ -48,6 +48,17 @@ def moment(name: str, tz: str | None) -> datetime | None:
     if tz is None:
         raise BadRequest(f"Parameter {name!r} needs a time zone (e.g. 2026-11-01T00:00:00Z).")
     return parsed.replace(tzinfo=ZoneInfo(tz))
+
+
+def day(name: str) -> date:
+    """Return a required day parameter (YYYY-MM-DD). Raises BadRequest naming it."""
+    text = request.args.get(name)
+    if not text:
+        raise BadRequest(f"Parameter {name!r} is required: a day, as 2026-11-01.")
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise BadRequest(f"Parameter {name!r}: {text!r} is not a day (2026-11-01).") from None
 
 
 def window(tz: str) -> tuple[datetime, datetime]:

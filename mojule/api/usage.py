@@ -1,4 +1,5 @@
-"""GET /api/v1/usage, /api/v1/sessions and /api/v1/sessions/<id>: usage for the org's people.
+"""GET /api/v1/usage, /api/v1/sessions, /api/v1/sessions/<id> and
+/api/v1/usage_report/claude_code: usage for the org's people.
 
 Views parse parameters and shape answers; the figures come from mojule.analytics, whose
 parameter errors become 400s naming the parameter.
@@ -7,7 +8,7 @@ from __future__ import annotations
 
 from flask import Blueprint, g, jsonify, request
 
-from mojule import analytics
+from mojule import analytics, usage_report
 from mojule.api import params, viewer_seats
 from mojule.auth import user_token_required
 from mojule.db import get_connection
@@ -52,3 +53,15 @@ def session(session_id: str):
     if detail is None:
         raise NotFound("No such session.")
     return jsonify(detail)
+
+
+@bp.get("/api/v1/usage_report/claude_code")
+@user_token_required
+def claude_code_usage_report():
+    """One UTC day's usage per seat and terminal in the shape of Anthropic's Admin API
+    report (GET /v1/organizations/usage_report/claude_code): starting_at, limit, page."""
+    conn = get_connection()
+    return jsonify(usage_report.claude_code_report(
+        conn, g.user.org_id, params.day("starting_at"), viewer_seats(conn),
+        params.limit(usage_report.DEFAULT_LIMIT, usage_report.MAX_LIMIT),
+        request.args.get("page")))

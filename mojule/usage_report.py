@@ -1,0 +1,143 @@
+"""Claude Code's daily usage report in the shape of Anthropic's Admin API.
+
+``GET /v1/organizations/usage_report/claude_code`` answers one record per person and day
+(sessions, lines of code, commits, pull requests, edit-tool decisions, and tokens and
+estimated cost per model) for first-party API usage only. Mojule answers the same shape
+from telemetry, so a tool built for the Admin API reads Mojule with another base URL and
+token, and also sees usage through Bedrock, Vertex and Foundry. The figures are the
+usage report's (mojule.accounting), for one UTC day, grouped three ways in one
+transaction: a record is a seat and terminal, as the Admin API's records have one
+terminal each.
+
+What telemetry does not say is null: ``customer_type`` and ``subscription_type``. An
+actor is a ``user_actor`` whose ``email_address`` is the seat when it is an email
+address; ``seat_identity`` (Mojule's) names the seat either way. ``estimated_cost.amount``
+is in cents, as the Admin API's, but not rounded to whole cents.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+import orjson
+import psycopg
+
+from mojule import accounting
+from mojule.accounting import Scope
+from mojule.analytics import YEARS, BadParameter, Seats
+from mojule.db import query
+
+DEFAULT_LIMIT = 20
+MAX_LIMIT = 1000
+# The Admin API's tool_actions, by the tool_name Claude Code's code_edit_tool.decision
+# metric carries.
+EDIT_TOOLS = {"Edit": "edit_tool", "MultiEdit": "multi_edit_tool",
+              "NotebookEdit": "notebook_edit_tool", "Write": "write_tool"}
+GROUPS = ["user", "terminal"]
+
+
+def claude_code_report(conn: psycopg.Connection, org_id: int, day: date,
+                       seats: Seats | None = None, limit: int = DEFAULT_LIMIT,
+                       page: str | None = None) -> dict[str, Any]:
+    """Return {"data": [record], "has_more", "next_page"} for the UTC ``day``: the records
+    of the seats and terminals after ``page`` (a previous answer's next_page), at most
+    ``limit``, in seat and terminal order. ``seats`` keeps one person's (a member's).
+    Raises BadParameter naming a bad parameter."""
+    if day.year not in YEARS:
+        raise BadParameter("starting_at", f"must be a day between the years {YEARS.start} "
+                                          f"and {YEARS.stop - 1}")
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
+        raise BadParameter("limit", f"must be a whole number from 1 to {MAX_LIMIT}")
+    after = _decode_page(page)
+    start = datetime.combine(day, time(), UTC)
+    scope = Scope(start, start + timedelta(days=1), seats=seats)
+    with accounting.transaction(conn, org_id):
+        totals = accounting.report(conn, org_id, scope, GROUPS)
+        models = accounting.report(conn, org_id, scope, [*GROUPS, "model"])
+        tools = accounting.report(conn, org_id, scope, [*GROUPS, "tool"])
+        organizations = dict(conn.execute(query("usage_report_organizations"), {
+            "org_id": org_id, "from": scope.start, "to": scope.end}).fetchall())
+    ordered = sorted((row for row in totals if after is None or _order(row) > after),
+                     key=_order)
+    shown = ordered[:limit]
+    by_group = _by_group(models, tools)
+    data = [_record(day, row, organizations, *by_group.get(_group(row), ([], {})))
+            for row in shown]
+    more = len(ordered) > limit
+    return {"data": data, "has_more": more,
+            "next_page": _encode_page(_order(shown[-1])) if more else None}
+
+
+def _group(row: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    return row["key"]["user"], row["key"]["terminal"]
+
+
+def _order(row: Mapping[str, Any]) -> tuple[bool, str, bool, str]:
+    """A record's place: by seat, then terminal, a group without one last."""
+    user, terminal = _group(row)
+    return (user is None, user or "", terminal is None, terminal or "")
+
+
+def _by_group(models: Sequence[Mapping[str, Any]],
+              tools: Sequence[Mapping[str, Any]]) -> dict[tuple, tuple[list, dict]]:
+    """The model breakdown and edit-tool decisions of each seat and terminal."""
+    found: dict[tuple, tuple[list, dict]] = {}
+    for row in models:
+        model = row["key"]["model"]
+        if model is None or not (row["cost_usd"] or any(row["tokens"].values())):
+            continue   # what Claude Code gives no model: active time, commits, tools
+        found.setdefault(_group(row), ([], {}))[0].append({
+            "estimated_cost": {"amount": float(row["cost_usd"] * 100), "currency": "USD"},
+            "model": model,
+            "tokens": {name: row["tokens"][name]
+                       for name in ("cache_creation", "cache_read", "input", "output")},
+        })
+    for row in tools:
+        action = EDIT_TOOLS.get(row["key"]["tool"])
+        if action is not None:
+            found.setdefault(_group(row), ([], {}))[1][action] = row["code_edit_decisions"]
+    return found
+
+
+def _record(day: date, row: Mapping[str, Any], organizations: Mapping[str, str],
+            model_breakdown: list[dict], decisions: Mapping[str, dict]) -> dict[str, Any]:
+    seat, terminal = _group(row)
+    return {
+        "actor": {"type": "user_actor",
+                  "email_address": seat if seat is not None and "@" in seat else None,
+                  "seat_identity": seat},
+        "core_metrics": {
+            "commits_by_claude_code": row["commits"],
+            "lines_of_code": {"added": row["lines_added"], "removed": row["lines_removed"]},
+            "num_sessions": row["sessions"],
+            "pull_requests_by_claude_code": row["pull_requests"],
+        },
+        "customer_type": None,
+        "date": f"{day.isoformat()}T00:00:00Z",
+        "model_breakdown": model_breakdown,
+        "organization_id": organizations.get(seat),
+        "subscription_type": None,
+        "terminal_type": terminal,
+        "tool_actions": {action: dict(decisions.get(action, {"accepted": 0, "rejected": 0}))
+                         for action in EDIT_TOOLS.values()},
+    }
+
+
+def _encode_page(order: tuple) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps(order)).decode().rstrip("=")
+
+
+def _decode_page(page: str | None) -> tuple[bool, str, bool, str] | None:
+    if page is None:
+        return None
+    try:
+        order = orjson.loads(base64.urlsafe_b64decode(page + "=" * (-len(page) % 4)))
+    except (binascii.Error, orjson.JSONDecodeError, ValueError):
+        order = None
+    if (not isinstance(order, list) or len(order) != 4
+            or [type(part) for part in order] != [bool, str, bool, str]):
+        raise BadParameter("page", "not a page this API returned")
+    return tuple(order)
