@@ -150,8 +150,9 @@ def statement(columns: Sequence[str], join_sessions: bool = True) -> sql.Compose
 @contextmanager
 def transaction(conn: psycopg.Connection, org_id: int) -> Iterator[psycopg.Connection]:
     """Run an analytics transaction: the org's (row-level security lets its rows through),
-    with room to sort in memory and no JIT compilation (sql/analytics_settings.sql)."""
-    with org_transaction(conn, org_id):
+    read-only on one snapshot, so that its statements agree with each other, with room
+    to sort in memory and no JIT compilation (sql/analytics_settings.sql)."""
+    with org_transaction(conn, org_id, snapshot=True):
         conn.execute(query("analytics_settings"))
         yield conn
 

@@ -33,13 +33,19 @@ def connect(url: str, **kwargs: Any) -> psycopg.Connection:
 
 
 @contextmanager
-def org_transaction(conn: psycopg.Connection, org_id: int) -> Iterator[psycopg.Connection]:
+def org_transaction(conn: psycopg.Connection, org_id: int,
+                    snapshot: bool = False) -> Iterator[psycopg.Connection]:
     """Run a transaction with row-level security scoped to ``org_id``.
 
     ``set_config(..., true)`` is transaction-local: the org cannot outlive the transaction
-    and leak into the next request that borrows this pooled connection.
+    and leak into the next request that borrows this pooled connection. ``snapshot``
+    makes it read-only and reading one snapshot throughout (sql/transaction_read_snapshot.sql),
+    unless it runs inside a transaction already begun, whose own reads it then shares.
     """
+    begins = conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
     with conn.transaction():
+        if snapshot and begins:
+            conn.execute(query("transaction_read_snapshot"))
         conn.execute("SELECT set_config('mojule.org_id', %s, true)", (str(org_id),))
         yield conn
 

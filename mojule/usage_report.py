@@ -51,7 +51,7 @@ def claude_code_report(conn: psycopg.Connection, org_id: int, day: date,
                                           f"and {YEARS.stop - 1}")
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
         raise BadParameter("limit", f"must be a whole number from 1 to {MAX_LIMIT}")
-    after = _decode_page(page)
+    after = _decode_page(page, day)
     start = datetime.combine(day, time(), UTC)
     scope = Scope(start, start + timedelta(days=1), seats=seats)
     with accounting.transaction(conn, org_id):
@@ -68,7 +68,7 @@ def claude_code_report(conn: psycopg.Connection, org_id: int, day: date,
             for row in shown]
     more = len(ordered) > limit
     return {"data": data, "has_more": more,
-            "next_page": _encode_page(_order(shown[-1])) if more else None}
+            "next_page": _encode_page(day, _order(shown[-1])) if more else None}
 
 
 def _group(row: Mapping[str, Any]) -> tuple[str | None, str | None]:
@@ -126,18 +126,22 @@ def _record(day: date, row: Mapping[str, Any], organizations: Mapping[str, str],
     }
 
 
-def _encode_page(order: tuple) -> str:
-    return base64.urlsafe_b64encode(orjson.dumps(order)).decode().rstrip("=")
+def _encode_page(day: date, order: tuple) -> str:
+    """The page after the record at ``order``, of ``day``'s report only."""
+    raw = orjson.dumps([day.isoformat(), *order])
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _decode_page(page: str | None) -> tuple[bool, str, bool, str] | None:
+def _decode_page(page: str | None, day: date) -> tuple[bool, str, bool, str] | None:
     if page is None:
         return None
     try:
-        order = orjson.loads(base64.urlsafe_b64decode(page + "=" * (-len(page) % 4)))
+        found = orjson.loads(base64.urlsafe_b64decode(page + "=" * (-len(page) % 4)))
     except (binascii.Error, orjson.JSONDecodeError, ValueError):
-        order = None
-    if (not isinstance(order, list) or len(order) != 4
-            or [type(part) for part in order] != [bool, str, bool, str]):
+        found = None
+    if (not isinstance(found, list)
+            or [type(part) for part in found] != [str, bool, str, bool, str]):
         raise BadParameter("page", "not a page this API returned")
-    return tuple(order)
+    if found[0] != day.isoformat():
+        raise BadParameter("page", f"a page of the report of {found[0]}, not {day}")
+    return tuple(found[1:])

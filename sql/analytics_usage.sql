@@ -426,7 +426,7 @@ SELECT {key_columns}
        coalesce(round(sum(output_tokens)), 0)::bigint                         AS output_tokens,
        coalesce(round(sum(cache_read_tokens)), 0)::bigint                     AS cache_read_tokens,
        coalesce(round(sum(cache_creation_tokens)), 0)::bigint                 AS cache_creation_tokens,
-       sum(sessions)::bigint                                                  AS sessions,
+       coalesce(sum(sessions), 0)::bigint                                     AS sessions,
        {active_users}                                                         AS active_users,
        coalesce(sum(api_requests), 0)::bigint                                 AS api_requests,
        coalesce(sum(api_errors), 0)::bigint                                   AS api_errors,

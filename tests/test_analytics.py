@@ -480,6 +480,23 @@ def test_a_member_sees_only_the_sessions_of_their_seat(client, org, db):
     assert analytics.usage(db, org_id, FROM, TO, seats=nobody)[0]["cost_usd"] == 0
 
 
+def test_a_report_reads_one_snapshot_however_many_statements_it_runs(client, org, db):
+    # A session's detail, or the Admin-API-shaped report, is several statements: an ingest
+    # that commits between them must not make them disagree.
+    org_id = org.org.org_id
+    send(client, org, "logs", fixture_bytes("bash-tool", "logs"))
+    scope = accounting.Scope(FROM, TO)
+    with accounting.transaction(db, org_id):
+        before = accounting.report(db, org_id, scope, [])
+        send(client, org, "logs", fixture_bytes("failing-bash", "logs"))   # commits meanwhile
+        during = accounting.report(db, org_id, scope, [])
+    with accounting.transaction(db, org_id):
+        after = accounting.report(db, org_id, scope, [])
+
+    assert during == before and before[0]["sessions"] == 1
+    assert after[0]["sessions"] == 2
+
+
 def test_another_orgs_session_is_not_found(client, org, other_org, db):
     send_sessions(client, org, signals=("logs",))
     session_id = claude_result("bash-tool")["session_id"]

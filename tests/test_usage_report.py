@@ -114,6 +114,15 @@ def test_pages_walk_every_record_once(client, loaded):  # noqa: F811
     assert len(whole) >= 2 and walked == whole
 
 
+def test_a_page_belongs_to_its_days_report(client, loaded):  # noqa: F811
+    people, _ = loaded
+    page = report(client, people["admin"], f"starting_at={DAY}&limit=1")["next_page"]
+    response = get(client, f"{URL}?starting_at=2026-11-25&limit=1&page={page}", people["admin"])
+
+    assert page and response.status_code == 400
+    assert "'page'" in response.get_json()["message"]
+
+
 def test_a_member_gets_only_their_own_records(client, loaded):  # noqa: F811
     people, _ = loaded
     records = report(client, people["alice"], f"starting_at={DAY}")["data"]
@@ -135,6 +144,10 @@ def test_another_day_has_no_records(client, loaded):  # noqa: F811
     (f"starting_at={DAY}&limit=1001", "limit"),
     (f"starting_at={DAY}&page=not-a-page", "page"),
     (f"starting_at={DAY}&page=WzEsMiwzLDRd", "page"),     # [1,2,3,4]
+    ("starting_at=20261126", "starting_at"),
+    ("starting_at=2026-W48-4", "starting_at"),
+    (f"starting_at={DAY}&limit=\u00b2", "limit"),           # a digit to str.isdigit()
+    (f"starting_at={DAY}&limit={'9' * 5000}", "limit"),
 ])
 def test_bad_parameters_get_400_naming_them(client, loaded, query, parameter):  # noqa: F811
     people, _ = loaded

@@ -4,6 +4,7 @@ Every bad parameter is a 400 whose message names it, so a caller knows what to f
 """
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -14,6 +15,8 @@ from mojule.analytics import YEARS
 from mojule.errors import BadRequest
 
 DEFAULT_DAYS = 30
+DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+WHOLE_NUMBER = re.compile(r"[0-9]{1,18}")
 
 
 def time_zone() -> str:
@@ -55,7 +58,10 @@ def day(name: str) -> date:
     text = request.args.get(name)
     if not text:
         raise BadRequest(f"Parameter {name!r} is required: a day, as 2026-11-01.")
+    # fromisoformat alone would also take 20261101 and 2026-W44-7.
     try:
+        if not DAY.fullmatch(text):
+            raise ValueError(text)
         return date.fromisoformat(text)
     except ValueError:
         raise BadRequest(f"Parameter {name!r}: {text!r} is not a day (2026-11-01).") from None
@@ -98,7 +104,9 @@ def whole_number(name: str, default: int, lowest: int, highest: int | None = Non
     text = request.args.get(name)
     if text is None:
         return default
-    if not text.isdigit() or int(text) < lowest or (highest is not None and int(text) > highest):
+    # ASCII digits only: str.isdigit() takes "²", which int() refuses.
+    if not WHOLE_NUMBER.fullmatch(text) or int(text) < lowest or (
+            highest is not None and int(text) > highest):
         bound = f"to {highest}" if highest is not None else "up"
         raise BadRequest(f"Parameter {name!r} must be a whole number from {lowest} {bound}.")
     return int(text)
