@@ -5,9 +5,9 @@
 estimated cost per model) for first-party API usage only. Mojule answers the same shape
 from telemetry, so a tool built for the Admin API reads Mojule with another base URL and
 token, and also sees usage through Bedrock, Vertex and Foundry. The figures are the
-usage report's (mojule.accounting), for one UTC day, grouped three ways in one
-transaction: a record is a seat and terminal, as the Admin API's records have one
-terminal each.
+usage report's (mojule.accounting), for one UTC day, in one transaction: grouped by
+seat and terminal (a record: the Admin API's records have one terminal each), then, for
+the page's seats only, by model and by tool.
 
 What telemetry does not say is null: ``customer_type`` and ``subscription_type``. An
 actor is a ``user_actor`` whose ``email_address`` is the seat when it is an email
@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -54,15 +55,24 @@ def claude_code_report(conn: psycopg.Connection, org_id: int, day: date,
     after = _decode_page(page, day)
     start = datetime.combine(day, time(), UTC)
     scope = Scope(start, start + timedelta(days=1), seats=seats)
+    models, tools, organizations = [], [], {}
     with accounting.transaction(conn, org_id):
         totals = accounting.report(conn, org_id, scope, GROUPS)
-        models = accounting.report(conn, org_id, scope, [*GROUPS, "model"])
-        tools = accounting.report(conn, org_id, scope, [*GROUPS, "tool"])
-        organizations = dict(conn.execute(query("usage_report_organizations"), {
-            "org_id": org_id, "from": scope.start, "to": scope.end}).fetchall())
-    ordered = sorted((row for row in totals if after is None or _order(row) > after),
-                     key=_order)
-    shown = ordered[:limit]
+        ordered = sorted((row for row in totals if after is None or _order(row) > after),
+                         key=_order)
+        shown = ordered[:limit]
+        if shown:
+            # The groupings by model and by tool (from the raw rows) of the page's seats.
+            page_seats = {row["key"]["user"] for row in shown}
+            params = {"org_id": org_id, "from": scope.start, "to": scope.end,
+                      "seats": sorted(seat for seat in page_seats if seat is not None),
+                      "seatless": None in page_seats}
+            page_scope = replace(scope, session_ids=[session_id for (session_id,) in conn.execute(
+                query("usage_report_sessions"), params)])
+            models = accounting.report(conn, org_id, page_scope, [*GROUPS, "model"])
+            tools = accounting.report(conn, org_id, page_scope, [*GROUPS, "tool"])
+            organizations = dict(conn.execute(query("usage_report_organizations"),
+                                              params).fetchall())
     by_group = _by_group(models, tools)
     data = [_record(day, row, organizations, *by_group.get(_group(row), ([], {})))
             for row in shown]

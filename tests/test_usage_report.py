@@ -9,6 +9,8 @@ from decimal import Decimal
 import pytest
 
 from tests.conftest import FIXTURES
+from tests.test_analytics import body, send
+from tests.test_rollup import anonymous
 from tests.test_usage_api import SESSIONS, claude_result, get, loaded  # noqa: F401
 
 DAY = "2026-11-26"            # the recorded sessions' UTC day
@@ -98,9 +100,15 @@ def test_each_record_is_a_seat_and_terminal_of_the_usage_api(client, loaded):  #
         assert record["actor"]["email_address"] == (seat if "@" in seat else None)
 
 
-def test_pages_walk_every_record_once(client, loaded):  # noqa: F811
+def test_pages_walk_every_record_once(client, org, loaded):  # noqa: F811
+    # With a session of no seat too: its record is the last one, and has its figures.
     people, _ = loaded
+    copied = claude_result("write-tool-resource-attrs")["session_id"]
+    for signal in ("logs", "metrics"):
+        payload = json.dumps(anonymous(body("write-tool-resource-attrs", signal)))
+        send(client, org, signal, json.loads(payload.replace(copied, f"{copied}-copy")))
     whole = report(client, people["admin"], f"starting_at={DAY}&limit=1000")["data"]
+    assert whole[-1]["actor"]["seat_identity"] is None and whole[-1]["model_breakdown"]
     walked, page = [], None
     while True:
         answer = report(client, people["admin"],
