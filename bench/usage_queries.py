@@ -4,8 +4,8 @@ For the biggest org and the median one of the usage benchmark's data (bench/usag
 generated first when missing), over the last 30 days of it, runs the queries behind the
 read API through the real functions (mojule.analytics and the export generators), as a
 role that row-level security holds, like production: usage totals and groupings, the
-session list's first page and a later one through its cursor, session detail, and the
-first rows of each export. Each query runs once to warm up, then ``--repeat`` times,
+session list's first page and a later one through its cursor, session detail, the first
+page of one day's report in the Admin API's shape, and the first rows of each export. Each query runs once to warm up, then ``--repeat`` times,
 round robin so that whatever else the machine does weighs on all alike. Prints a table
 of p50/p95 per query, PASS or MISS against the goal (p95 under 300 ms), then one JSON
 line; one full pass of the session and event exports is timed on its own.
@@ -27,7 +27,7 @@ import psycopg
 import psycopg.conninfo
 
 from bench import usage_data
-from mojule import analytics, exports, schema
+from mojule import analytics, exports, schema, usage_report
 from mojule.db import connect
 
 GOAL_MS = 300.0
@@ -78,6 +78,11 @@ def _detail(ctx: Context, repetition: int) -> object:
     return analytics.session_totals(ctx.conn, ctx.org_id, session_id)
 
 
+def _day_report(ctx: Context, _: int) -> object:
+    day = (ctx.end - timedelta(days=1)).date()
+    return usage_report.claude_code_report(ctx.conn, ctx.org_id, day)
+
+
 def _usage_csv(ctx: Context, _: int) -> object:
     rows = exports.usage_rows(ctx.conn, ctx.org_id, ctx.start, ctx.end, ["day", "user"],
                               "UTC", None)
@@ -112,6 +117,7 @@ def queries() -> list[Query]:
         ("sessions, first page", _first_page),
         (f"sessions, page {LATER_PAGE} (cursor)", _later_page),
         ("session detail", _detail),
+        ("usage_report/claude_code, a day", _day_report),
         ("export usage.csv (day, user)", _usage_csv),
         (f"export sessions.csv, {EXPORT_SESSIONS:,} rows", _sessions_csv),
         (f"export events.ndjson, {EXPORT_EVENTS:,} lines", _events_ndjson),
