@@ -55,30 +55,39 @@ def claude_code_report(conn: psycopg.Connection, org_id: int, day: date,
     after = _decode_page(page, day)
     start = datetime.combine(day, time(), UTC)
     scope = Scope(start, start + timedelta(days=1), seats=seats)
-    models, tools, organizations = [], [], {}
     with accounting.transaction(conn, org_id):
         totals = accounting.report(conn, org_id, scope, GROUPS)
         ordered = sorted((row for row in totals if after is None or _order(row) > after),
                          key=_order)
         shown = ordered[:limit]
-        if shown:
-            # The groupings by model and by tool (from the raw rows) of the page's seats.
-            page_seats = {row["key"]["user"] for row in shown}
-            params = {"org_id": org_id, "from": scope.start, "to": scope.end,
-                      "seats": sorted(seat for seat in page_seats if seat is not None),
-                      "seatless": None in page_seats}
-            page_scope = replace(scope, session_ids=[session_id for (session_id,) in conn.execute(
-                query("usage_report_sessions"), params)])
-            models = accounting.report(conn, org_id, page_scope, [*GROUPS, "model"])
-            tools = accounting.report(conn, org_id, page_scope, [*GROUPS, "tool"])
-            organizations = dict(conn.execute(query("usage_report_organizations"),
-                                              params).fetchall())
-    by_group = _by_group(models, tools)
+        by_group, organizations = _page_details(conn, org_id, scope, shown)
     data = [_record(day, row, organizations, *by_group.get(_group(row), ([], {})))
             for row in shown]
     more = len(ordered) > limit
     return {"data": data, "has_more": more,
             "next_page": _encode_page(day, _order(shown[-1])) if more else None}
+
+
+def _page_details(conn: psycopg.Connection, org_id: int, scope: Scope,
+                  shown: Sequence[Mapping[str, Any]]) -> tuple[dict, dict[str, str]]:
+    """Return the model breakdowns and edit-tool decisions of the records ``shown``, by
+    seat and terminal (``_by_group``), and their seats' organization uuids.
+
+    Grouped by model and by tool (which reads the raw rows) for the page's seats'
+    sessions only: a page of 20 records of a large org's day need not read all of it."""
+    if not shown:
+        return {}, {}
+    seats = {row["key"]["user"] for row in shown}
+    params = {"org_id": org_id, "from": scope.start, "to": scope.end,
+              "seats": sorted(seat for seat in seats if seat is not None),
+              "seatless": None in seats}
+    sessions = [session_id for (session_id,) in conn.execute(query("usage_report_sessions"),
+                                                             params)]
+    page = replace(scope, session_ids=sessions)
+    models = accounting.report(conn, org_id, page, [*GROUPS, "model"])
+    tools = accounting.report(conn, org_id, page, [*GROUPS, "tool"])
+    organizations = dict(conn.execute(query("usage_report_organizations"), params).fetchall())
+    return _by_group(models, tools), organizations
 
 
 def _group(row: Mapping[str, Any]) -> tuple[str | None, str | None]:
