@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -66,6 +66,18 @@ def claude_code_report(conn: psycopg.Connection, org_id: int, day: date,
     more = len(ordered) > limit
     return {"data": data, "has_more": more,
             "next_page": _encode_page(day, _order(shown[-1])) if more else None}
+
+
+def every_record(conn: psycopg.Connection, org_id: int, day: date,
+                 seats: Seats | None = None) -> Iterator[dict[str, Any]]:
+    """Yield every record of the UTC ``day``'s report, a page of MAX_LIMIT at a time."""
+    page = None
+    while True:
+        answer = claude_code_report(conn, org_id, day, seats, MAX_LIMIT, page)
+        yield from answer["data"]
+        if not answer["has_more"]:
+            return
+        page = answer["next_page"]
 
 
 def _page_details(conn: psycopg.Connection, org_id: int, scope: Scope,

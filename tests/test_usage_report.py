@@ -7,7 +7,10 @@ import json
 from decimal import Decimal
 
 import pytest
+from click.testing import CliRunner
 
+from mojule import usage_report
+from mojule.cli import cli
 from tests.conftest import FIXTURES
 from tests.test_analytics import body, send
 from tests.test_rollup import anonymous
@@ -163,3 +166,21 @@ def test_bad_parameters_get_400_naming_them(client, loaded, query, parameter):  
 
     assert response.status_code == 400
     assert f"'{parameter}'" in response.get_json()["message"]
+
+
+@pytest.mark.parametrize("page_size", [1000, 1])
+def test_the_cli_writes_every_record_of_the_day(client, org, loaded, app_database_url,  # noqa: F811
+                                                master_key, monkeypatch, page_size):
+    people, _ = loaded
+    expected = report(client, people["admin"], f"starting_at={DAY}&limit=1000")["data"]
+    monkeypatch.setattr(usage_report, "MAX_LIMIT", page_size)   # 1: one record a page
+    env = {"MOJULE_DATABASE_URL": app_database_url, "MOJULE_MASTER_KEY": master_key}
+    result = CliRunner().invoke(cli, ["export", "usage-report", "--org", org.org.slug,
+                                      "--day", DAY], env=env)
+    refused = CliRunner().invoke(cli, ["export", "usage-report", "--org", org.org.slug,
+                                       "--day", "26/11/2026"], env=env)
+
+    assert result.exit_code == 0, result.output
+    assert len(expected) >= 2
+    assert [json.loads(line) for line in result.stdout.splitlines()] == expected
+    assert refused.exit_code == 2 and "--day" in refused.output

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 import click
 
-from mojule import analytics, exports
+from mojule import analytics, exports, usage_report
 from mojule.analytics import BadParameter
 from mojule.cli import CliContext, cli, parse_moment, pass_cli, time_zone
 
@@ -45,7 +45,8 @@ def with_common(command):
 
 @cli.group("export")
 def export_group() -> None:
-    """Export usage, sessions or events (no content) to standard output or a file."""
+    """Export usage, sessions, events (no content) or a day's usage report to standard
+    output or a file."""
 
 
 @export_group.command("usage")
@@ -105,3 +106,18 @@ def export_events(ctx: CliContext, slug, since, until, tz, event_names, user, no
     except BadParameter as exc:
         raise click.BadParameter(str(exc), param_hint="--event") from None
     _write((line.decode() for line in exports.ndjson_lines(rows)), output)
+
+
+@export_group.command("usage-report")
+@click.option("--org", "slug", required=True, help="The org's slug.")
+@click.option("--day", required=True, type=click.DateTime(formats=["%Y-%m-%d"]),
+              help="The UTC day (YYYY-MM-DD).")
+@click.option("--output", "-o", type=click.File("w"), help="Write here instead of stdout.")
+@pass_cli
+def export_usage_report(ctx: CliContext, slug, day, output) -> None:
+    """A UTC day's usage per seat and terminal, as JSON lines in the shape of Anthropic's
+    Admin API Claude Code report: every record that GET /api/v1/usage_report/claude_code
+    pages through."""
+    org_id = ctx.org(slug).org_id
+    records = usage_report.every_record(ctx.conn, org_id, day.date())
+    _write((line.decode() for line in exports.ndjson_lines(records)), output)
