@@ -5,10 +5,11 @@ generated first when missing), over the last 30 days of it, runs the queries beh
 read API through the real functions (mojule.analytics and the export generators), as a
 role that row-level security holds, like production: usage totals and groupings, the
 session list's first page and a later one through its cursor, session detail, the first
-page of one day's report in the Admin API's shape, and the first rows of each export. Each query runs once to warm up, then ``--repeat`` times,
-round robin so that whatever else the machine does weighs on all alike. Prints a table
-of p50/p95 per query, PASS or MISS against the goal (p95 under 300 ms), then one JSON
-line; one full pass of the session and event exports is timed on its own.
+page of one day's report in the Admin API's shape, and the first rows of each export.
+Each query runs once to warm up, then ``--repeat`` times, round robin so that whatever
+else the machine does weighs on all alike. Prints a table of p50/p95 per query, PASS or
+MISS against the goal (p95 under 300 ms), then one JSON line; one full pass of the
+session and event exports is timed on its own.
 """
 from __future__ import annotations
 

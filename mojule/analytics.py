@@ -91,8 +91,7 @@ def list_sessions(conn: psycopg.Connection, org_id: int, from_: datetime, to: da
     Raises BadParameter naming the parameter.
     """
     _check_window(from_, to)
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
-        raise BadParameter("limit", f"must be a whole number from 1 to {MAX_PAGE}")
+    check_limit(limit, MAX_PAGE)
     page = Scope(from_, to, seats=seats, user=seat_user(user), model=_model(model),
                  after=_decode_cursor(cursor), limit=limit + 1)
     with accounting.transaction(conn, org_id):
@@ -213,21 +212,40 @@ def _model(model: str | None) -> str | None:
     return re.sub(r"\[[^\]]*\]$", "", model) if model else None
 
 
+def check_limit(limit: int, highest: int) -> None:
+    """Raise BadParameter("limit", ...) unless ``limit`` is a whole number 1..highest."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= highest:
+        raise BadParameter("limit", f"must be a whole number from 1 to {highest}")
+
+
+def encode_cursor(values: Sequence[Any]) -> str:
+    """Return an opaque paging cursor that holds ``values`` (JSON, base64url)."""
+    return base64.urlsafe_b64encode(orjson.dumps(list(values))).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, parameter: str) -> Any:
+    """Return the values ``encode_cursor`` put in ``cursor``, the parameter named
+    ``parameter``. Raises BadParameter naming it for text that holds none."""
+    try:
+        return orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (binascii.Error, orjson.JSONDecodeError, ValueError):
+        raise BadParameter(parameter, f"not a {parameter} this API returned") from None
+
+
 def _encode_cursor(last_seen: datetime, session_id: str) -> str:
-    raw = orjson.dumps([last_seen.isoformat(), session_id])
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return encode_cursor([last_seen.isoformat(), session_id])
 
 
 def _decode_cursor(cursor: str | None) -> tuple[datetime, str] | None:
     if cursor is None:
         return None
+    values = decode_cursor(cursor, "cursor")
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        last_seen, session_id = orjson.loads(raw)
+        last_seen, session_id = values
         moment = datetime.fromisoformat(last_seen)
         if moment.utcoffset() is None or not isinstance(session_id, str):
             raise ValueError
-    except (binascii.Error, orjson.JSONDecodeError, TypeError, ValueError):
+    except (TypeError, ValueError):
         raise BadParameter("cursor", "not a cursor this API returned") from None
     return moment, session_id
 

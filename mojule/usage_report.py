@@ -16,19 +16,23 @@ is in cents, as the Admin API's, but not rounded to whole cents.
 """
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-import orjson
 import psycopg
 
 from mojule import accounting
 from mojule.accounting import Scope
-from mojule.analytics import YEARS, BadParameter, Seats
+from mojule.analytics import (
+    YEARS,
+    BadParameter,
+    Seats,
+    check_limit,
+    decode_cursor,
+    encode_cursor,
+)
 from mojule.db import query
 
 DEFAULT_LIMIT = 20
@@ -50,8 +54,7 @@ def claude_code_report(conn: psycopg.Connection, org_id: int, day: date,
     if day.year not in YEARS:
         raise BadParameter("starting_at", f"must be a day between the years {YEARS.start} "
                                           f"and {YEARS.stop - 1}")
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
-        raise BadParameter("limit", f"must be a whole number from 1 to {MAX_LIMIT}")
+    check_limit(limit, MAX_LIMIT)
     after = _decode_page(page, day)
     start = datetime.combine(day, time(), UTC)
     scope = Scope(start, start + timedelta(days=1), seats=seats)
@@ -159,17 +162,13 @@ def _record(day: date, row: Mapping[str, Any], organizations: Mapping[str, str],
 
 def _encode_page(day: date, order: tuple) -> str:
     """The page after the record at ``order``, of ``day``'s report only."""
-    raw = orjson.dumps([day.isoformat(), *order])
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return encode_cursor([day.isoformat(), *order])
 
 
 def _decode_page(page: str | None, day: date) -> tuple[bool, str, bool, str] | None:
     if page is None:
         return None
-    try:
-        found = orjson.loads(base64.urlsafe_b64decode(page + "=" * (-len(page) % 4)))
-    except (binascii.Error, orjson.JSONDecodeError, ValueError):
-        found = None
+    found = decode_cursor(page, "page")
     if (not isinstance(found, list)
             or [type(part) for part in found] != [str, bool, str, bool, str]):
         raise BadParameter("page", "not a page this API returned")

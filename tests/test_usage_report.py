@@ -11,8 +11,7 @@ from click.testing import CliRunner
 
 from mojule import usage_report
 from mojule.cli import cli
-from tests.conftest import FIXTURES
-from tests.test_analytics import body, send
+from tests.test_analytics import attributes, body, data_points, send
 from tests.test_rollup import anonymous
 from tests.test_usage_api import SESSIONS, claude_result, get, loaded  # noqa: F401
 
@@ -36,18 +35,12 @@ def sent_edit_decisions() -> dict[str, int]:
     """code_edit_tool.decision points of the recorded sessions, by tool and decision."""
     counted: dict[str, int] = {}
     for name in SESSIONS:
-        metrics = json.loads((FIXTURES / "claude-code-2.1.328" / name / "metrics.json").read_text())
-        for resource in metrics["resourceMetrics"]:
-            for scope in resource["scopeMetrics"]:
-                for metric in scope["metrics"]:
-                    if metric["name"] != "claude_code.code_edit_tool.decision":
-                        continue
-                    for point in metric["sum"]["dataPoints"]:
-                        attrs = {a["key"]: a["value"]["stringValue"] for a in point["attributes"]
-                                 if "stringValue" in a["value"]}
-                        key = f"{attrs['tool_name']}:{attrs['decision']}"
-                        counted[key] = counted.get(key, 0) + int(point.get("asDouble")
-                                                                 or point.get("asInt"))
+        for metric, point in data_points(body(name, "metrics")):
+            if metric["name"] == "claude_code.code_edit_tool.decision":
+                attrs = attributes(point)
+                key = f"{attrs['tool_name']}:{attrs['decision']}"
+                counted[key] = counted.get(key, 0) + int(point.get("asDouble")
+                                                         or point.get("asInt"))
     return counted
 
 
