@@ -438,6 +438,10 @@ def test_agents_view_processes_are_not_counted_as_sessions(client, org, db, firs
 
     after = totals(db, org)
     assert after["sessions"] == before["sessions"] == len(SESSIONS)
+    # Grouped by day and user, the sessions read whole reach the last aggregate one row
+    # each rather than summed per group (accounting.WHOLE_SESSIONS): the same count.
+    by_day_and_user = analytics.usage(db, org.org.org_id, FROM, TO, ["day", "user"])
+    assert sum(row["sessions"] for row in by_day_and_user) == len(SESSIONS)
     assert after["active_time_s"] == before["active_time_s"] + float(
         metric_total("bash-tool", "claude_code.active_time.total"))
     (process,) = [row for row in all_sessions(db, org) if row["session_id"] == agents_view]

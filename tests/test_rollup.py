@@ -36,8 +36,10 @@ MINUTE_NS = 60 * 10**9
 # Where each fixture session is moved to: quarter hours apart, one of them a day later.
 OFFSETS = {"bash-tool": 0, "failing-bash": 37 * MINUTE_NS,
            "write-tool-resource-attrs": (24 * 60 + 3 * 60 + 11) * MINUTE_NS}
+# ["day", "user"] and ["session"] read the sessions read whole one row each, the others
+# summed ahead per group (accounting.WHOLE_SESSIONS).
 GROUPINGS = ([], ["day"], ["week"], ["model"], ["user"], ["attr:department"], ["session"],
-             ["day", "model"], ["terminal", "app_version"])
+             ["day", "model"], ["terminal", "app_version"], ["day", "user"])
 
 
 def late_cumulative_exports(name: str) -> list[dict]:
