@@ -85,10 +85,9 @@ def _day_report(ctx: Context, _: int) -> object:
 
 
 def _usage_csv(ctx: Context, _: int) -> object:
-    rows = exports.usage_rows(ctx.conn, ctx.org_id, ctx.start, ctx.end, ["day", "user"],
+    lines = exports.usage_csv(ctx.conn, ctx.org_id, ctx.start, ctx.end, ["day", "user"],
                               "UTC", None)
-    return sum(1 for _ in exports.csv_lines(exports.usage_columns(["day", "user"]),
-                                            map(exports.flatten, rows)))
+    return sum(1 for _ in lines)
 
 
 def _sessions_csv(ctx: Context, _: int) -> object:

@@ -195,12 +195,20 @@ def report(conn: psycopg.Connection, org_id: int, scope: Scope, groups: Sequence
     history to find one session's rows. Runs in the caller's ``transaction``.
     """
     columns, _ = grouping(groups)
-    params = report_params(org_id, scope, groups, tz, use_rollup)
     with conn.cursor(row_factory=dict_row) as cur:
-        rows = cur.execute(statement(columns, joins_sessions(scope, groups)), params,
+        rows = cur.execute(*report_statement(org_id, scope, groups, tz, use_rollup),
                            prepare=False).fetchall()
     return [{"key": {group: _key(row[column]) for group, column in zip(groups, columns)},
              **measures(row)} for row in rows]
+
+
+def report_statement(org_id: int, scope: Scope, groups: Sequence[str], tz: str = "UTC",
+                     use_rollup: bool = True) -> tuple[sql.Composed, dict[str, Any]]:
+    """Return the statement behind ``report`` and its parameters: its rows are one per
+    group, the key columns (KEY_COLUMNS, ATTR_COLUMNS) then what ``measures`` reads."""
+    columns, _ = grouping(groups)
+    return (statement(columns, joins_sessions(scope, groups)),
+            report_params(org_id, scope, groups, tz, use_rollup))
 
 
 def _key(value: Any) -> Any:
@@ -266,7 +274,11 @@ def _bucket_ceil(moment: datetime) -> datetime:
 
 
 def measures(row: Mapping[str, Any]) -> dict[str, Any]:
-    """Shape the measure columns of one analytics_usage.sql row."""
+    """Shape the measure columns of one analytics_usage.sql row.
+
+    It only picks and nests columns, computing nothing: exports.usage_csv shapes a row
+    of column names with it to know which column each of the CSV export's columns is.
+    """
     return {
         "cost_usd": row["cost_usd"],
         "tokens": {"input": row["input_tokens"], "output": row["output_tokens"],
@@ -289,7 +301,7 @@ def measures(row: Mapping[str, Any]) -> dict[str, Any]:
         "pull_requests": row["pull_requests"],
         "code_edit_decisions": {"accepted": row["edits_accepted"],
                                 "rejected": row["edits_rejected"]},
-        "active_time_s": round(row["active_time_user_s"] + row["active_time_cli_s"], 3),
+        "active_time_s": row["active_time_s"],
         "active_time_by_type_s": {"user": row["active_time_user_s"],
                                   "cli": row["active_time_cli_s"]},
     }

@@ -70,12 +70,20 @@ def usage(conn: psycopg.Connection, org_id: int, from_: datetime, to: datetime,
     not attribute to a model (active time, commits, tool calls) has the key None.
     No groups gives one row of totals. Raises BadParameter naming the parameter.
     """
+    scope, groups = usage_scope(from_, to, group_by, tz, seats, user)
+    with accounting.transaction(conn, org_id):
+        return accounting.report(conn, org_id, scope, groups, tz)
+
+
+def usage_scope(from_: datetime, to: datetime, group_by: Sequence[str] = (),
+                tz: str = "UTC", seats: Seats | None = None,
+                user: str | None = None) -> tuple[Scope, list[str]]:
+    """Return the scope and the validated groups of a usage report (see ``usage``).
+    Raises BadParameter naming the parameter."""
     _check_window(from_, to)
     groups = check_group_by(group_by)
     _check_tz(tz)
-    scope = Scope(from_, to, seats=seats, user=seat_user(user))
-    with accounting.transaction(conn, org_id):
-        return accounting.report(conn, org_id, scope, groups, tz)
+    return Scope(from_, to, seats=seats, user=seat_user(user)), groups
 
 
 def list_sessions(conn: psycopg.Connection, org_id: int, from_: datetime, to: datetime,

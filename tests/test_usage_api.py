@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from mojule import exports
 from mojule.cli import cli
-from tests.conftest import FIXTURES, ingest_session, make_org, make_user
+from tests.conftest import FIXTURES, fixture_bytes, ingest_session, make_org, make_user
 
 SESSIONS = ("bash-tool", "failing-bash", "write-tool-resource-attrs")
 WINDOW = "from=2026-11-01&to=2026-12-01"
@@ -71,19 +71,58 @@ def test_usage_totals_equal_the_sum_of_the_sessions(client, loaded):
     assert total[0]["sessions"] == 3
 
 
-def test_usage_csv_export_equals_the_api(client, loaded):
-    people, _ = loaded
-    url = f"{WINDOW}&group_by=user"
-    api_rows = get(client, f"/api/v1/usage?{url}", people["admin"]).get_json()["rows"]
-    response = get(client, f"/api/v1/export/usage.csv?{url}", people["admin"])
-    csv_rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+def same_in_csv(text: str, value) -> bool:
+    """True when ``text``, a CSV field, is ``value``, a flattened field of the API's JSON."""
+    if value is None:
+        return text == ""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return text == str(value)          # text, and cost_usd as its exact decimal text
+    return (int(text) if isinstance(value, int) else float(text)) == value
+
+
+def parse_csv(text: str) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(text, newline="")))
+
+
+@pytest.mark.parametrize("person", ["admin", "alice"])
+@pytest.mark.parametrize("groups", [[], ["user"], ["day", "user"], ["attr:department", "model"],
+                                    ["week", "terminal"]])
+def test_usage_csv_export_equals_the_api(client, loaded, groups, person):
+    viewer = loaded[0][person]
+    url = WINDOW + "".join(f"&group_by={group}" for group in groups)
+    api_rows = [exports.flatten(row)
+                for row in get(client, f"/api/v1/usage?{url}", viewer).get_json()["rows"]]
+    response = get(client, f"/api/v1/export/usage.csv?{url}", viewer)
+    header, *lines = parse_csv(response.get_data(as_text=True))
 
     assert response.mimetype == "text/csv"
-    assert [row["user"] for row in csv_rows] == [row["key"]["user"] for row in api_rows]
-    assert [Decimal(row["cost_usd"]) for row in csv_rows] == \
-        [Decimal(row["cost_usd"]) for row in api_rows]
-    assert [int(row["tokens_input"]) for row in csv_rows] == \
-        [row["tokens"]["input"] for row in api_rows]
+    assert api_rows and len(lines) == len(api_rows)
+    # The groups first, then the API's figures, flattened.
+    assert header[:len(groups)] == groups and sorted(header) == sorted(api_rows[0])
+    for line, api_row in zip(lines, api_rows):
+        for column, text in zip(header, line, strict=True):
+            assert same_in_csv(text, api_row[column]), (column, text, api_row[column])
+    # Lines end as RFC 4180 has them, like the sessions export's.
+    assert response.get_data().count(b"\r\n") == len(api_rows) + 1
+
+
+def test_usage_csv_keeps_keys_that_csv_must_quote(client, db, org):
+    admin = make_user(db, org, "admin@example.com", "admin")
+    department = 'R&D, "platform"\nand tools'
+    logs = json.loads(fixture_bytes("bash-tool", "logs"))
+    for resource in logs["resourceLogs"]:
+        resource["resource"]["attributes"].append(
+            {"key": "department", "value": {"stringValue": department}})
+    assert client.post("/v1/logs", json=logs, headers=org.headers).status_code == 202
+    url = f"/api/v1/export/usage.csv?{WINDOW}&group_by=attr:department&group_by=day"
+
+    header, *lines = parse_csv(get(client, url, admin).get_data(as_text=True))
+    empty = parse_csv(get(client, url.replace("2026-11-01", "2026-11-30"), admin)
+                      .get_data(as_text=True))
+
+    assert header[:2] == ["attr:department", "day"]
+    assert [line[0] for line in lines] == [department] * len(lines) and lines
+    assert empty == [header]                # no usage: the header alone
 
 
 def test_ndjson_exports_carry_no_content(client, loaded):

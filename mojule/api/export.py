@@ -22,30 +22,28 @@ def _download(body, mimetype: str, filename: str) -> Response:
     return response
 
 
-def _usage_rows():
+def _usage(export):
+    """Call ``export`` (exports.usage_rows or usage_csv) with the request's parameters."""
     tz = params.time_zone()
     start, end = params.window(tz)
     conn = get_connection()
-    groups = params.group_by()
-    return groups, exports.usage_rows(conn, g.user.org_id, start, end, groups, tz,
-                                      viewer_seats(conn), request.args.get("user"))
+    return export(conn, g.user.org_id, start, end, params.group_by(), tz, viewer_seats(conn),
+                  request.args.get("user"))
 
 
 @bp.get("/api/v1/export/usage.csv")
 @user_token_or_signed_in
 def usage_csv():
     """The usage report as CSV, one line per group (cost_usd among the columns)."""
-    groups, rows = _usage_rows()
-    lines = exports.csv_lines(exports.usage_columns(groups), map(exports.flatten, rows))
-    return _download(lines, "text/csv", "mojule-usage.csv")
+    return _download(_usage(exports.usage_csv), "text/csv", "mojule-usage.csv")
 
 
 @bp.get("/api/v1/export/usage.ndjson")
 @user_token_or_signed_in
 def usage_ndjson():
     """The usage report as JSON lines, one per group."""
-    _, rows = _usage_rows()
-    return _download(exports.ndjson_lines(rows), "application/x-ndjson", "mojule-usage.ndjson")
+    return _download(exports.ndjson_lines(_usage(exports.usage_rows)), "application/x-ndjson",
+                     "mojule-usage.ndjson")
 
 
 @bp.get("/api/v1/export/sessions.csv")

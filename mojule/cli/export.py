@@ -62,15 +62,13 @@ def export_usage(ctx: CliContext, slug, since, until, tz, groups, fmt, output) -
     org_id = ctx.org(slug).org_id
     start, end = _window(since, until, tz)
     groups = analytics.listed(groups)
+    export = exports.usage_csv if fmt == "csv" else exports.usage_rows
     try:
-        rows = exports.usage_rows(ctx.conn, org_id, start, end, groups, tz, None)
+        rows = export(ctx.conn, org_id, start, end, groups, tz, None)
     except BadParameter as exc:
         raise click.ClickException(str(exc)) from None
-    if fmt == "csv":
-        _write(exports.csv_lines(exports.usage_columns(groups), map(exports.flatten, rows)),
-               output)
-    else:
-        _write((line.decode() for line in exports.ndjson_lines(rows)), output)
+    lines = rows if fmt == "csv" else exports.ndjson_lines(rows)
+    _write((line.decode() for line in lines), output)
 
 
 @export_group.command("sessions")
