@@ -428,6 +428,7 @@ grouped AS (
            NULL, used.model
       FROM {whole}
      CROSS JOIN LATERAL unnest(models[2:]) AS used (model)
+     WHERE cardinality(models) > 1
     UNION ALL
     SELECT {key_columns} 0, count(*), NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
            NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
