@@ -21,6 +21,10 @@ from mojule.accounting import Scope
 from mojule.db import org_transaction, query
 
 EVENTS_FETCH = 2000
+# What a spreadsheet takes a cell beginning with for a formula (OWASP, "CSV Injection"). A
+# seat, a resource attribute or a terminal is whatever a developer's machine sends, so
+# a CSV export puts a ' before such a text: opened in a spreadsheet, it stays text.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 # What a streamed download sends at a time (see ``chunks``).
 STREAM_CHUNK = 64 * 1024
 
@@ -46,15 +50,22 @@ def flatten(row: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def csv_lines(columns: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> Iterator[str]:
-    """Yield a CSV header and one line per row (missing columns left empty)."""
+    """Yield a CSV header and one line per row (missing columns left empty; a text that
+    a spreadsheet would take for a formula after a ', see FORMULA_STARTS)."""
     columns = list(columns)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(columns)
     for row in rows:
         yield _take(buffer)
-        writer.writerow([row.get(column) for column in columns])
+        writer.writerow([_cell(row.get(column)) for column in columns])
     yield _take(buffer)
+
+
+def _cell(value: Any) -> Any:
+    if type(value) is str and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 def _take(buffer: io.StringIO) -> str:
@@ -148,6 +159,10 @@ def _csv_value(column: str) -> sql.Composable:
         return sql.SQL("to_char({}, 'YYYY-MM-DD')").format(value)
     if column == "models":
         return sql.SQL("array_to_json({})").format(value)
+    if column.startswith("key_"):   # the other keys are texts
+        return sql.SQL("CASE WHEN left({value}, 1) = ANY ({starts}) THEN '''' || {value}"
+                       " ELSE {value} END").format(value=value,
+                                                   starts=sql.Literal(list(FORMULA_STARTS)))
     return value
 
 

@@ -125,6 +125,35 @@ def test_usage_csv_keeps_keys_that_csv_must_quote(client, db, org):
     assert empty == [header]                # no usage: the header alone
 
 
+
+def test_csv_exports_keep_texts_a_spreadsheet_would_run_as_formulas_text(client, db, org):
+    # A developer's machine says what its department and terminal are: opened in a
+    # spreadsheet, an export must not run what it said (OWASP, CSV injection).
+    admin = make_user(db, org, "admin@example.com", "admin")
+    department, terminal = '=HYPERLINK("https://evil.example","x")', "@SUM(1+1)"
+    logs = json.loads(fixture_bytes("bash-tool", "logs"))
+    for resource in logs["resourceLogs"]:
+        resource["resource"]["attributes"].append(
+            {"key": "department", "value": {"stringValue": department}})
+        for scope in resource["scopeLogs"]:
+            for record in scope["logRecords"]:
+                for attribute in record["attributes"]:
+                    if attribute["key"] == "terminal.type":
+                        attribute["value"] = {"stringValue": terminal}
+    assert client.post("/v1/logs", json=logs, headers=org.headers).status_code == 202
+    grouped = f"{WINDOW}&group_by=attr:department&group_by=terminal"
+
+    usage = parse_csv(get(client, f"/api/v1/export/usage.csv?{grouped}", admin)
+                      .get_data(as_text=True))
+    sessions = list(csv.DictReader(io.StringIO(get(
+        client, f"/api/v1/export/sessions.csv?{WINDOW}", admin).get_data(as_text=True),
+        newline="")))
+    (api,) = get(client, f"/api/v1/usage?{grouped}", admin).get_json()["rows"]
+
+    assert usage[1][:2] == ["'" + department, "'" + terminal]
+    assert [row["terminal_type"] for row in sessions] == ["'" + terminal]
+    assert api["key"] == {"attr:department": department, "terminal": terminal}   # JSON as sent
+
 def test_ndjson_exports_carry_no_content(client, loaded):
     people, _ = loaded
     # Streamed answers are read at once: the test client keeps a stream's context open.
@@ -184,6 +213,7 @@ def test_closing_the_chunks_closes_the_lines_at_once():
     pieces.close()
 
     assert len(first) == 120 and closed == [True]
+
 
 
 def fixture_events(name: str) -> list[dict]:
