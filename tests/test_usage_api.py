@@ -4,12 +4,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+from datetime import UTC, datetime
 from decimal import Decimal
 
+import psycopg
 import pytest
 from click.testing import CliRunner
 
-from mojule import exports
+from mojule import analytics, exports
 from mojule.cli import cli
 from tests.conftest import FIXTURES, fixture_bytes, ingest_session, make_org, make_user
 
@@ -215,6 +217,24 @@ def test_closing_the_chunks_closes_the_lines_at_once():
     assert len(first) == 120 and closed == [True]
 
 
+
+def test_a_usage_csv_export_left_after_its_header_leaves_the_connection_ready(db, loaded, org):
+    # A client that goes away closes the lines: the COPY is cancelled and its
+    # transaction ended, so the connection goes back to the pool ready for the next.
+    window = (datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 12, 1, tzinfo=UTC))
+
+    def export():
+        return exports.usage_csv(db, org.org.org_id, *window, ["user"], "UTC", None)
+
+    lines = export()
+    header = next(lines)
+    lines.close()
+
+    assert header.startswith(b"user,cost_usd,") and header.endswith(b"\r\n")
+    assert db.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+    again = list(export())
+    assert again[0] == header
+    assert len(again) == 1 + len(analytics.usage(db, org.org.org_id, *window, ["user"])) > 2
 
 def fixture_events(name: str) -> list[dict]:
     """The recorded session's log records, each as {attribute key: value as sent}."""
