@@ -117,23 +117,33 @@ def usage_rows(conn: psycopg.Connection, org_id: int, start: datetime, end: date
 
 
 def usage_csv(conn: psycopg.Connection, org_id: int, start: datetime, end: datetime,
-              groups: Sequence[str], tz: str, seats, user: str | None = None) -> Iterator[bytes]:
-    """Yield the usage report as CSV lines, a header first: the columns of ``usage_rows``
+              groups: Sequence[str], tz: str, seats, user: str | None = None) -> list[bytes]:
+    """Return the usage report as CSV lines, a header first: the columns of ``usage_rows``
     flattened (tokens_input, code_edit_decisions_accepted; models as a JSON array).
 
     PostgreSQL writes the lines (sql/export_usage_csv.sql): a report grouped by day and
     user has tens of thousands of rows, and reading each into Python objects only to
-    write it out again took longer than computing the report. Raises BadParameter naming
-    a bad parameter at once, before a line is read.
+    write it out again took longer than computing the report. The lines are read before
+    this returns, as ``usage_rows`` reads its rows (one per group): a bad parameter
+    (BadParameter, naming it) or a failing database is the request's error, not a
+    download cut short, and the connection is free when the view returns.
     """
     scope, groups = analytics.usage_scope(start, end, groups, tz, seats, user)
     report, params = accounting.report_statement(org_id, scope, groups, tz)
     columns, _ = accounting.grouping(groups)
+    sources = flatten({"key": dict(zip(groups, columns)),
+                       **accounting.measures(_ColumnNames())})
     export = sql.SQL(query("export_usage_csv")).format(
-        columns=_usage_csv_columns(groups, columns), report=report,
+        columns=sql.SQL(", ").join(map(_csv_value, sources.values())), report=report,
         order_by=sql.SQL("ORDER BY {}").format(sql.SQL(", ").join(map(sql.Identifier, columns)))
         if columns else sql.SQL(""))
-    return _copy_lines(conn, org_id, export, params)
+    # The header from Python: PostgreSQL would cut a long attr: name to 63 bytes.
+    header = next(csv_lines(sources, ())).encode()
+    # COPY sends each line in a message of its own, ending in a line feed; the export's
+    # lines end as csv_lines ends them (RFC 4180), with a carriage return and a line feed.
+    with accounting.transaction(conn, org_id), conn.cursor() as cur, \
+            cur.copy(export, params) as copy:
+        return [header, *(bytes(line[:-1]) + b"\r\n" for line in copy)]
 
 
 class _ColumnNames(dict):
@@ -144,19 +154,12 @@ class _ColumnNames(dict):
         return column
 
 
-def _usage_csv_columns(groups: Sequence[str], key_columns: Sequence[str]) -> sql.Composed:
-    sources = flatten({"key": dict(zip(groups, key_columns)),
-                       **accounting.measures(_ColumnNames())})
-    return sql.SQL(", ").join(
-        sql.SQL("{} AS {}").format(_csv_value(source), sql.Identifier(name))
-        for name, source in sources.items())
-
-
 def _csv_value(column: str) -> sql.Composable:
     """The text of a column as the export writes it (as ``csv_lines`` would write it)."""
     value = sql.Identifier("report", column)
     if column in (accounting.KEY_COLUMNS["day"], accounting.KEY_COLUMNS["week"]):
-        return sql.SQL("to_char({}, 'YYYY-MM-DD')").format(value)
+        # As a timestamp without time zone: the session's TimeZone cannot move the day.
+        return sql.SQL("to_char({}::timestamp, 'YYYY-MM-DD')").format(value)
     if column == "models":
         return sql.SQL("array_to_json({})").format(value)
     if column.startswith("key_"):   # the other keys are texts
@@ -164,17 +167,6 @@ def _csv_value(column: str) -> sql.Composable:
                        " ELSE {value} END").format(value=value,
                                                    starts=sql.Literal(list(FORMULA_STARTS)))
     return value
-
-
-def _copy_lines(conn: psycopg.Connection, org_id: int, export: sql.Composed,
-                params: dict) -> Iterator[bytes]:
-    # A generator of its own, as _stream_events is: usage_csv checks its parameters first.
-    # COPY sends each line in a message of its own, ending in a line feed; the export's
-    # lines end as csv_lines ends them (RFC 4180), with a carriage return and a line feed.
-    with accounting.transaction(conn, org_id), conn.cursor() as cur, \
-            cur.copy(export, params) as copy:
-        for line in copy:
-            yield bytes(line[:-1]) + b"\r\n"
 
 
 def session_rows(conn: psycopg.Connection, org_id: int, start: datetime, end: datetime,

@@ -470,7 +470,7 @@ SELECT {key_columns}
        coalesce(round(sum(edits_rejected)), 0)::bigint                        AS edits_rejected,
        round(coalesce(sum(active_time_user_s), 0), 3)::float8                 AS active_time_user_s,
        round(coalesce(sum(active_time_cli_s), 0), 3)::float8                  AS active_time_cli_s,
-       -- The two as shown, added: they add up to it exactly.
+       -- The two as shown, added in decimal: the total shown is their sum.
        (round(coalesce(sum(active_time_user_s), 0), 3)
         + round(coalesce(sum(active_time_cli_s), 0), 3))::float8              AS active_time_s,
        coalesce(array_agg(DISTINCT model ORDER BY model) FILTER (WHERE model IS NOT NULL),

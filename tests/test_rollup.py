@@ -208,6 +208,29 @@ def test_sessions_wholly_inside_the_window_are_read_from_their_totals(client, or
     assert report(db, org_id, FROM, TO, groups, use_rollup=False) == before
 
 
+
+@pytest.mark.parametrize("groups", [[], ["user"], ["day", "user"], ["session"], ["model"]])
+def test_a_session_read_whole_names_every_model_it_used(client, org, db, groups):
+    # The recorded sessions used one model each: here a session's last request used
+    # another, so its totals row lists two, and reports read whole must name both.
+    org_id = org.org.org_id
+    logs = body("bash-tool", "logs")
+    requests = [record for resource in logs["resourceLogs"] for scope in resource["scopeLogs"]
+                for record in scope["logRecords"]
+                if record["body"]["stringValue"] == "claude_code.api_request"]
+    (model,) = [item for item in requests[-1]["attributes"] if item["key"] == "model"]
+    used = sorted({model["value"]["stringValue"], "claude-haiku-5"})
+    model["value"] = {"stringValue": "claude-haiku-5"}
+    send(client, org, "logs", logs)
+
+    (models,) = db.execute("SELECT models FROM session_usage WHERE org_id = %s"
+                           " AND NOT per_model", (org_id,)).fetchone()
+    rows = report(db, org_id, FROM, TO, groups)
+
+    assert sorted(models) == used
+    assert sorted(model for row in rows for model in row["models"]) == used
+    assert rows == report(db, org_id, FROM, TO, groups, use_rollup=False)
+
 # What a session learns of its seat and client (sql/session_upsert.sql fills them in once).
 IDENTITY_KEYS = ("user.email", "user.account_uuid", "user.account_id", "user.id",
                  "organization.id", "terminal.type", "app.version", "service.version")

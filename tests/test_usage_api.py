@@ -218,23 +218,33 @@ def test_closing_the_chunks_closes_the_lines_at_once():
 
 
 
-def test_a_usage_csv_export_left_after_its_header_leaves_the_connection_ready(db, loaded, org):
-    # A client that goes away closes the lines: the COPY is cancelled and its
-    # transaction ended, so the connection goes back to the pool ready for the next.
-    window = (datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 12, 1, tzinfo=UTC))
+WINDOW_TIMES = (datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 12, 1, tzinfo=UTC))
 
-    def export():
-        return exports.usage_csv(db, org.org.org_id, *window, ["user"], "UTC", None)
 
-    lines = export()
-    header = next(lines)
-    lines.close()
+def test_the_usage_csv_export_is_read_before_the_download_starts(db, loaded, org):
+    # Read in the request, as the JSON report is: a failing database is the request's
+    # error (a JSON 503), and the connection is idle, free for the pool, when it returns.
+    lines = exports.usage_csv(db, org.org.org_id, *WINDOW_TIMES, ["user"], "UTC", None)
 
-    assert header.startswith(b"user,cost_usd,") and header.endswith(b"\r\n")
     assert db.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
-    again = list(export())
-    assert again[0] == header
-    assert len(again) == 1 + len(analytics.usage(db, org.org.org_id, *window, ["user"])) > 2
+    assert lines[0].startswith(b"user,cost_usd,") and lines[0].endswith(b"\r\n")
+    assert len(lines) == 1 + len(analytics.usage(db, org.org.org_id, *WINDOW_TIMES, ["user"])) > 2
+
+
+def test_usage_csv_names_long_attributes_in_full_and_is_utf8_whatever_the_connection(
+        client, db, org):
+    key = "team.cost_center." + "x" * 80    # PostgreSQL cuts a name at 63 bytes
+    logs = json.loads(fixture_bytes("bash-tool", "logs"))
+    for resource in logs["resourceLogs"]:
+        resource["resource"]["attributes"].append({"key": key, "value": {"stringValue": "Zürich"}})
+    assert client.post("/v1/logs", json=logs, headers=org.headers).status_code == 202
+    db.execute("SET client_encoding TO 'LATIN1'")
+
+    lines = exports.usage_csv(db, org.org.org_id, *WINDOW_TIMES, [f"attr:{key}"], "UTC", None)
+    header, *rows = parse_csv(b"".join(lines).decode("utf-8"))
+
+    assert header[0] == f"attr:{key}"
+    assert [row[0] for row in rows] == ["Zürich"]
 
 def fixture_events(name: str) -> list[dict]:
     """The recorded session's log records, each as {attribute key: value as sent}."""
