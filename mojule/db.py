@@ -138,6 +138,48 @@ def release_connection(exc: BaseException | None = None) -> None:
         current_app.extensions["mojule.pool"].putconn(conn)
 
 
+def hold_connection(body: Iterable[Any]) -> Iterable[Any]:
+    """Return a streamed response's ``body``, keeping the request's connection borrowed
+    until the body has run out or is closed (a WSGI server closes it once sent, or when
+    the client goes away).
+
+    Flask tears the request down, and release_connection gives its connection back, as
+    soon as the view returns: before the body runs. The pool closes a connection that
+    comes back past its max_lifetime (or after drain()), and would lend it to the next
+    request meanwhile; the body's queries need it until their last row.
+    """
+    conn = g.pop("db", None)
+    return body if conn is None else _HeldConnection(body, conn,
+                                                     current_app.extensions["mojule.pool"])
+
+
+class _HeldConnection:
+    """An iterable over ``body`` that gives ``conn`` back to ``pool`` once the body has
+    run out, or is closed before."""
+
+    def __init__(self, body: Iterable[Any], conn: psycopg.Connection, pool: ConnectionPool):
+        self._body, self._conn, self._pool = body, conn, pool
+
+    def __iter__(self) -> Iterator[Any]:
+        try:
+            yield from self._body
+        finally:
+            self._release()
+
+    def close(self) -> None:
+        try:
+            close = getattr(self._body, "close", None)
+            if close is not None:
+                close()     # ends the body's own transaction first
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            self._pool.putconn(conn)
+
+
 def close_pool(app: Flask) -> None:
     """Close the worker's pool (worker exit, tests)."""
     pool = app.extensions.get("mojule.pool")

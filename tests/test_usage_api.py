@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from mojule import analytics, exports
 from mojule.cli import cli
+from mojule.db import get_connection
 from tests.conftest import FIXTURES, fixture_bytes, ingest_session, make_org, make_user
 
 SESSIONS = ("bash-tool", "failing-bash", "write-tool-resource-attrs")
@@ -186,6 +187,24 @@ def test_a_streamed_export_is_sent_in_pieces_of_many_lines(client, loaded):
     assert len(b"".join(pieces).splitlines()) > 20
     assert len(b"".join(pieces)) < exports.STREAM_CHUNK and len(pieces) == 1
 
+
+
+@pytest.mark.parametrize("export", ["sessions.csv", "events.ndjson", "usage.csv"])
+def test_a_streamed_export_keeps_its_connection_until_it_ends(app, client, loaded, export):
+    # Flask tears a request down, giving its connection back to the pool, when the view
+    # returns: before a streamed body has run. The pool closes a connection that comes
+    # back past its max_lifetime, or after drain(); the body must not be using it then.
+    people, _ = loaded
+
+    def drain_the_pool():
+        get_connection()
+        app.extensions["mojule.pool"].drain()
+
+    app.before_request_funcs.setdefault(None, []).append(drain_the_pool)
+    response = get(client, f"/api/v1/export/{export}?{WINDOW}", people["admin"])
+
+    assert response.status_code == 200
+    assert len(response.get_data().splitlines()) >= 2   # a header or a line, and a line
 
 @pytest.mark.parametrize("kind", [str, bytes])
 def test_chunks_join_lines_into_pieces_of_at_least_their_size(kind):

@@ -6,18 +6,19 @@ with its session cookie (GET only), which is how the dashboard's CSV buttons wor
 """
 from __future__ import annotations
 
-from flask import Blueprint, Response, g, request, stream_with_context
+from flask import Blueprint, Response, g, request
 
 from mojule import exports
 from mojule.api import params, viewer_seats
 from mojule.auth import user_token_or_signed_in
-from mojule.db import get_connection
+from mojule.db import get_connection, hold_connection
 
 bp = Blueprint("export_api", __name__)
 
 
 def _download(body, mimetype: str, filename: str) -> Response:
-    response = Response(stream_with_context(exports.chunks(body)), mimetype=mimetype)
+    # The body runs after the view returns, on the request's connection: held for it.
+    response = Response(hold_connection(exports.chunks(body)), mimetype=mimetype)
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
 
