@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import weakref
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -155,16 +156,19 @@ def hold_connection(body: Iterable[Any]) -> Iterable[Any]:
 
 class _HeldConnection:
     """An iterable over ``body`` that gives ``conn`` back to ``pool`` once the body has
-    run out, or is closed before."""
+    run out or failed, is closed before, or, never read nor closed (an answer that a hook
+    or the server threw away), is garbage-collected: never twice."""
 
     def __init__(self, body: Iterable[Any], conn: psycopg.Connection, pool: ConnectionPool):
-        self._body, self._conn, self._pool = body, conn, pool
+        self._body = body
+        self._give_back = weakref.finalize(self, pool.putconn, conn)
+        self._give_back.atexit = False      # the pool itself is closed at exit
 
     def __iter__(self) -> Iterator[Any]:
         try:
             yield from self._body
         finally:
-            self._release()
+            self.close()
 
     def close(self) -> None:
         try:
@@ -172,12 +176,7 @@ class _HeldConnection:
             if close is not None:
                 close()     # ends the body's own transaction first
         finally:
-            self._release()
-
-    def _release(self) -> None:
-        if self._conn is not None:
-            conn, self._conn = self._conn, None
-            self._pool.putconn(conn)
+            self._give_back()   # once only: a finalizer runs at most once
 
 
 def close_pool(app: Flask) -> None:

@@ -76,9 +76,15 @@ def _take(buffer: io.StringIO) -> str:
 
 
 def ndjson_lines(rows: Iterable[Mapping[str, Any]]) -> Iterator[bytes]:
-    """Yield one JSON document per line."""
-    for row in rows:
-        yield orjson.dumps(row, default=_jsonable) + b"\n"
+    """Yield one JSON document per line; closing the lines, or a failure, closes ``rows``
+    (an events export's transaction ends then, not when its traceback is freed)."""
+    try:
+        for row in rows:
+            yield orjson.dumps(row, default=_jsonable) + b"\n"
+    finally:
+        close = getattr(rows, "close", None)
+        if close is not None:
+            close()
 
 
 def chunks(lines: Iterable[AnyStr], size: int = STREAM_CHUNK) -> Iterator[AnyStr]:

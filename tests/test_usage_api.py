@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import gc
 import io
 import json
 from datetime import UTC, datetime
@@ -205,6 +206,42 @@ def test_a_streamed_export_keeps_its_connection_until_it_ends(app, client, loade
 
     assert response.status_code == 200
     assert len(response.get_data().splitlines()) >= 2   # a header or a line, and a line
+
+
+def pool_stats(app) -> dict:
+    return app.extensions["mojule.pool"].get_stats()
+
+
+def test_export_answers_never_read_give_their_connections_back(app, client, loaded):
+    # An answer a hook or the server throws away is neither read nor closed: its body
+    # gives the request's connection back when it is collected, or the pool runs dry.
+    people, _ = loaded
+    for _ in range(2 * app.config["MOJULE"]["POOL_SIZE"]):
+        response = client.head(f"/api/v1/export/events.ndjson?{WINDOW}",
+                               headers=people["admin"].headers)
+        assert response.status_code == 200
+        del response
+    gc.collect()
+
+    assert get(client, f"/api/v1/usage?{WINDOW}", people["admin"]).status_code == 200
+    assert pool_stats(app)["pool_available"] == pool_stats(app)["pool_size"]
+
+
+def test_an_export_failing_midway_gives_its_connection_back_idle(app, client, loaded,
+                                                                  monkeypatch):
+    # A failure in the Python part of the body ends the events' transaction at once; the
+    # pool would otherwise get the connection back inside it, and throw it away.
+    people, _ = loaded
+
+    def broken(value):
+        raise ValueError("cannot write this")
+
+    monkeypatch.setattr(exports, "_jsonable", broken)
+    with pytest.raises(TypeError, match="not JSON serializable"):    # orjson's wording
+        get(client, f"/api/v1/export/events.ndjson?{WINDOW}", people["admin"]).get_data()
+
+    assert pool_stats(app).get("returns_bad", 0) == 0
+    assert pool_stats(app)["pool_available"] == pool_stats(app)["pool_size"]
 
 @pytest.mark.parametrize("kind", [str, bytes])
 def test_chunks_join_lines_into_pieces_of_at_least_their_size(kind):
