@@ -23,7 +23,9 @@ from mojule.db import org_transaction, query
 EVENTS_FETCH = 2000
 # What a spreadsheet takes a cell beginning with for a formula (OWASP, "CSV Injection"). A
 # seat, a resource attribute or a terminal is whatever a developer's machine sends, so
-# a CSV export puts a ' before such a text: opened in a spreadsheet, it stays text.
+# a CSV export puts a ' before such a text, and quotes every text: a spreadsheet that
+# splits lines at ; (its list separator in many locales) keeps a quoted field whole,
+# where "x;=cmd" would have become a cell beginning with =.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 # What a streamed download sends at a time (see ``chunks``).
 STREAM_CHUNK = 64 * 1024
@@ -50,11 +52,11 @@ def flatten(row: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def csv_lines(columns: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> Iterator[str]:
-    """Yield a CSV header and one line per row (missing columns left empty; a text that
-    a spreadsheet would take for a formula after a ', see FORMULA_STARTS)."""
+    """Yield a CSV header and one line per row (missing columns left empty; texts quoted,
+    and one a spreadsheet would take for a formula after a ', see FORMULA_STARTS)."""
     columns = list(columns)
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer = csv.writer(buffer, lineterminator="\r\n", quoting=csv.QUOTE_NONNUMERIC)
     writer.writerow(columns)
     for row in rows:
         yield _take(buffer)
@@ -139,10 +141,16 @@ def usage_csv(conn: psycopg.Connection, org_id: int, start: datetime, end: datet
     columns, _ = accounting.grouping(groups)
     sources = flatten({"key": dict(zip(groups, columns)),
                        **accounting.measures(_ColumnNames())})
+    # Named by position: the names are PostgreSQL's only (see the header below).
+    names = [sql.Identifier(f"c{position}") for position in range(len(sources))]
     export = sql.SQL(query("export_usage_csv")).format(
-        columns=sql.SQL(", ").join(map(_csv_value, sources.values())), report=report,
+        columns=sql.SQL(", ").join(sql.SQL("{} AS {}").format(_csv_value(source), name)
+                                   for source, name in zip(sources.values(), names)),
+        report=report,
         order_by=sql.SQL("ORDER BY {}").format(sql.SQL(", ").join(map(sql.Identifier, columns)))
-        if columns else sql.SQL(""))
+        if columns else sql.SQL(""),
+        texts=sql.SQL(", ").join(name for source, name in zip(sources.values(), names)
+                                 if _is_text(source)))
     # The header from Python: PostgreSQL would cut a long attr: name to 63 bytes.
     header = next(csv_lines(sources, ())).encode()
     # COPY sends each line in a message of its own, ending in a line feed; the export's
@@ -158,6 +166,11 @@ class _ColumnNames(dict):
 
     def __missing__(self, column: str) -> str:
         return column
+
+
+def _is_text(column: str) -> bool:
+    """True for the columns the usage CSV writes as texts: its keys and model names."""
+    return column.startswith("key_") or column == "models"
 
 
 def _csv_value(column: str) -> sql.Composable:
@@ -188,9 +201,11 @@ def session_rows(conn: psycopg.Connection, org_id: int, start: datetime, end: da
             return
 
 
+# The session list's fields, flattened as ``flatten`` names them (user_user_id is the
+# seat's user.id, the install id Claude Code sends).
 SESSION_COLUMNS = ("session_id", "user_seat_identity", "user_email", "user_account_uuid",
-                   "user_id", "first_seen", "last_seen", "terminal_type", "app_version",
-                   "unattributed", "agents_view")
+                   "user_user_id", "user_organization_uuid", "first_seen", "last_seen",
+                   "terminal_type", "app_version", "unattributed", "agents_view")
 
 
 def session_columns() -> list[str]:

@@ -110,6 +110,20 @@ def test_usage_csv_export_equals_the_api(client, loaded, groups, person):
     assert response.get_data().count(b"\r\n") == len(api_rows) + 1
 
 
+
+def test_sessions_csv_export_equals_the_api(client, loaded):
+    admin = loaded[0]["admin"]
+    api_rows = [exports.flatten(row) for row in get(
+        client, f"/api/v1/sessions?{WINDOW}&limit=500", admin).get_json()["sessions"]]
+    header, *lines = parse_csv(get(client, f"/api/v1/export/sessions.csv?{WINDOW}", admin)
+                               .get_data(as_text=True))
+
+    assert len(lines) == len(api_rows) == len(SESSIONS)
+    assert sorted(header) == sorted(api_rows[0])    # every field of the list, by its name
+    for line, api_row in zip(lines, api_rows, strict=True):     # both newest first
+        for column, text in zip(header, line, strict=True):
+            assert same_in_csv(text, api_row[column]), (column, text, api_row[column])
+
 def test_usage_csv_keeps_keys_that_csv_must_quote(client, db, org):
     admin = make_user(db, org, "admin@example.com", "admin")
     department = 'R&D, "platform"\nand tools'
@@ -135,10 +149,12 @@ def test_csv_exports_keep_texts_a_spreadsheet_would_run_as_formulas_text(client,
     # spreadsheet, an export must not run what it said (OWASP, CSV injection).
     admin = make_user(db, org, "admin@example.com", "admin")
     department, terminal = '=HYPERLINK("https://evil.example","x")', "@SUM(1+1)"
+    team = "core;=1+2"      # in a spreadsheet splitting at ;, "=1+2" would be a cell
     logs = json.loads(fixture_bytes("bash-tool", "logs"))
     for resource in logs["resourceLogs"]:
-        resource["resource"]["attributes"].append(
-            {"key": "department", "value": {"stringValue": department}})
+        resource["resource"]["attributes"] += [
+            {"key": "department", "value": {"stringValue": department}},
+            {"key": "team", "value": {"stringValue": team}}]
         for scope in resource["scopeLogs"]:
             for record in scope["logRecords"]:
                 for attribute in record["attributes"]:
@@ -153,10 +169,15 @@ def test_csv_exports_keep_texts_a_spreadsheet_would_run_as_formulas_text(client,
         client, f"/api/v1/export/sessions.csv?{WINDOW}", admin).get_data(as_text=True),
         newline="")))
     (api,) = get(client, f"/api/v1/usage?{grouped}", admin).get_json()["rows"]
+    by_team = get(client, f"/api/v1/export/usage.csv?{WINDOW}&group_by=attr:team", admin)
+    raw_sessions = get(client, f"/api/v1/export/sessions.csv?{WINDOW}", admin)
 
     assert usage[1][:2] == ["'" + department, "'" + terminal]
     assert [row["terminal_type"] for row in sessions] == ["'" + terminal]
     assert api["key"] == {"attr:department": department, "terminal": terminal}   # JSON as sent
+    # Every text is quoted, so a spreadsheet splitting at ; keeps it whole.
+    assert by_team.get_data(as_text=True).splitlines()[1].startswith(f'"{team}",')
+    assert all(line.startswith('"') for line in raw_sessions.get_data(as_text=True).splitlines())
 
 def test_ndjson_exports_carry_no_content(client, loaded):
     people, _ = loaded
@@ -283,7 +304,8 @@ def test_the_usage_csv_export_is_read_before_the_download_starts(db, loaded, org
     lines = exports.usage_csv(db, org.org.org_id, *WINDOW_TIMES, ["user"], "UTC", None)
 
     assert db.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
-    assert lines[0].startswith(b"user,cost_usd,") and lines[0].endswith(b"\r\n")
+    assert parse_csv(lines[0].decode())[0][:2] == ["user", "cost_usd"]
+    assert lines[0].endswith(b"\r\n")
     assert len(lines) == 1 + len(analytics.usage(db, org.org.org_id, *WINDOW_TIMES, ["user"])) > 2
 
 
