@@ -138,26 +138,37 @@ def usage_csv(conn: psycopg.Connection, org_id: int, start: datetime, end: datet
     """
     scope, groups = analytics.usage_scope(start, end, groups, tz, seats, user)
     report, params = accounting.report_statement(org_id, scope, groups, tz)
+    sources = _usage_csv_sources(groups)
+    # The header from Python: PostgreSQL would cut a long attr: name to 63 bytes.
+    header = next(csv_lines(sources, ())).encode()
+    with accounting.transaction(conn, org_id), conn.cursor() as cur, \
+            cur.copy(_usage_csv_statement(report, groups, sources), params) as copy:
+        # COPY sends each line in a message of its own, ending in a line feed; the
+        # export's lines end as csv_lines ends them (RFC 4180), with a carriage return.
+        return [header, *(bytes(line[:-1]) + b"\r\n" for line in copy)]
+
+
+def _usage_csv_sources(groups: Sequence[str]) -> dict[str, str]:
+    """Return the usage CSV's columns, each with the statement column it shows: the API's
+    rows flattened, as ``accounting.measures`` shapes a row of column names."""
     columns, _ = accounting.grouping(groups)
-    sources = flatten({"key": dict(zip(groups, columns)),
-                       **accounting.measures(_ColumnNames())})
-    # Named by position: the names are PostgreSQL's only (see the header below).
+    return flatten({"key": dict(zip(groups, columns)), **accounting.measures(_ColumnNames())})
+
+
+def _usage_csv_statement(report: sql.Composed, groups: Sequence[str],
+                         sources: Mapping[str, str]) -> sql.Composed:
+    """Return sql/export_usage_csv.sql around ``report``: its columns in the CSV's order,
+    named by position (the names are PostgreSQL's only), its texts quoted."""
+    columns, _ = accounting.grouping(groups)
     names = [sql.Identifier(f"c{position}") for position in range(len(sources))]
-    export = sql.SQL(query("export_usage_csv")).format(
+    order = sql.SQL(", ").join(map(sql.Identifier, columns))
+    return sql.SQL(query("export_usage_csv")).format(
         columns=sql.SQL(", ").join(sql.SQL("{} AS {}").format(_csv_value(source), name)
                                    for source, name in zip(sources.values(), names)),
         report=report,
-        order_by=sql.SQL("ORDER BY {}").format(sql.SQL(", ").join(map(sql.Identifier, columns)))
-        if columns else sql.SQL(""),
+        order_by=sql.SQL("ORDER BY {}").format(order) if columns else sql.SQL(""),
         texts=sql.SQL(", ").join(name for source, name in zip(sources.values(), names)
                                  if _is_text(source)))
-    # The header from Python: PostgreSQL would cut a long attr: name to 63 bytes.
-    header = next(csv_lines(sources, ())).encode()
-    # COPY sends each line in a message of its own, ending in a line feed; the export's
-    # lines end as csv_lines ends them (RFC 4180), with a carriage return and a line feed.
-    with accounting.transaction(conn, org_id), conn.cursor() as cur, \
-            cur.copy(export, params) as copy:
-        return [header, *(bytes(line[:-1]) + b"\r\n" for line in copy)]
 
 
 class _ColumnNames(dict):
