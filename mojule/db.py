@@ -172,11 +172,17 @@ class _HeldConnection:
 
     def close(self) -> None:
         try:
-            close = getattr(self._body, "close", None)
-            if close is not None:
-                close()     # ends the body's own transaction first
+            close_iterable(self._body)     # ends the body's own transaction first
         finally:
             self._give_back()   # once only: a finalizer runs at most once
+
+
+def close_iterable(items: Iterable[Any]) -> None:
+    """Close ``items`` if it can be closed (a generator, a server-side cursor's rows): what
+    it holds open, such as a transaction, ends now rather than when it is collected."""
+    close = getattr(items, "close", None)
+    if close is not None:
+        close()
 
 
 def close_pool(app: Flask) -> None:

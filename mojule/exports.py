@@ -18,7 +18,7 @@ from psycopg.rows import dict_row
 
 from mojule import accounting, analytics
 from mojule.accounting import Scope
-from mojule.db import org_transaction, query
+from mojule.db import close_iterable, org_transaction, query
 
 EVENTS_FETCH = 2000
 # What a spreadsheet takes a cell beginning with for a formula (OWASP, "CSV Injection"). A
@@ -84,9 +84,7 @@ def ndjson_lines(rows: Iterable[Mapping[str, Any]]) -> Iterator[bytes]:
         for row in rows:
             yield orjson.dumps(row, default=_jsonable) + b"\n"
     finally:
-        close = getattr(rows, "close", None)
-        if close is not None:
-            close()
+        close_iterable(rows)
 
 
 def chunks(lines: Iterable[AnyStr], size: int = STREAM_CHUNK) -> Iterator[AnyStr]:
@@ -107,9 +105,7 @@ def chunks(lines: Iterable[AnyStr], size: int = STREAM_CHUNK) -> Iterator[AnyStr
     finally:
         # A client that goes away closes this generator: close the lines' own at once,
         # so that an events export ends its server-side cursor and transaction now.
-        close = getattr(lines, "close", None)
-        if close is not None:
-            close()
+        close_iterable(lines)
 
 
 def _jsonable(value: Any) -> Any:
@@ -138,28 +134,29 @@ def usage_csv(conn: psycopg.Connection, org_id: int, start: datetime, end: datet
     """
     scope, groups = analytics.usage_scope(start, end, groups, tz, seats, user)
     report, params = accounting.report_statement(org_id, scope, groups, tz)
-    sources = _usage_csv_sources(groups)
+    columns, _ = accounting.grouping(groups)
+    sources = _usage_csv_sources(groups, columns)
     # The header from Python: PostgreSQL would cut a long attr: name to 63 bytes.
     header = next(csv_lines(sources, ())).encode()
     with accounting.transaction(conn, org_id), conn.cursor() as cur, \
-            cur.copy(_usage_csv_statement(report, groups, sources), params) as copy:
+            cur.copy(_usage_csv_statement(report, columns, sources), params) as copy:
         # COPY sends each line in a message of its own, ending in a line feed; the
         # export's lines end as csv_lines ends them (RFC 4180), with a carriage return.
         return [header, *(bytes(line[:-1]) + b"\r\n" for line in copy)]
 
 
-def _usage_csv_sources(groups: Sequence[str]) -> dict[str, str]:
-    """Return the usage CSV's columns, each with the statement column it shows: the API's
-    rows flattened, as ``accounting.measures`` shapes a row of column names."""
-    columns, _ = accounting.grouping(groups)
+def _usage_csv_sources(groups: Sequence[str], columns: Sequence[str]) -> dict[str, str]:
+    """Return the usage CSV's columns, each with the statement column it shows (the key
+    ``columns`` of ``groups``, then the measures): the API's rows flattened, as
+    ``accounting.measures`` shapes a row of column names."""
     return flatten({"key": dict(zip(groups, columns)), **accounting.measures(_ColumnNames())})
 
 
-def _usage_csv_statement(report: sql.Composed, groups: Sequence[str],
+def _usage_csv_statement(report: sql.Composed, columns: Sequence[str],
                          sources: Mapping[str, str]) -> sql.Composed:
-    """Return sql/export_usage_csv.sql around ``report``: its columns in the CSV's order,
-    named by position (the names are PostgreSQL's only), its texts quoted."""
-    columns, _ = accounting.grouping(groups)
+    """Return sql/export_usage_csv.sql around ``report`` (ordered by its key ``columns``):
+    the CSV's columns in order, named by position (the names are PostgreSQL's only), its
+    texts quoted."""
     names = [sql.Identifier(f"c{position}") for position in range(len(sources))]
     order = sql.SQL(", ").join(map(sql.Identifier, columns))
     return sql.SQL(query("export_usage_csv")).format(
