@@ -428,6 +428,21 @@ def test_bad_parameters_get_400_naming_the_parameter(client, loaded, query, para
     assert f"'{parameter}'" in response.get_json()["message"]
 
 
+
+@pytest.mark.parametrize("query, parameter", [
+    ("group_by=bogus", "group_by"),
+    ("group_by=attr:no%20spaces", "group_by"),
+    ("from=2026-11-10&to=2026-11-01", "to"),
+    ("tz=Mars/Olympus", "tz"),
+])
+@pytest.mark.parametrize("export", ["usage.csv", "usage.ndjson"])
+def test_a_usage_export_with_a_bad_parameter_is_a_400_before_any_line(client, loaded, query,
+                                                                       parameter, export):
+    response = get(client, f"/api/v1/export/{export}?{query}", loaded[0]["admin"])
+
+    assert response.status_code == 400
+    assert f"'{parameter}'" in response.get_json()["message"]
+
 def test_cli_export_matches_the_api(client, loaded, org, app_database_url, master_key):
     people, _ = loaded
     env = {"MOJULE_DATABASE_URL": app_database_url, "MOJULE_MASTER_KEY": master_key}
