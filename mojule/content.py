@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from mojule.otlp import Unstorable
+from mojule.otlp.fields import MAX_DEPTH
 
 CONTENT_KEYS = frozenset({
     # Claude Code log events and spans
@@ -79,7 +80,8 @@ class ContentPolicy:
         if isinstance(value, str):
             return len(value) >= self.long_string
         if isinstance(value, (list, dict)):
-            return _longest_string(value) >= self.long_string
+            return (_longest_string(value) >= self.long_string
+                    or _names_content(value, self.keys))
         return False
 
     def split(self, attributes: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -97,7 +99,8 @@ class ContentPolicy:
             kind = type(value)
             if (key in keys or ((kind is str or kind is Unstorable) and len(value) >= limit)
                     or key.startswith(CONTENT_KEY_PREFIXES)
-                    or ((kind is list or kind is dict) and _longest_string(value) >= limit)):
+                    or ((kind is list or kind is dict)
+                        and (_longest_string(value) >= limit or _names_content(value, keys)))):
                 content[key] = value
             elif kind is Unstorable or ((kind is list or kind is dict) and _holds_unstorable(value)):
                 refused.append(key)   # text PostgreSQL refuses, and not content: dropped
@@ -130,3 +133,21 @@ def _longest_string(value: Any, depth: int = 0) -> int:
         return 0
     items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
     return max((_longest_string(item, depth + 1) for item in items), default=0)
+
+
+def _names_content(value: Any, keys: frozenset[str], depth: int = 0) -> bool:
+    """Return True when a kvlist anywhere in ``value`` has a content key.
+
+    Claude Code sends its attributes flat, but a collector or another SDK may nest them
+    (``details: {prompt: ...}``): the whole attribute is then content, or the prompt would
+    reach plaintext under a key that is not on the list. Deeper than ingest keeps
+    (MAX_DEPTH) counts as content: an unread level may hold anything.
+    """
+    if depth > MAX_DEPTH:
+        return True
+    if type(value) is dict:
+        return any(key in keys or key.startswith(CONTENT_KEY_PREFIXES)
+                   or _names_content(item, keys, depth + 1) for key, item in value.items())
+    if type(value) is list:
+        return any(_names_content(item, keys, depth + 1) for item in value)
+    return False

@@ -526,6 +526,50 @@ def test_names_command_lines_genai_messages_and_tool_span_events_are_content(
                       (org_id,)).fetchone()[0] == len(records(metrics, "metrics"))
 
 
+def test_content_keys_nested_in_a_kvlist_make_the_whole_attribute_content(client, org, db):
+    # Claude Code sends its attributes flat; a collector or another SDK may nest them in
+    # maps (and maps in arrays). The content key inside still means content.
+    def kvlist(key: str, value: dict) -> dict:
+        return {"kvlistValue": {"values": [{"key": key, "value": value}]}}
+
+    def marked(where: str) -> list[dict]:
+        def text(kind: str) -> dict:
+            return {"stringValue": f"MARK-{where}-{kind}"}
+        return [{"key": "details", "value": kvlist("prompt", text("map"))},
+                {"key": "calls", "value": {"arrayValue": {"values": [
+                    kvlist("tool_input", text("array"))]}}},
+                {"key": "deep", "value": kvlist("outer", kvlist("gen_ai.prompt.0.content",
+                                                                text("deep")))},
+                {"key": "plain", "value": kvlist("team", {"stringValue": "platform"})}]
+
+    logs = fixture_payload("bash-tool", "logs")
+    records(logs, "logs")[0]["attributes"] += marked("log")
+    logs["resourceLogs"][0]["resource"]["attributes"] += marked("resource")
+    metrics = fixture_payload("bash-tool", "metrics")
+    records(metrics, "metrics")[0]["attributes"] += marked("point")
+    traces = fixture_payload("bash-tool", "traces")
+    span = next(span for span in records(traces, "traces") if span["name"] != "claude_code.tool")
+    span["attributes"] += marked("span")
+    span["events"] = [{"name": "note", "timeUnixNano": span["startTimeUnixNano"],
+                       "attributes": marked("event")}]
+
+    for signal, payload in (("logs", logs), ("metrics", metrics), ("traces", traces)):
+        response = client.post(f"/v1/{signal}", json=payload, headers=org.headers)
+        assert response.status_code == 202 and response.get_json()["skipped"] == 0
+
+    org_id = org.org.org_id
+    plaintext = org_rows_as_text(db, org_id)
+    assert "MARK-" not in plaintext
+    # A map without content stays queryable usage.
+    assert db.execute("SELECT attributes -> 'plain' ->> 'team' FROM log_events"
+                      " WHERE org_id = %s AND attributes ? 'plain'",
+                      (org_id,)).fetchone()[0] == "platform"
+    stored = {row[0] for row in db.execute(
+        "SELECT DISTINCT attribute FROM content_values WHERE org_id = %s", (org_id,))}
+    assert {"details", "calls", "deep", "resource.details", "resource.calls",
+            "resource.deep"} <= stored
+
+
 def test_keys_an_operator_declares_content_never_reach_plaintext_columns(config, org, db,
                                                                         master_key):
     with app_client(config, CONTENT_KEYS=("model", "user.email", "department")) as client:
