@@ -19,6 +19,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         logs,
         metrics,
         observability,
+        parameters,
         request_log,
         traces,
     )
@@ -56,6 +57,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     auth.init_app(app)
     # All errors leave as JSON; unexpected ones are logged with a traceback.
     errors.init_app(app)
+    # A parameter with a NUL character is a 400 (PostgreSQL's text cannot hold one).
+    parameters.init_app(app)
 
     # Ingest: one blueprint per signal.
     for blueprint in (health.bp, logs.bp, metrics.bp, traces.bp):

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import re
+import zoneinfo
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orjson
 import psycopg
@@ -182,10 +183,33 @@ def _check_window(from_: datetime, to: datetime) -> None:
 
 
 def _check_tz(tz: str) -> None:
-    try:
-        ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError, TypeError):
-        raise BadParameter("tz", f"unknown time zone {tz!r}") from None
+    problem = time_zone_problem(tz)
+    if problem:
+        raise BadParameter("tz", problem)
+
+
+# Zone names that PostgreSQL reads as abbreviations of a fixed UTC offset (it looks for
+# an abbreviation first: pg_timezone_abbrevs) while the zone itself keeps summer time.
+# Days in 'CET' would end at midnight +01 all year in SQL, at +02 in summer in Python.
+ABBREVIATED_ZONES = frozenset({"CET", "EET", "MET", "WET"})
+
+
+@functools.cache
+def _zone_names() -> frozenset[str]:
+    # The IANA names, without the tz database's posix/ and right/ copies, which
+    # PostgreSQL does not know; "localtime" is the machine's zone, not a name.
+    return frozenset(zoneinfo.available_timezones()) - {"localtime"}
+
+
+def time_zone_problem(name: Any) -> str | None:
+    """Return why ``name`` cannot be a report's time zone, or None when it can: an IANA
+    name that Python and PostgreSQL read alike (day boundaries are cut in both)."""
+    if not isinstance(name, str) or name not in _zone_names():
+        return f"unknown time zone {name!r}"
+    if name in ABBREVIATED_ZONES:
+        return (f"{name!r} is also an abbreviation PostgreSQL reads as a fixed UTC offset; "
+                "name a region instead, such as Europe/Berlin")
+    return None
 
 
 def listed(values: Iterable[str]) -> list[str]:
@@ -235,7 +259,11 @@ def decode_cursor(cursor: str, parameter: str) -> Any:
     """Return the values ``encode_cursor`` put in ``cursor``, the parameter named
     ``parameter``. Raises BadParameter naming it for text that holds none."""
     try:
-        return orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        # A NUL can be in no cursor this API returned (PostgreSQL's text holds none).
+        if b"\\u0000" in text:
+            raise ValueError
+        return orjson.loads(text)
     except (binascii.Error, orjson.JSONDecodeError, ValueError):
         raise BadParameter(parameter, f"not a {parameter} this API returned") from None
 

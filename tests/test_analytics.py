@@ -275,6 +275,26 @@ def test_day_and_week_keys_are_iso_dates_and_weeks_begin_on_monday(client, org, 
             date.fromisoformat(week) + timedelta(days=7)
 
 
+def test_every_time_zone_reports_accept_postgresql_reads_as_python_does(db):
+    # Day boundaries are cut in Python (the window) and in SQL (the day keys): a name
+    # PostgreSQL does not know failed there as a 500, and one it reads as an abbreviation
+    # of a fixed offset (CET) put summer usage in the day before.
+    accepted = {name for name in analytics._zone_names()
+                if analytics.time_zone_problem(name) is None}
+    known = {row[0] for row in db.execute("SELECT name FROM pg_timezone_names")}
+    abbreviations = dict(db.execute(
+        "SELECT abbrev, utc_offset FROM pg_timezone_abbrevs").fetchall())
+
+    assert "Europe/Berlin" in accepted and "UTC" in accepted
+    assert accepted <= known
+    for name in accepted & abbreviations.keys():
+        zone = ZoneInfo(name)
+        assert {datetime(year, month, 15, tzinfo=zone).utcoffset()
+                for year in (1980, 2000, 2026) for month in (1, 7)} == {abbreviations[name]}
+    for name in ("posix/Europe/Berlin", "right/UTC", "localtime", "CET", "Mars/Olympus", 3):
+        assert analytics.time_zone_problem(name)
+
+
 # --- the rest of the figures -----------------------------------------------------------
 
 def test_usage_totals_equal_the_sum_of_the_sessions_under_every_grouping(client, org, db):

@@ -1,6 +1,7 @@
 """The read API for usage: who sees what, the numbers agree across endpoints and exports."""
 from __future__ import annotations
 
+import base64
 import csv
 import gc
 import io
@@ -415,6 +416,8 @@ def test_session_list_pages_with_a_cursor(client, loaded):
     ("from=not-a-date", "from"),
     ("from=2026-11-10&to=2026-11-01", "to"),
     ("tz=Mars/Olympus", "tz"),
+    ("tz=posix/Europe/Berlin", "tz"),
+    ("tz=CET", "tz"),
     ("limit=0", "limit"),
     ("cursor=garbage", "cursor"),
 ])
@@ -426,7 +429,6 @@ def test_bad_parameters_get_400_naming_the_parameter(client, loaded, query, para
 
     assert response.status_code == 400
     assert f"'{parameter}'" in response.get_json()["message"]
-
 
 
 @pytest.mark.parametrize("query, parameter", [
@@ -442,6 +444,32 @@ def test_a_usage_export_with_a_bad_parameter_is_a_400_before_any_line(client, lo
 
     assert response.status_code == 400
     assert f"'{parameter}'" in response.get_json()["message"]
+
+
+# A cursor that decodes to a session id with a NUL in it.
+NUL_CURSOR = base64.urlsafe_b64encode(
+    b'["2026-11-01T00:00:00+00:00", "a\\u0000b"]').decode().rstrip("=")
+
+
+@pytest.mark.parametrize("url, parameter", [
+    ("/api/v1/sessions?user=a%00b", "user"),
+    ("/api/v1/sessions?model=a%00b", "model"),
+    (f"/api/v1/sessions?cursor={NUL_CURSOR}", "cursor"),
+    ("/api/v1/usage?user=a%00b", "user"),
+    ("/api/v1/usage?group_by=day&tz=UTC%00", "tz"),
+    ("/api/v1/sessions/a%00b", "session_id"),
+    ("/api/v1/sessions/a%00b/content", "session_id"),
+    ("/api/v1/export/sessions.csv?model=a%00b", "model"),
+    ("/api/v1/export/events.ndjson?user=a%00b", "user"),
+    ("/api/v1/export/usage.csv?user=a%00b", "user"),
+])
+def test_a_nul_character_in_a_parameter_is_a_400_naming_it(client, loaded, url, parameter):
+    # PostgreSQL's text holds no NUL: passed on, the parameter failed there, as a 500.
+    response = get(client, url, loaded[0]["admin"])
+
+    assert response.status_code == 400
+    assert f"'{parameter}'" in response.get_json()["message"]
+
 
 def test_cli_export_matches_the_api(client, loaded, org, app_database_url, master_key):
     people, _ = loaded

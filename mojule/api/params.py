@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from flask import request
 
@@ -22,10 +22,9 @@ WHOLE_NUMBER = re.compile(r"[0-9]{1,18}")
 def time_zone() -> str:
     """Return the ``tz`` parameter (default UTC). Raises BadRequest for an unknown zone."""
     name = request.args.get("tz", "UTC")
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise BadRequest(f"Parameter 'tz': unknown time zone {name!r}.") from None
+    problem = analytics.time_zone_problem(name)
+    if problem:
+        raise BadRequest(f"Parameter 'tz': {problem}.")
     return name
 
 

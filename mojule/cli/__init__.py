@@ -9,12 +9,12 @@ from __future__ import annotations
 import re
 import sys
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import click
 import psycopg
 
-from mojule import audit, orgs
+from mojule import analytics, audit, orgs
 from mojule import config as config_module
 from mojule.analytics import YEARS
 from mojule.db import connect, org_transaction
@@ -66,11 +66,12 @@ pass_cli = click.make_pass_decorator(CliContext, ensure=True)
 
 
 def time_zone(tz: str) -> ZoneInfo:
-    """Return the ``--tz`` option's zone. Raises click.BadParameter for an unknown one."""
-    try:
-        return ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise click.BadParameter(f"unknown time zone {tz!r}", param_hint="--tz") from None
+    """Return the ``--tz`` option's zone. Raises click.BadParameter for one that reports
+    cannot use (``analytics.time_zone_problem``)."""
+    problem = analytics.time_zone_problem(tz)
+    if problem:
+        raise click.BadParameter(problem, param_hint="--tz")
+    return ZoneInfo(tz)
 
 
 def parse_moment(text: str | None, option: str, tz: str = "UTC") -> datetime | None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from flask import (
     Blueprint,
@@ -26,7 +26,7 @@ from flask import (
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.exceptions import HTTPException
 
-from mojule import orgs
+from mojule import analytics, orgs
 from mojule.analytics import YEARS, BadParameter
 from mojule.auth import public
 from mojule.dashboard import formats
@@ -155,12 +155,8 @@ def viewer_tz() -> str:
 
 
 def valid_tz(name: str) -> bool:
-    """Return True when ``name`` is a time zone this server knows."""
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return False
-    return True
+    """Return True when ``name`` is a time zone reports can use."""
+    return analytics.time_zone_problem(name) is None
 
 
 @dataclass(frozen=True)
