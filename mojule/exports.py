@@ -199,14 +199,22 @@ def _csv_value(column: str) -> sql.Composable:
 def session_rows(conn: psycopg.Connection, org_id: int, start: datetime, end: datetime,
                  seats, user: str | None = None, model: str | None = None,
                  page_size: int = 200) -> Iterator[dict]:
-    """Yield every session of the window, a page at a time (newest first)."""
-    cursor = None
-    while True:
-        page, cursor = analytics.list_sessions(conn, org_id, start, end, user=user, model=model,
-                                               seats=seats, limit=page_size, cursor=cursor)
-        yield from page
-        if cursor is None:
-            return
+    """Yield every session of the window, a page at a time (newest first).
+
+    Every page is read from one snapshot. Pages go by last_seen, which ingest moves: read
+    in transactions of their own, they left out a session whose new activity, mid-export,
+    moved it ahead of the page being read.
+    """
+    with conn.transaction():
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        cursor = None
+        while True:
+            page, cursor = analytics.list_sessions(conn, org_id, start, end, user=user,
+                                                   model=model, seats=seats,
+                                                   limit=page_size, cursor=cursor)
+            yield from page
+            if cursor is None:
+                return
 
 
 # The session list's fields, flattened as ``flatten`` names them (user_user_id is the

@@ -17,6 +17,7 @@ from mojule import analytics, exports
 from mojule.cli import cli
 from mojule.db import get_connection
 from tests.conftest import FIXTURES, fixture_bytes, ingest_session, make_org, make_user
+from tests.test_analytics import shifted
 
 SESSIONS = ("bash-tool", "failing-bash", "write-tool-resource-attrs")
 WINDOW = "from=2026-11-01&to=2026-12-01"
@@ -308,6 +309,27 @@ def test_the_usage_csv_export_is_read_before_the_download_starts(db, loaded, org
     assert parse_csv(lines[0].decode())[0][:2] == ["user", "cost_usd"]
     assert lines[0].endswith(b"\r\n")
     assert len(lines) == 1 + len(analytics.usage(db, org.org.org_id, *WINDOW_TIMES, ["user"])) > 2
+
+
+def test_a_sessions_export_reads_every_page_from_one_snapshot(client, db, loaded, org):
+    # Pages go newest first by last_seen. A session not yet exported that gets new
+    # activity mid-export moves ahead of the page being read: read in transactions of
+    # their own, the pages left it out.
+    _, ids = loaded
+    org_id = org.org.org_id
+    listed, _ = analytics.list_sessions(db, org_id, *WINDOW_TIMES, limit=100)
+    newest_first = [row["session_id"] for row in listed]
+    oldest = next(name for name, session_id in ids.items() if session_id == newest_first[-1])
+
+    rows = exports.session_rows(db, org_id, *WINDOW_TIMES, None, page_size=1)
+    exported = [next(rows)["session_id"]]
+    later = shifted(json.loads(fixture_bytes(oldest, "logs")), 3600 * 10**9)
+    assert client.post("/v1/logs", json=later, headers=org.headers).status_code == 202
+    exported += [row["session_id"] for row in rows]
+
+    assert exported == newest_first
+    moved, _ = analytics.list_sessions(db, org_id, *WINDOW_TIMES, limit=1)
+    assert moved[0]["session_id"] == ids[oldest]   # the activity did move it ahead
 
 
 def test_usage_csv_names_long_attributes_in_full_and_is_utf8_whatever_the_connection(
