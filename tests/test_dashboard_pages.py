@@ -6,10 +6,12 @@ from __future__ import annotations
 import html
 import json
 import re
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
 
+from mojule.dashboard.web import MAX_DAYS
 from tests.conftest import ingest_session, make_org
 from tests.test_dashboard import csrf_of, person, sign_in
 
@@ -50,6 +52,17 @@ def test_overview_totals_equal_the_usage_api(app, loaded, org, who):
     assert int(shown["active_users"]) == totals["active_users"]
     assert int(shown["lines_added"]) == totals["lines_added"]
     assert int(shown["lines_removed"]) == totals["lines_removed"]
+
+
+def test_a_page_refuses_a_period_longer_than_its_charts_show(client, loaded, org):
+    # A chart has a point a day: 1970 to 9000 made millions, and the worker was killed.
+    sign_in(client, org, "admin@example.com")
+    longest = f"from=2020-01-01&to={(date(2020, 1, 1) + timedelta(MAX_DAYS - 1)).isoformat()}"
+
+    refused = client.get("/?from=1970-01-01&to=9000-12-31")
+
+    assert refused.status_code == 400 and "days apart" in refused.text
+    assert client.get(f"/sessions?{longest}").status_code == 200
 
 
 def test_users_page_lists_each_seat_with_the_apis_cost(client, loaded, org):

@@ -38,6 +38,9 @@ log = logging.getLogger("mojule.dashboard")
 
 CSRF_FIELD = "csrf_token"
 DEFAULT_DAYS = 30
+# The longest period a page shows: its charts have a point per day (the exports and the
+# read API take any window).
+MAX_DAYS = 5 * 366
 # Pages load only what this server serves: no CDN, no inline script, no framing.
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; "
@@ -201,6 +204,9 @@ def period() -> Period:
     first = _date_arg("from") or last - timedelta(days=DEFAULT_DAYS - 1)
     if last < first:
         raise BadRequest("'to' must not be before 'from'.")
+    if (last - first).days >= MAX_DAYS:
+        raise BadRequest(f"'from' and 'to' must be at most {MAX_DAYS:,} days apart; the "
+                         "exports take any period.")
     return Period(first, last, tz)
 
 
