@@ -24,7 +24,7 @@ FORMS = {
     "/admin/members/<int:user_id>/password": {"password": "a brand new password"},
     "/admin/settings": {"retention_days": "7"},
     "/connect": {},
-    "/sessions/<session_id>/content": {},
+    "/sessions/<path:session_id>/content": {},
 }
 NEW_TOKEN = re.compile(r"mtk_[0-9A-Za-z]{38}")
 
@@ -64,7 +64,7 @@ def signed_in_admin(app, client, db, org):
 
 
 def form_path(rule: str, ids: dict) -> str:
-    return re.sub(r"<(?:int:)?(\w+)>", lambda match: str(ids[match[1]]), rule)
+    return re.sub(r"<(?:int:|path:)?(\w+)>", lambda match: str(ids[match[1]]), rule)
 
 
 def test_every_dashboard_form_is_covered_here(app):

@@ -493,6 +493,30 @@ def test_a_nul_character_in_a_parameter_is_a_400_naming_it(client, loaded, url, 
     assert f"'{parameter}'" in response.get_json()["message"]
 
 
+def test_a_session_id_with_a_slash_opens_like_any_other(client, loaded, org):
+    # Claude Code sends UUIDs; another exporter may send any text, slashes included.
+    people, ids = loaded
+    session_id = "team/x 1"
+    logs = fixture_bytes("bash-tool", "logs").decode().replace(ids["bash-tool"], session_id)
+    assert client.post("/v1/logs", data=logs, headers=org.headers).status_code == 202
+
+    detail = get(client, "/api/v1/sessions/team%2Fx%201", people["admin"])
+    content = get(client, "/api/v1/sessions/team%2Fx%201/content", people["admin"])
+
+    assert detail.status_code == 200 and detail.get_json()["session_id"] == session_id
+    assert content.status_code == 200 and content.get_json()["session_id"] == session_id
+
+
+def test_an_empty_filter_filters_nothing(client, loaded):
+    # As a missing one, and as the dashboard's empty field: not "the user named ''".
+    admin = loaded[0]["admin"]
+    for url in ("/api/v1/usage", "/api/v1/sessions"):
+        unfiltered = get(client, f"{url}?{WINDOW}", admin).get_json()
+        assert get(client, f"{url}?{WINDOW}&user=&model=", admin).get_json() == unfiltered
+    sessions = get(client, f"/api/v1/sessions?{WINDOW}&user=", admin).get_json()["sessions"]
+    assert len(sessions) == len(SESSIONS)
+
+
 def test_cli_export_matches_the_api(client, loaded, org, app_database_url, master_key):
     people, _ = loaded
     env = {"MOJULE_DATABASE_URL": app_database_url, "MOJULE_MASTER_KEY": master_key}

@@ -23,7 +23,7 @@ class AuditUnavailable(ServiceUnavailable):
     """The audit trail cannot be written right now, so no content is returned."""
 
 
-@bp.get("/api/v1/sessions/<session_id>/content")
+@bp.get("/api/v1/sessions/<path:session_id>/content")
 @user_token_required
 def read_session_content(session_id: str):
     """Return the session's events and spans with their content decrypted."""

@@ -6,7 +6,7 @@ with its session cookie (GET only), which is how the dashboard's CSV buttons wor
 """
 from __future__ import annotations
 
-from flask import Blueprint, Response, g, request
+from flask import Blueprint, Response, g
 
 from mojule import exports
 from mojule.api import params, viewer_seats
@@ -29,7 +29,7 @@ def _usage(export):
     start, end = params.window(tz)
     conn = get_connection()
     return export(conn, g.user.org_id, start, end, params.group_by(), tz, viewer_seats(conn),
-                  request.args.get("user"))
+                  params.filter_text("user"))
 
 
 @bp.get("/api/v1/export/usage.csv")
@@ -55,7 +55,7 @@ def sessions_csv():
     start, end = params.window(tz)
     conn = get_connection()
     rows = exports.session_rows(conn, g.user.org_id, start, end, viewer_seats(conn),
-                                request.args.get("user"), request.args.get("model"))
+                                params.filter_text("user"), params.filter_text("model"))
     lines = exports.csv_lines(exports.session_columns(), map(exports.flatten, rows))
     return _download(lines, "text/csv", "mojule-sessions.csv")
 
@@ -70,6 +70,6 @@ def events_ndjson():
     start, end = params.window(tz)
     conn = get_connection()
     rows = exports.event_rows(conn, g.user.org_id, start, end, viewer_seats(conn),
-                              request.args.get("user"), params.listed("event"),
+                              params.filter_text("user"), params.listed("event"),
                               params.flag("notable"))
     return _download(exports.ndjson_lines(rows), "application/x-ndjson", "mojule-events.ndjson")

@@ -28,6 +28,12 @@ def time_zone() -> str:
     return name
 
 
+def filter_text(name: str) -> str | None:
+    """Return a filter's text (``user``, ``model``), or None for none: an empty one, as in
+    ``?user=``, filters nothing, as a missing one and the dashboard's empty field do."""
+    return request.args.get(name, "").strip() or None
+
+
 def moment(name: str, tz: str | None) -> datetime | None:
     """Return a date or date-time parameter as an aware datetime.
 

@@ -25,7 +25,7 @@ def usage():
     start, end = params.window(tz)
     conn = get_connection()
     rows = analytics.usage(conn, g.user.org_id, start, end, params.group_by(), tz,
-                           viewer_seats(conn), request.args.get("user"))
+                           viewer_seats(conn), params.filter_text("user"))
     return jsonify({"from": start.isoformat(), "to": end.isoformat(), "tz": tz,
                     "group_by": params.group_by(), "rows": rows})
 
@@ -38,13 +38,13 @@ def sessions():
     start, end = params.window(tz)
     conn = get_connection()
     rows, cursor = analytics.list_sessions(
-        conn, g.user.org_id, start, end, user=request.args.get("user"),
-        model=request.args.get("model"), seats=viewer_seats(conn),
+        conn, g.user.org_id, start, end, user=params.filter_text("user"),
+        model=params.filter_text("model"), seats=viewer_seats(conn),
         limit=params.limit(), cursor=request.args.get("cursor"))
     return jsonify({"sessions": rows, "next_cursor": cursor})
 
 
-@bp.get("/api/v1/sessions/<session_id>")
+@bp.get("/api/v1/sessions/<path:session_id>")
 @user_token_required
 def session(session_id: str):
     """One session's totals and its timeline (content attribute names only, never content)."""

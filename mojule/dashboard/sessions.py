@@ -45,14 +45,14 @@ def session_list():
                           **span.api_args()))
 
 
-@bp.get("/sessions/<session_id>")
+@bp.get("/sessions/<path:session_id>")
 @signed_in
 def session_page(session_id: str):
     """A session's totals, tools, code edits and timeline, without content."""
     return render_template("session.html", session=_detail(session_id), content=None)
 
 
-@bp.post("/sessions/<session_id>/content")
+@bp.post("/sessions/<path:session_id>/content")
 @signed_in
 def reveal_content(session_id: str):
     """The session's page with its content, read through the audited content read."""
