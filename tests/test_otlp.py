@@ -173,9 +173,17 @@ def test_integers_accept_json_numbers_and_decimal_strings():
     assert as_strings.identity == as_numbers.identity
 
 
+@pytest.mark.parametrize("text, number", [
+    ("1e2", 100), ("1.5E1", 15), ("-2e+3", -2000), ("120e-1", 12), ("9.2e18", 92 * 10**17),
+])
+def test_integers_accept_exponent_notation_as_protojson_does(text, number):
+    assert attribute({"intValue": text}).attributes["probe"] == number
+    assert decode_log(log_record(timeUnixNano="1.7e18")).time_unix_nano == 17 * 10**17
+
+
 @pytest.mark.parametrize("bad", [
     "1e+21", 1e21, "", "1.5", 1.5, " 12", "0x10", "1_000", "+-1", "١٢", True, [], {},
-    str(2**63), -(2**63) - 1,
+    str(2**63), -(2**63) - 1, "1.05e1", "1e-2", "1e999999999", "01e2", "NaN", "Infinity",
 ])
 def test_bad_integer_drops_int_attribute(bad):
     decoded = attribute({"intValue": bad})

@@ -6,6 +6,7 @@ the field's default when it is absent.
 """
 from __future__ import annotations
 
+import decimal
 import functools
 import math
 import re
@@ -28,6 +29,8 @@ INT64 = (-(2**63), 2**63)
 UINT64 = (0, 2**64)
 TIMESTAMP = (0, 2**63)  # PostgreSQL BIGINT holds nanoseconds until 2262.
 MAX_DEPTH = 32
+# A JSON number (RFC 8259), as an exponent-notation integer must be written.
+_JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?", re.ASCII)
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 SORTED = orjson.OPT_SORT_KEYS
@@ -98,9 +101,10 @@ def integer(value: Any, name: str, bounds: tuple[int, int]) -> int:
         number = value
     elif kind is str:
         digits = value.removeprefix("-")
-        if not (digits.isdigit() and digits.isascii() and len(digits) <= 20):
-            raise Malformed(f"invalid {name}")
-        number = int(value)
+        if digits.isdigit() and digits.isascii() and len(digits) <= 20:
+            number = int(value)
+        else:
+            number = _exponent_integer(value, name)
     elif kind is float and value.is_integer():
         number = int(value)
     else:
@@ -108,6 +112,17 @@ def integer(value: Any, name: str, bounds: tuple[int, int]) -> int:
     if bounds[0] <= number < bounds[1]:
         return number
     raise Malformed(f"invalid {name}")
+
+
+def _exponent_integer(text: str, name: str) -> int:
+    # ProtoJSON takes exponent notation for 64-bit integers, quoted too ("1e3", "1.5e1"):
+    # read exactly, as a decimal, and only when the value is whole and of a sane size.
+    if not _JSON_NUMBER.fullmatch(text):
+        raise Malformed(f"invalid {name}")
+    number = decimal.Decimal(text)
+    if number.adjusted() > 20 or number != number.to_integral_value():
+        raise Malformed(f"invalid {name}")
+    return int(number)
 
 
 def finite(value: Any, name: str) -> float:
