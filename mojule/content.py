@@ -60,6 +60,7 @@ def span_events_are_content(span_name: str) -> bool:
 LOG_BODY = "log.body"
 STATUS_MESSAGE = "status.message"
 RESOURCE_PREFIX = "resource."
+SCOPE_PREFIX = "scope."
 
 # Content is stored under its attribute name, which is part of an indexed key, and a btree
 # entry holds at most 2704 bytes. No exporter sends a key anywhere near this long.

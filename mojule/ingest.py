@@ -22,7 +22,7 @@ import orjson
 import psycopg
 
 from mojule import rollup
-from mojule.content import ContentPolicy
+from mojule.content import SCOPE_PREFIX, ContentPolicy
 from mojule.crypto import RecordKey, content_aad
 from mojule.db import copy_rows, org_transaction, query
 from mojule.keyring import Keyring
@@ -161,6 +161,27 @@ def enum(value: int) -> int:
     past the column's range is garbage, and storing it would fail the whole batch.
     """
     return value if -SMALLINT_LIMIT <= value < SMALLINT_LIMIT else 0
+
+
+def otlp_extra(policy: ContentPolicy, scope_extra: dict[str, Any],
+               **sent: Any) -> tuple[str | None, dict[str, Any]]:
+    """Return (the otlp_extra column, content taken from it) of one record.
+
+    otlp_extra keeps what OTLP sent that has no column of its own, and only what was sent
+    (flags, trace state, dropped-attribute counts, the metric's description, the schema
+    URLs and attributes of the resource and scope): NULL for a record that sent none.
+    Content in the scope's attributes is split out as ``scope.<key>``, as a resource's is.
+    """
+    extra = {name: value for name, value in sent.items() if value}
+    content = {}
+    if scope_extra:
+        extra.update(scope_extra)
+        attributes = scope_extra.get("scope_attributes")
+        if attributes:
+            usage, taken = policy.split(attributes)
+            extra["scope_attributes"] = usage
+            content = {SCOPE_PREFIX + key: value for key, value in taken.items()}
+    return (jsonb(extra) if extra else None), content
 
 
 def jsonb(value: Any) -> str:

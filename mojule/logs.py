@@ -10,7 +10,7 @@ from flask import Blueprint
 from mojule import otlp
 from mojule.auth import ingest_token_required
 from mojule.content import LOG_BODY, ContentPolicy
-from mojule.ingest import Batch, Malformed, enum, jsonb, timestamp
+from mojule.ingest import Batch, Malformed, enum, jsonb, otlp_extra, timestamp
 from mojule.receiver import receive
 from mojule.usage import boolean, decimal, integer, real, text, unattributed
 
@@ -65,7 +65,9 @@ def _add_record(batch: Batch, policy: ContentPolicy, org_id: int, record: otlp.L
     # operator declares content never reaches a plaintext column.
     usage, content = policy.split(record.attributes)
     resource, resource_content, resource_json = batch.resource_view(policy, record.resource)
-    content = {**content, **resource_content}
+    extra, scope_content = otlp_extra(policy, record.scope_extra, flags=record.flags,
+                                      dropped_attributes=record.dropped_attributes)
+    content = {**content, **resource_content, **scope_content}
     name = event_name(record, usage)
     # Claude Code's body only repeats the event name; any other body is a message: content.
     if record.body is not None and record.body != EVENT_PREFIX + name:
@@ -90,6 +92,6 @@ def _add_record(batch: Batch, policy: ContentPolicy, org_id: int, record: otlp.L
         integer(get("attempt") or get("total_attempts"), bits=32),
         enum(record.severity_number) or None, record.severity_text or None,
         record.trace_id, record.span_id, record.scope_name or None,
-        record.scope_version or None, sorted(content), jsonb(usage), resource_json,
+        record.scope_version or None, sorted(content), jsonb(usage), resource_json, extra,
     )
     batch.add(row, record.identity, time, ctx, resource, content)

@@ -17,7 +17,7 @@ from mojule.content import (
     ContentPolicy,
     span_events_are_content,
 )
-from mojule.ingest import Batch, Malformed, enum, jsonb, timestamp
+from mojule.ingest import Batch, Malformed, enum, jsonb, otlp_extra, timestamp
 from mojule.receiver import receive
 from mojule.usage import boolean, integer, real, text
 
@@ -83,7 +83,11 @@ def _add_span(batch: Batch, policy: ContentPolicy, org_id: int, span: otlp.Span)
     # operator declares content never reaches a plaintext column.
     usage, events, links, content = split_span_content(policy, span)
     resource, resource_content, resource_json = batch.resource_view(policy, span.resource)
+    extra, scope_content = otlp_extra(policy, span.scope_extra, flags=span.flags,
+                                      trace_state=span.trace_state,
+                                      dropped_attributes=span.dropped_attributes)
     content.update(resource_content)
+    content.update(scope_content)
     ctx = batch.context(usage, resource)
     seat = ctx.seat
     get = usage.get
@@ -99,6 +103,6 @@ def _add_span(batch: Batch, policy: ContentPolicy, org_id: int, span: otlp.Span)
         integer(get("input_tokens")), integer(get("output_tokens")),
         integer(get("cache_read_tokens")), integer(get("cache_creation_tokens")),
         boolean(get("success")), span.scope_name or None, span.scope_version or None,
-        sorted(content), jsonb(usage), jsonb(events), jsonb(links), resource_json,
+        sorted(content), jsonb(usage), jsonb(events), jsonb(links), resource_json, extra,
     )
     batch.add(row, span.identity, start, ctx, resource, content)

@@ -6,5 +6,5 @@ COPY log_events_staging (
     input_tokens, output_tokens, cache_read_tokens, cache_creation_tokens, cost_usd,
     cost_usd_micros, duration_ms, tool_name, decision, decision_source, success, error_type,
     status_code, attempt, severity_number, severity_text, trace_id, span_id, scope_name,
-    scope_version, content_keys, attributes, resource_attributes
+    scope_version, content_keys, attributes, resource_attributes, otlp_extra
 ) FROM STDIN

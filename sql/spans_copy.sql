@@ -5,5 +5,5 @@ COPY spans_staging (
     seat_identity, user_email, user_account_uuid, user_id, organization_uuid, terminal_type,
     app_version, service_name, model, tool_name, input_tokens, output_tokens,
     cache_read_tokens, cache_creation_tokens, success, scope_name, scope_version,
-    content_keys, attributes, events, links, resource_attributes
+    content_keys, attributes, events, links, resource_attributes, otlp_extra
 ) FROM STDIN

@@ -412,7 +412,7 @@ def with_unknown_fields(value):
     """The request with an unknown field, of several JSON types, in every message."""
     if isinstance(value, dict):
         extended = {key: with_unknown_fields(item) for key, item in value.items()}
-        extended.update(futureField={"nested": [1, "two"]}, schemaUrl="https://x",
+        extended.update(futureField={"nested": [1, "two"]}, futureUrl="https://x",
                         droppedLinksCount=0, anotherOne=None)
         return extended
     if isinstance(value, list):

@@ -570,6 +570,55 @@ def test_content_keys_nested_in_a_kvlist_make_the_whole_attribute_content(client
             "resource.deep"} <= stored
 
 
+def test_otlp_fields_without_a_column_are_stored_as_sent(client, org, db):
+    # The reference: batches "persist as sent". What has no column of its own is kept in
+    # otlp_extra, and only what was sent; content in scope attributes is encrypted.
+    scope_fields = {"schemaUrl": "https://opentelemetry.io/schemas/1.27.0"}
+    scope_attributes = [{"key": "library.mode", "value": {"stringValue": "batch"}},
+                        {"key": "prompt", "value": {"stringValue": "MARK-scope-prompt"}}]
+    payloads = {signal: fixture_payload("bash-tool", signal)
+                for signal in ("logs", "metrics", "traces")}
+    containers = {"logs": "Logs", "metrics": "Metrics", "traces": "Spans"}
+    for signal, payload in payloads.items():
+        resource_entry = payload[f"resource{containers[signal]}"][0]
+        resource_entry["schemaUrl"] = "https://opentelemetry.io/schemas/1.26.0"
+        scope_entry = resource_entry[f"scope{containers[signal]}"][0]
+        scope_entry.update(scope_fields)
+        scope_entry["scope"]["attributes"] = scope_attributes
+    span = records(payloads["traces"], "traces")[0]
+    span["traceState"] = "vendor=abc"
+
+    for signal, payload in payloads.items():
+        response = client.post(f"/v1/{signal}", json=payload, headers=org.headers)
+        assert response.status_code == 202 and response.get_json()["skipped"] == 0
+
+    org_id = org.org.org_id
+    expected_scope = {"resource_schema_url": "https://opentelemetry.io/schemas/1.26.0",
+                      "scope_schema_url": "https://opentelemetry.io/schemas/1.27.0",
+                      "scope_attributes": {"library.mode": "batch"}}
+    for table in ("log_events", "metric_points", "spans"):
+        extras = [row[0] for row in db.execute(
+            sql.SQL("SELECT otlp_extra FROM {} WHERE org_id = %s").format(
+                sql.Identifier(table)), (org_id,))]
+        assert extras and all(extra.items() >= expected_scope.items() for extra in extras)
+    (stored_span,) = db.execute("SELECT otlp_extra FROM spans WHERE org_id = %s AND span_id = %s",
+                                (org_id, span["spanId"].lower())).fetchone()
+    assert stored_span["trace_state"] == "vendor=abc"
+    assert stored_span["flags"] == int(span["flags"])
+    descriptions = {row[0] for row in db.execute(
+        "SELECT otlp_extra ->> 'description' FROM metric_points WHERE org_id = %s", (org_id,))}
+    sent = {metric["description"] for entry in payloads["metrics"]["resourceMetrics"]
+            for scope in entry["scopeMetrics"] for metric in scope["metrics"]}
+    assert descriptions == sent
+    assert "MARK-" not in org_rows_as_text(db, org_id)
+    assert db.execute("SELECT count(DISTINCT signal) FROM content_values WHERE org_id = %s"
+                      " AND attribute = 'scope.prompt'", (org_id,)).fetchone()[0] == 3
+    # Sent again, nothing is new.
+    for signal, payload in payloads.items():
+        again = client.post(f"/v1/{signal}", json=payload, headers=org.headers).get_json()
+        assert again["duplicates"] == len(records(payload, signal))
+
+
 def test_keys_an_operator_declares_content_never_reach_plaintext_columns(config, org, db,
                                                                         master_key):
     with app_client(config, CONTENT_KEYS=("model", "user.email", "department")) as client:

@@ -454,11 +454,30 @@ def test_log_identity_changes_when_anything_differs(change):
 def test_unknown_fields_are_ignored():
     request = logs_request(log_record(futureField={"a": [1]}, schemaUrl="x"))
     request["futureTopLevel"] = 1
-    request["resourceLogs"][0]["schemaUrl"] = "https://opentelemetry.io/schemas/1.0.0"
     request["resourceLogs"][0]["scopeLogs"][0]["scope"]["attributes"] = []
 
     (decoded,) = iter_logs(request)
     assert decoded == decode_log(log_record())
+
+
+def test_resource_and_scope_fields_without_a_column_are_kept_and_identify_records():
+    request = logs_request(log_record())
+    request["resourceLogs"][0]["schemaUrl"] = "https://opentelemetry.io/schemas/1.0.0"
+    request["resourceLogs"][0]["resource"]["droppedAttributesCount"] = 2
+    scope_entry = request["resourceLogs"][0]["scopeLogs"][0]
+    scope_entry["schema_url"] = "https://opentelemetry.io/schemas/1.1.0"
+    scope_entry["scope"]["attributes"] = [kv("library.kind", text("exporter")),
+                                          kv("bad", {"intValue": "x"})]
+
+    (decoded,) = iter_logs(request)
+    (plain,) = iter_logs(logs_request(log_record()))
+
+    assert decoded.scope_extra == {
+        "resource_schema_url": "https://opentelemetry.io/schemas/1.0.0",
+        "resource_dropped_attributes": 2,
+        "scope_schema_url": "https://opentelemetry.io/schemas/1.1.0",
+        "scope_attributes": {"library.kind": "exporter"}, "scope_dropped_attributes": 1}
+    assert plain.scope_extra == {} and decoded.identity != plain.identity
 
 
 # Requests and containers --------------------------------------------------------------

@@ -16,7 +16,9 @@ import orjson
 from mojule.otlp.fields import (
     DATA_KINDS,
     SORTED,
+    UINT32,
     get_field,
+    int_field,
     list_field,
     object_field,
     text_field,
@@ -32,12 +34,17 @@ def scope_batches(entries: list, scopes: str, items: str) -> Iterator[Skipped | 
         try:
             if type(entry) is not dict:
                 raise Malformed("resource entry is not an object")
-            resource, _ = decode_attributes(object_field(entry, "resource").get("attributes"))
+            resource_entry = object_field(entry, "resource")
+            resource, dropped = decode_attributes(resource_entry.get("attributes"))
             scope_entries = list_field(entry, scopes)
         except Malformed as exc:
             yield from skips(str(exc), held_records(entry, (scopes, items)))
             continue
         prefix = orjson.dumps(canonical(resource), option=SORTED)
+        resource_extra = {
+            "resource_schema_url": _text_or_none(entry, "schemaUrl"),
+            "resource_dropped_attributes":
+                dropped + _count_or_zero(resource_entry, "droppedAttributesCount")}
         for scope_entry in scope_entries:
             try:
                 if type(scope_entry) is not dict:
@@ -48,9 +55,43 @@ def scope_batches(entries: list, scopes: str, items: str) -> Iterator[Skipped | 
             except Malformed as exc:
                 yield from skips(str(exc), held_records(scope_entry, (items,)))
                 continue
+            extra = _scope_extra(resource_extra, scope_entry, scope)
             digest = hashlib.blake2b(prefix, digest_size=16)
             digest.update(orjson.dumps([name, version]))
-            yield Scope(resource, name, version, digest), records
+            if extra:
+                # Only when sent, so that the records of other scopes keep their identity.
+                digest.update(orjson.dumps(canonical(extra), option=SORTED))
+            yield Scope(resource, name, version, extra, digest), records
+
+
+def _scope_extra(resource_extra: dict, scope_entry: dict, scope: dict) -> dict[str, Any]:
+    """Return the resource's and scope's other fields that were sent (not empty or 0).
+
+    Bad scope attributes are dropped and counted, as a record's are: they cost no record.
+    """
+    try:
+        attributes, dropped = decode_attributes(scope.get("attributes"))
+    except Malformed:
+        attributes, dropped = {}, 1
+    found = {**resource_extra,
+             "scope_schema_url": _text_or_none(scope_entry, "schemaUrl"),
+             "scope_attributes": attributes,
+             "scope_dropped_attributes": dropped + _count_or_zero(scope, "droppedAttributesCount")}
+    return {name: value for name, value in found.items() if value}
+
+
+def _text_or_none(obj: dict, name: str) -> str | None:
+    try:
+        return text_field(obj, name) or None
+    except Malformed:
+        return None
+
+
+def _count_or_zero(obj: dict, name: str) -> int:
+    try:
+        return int_field(obj, name, UINT32)
+    except Malformed:
+        return 0
 
 
 def skips(reason: str, count: int) -> Iterator[Skipped]:
@@ -82,7 +123,7 @@ def top_list(payload: Any, name: str) -> list:
 
 
 def content_fields(record_class: type) -> tuple[str, ...]:
-    shared = {"resource", "scope_name", "scope_version", "identity"}
+    shared = {"resource", "scope_name", "scope_version", "scope_extra", "identity"}
     return tuple(field.name for field in dataclass_fields(record_class) if field.name not in shared)
 
 

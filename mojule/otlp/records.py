@@ -28,6 +28,7 @@ class LogRecord:
     resource: dict[str, Any]      # shared by the records of one resource: do not mutate
     scope_name: str
     scope_version: str
+    scope_extra: dict[str, Any]   # Scope.extra, shared too
     time_unix_nano: int           # the observed time when the event time is absent
     observed_time_unix_nano: int  # 0 when absent
     severity_number: int
@@ -54,7 +55,9 @@ class MetricPoint:
     resource: dict[str, Any]
     scope_name: str
     scope_version: str
+    scope_extra: dict[str, Any]
     metric_name: str
+    description: str              # the metric's, "" when absent; not in any digest
     unit: str
     kind: str                     # sum, gauge, histogram, exponential_histogram, summary
     temporality: int              # 0 unspecified, 1 delta, 2 cumulative; 0 for gauges
@@ -77,6 +80,7 @@ class Span:
     resource: dict[str, Any]
     scope_name: str
     scope_version: str
+    scope_extra: dict[str, Any]
     trace_id: str
     span_id: str
     parent_span_id: str | None    # None for a root span or an invalid parent id
@@ -102,4 +106,8 @@ class Scope:
     resource: dict[str, Any]
     name: str
     version: str
+    # The rest of the resource and scope entries, only what was sent: resource_schema_url,
+    # resource_dropped_attributes, scope_schema_url, scope_attributes (content not yet
+    # split out), scope_dropped_attributes.
+    extra: dict[str, Any]
     digest: Any  # blake2b primed with the resource and scope; copied per record

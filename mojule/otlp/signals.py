@@ -70,6 +70,7 @@ def _log_record(record: Any, scope: Scope) -> LogRecord:
         resource=scope.resource,
         scope_name=scope.name,
         scope_version=scope.version,
+        scope_extra=scope.extra,
         time_unix_nano=time,
         observed_time_unix_nano=observed,
         severity_number=enum_field(record, "severityNumber", SEVERITIES),
@@ -93,6 +94,7 @@ class _Metric:
 
     scope: Scope
     name: str
+    description: str
     unit: str
     kind: str
     temporality: int
@@ -112,7 +114,11 @@ def _metric(metric: dict, kind: str, data: dict, scope: Scope) -> _Metric:
     is_monotonic = kind == "sum" and flag_field(data, "isMonotonic")
     digest = scope.digest.copy()
     digest.update(orjson.dumps([name, unit, kind, temporality, is_monotonic]))
-    return _Metric(scope, name, unit, kind, temporality, is_monotonic, digest)
+    try:
+        description = text_field(metric, "description")
+    except Malformed:
+        description = ""   # a bad description costs no point
+    return _Metric(scope, name, description, unit, kind, temporality, is_monotonic, digest)
 
 
 def _number(point: dict) -> float | int:
@@ -206,7 +212,9 @@ def _point(point: Any, metric: _Metric) -> MetricPoint:
         resource=scope.resource,
         scope_name=scope.name,
         scope_version=scope.version,
+        scope_extra=scope.extra,
         metric_name=metric.name,
+        description=metric.description,
         unit=metric.unit,
         kind=metric.kind,
         temporality=metric.temporality,
@@ -317,6 +325,7 @@ def _span(span: Any, scope: Scope) -> Span:
         resource=scope.resource,
         scope_name=scope.name,
         scope_version=scope.version,
+        scope_extra=scope.extra,
         trace_id=trace_id,
         span_id=span_id,
         parent_span_id=id_or_none(span, "parentSpanId", 16),
