@@ -205,7 +205,7 @@ def period() -> Period:
     if last < first:
         raise BadRequest("'to' must not be before 'from'.")
     if (last - first).days >= MAX_DAYS:
-        raise BadRequest(f"'from' and 'to' must be at most {MAX_DAYS:,} days apart; the "
+        raise BadRequest(f"A page shows at most {MAX_DAYS:,} days, 'from' to 'to'; the "
                          "exports take any period.")
     return Period(first, last, tz)
 
