@@ -75,7 +75,8 @@ def test_sign_in_goes_on_to_next_and_the_pages_open(client, org, admin):
 
 
 @pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/", "/\\evil.example",
-                                    "javascript:alert(1)", "/sign-in?next=/"])
+                                    "javascript:alert(1)", "/sign-in?next=/", "/\t/evil.example",
+                                    "/\n/evil.example", "/\r\n/evil.example", "/ /evil.example"])
 def test_sign_in_only_goes_on_to_a_page_of_this_site(client, org, admin, target):
     response = sign_in(client, org, "admin@example.com", next=target)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import math
 from datetime import UTC, datetime
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from flask import g, redirect, render_template, request, session
 
@@ -87,8 +87,15 @@ def sign_out():
 
 
 def safe_next(target: str | None) -> str:
-    """Return ``target`` when it is a path on this site, else the overview."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+    """Return ``target`` when it is a path on this site, else the overview.
+
+    Browsers drop tabs and line breaks from a Location and read a backslash as a slash,
+    so ``/<tab>/evil.example`` leads off the site as ``//evil.example`` does: a target
+    with any control character, space or backslash is refused, not cleaned.
+    """
+    if (not target or not target.startswith("/") or target.startswith("//")
+            or any(char <= " " or char in "\\\x7f" for char in target)
+            or urlsplit(target).netloc):
         return "/"
     if target.startswith("/sign-in"):
         return "/"
