@@ -34,6 +34,7 @@ class SessionOwner:
     user_email: str | None
     user_account_uuid: str | None
     user_id: str | None
+    seat_identity: str | None
 
 
 def find_session(conn: psycopg.Connection, org_id: int, session_id: str) -> SessionOwner | None:
@@ -43,10 +44,15 @@ def find_session(conn: psycopg.Connection, org_id: int, session_id: str) -> Sess
 
 
 def owns_session(session: SessionOwner, identities: dict[str, list[str]]) -> bool:
-    """Return True when the session's seat identity is one of the user's identities."""
+    """Return True when the session's seat identity is one of the user's identities.
+
+    A seat named by the user's email counts whatever attribute named it: user.email, or
+    enduser.id, as the README advises where the sign-in sends no email.
+    """
     emails = {email.lower() for email in identities.get("email", ())}
     return bool(
         (session.user_email and session.user_email.lower() in emails)
+        or (session.seat_identity and session.seat_identity.lower() in emails)
         or (session.user_account_uuid and session.user_account_uuid in identities.get("account_uuid", ()))
         or (session.user_id and session.user_id in identities.get("user_id", ()))
     )

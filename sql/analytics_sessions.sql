@@ -16,6 +16,8 @@ SELECT s.session_id, s.seat_identity, s.user_email, s.user_account_uuid, s.user_
         OR %(user)s::text IN (s.seat_identity, lower(s.user_email), s.user_account_uuid, s.user_id))
    AND (%(all_seats)s
         OR lower(s.user_email) = ANY (%(seat_emails)s::text[])
+        -- A seat named by the member's email in another attribute (enduser.id).
+        OR lower(s.seat_identity) = ANY (%(seat_emails)s::text[])
         OR s.user_account_uuid = ANY (%(seat_account_uuids)s::text[])
         OR s.user_id = ANY (%(seat_user_ids)s::text[]))
    AND (%(after_last_seen)s::timestamptz IS NULL

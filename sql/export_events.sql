@@ -17,6 +17,7 @@ SELECT e.time, e.session_id, e.event_name, e.event_sequence, e.prompt_id, e.seat
    AND e.time < %(to)s
    AND (%(all_seats)s
         OR lower(e.user_email) = ANY (%(seat_emails)s::text[])
+        OR lower(e.seat_identity) = ANY (%(seat_emails)s::text[])
         OR e.user_account_uuid = ANY (%(seat_account_uuids)s::text[])
         OR e.user_id = ANY (%(seat_user_ids)s::text[]))
    AND (%(event_names)s::text[] IS NULL OR e.event_name = ANY (%(event_names)s::text[]))

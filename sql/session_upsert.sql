@@ -1,6 +1,11 @@
 -- Folds what one ingest request saw of a session into its row: widens first/last seen,
 -- fills identity and client fields that were unknown so far, and marks a `claude agents`
 -- UI process once it reports itself (migration 0009). Run by every signal.
+--
+-- The email, account and user id, which decide who may read the session's content, are
+-- filled only while the session has no seat, or by a request naming the same seat: any
+-- holder of the org's ingest token could otherwise claim a session that had no email
+-- (an API-key sign-in) by sending one more record of it with their own.
 INSERT INTO sessions AS s (org_id, session_id, seat_identity, user_email, user_account_uuid,
                            user_id, organization_uuid, first_seen, last_seen, app_version,
                            terminal_type, service_name, resource_attributes, unattributed,
@@ -13,9 +18,18 @@ ON CONFLICT (org_id, session_id) DO UPDATE
    SET first_seen          = least(s.first_seen, excluded.first_seen),
        last_seen           = greatest(s.last_seen, excluded.last_seen),
        seat_identity       = coalesce(s.seat_identity, excluded.seat_identity),
-       user_email          = coalesce(s.user_email, excluded.user_email),
-       user_account_uuid   = coalesce(s.user_account_uuid, excluded.user_account_uuid),
-       user_id             = coalesce(s.user_id, excluded.user_id),
+       user_email          = CASE WHEN s.seat_identity IS NULL
+                                       OR s.seat_identity = excluded.seat_identity
+                                  THEN coalesce(s.user_email, excluded.user_email)
+                                  ELSE s.user_email END,
+       user_account_uuid   = CASE WHEN s.seat_identity IS NULL
+                                       OR s.seat_identity = excluded.seat_identity
+                                  THEN coalesce(s.user_account_uuid, excluded.user_account_uuid)
+                                  ELSE s.user_account_uuid END,
+       user_id             = CASE WHEN s.seat_identity IS NULL
+                                       OR s.seat_identity = excluded.seat_identity
+                                  THEN coalesce(s.user_id, excluded.user_id)
+                                  ELSE s.user_id END,
        organization_uuid   = coalesce(s.organization_uuid, excluded.organization_uuid),
        app_version         = coalesce(s.app_version, excluded.app_version),
        terminal_type       = coalesce(s.terminal_type, excluded.terminal_type),

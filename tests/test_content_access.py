@@ -1,9 +1,11 @@
 """The content contract: who may read a session's content, and the audit rows it leaves."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from tests.conftest import ingest_session, make_org, make_user
+from tests.conftest import FIXTURES, fixture_bytes, ingest_session, make_org, make_user
 
 WRITE_SESSION = "write-tool-resource-attrs"    # signed in as alice@example.com
 BASH_SESSION = "bash-tool"                      # no email: only user.id identifies the seat
@@ -91,6 +93,50 @@ def test_linked_identity_makes_a_session_the_members_own(client, db, org, people
 
     assert client.get(f"/api/v1/sessions/{session_id}/content",
                       headers=bob.headers).status_code == 200
+
+
+def test_a_later_batch_naming_another_seat_does_not_hand_over_the_session(client, db, org,
+                                                                         people_of):
+    # Anyone holding the org's ingest token could send one more record for a session
+    # without an email (an API-key sign-in), naming their own: the session became theirs,
+    # content included.
+    session_id = ingest_session(client, org, BASH_SESSION)
+    logs = json.loads(fixture_bytes(BASH_SESSION, "logs"))
+    record = logs["resourceLogs"][0]["scopeLogs"][0]["logRecords"][0]
+    record["timeUnixNano"] = str(int(record["timeUnixNano"]) + 10**9)
+    record["attributes"].append({"key": "user.email", "value": {"stringValue": "bob@example.com"}})
+    assert client.post("/v1/logs", json=logs, headers=org.headers).status_code == 202
+
+    response = client.get(f"/api/v1/sessions/{session_id}/content",
+                          headers=people_of["bob"].headers)
+
+    assert response.status_code == 403
+    assert db.execute("SELECT user_email, user_id FROM sessions WHERE org_id = %s"
+                      " AND session_id = %s", (org.org.org_id, session_id)).fetchone() \
+        == (None, BASH_USER_ID)
+    assert client.get("/api/v1/sessions?from=2026-11-01&to=2026-12-01",
+                      headers=people_of["bob"].headers).get_json()["sessions"] == []
+
+
+def test_a_seat_named_by_enduser_id_is_the_members_with_that_email(client, db, org, people_of):
+    # What the README advises for API-key, Bedrock, Vertex and Foundry sign-ins, which send
+    # no email: OTEL_RESOURCE_ATTRIBUTES="enduser.id=bob@example.com".
+    logs = json.loads(fixture_bytes(BASH_SESSION, "logs"))
+    for resource in logs["resourceLogs"]:
+        resource["resource"]["attributes"].append(
+            {"key": "enduser.id", "value": {"stringValue": "Bob@Example.com"}})
+    assert client.post("/v1/logs", json=logs, headers=org.headers).status_code == 202
+    session_id = json.loads((FIXTURES / "claude-code-2.1.328" / BASH_SESSION /
+                             "claude-result.json").read_text())["session_id"]
+
+    def read(who):
+        return client.get(f"/api/v1/sessions/{session_id}/content",
+                          headers=people_of[who].headers).status_code
+
+    listed = client.get("/api/v1/sessions?from=2026-11-01&to=2026-12-01",
+                        headers=people_of["bob"].headers).get_json()["sessions"]
+    assert (read("bob"), read("alice"), read("admin")) == (200, 403, 200)
+    assert [row["session_id"] for row in listed] == [session_id]
 
 
 def test_admin_of_another_org_gets_404_like_a_missing_session(client, db, org, people_of):
