@@ -17,7 +17,11 @@ import psycopg
 from flask import Flask, current_app, g
 from psycopg_pool import ConnectionPool
 
-SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+# The statements: inside the package in an installed wheel (setup.py puts the repository's
+# sql/ there), beside it in a checkout.
+SQL_DIR = next(path for path in (Path(__file__).resolve().parent / "sql",
+                                 Path(__file__).resolve().parent.parent / "sql")
+               if path.is_dir())
 log = logging.getLogger("mojule.db")
 
 

@@ -159,3 +159,32 @@ def test_dev_stop_stops_make_runs_postgresql_quietly():
     assert stop.returncode == 0, stop.stderr
     assert stop.stdout.strip() == "stopped the embedded PostgreSQL" and stopped
     assert stop.stderr == ""        # no warning about the runtime directory, as `run`
+
+
+def test_a_wheel_carries_the_sql_and_its_install_applies_the_schema(tmp_path, fresh_database_url,
+                                                                     master_key):
+    # The install guide installs a wheel: without sql/ inside it, init-db, the CLI and
+    # every request failed on a missing statement file.
+    root = Path(__file__).resolve().parent.parent
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+                    "-q", "-w", str(tmp_path / "dist"), str(root)], check=True,
+                   capture_output=True)
+    (wheel,) = (tmp_path / "dist").glob("mojule-*.whl")
+    installed = tmp_path / "site"
+    shutil.unpack_archive(wheel, installed, format="zip")
+    shipped = {path.relative_to(installed / "mojule" / "sql")
+               for path in (installed / "mojule" / "sql").rglob("*.sql")}
+    assert shipped == {path.relative_to(root / "sql") for path in (root / "sql").rglob("*.sql")}
+
+    program = ("import sys, mojule.db; print(mojule.db.SQL_DIR); from mojule.cli import main;"
+               " sys.argv = ['mojule', 'init-db']; main()")
+    run = subprocess.run(
+        [sys.executable, "-c", program], check=False, capture_output=True, text=True,
+        cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(installed),
+                           "MOJULE_DATABASE_URL": fresh_database_url,
+                           "MOJULE_MASTER_KEY": master_key})
+
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines()[0] == str(installed / "mojule" / "sql")
+    number, name = max((root / "sql" / "migrations").glob("*.sql")).stem.split("_", 1)
+    assert f"applied migration {number} {name}" in run.stderr
