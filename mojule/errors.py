@@ -14,6 +14,8 @@ from flask import Flask, current_app, g, jsonify
 from psycopg_pool import PoolTimeout
 from werkzeug.exceptions import HTTPException
 
+from mojule.crypto import KeyUnwrapError
+
 log = logging.getLogger("mojule")
 
 # HTTP status -> google.rpc.Code, the `code` of an error's google.rpc.Status-shaped body:
@@ -86,6 +88,7 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(HTTPException, _handle_http_exception)
     app.register_error_handler(psycopg.OperationalError, _handle_database_unavailable)
     app.register_error_handler(PoolTimeout, _handle_database_unavailable)
+    app.register_error_handler(KeyUnwrapError, _handle_wrong_master_key)
     app.register_error_handler(Exception, _handle_unexpected)
 
 
@@ -118,6 +121,22 @@ def _handle_database_unavailable(exc: Exception):
     log.warning("database unavailable: %s", type(exc).__name__,
                 extra={"request_id": g.get("request_id")})
     return handle_mojule_error(ServiceUnavailable("The database is unavailable; retry shortly."))
+
+
+# How long an exporter should wait before retrying while the master key is wrong: the
+# operator has to fix the configuration, so there is no point in retrying every 2 s.
+WRONG_MASTER_KEY_RETRY_AFTER = 60
+
+
+def _handle_wrong_master_key(exc: KeyUnwrapError):
+    # A master key that opens none of the org's stored keys is the server's configuration,
+    # not the request: a 503 the exporter retries, where a 500 would make it drop the data.
+    log.error("master key cannot open the org's keys: %s", exc,
+              extra={"request_id": g.get("request_id")})
+    return handle_mojule_error(ServiceUnavailable(
+        "The server cannot open this org's encryption keys with its master key; the "
+        "operator must configure the key they were wrapped with.",
+        retry_after=WRONG_MASTER_KEY_RETRY_AFTER))
 
 
 def _handle_unexpected(exc: Exception):

@@ -1,19 +1,23 @@
 """Public health probes for load balancers and orchestration.
 
 ``/healthz`` says the process serves requests; ``/readyz`` says it can do its work: the
-database answers, its schema is this release's, and a master key is loaded. Both are
-public and say nothing an outsider could use (no versions, hosts or key ids).
+database answers, its schema is this release's, and the master keys loaded open the
+keys stored. Both are public and say nothing an outsider could use (no versions, hosts or
+key ids: the server log names those).
 """
 from __future__ import annotations
+
+import logging
 
 import psycopg
 from flask import Blueprint, current_app, jsonify
 
 from mojule.auth import public
-from mojule.db import get_connection
+from mojule.db import get_connection, query
 from mojule.schema import pending_migrations
 
 bp = Blueprint("health", __name__)
+log = logging.getLogger("mojule.health")
 
 
 @bp.get("/healthz")
@@ -28,20 +32,38 @@ def healthz():
 def readyz():
     """Answer 200 when every check passes, else 503 naming the checks that failed."""
     checks = {"database": "ok", "migrations": "ok", "master_key": "ok"}
+    masters = current_app.config["MOJULE"].get("MASTER_KEYS") or ()
     try:
-        pending = pending_migrations(get_connection())
-    except psycopg.Error:
-        checks["database"] = "unreachable"
-        checks["migrations"] = "unknown"
-    else:
+        conn = get_connection()
+        pending = pending_migrations(conn)
         if pending:
             checks["migrations"] = f"{len(pending)} pending (run mojule init-db)"
-    # The configuration refuses to start without a valid master key, so a serving worker
-    # has one; the probe states it rather than leaving it implied.
-    if not current_app.config["MOJULE"].get("MASTER_KEYS"):
-        checks["master_key"] = "missing"
+        else:
+            checks["master_key"] = _master_key_state(conn, masters)
+    except psycopg.Error:
+        checks["database"] = "unreachable"
+        checks["migrations"] = checks["master_key"] = "unknown"
     failed = [name for name, state in checks.items() if state != "ok"]
     if not failed:
         return jsonify({"status": "ready", "checks": checks})
     message = "Not ready: " + "; ".join(f"{name} {checks[name]}" for name in failed) + "."
     return jsonify({"error": "not_ready", "message": message, "checks": checks}), 503
+
+
+def _master_key_state(conn: psycopg.Connection, masters) -> str:
+    """Return "ok" when the configured master keys open every stored key, else why not.
+
+    The configuration refuses to start without a valid master key, but a valid key can
+    still be the wrong one: after a restore, or a rotation whose previous key is gone,
+    every org whose keys it cannot open would have its ingest refused.
+    """
+    if not masters:
+        return "missing"
+    in_use = {row[0] for row in conn.execute(query("master_key_ids"))}
+    unknown = sorted(in_use - {master.key_id for master in masters})
+    if not unknown:
+        return "ok"
+    log.error("stored keys are wrapped by master key id(s) %s, none of them configured",
+              ", ".join(unknown))
+    return ("some stored keys are wrapped by a master key that is not configured "
+            "(MOJULE_MASTER_KEY, or MOJULE_MASTER_KEY_PREVIOUS during a rotation)")

@@ -16,6 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from mojule import create_app, schema
 from mojule.config import parse_networks
+from mojule.crypto import generate_master_key
 from mojule.db import close_pool, connect
 from mojule.dev import start_embedded_postgres
 from tests.conftest import fixture_bytes, make_org
@@ -44,12 +45,47 @@ def scrape(client) -> str:
     return answer.get_data(as_text=True)
 
 
-def test_healthz_and_readyz_answer_200_when_all_is_well(client):
-    assert client.get("/healthz").get_json() == {"status": "ok"}
-    ready = client.get("/readyz")
+def test_healthz_and_readyz_answer_200_when_all_is_well(fresh_database_url, master_key):
+    # A database of its own: the shared one holds keys that tests wrapped with other keys.
+    with connect(fresh_database_url) as conn:
+        schema.apply_migrations(conn)
+        test_org = make_org(conn)
+    with app_client({"DATABASE_URL": fresh_database_url, "MASTER_KEY": master_key}) as client:
+        stored = client.post("/v1/logs", data=fixture_bytes("bash-tool", "logs"),
+                             headers=test_org.headers)
+        alive, ready = client.get("/healthz"), client.get("/readyz")
+
+    assert stored.status_code == 202
+    assert alive.get_json() == {"status": "ok"}
     assert ready.status_code == 200
     assert ready.get_json() == {"status": "ready", "checks": {
         "database": "ok", "migrations": "ok", "master_key": "ok"}}
+
+
+def test_a_master_key_that_opens_no_stored_key_is_not_ready_and_ingest_a_503(
+        fresh_database_url, master_key):
+    # A restore with the wrong key, or a rotation without the previous one: ingest
+    # answered 500, which exporters drop, while /readyz called the key fine.
+    with connect(fresh_database_url) as conn:
+        schema.apply_migrations(conn)
+        test_org = make_org(conn)
+    config = {"DATABASE_URL": fresh_database_url, "MASTER_KEY": master_key}
+    with app_client(config) as client:
+        assert client.post("/v1/logs", data=fixture_bytes("bash-tool", "logs"),
+                           headers=test_org.headers).status_code == 202
+    with app_client(config, MASTER_KEY=generate_master_key()) as wrong:
+        refused = wrong.post("/v1/logs", data=fixture_bytes("failing-bash", "logs"),
+                             headers=test_org.headers)
+        ready = wrong.get("/readyz")
+    with app_client(config, MASTER_KEY=generate_master_key(),
+                    MASTER_KEY_PREVIOUS=master_key) as rotating:
+        mid_rotation = rotating.get("/readyz")
+
+    assert refused.status_code == 503 and refused.headers["Retry-After"] == "60"
+    assert "master key" in refused.get_json()["message"]
+    assert ready.status_code == 503
+    assert "not configured" in ready.get_json()["checks"]["master_key"]
+    assert mid_rotation.status_code == 200
 
 
 def test_readyz_is_503_naming_pending_migrations(fresh_database_url, master_key):
@@ -91,7 +127,7 @@ def test_with_the_database_stopped_readyz_is_503_healthz_200_and_ingest_a_counte
 
     assert stopped.status_code == 503
     assert stopped.get_json()["checks"] == {"database": "unreachable", "migrations": "unknown",
-                                            "master_key": "ok"}
+                                            "master_key": "unknown"}
     assert "database unreachable" in stopped.get_json()["message"]
     assert alive.status_code == 200
     assert ingest.status_code == 503 and ingest.headers["Retry-After"] == "2"
