@@ -24,7 +24,13 @@ bind = os.environ.get("MOJULE_BIND", "127.0.0.1:8000")
 # Each worker holds its own database pool: keep workers x MOJULE_POOL_SIZE under
 # PostgreSQL's max_connections.
 cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-workers = int(os.environ.get("MOJULE_WORKERS", cores * 2 + 1))
+try:
+    workers = int(os.environ.get("MOJULE_WORKERS", cores * 2 + 1))
+    if workers < 1:
+        raise ValueError
+except ValueError:
+    raise SystemExit(f"MOJULE_WORKERS is malformed ({os.environ['MOJULE_WORKERS']!r}): the "
+                     "number of gunicorn worker processes, a positive integer") from None
 worker_class = "sync"
 
 # Each worker opens its own database pool after the fork; preloading would share sockets.

@@ -17,6 +17,8 @@ import psycopg
 
 from mojule.crypto import InvalidMasterKey, load_master_key
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
 
 class ConfigError(Exception):
     """A MOJULE_* setting is missing or malformed; the message names the variable."""
@@ -27,6 +29,13 @@ def _positive_int(text: str) -> int:
     if value <= 0:
         raise ValueError("must be a positive integer")
     return value
+
+
+def _log_level(text: str) -> str:
+    level = text.strip().upper()
+    if level not in LOG_LEVELS:
+        raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
+    return level
 
 
 def _key_list(text: str) -> tuple[str, ...]:
@@ -97,7 +106,7 @@ SETTINGS = (
             "Any other string attribute at least this many characters long is stored encrypted too."),
     Setting("MOJULE_TRUSTED_PROXIES", "", parse_networks,
             "Networks of reverse proxies whose X-Forwarded-For is believed, comma-separated CIDRs."),
-    Setting("MOJULE_LOG_LEVEL", "INFO", str.upper,
+    Setting("MOJULE_LOG_LEVEL", "INFO", _log_level,
             "Python log level for the app's own log lines."),
     Setting("MOJULE_LICENSE_PUBLIC_KEYS", "", _public_keys,
             "Extra keys that may sign the on-prem license (base64 raw Ed25519, comma-separated); "

@@ -1,6 +1,9 @@
 """Configuration: every MOJULE_* setting is documented, required ones stop startup by name."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -30,6 +33,8 @@ def test_readme_documents_every_setting():
       "MOJULE_POOL_SIZE": "zero"}, "MOJULE_POOL_SIZE"),
     ({"MOJULE_DATABASE_URL": "postgresql:///x", "MOJULE_MASTER_KEY": generate_master_key(),
       "MOJULE_TRUSTED_PROXIES": "10.0.0.0/33"}, "MOJULE_TRUSTED_PROXIES"),
+    ({"MOJULE_DATABASE_URL": "postgresql:///x", "MOJULE_MASTER_KEY": generate_master_key(),
+      "MOJULE_LOG_LEVEL": "LOUD"}, "MOJULE_LOG_LEVEL"),
 ])
 def test_missing_or_malformed_setting_is_named(environ, variable):
     with pytest.raises(config.ConfigError, match=variable):
@@ -62,3 +67,16 @@ def test_app_factory_refuses_to_start_without_a_master_key(monkeypatch):
 
     with pytest.raises(config.ConfigError, match="MOJULE_MASTER_KEY"):
         create_app()
+
+
+@pytest.mark.parametrize("workers", ["two", "0"])
+def test_gunicorn_names_a_malformed_worker_count(workers):
+    # gunicorn.conf.py reads MOJULE_WORKERS itself: int() failed with a traceback.
+    root = Path(__file__).resolve().parent.parent
+    run = subprocess.run([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py",
+                          "--check-config"], cwd=root, capture_output=True, text=True,
+                         check=False, env={**os.environ, "MOJULE_WORKERS": workers})
+
+    assert run.returncode != 0
+    assert "MOJULE_WORKERS is malformed" in run.stderr and "Traceback" not in run.stderr
+
