@@ -1,6 +1,8 @@
 """The audit trail: append-only for the app, hash-chained per org, verifiable, readable by admins."""
 from __future__ import annotations
 
+import json
+
 import psycopg
 import pytest
 from click.testing import CliRunner
@@ -51,6 +53,35 @@ def test_verify_holds_on_untouched_chain(client, org, admin, cli_env):
 
     assert result.exit_code == 0, result.output
     assert "holds: 3 rows" in result.output
+
+
+def test_a_deleted_orgs_chain_and_the_installations_can_be_verified_and_exported(
+        client, org, admin, cli_env):
+    # A deleted org's audit rows stay, as do the installation's (license, ingestion pause,
+    # deletions): `--org SLUG` could name neither, so neither could be checked.
+    read_content(client, org, admin, 2)
+    org_id = org.org.org_id
+    assert run(cli_env, "org", "delete", org.org.slug, "--yes").exit_code == 0
+
+    installation = run(cli_env, "audit", "export", "--installation")
+    deletion = [row for row in map(json.loads, installation.stdout.splitlines())
+                if row["action"] == "org.delete" and row["target_id"] == org.org.slug]
+    deleted_chain = run(cli_env, "audit", "verify", "--org-id", str(deleted_org_id(deletion)))
+    installation_chain = run(cli_env, "audit", "verify", "--installation")
+    both = run(cli_env, "audit", "verify", "--org", org.org.slug, "--installation")
+
+    assert installation.exit_code == 0, installation.output
+    assert deleted_org_id(deletion) == org_id
+    assert deleted_chain.exit_code == 0, deleted_chain.output
+    assert f"audit chain of org id {org_id} holds: 3 rows" in deleted_chain.output
+    assert installation_chain.exit_code == 0, installation_chain.output
+    assert "audit chain of the installation holds" in installation_chain.output
+    assert both.exit_code == 2 and "name one audit chain" in both.output
+
+
+def deleted_org_id(deletion_rows: list[dict]) -> int:
+    (row,) = deletion_rows
+    return row["details"]["org_id"]
 
 
 @pytest.mark.parametrize("tamper", ["edit", "delete"])

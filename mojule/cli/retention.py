@@ -48,33 +48,58 @@ def purge(ctx: CliContext, dry_run: bool, now_text: str | None) -> None:
 
 @cli.group("audit")
 def audit_group() -> None:
-    """Export and verify an org's audit trail."""
+    """Export and verify an audit trail: an org's, or the installation's."""
+
+
+def chain_options(command):
+    """The options that name an audit chain: an org's, a deleted org's, the installation's."""
+    command = click.option("--installation", is_flag=True,
+                           help="The installation's chain (license, ingestion pause and "
+                                "resume, org deletions).")(command)
+    command = click.option("--org-id", type=click.IntRange(min=1),
+                           help="An org's id: the chain of a deleted org stays, and the "
+                                "installation's chain names its id.")(command)
+    return click.option("--org", "slug", help="The org's slug.")(command)
+
+
+def chain_of(ctx: CliContext, slug: str | None, org_id: int | None,
+             installation: bool) -> tuple[int, str]:
+    """Return (org_id, name) of the audit chain the options name; exactly one must."""
+    if sum((slug is not None, org_id is not None, installation)) != 1:
+        raise click.UsageError("name one audit chain: --org SLUG, --org-id ID or --installation")
+    if installation:
+        return audit.INSTALLATION_ORG, "the installation"
+    if org_id is not None:
+        return org_id, f"org id {org_id}"
+    return ctx.org(slug).org_id, slug
 
 
 @audit_group.command("verify")
-@click.option("--org", "slug", required=True, help="The org's slug.")
+@chain_options
 @pass_cli
-def audit_verify(ctx: CliContext, slug: str) -> None:
-    """Check the org's hash chain; exit 1 naming the first broken row."""
-    target = ctx.org(slug)
-    with org_transaction(ctx.conn, target.org_id):
-        result = audit.verify(ctx.conn, target.org_id)
+def audit_verify(ctx: CliContext, slug: str | None, org_id: int | None,
+                 installation: bool) -> None:
+    """Check an audit hash chain; exit 1 naming the first broken row."""
+    org_id, name = chain_of(ctx, slug, org_id, installation)
+    with org_transaction(ctx.conn, org_id):
+        result = audit.verify(ctx.conn, org_id)
     if not result.holds:
         raise click.ClickException(
-            f"audit chain of {slug} is broken at row {result.broken_at}: {result.problem} "
+            f"audit chain of {name} is broken at row {result.broken_at}: {result.problem} "
             f"({result.checked} rows before it hold)")
-    click.echo(f"audit chain of {slug} holds: {result.checked} rows, head {result.head or '-'}")
+    click.echo(f"audit chain of {name} holds: {result.checked} rows, head {result.head or '-'}")
 
 
 @audit_group.command("export")
-@click.option("--org", "slug", required=True, help="The org's slug.")
+@chain_options
 @click.option("--from", "since", help="Only rows at or after this time (ISO 8601).")
 @click.option("--to", "until", help="Only rows before this time (ISO 8601).")
 @pass_cli
-def audit_export(ctx: CliContext, slug: str, since: str | None, until: str | None) -> None:
-    """Write the org's audit rows as JSON lines to standard output."""
-    target = ctx.org(slug)
-    with org_transaction(ctx.conn, target.org_id):
-        for row in audit.rows(ctx.conn, target.org_id, parse_moment(since, "--from"),
-                                parse_moment(until, "--to")):
+def audit_export(ctx: CliContext, slug: str | None, org_id: int | None, installation: bool,
+                 since: str | None, until: str | None) -> None:
+    """Write an audit chain's rows as JSON lines to standard output."""
+    org_id, _ = chain_of(ctx, slug, org_id, installation)
+    with org_transaction(ctx.conn, org_id):
+        for row in audit.rows(ctx.conn, org_id, parse_moment(since, "--from"),
+                              parse_moment(until, "--to")):
             click.echo(orjson.dumps(row).decode())

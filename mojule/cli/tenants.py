@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import click
 
-from mojule import orgs
+from mojule import audit, orgs
 from mojule.cli import NEVER, CliContext, Duration, cli, pass_cli, when
 
 
@@ -68,6 +68,10 @@ def org_delete(ctx: CliContext, slug: str, yes: bool) -> None:
     if not yes:
         click.confirm(f"Delete org {slug} and all its data? This cannot be undone", abort=True)
     ctx.audit(target.org_id, "org.delete", target_type="org", target_id=slug)
+    # Also in the installation's chain, which outlives the org: it names the id under
+    # which the org's own chain stays (mojule audit verify --org-id).
+    ctx.audit(audit.INSTALLATION_ORG, "org.delete", target_type="org", target_id=slug,
+              details={"org_id": target.org_id})
     removed = orgs.delete_org(ctx.conn, target)
     summary = ", ".join(f"{table} {count}" for table, count in removed.items() if count)
     click.echo(f"deleted org {slug} (data keys destroyed first); rows removed: {summary or 'none'}",
