@@ -175,6 +175,7 @@ def test_integers_accept_json_numbers_and_decimal_strings():
 
 @pytest.mark.parametrize("text, number", [
     ("1e2", 100), ("1.5E1", 15), ("-2e+3", -2000), ("120e-1", 12), ("9.2e18", 92 * 10**17),
+    ("0e100", 0), ("0.0e-999999", 0),
 ])
 def test_integers_accept_exponent_notation_as_protojson_does(text, number):
     assert attribute({"intValue": text}).attributes["probe"] == number
@@ -184,6 +185,7 @@ def test_integers_accept_exponent_notation_as_protojson_does(text, number):
 @pytest.mark.parametrize("bad", [
     "1e+21", 1e21, "", "1.5", 1.5, " 12", "0x10", "1_000", "+-1", "١٢", True, [], {},
     str(2**63), -(2**63) - 1, "1.05e1", "1e-2", "1e999999999", "01e2", "NaN", "Infinity",
+    "1e9999999999999999999", "1e999999", "1e-999999",
 ])
 def test_bad_integer_drops_int_attribute(bad):
     decoded = attribute({"intValue": bad})
@@ -204,7 +206,7 @@ def test_int_attribute_keeps_the_whole_int64_range():
     assert (low.attributes["probe"], high.attributes["probe"]) == (-(2**63), 2**63 - 1)
 
 
-@pytest.mark.parametrize("bad", ["1e+21", "", "-1", str(2**63), 1.5, True, "0x10", {}])
+@pytest.mark.parametrize("bad", ["1e+21", "", "-1", str(2**63), 1.5, True, "0x10", {}, "1e9999999999999999999"])
 def test_bad_timestamp_skips_record(bad):
     assert decode_log(log_record(timeUnixNano=bad)) == Skipped("invalid timeUnixNano")
 

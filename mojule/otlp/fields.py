@@ -30,7 +30,8 @@ UINT64 = (0, 2**64)
 TIMESTAMP = (0, 2**63)  # PostgreSQL BIGINT holds nanoseconds until 2262.
 MAX_DEPTH = 32
 # A JSON number (RFC 8259), as an exponent-notation integer must be written.
-_JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?", re.ASCII)
+# The exponent's digits are bounded: Decimal refuses exponents past about 10**18.
+_JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]{1,6})?", re.ASCII)
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 SORTED = orjson.OPT_SORT_KEYS
@@ -119,10 +120,15 @@ def _exponent_integer(text: str, name: str) -> int:
     # read exactly, as a decimal, and only when the value is whole and of a sane size.
     if not _JSON_NUMBER.fullmatch(text):
         raise Malformed(f"invalid {name}")
-    number = decimal.Decimal(text)
-    if number.adjusted() > 20 or number != number.to_integral_value():
-        raise Malformed(f"invalid {name}")
-    return int(number)
+    try:
+        number = decimal.Decimal(text)
+        if number.is_zero():
+            return 0
+        if number.adjusted() > 20 or number != number.to_integral_value():
+            raise Malformed(f"invalid {name}")
+        return int(number)
+    except decimal.DecimalException:
+        raise Malformed(f"invalid {name}") from None
 
 
 def finite(value: Any, name: str) -> float:
