@@ -6,18 +6,22 @@ test_ops_live.py.
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import subprocess
 import sys
 import tempfile
+import uuid
 from pathlib import Path
 
+import psycopg
 from prometheus_client.parser import text_string_to_metric_families
+from psycopg import sql
 
 from mojule import create_app, schema
 from mojule.config import parse_networks
 from mojule.crypto import generate_master_key
-from mojule.db import close_pool, connect
+from mojule.db import close_pool, connect, org_transaction, query
 from mojule.dev import start_embedded_postgres
 from tests.conftest import fixture_bytes, make_org
 from tests.ingest_support import app_client
@@ -224,3 +228,41 @@ def test_a_wheel_carries_the_sql_and_its_install_applies_the_schema(tmp_path, fr
     assert run.stdout.splitlines()[0] == str(installed / "mojule" / "sql")
     number, name = max((root / "sql" / "migrations").glob("*.sql")).stem.split("_", 1)
     assert f"applied migration {number} {name}" in run.stderr
+
+
+def test_master_key_ids_are_read_across_orgs_by_an_owner_held_to_row_level_security(
+        server_url, fresh_database_url):
+    # The install guide's schema owner is no superuser, and FORCE ROW LEVEL SECURITY holds
+    # it too: a function reading data_keys in one query saw no org's keys, as any caller,
+    # so /readyz called every master key fine.
+    role, password = f"mojule_owner_{uuid.uuid4().hex[:8]}", secrets.token_hex(16)
+    database = psycopg.conninfo.conninfo_to_dict(fresh_database_url)["dbname"]
+    with connect(server_url) as superuser:
+        superuser.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
+            sql.Identifier(role), sql.Literal(password)))
+        superuser.execute(sql.SQL("ALTER DATABASE {} OWNER TO {}").format(
+            sql.Identifier(database), sql.Identifier(role)))
+    try:
+        with connect(psycopg.conninfo.make_conninfo(fresh_database_url, user=role,
+                                                    password=password)) as owner:
+            schema.apply_migrations(owner)
+            for master_key_id in ("first-master", "second-master"):
+                org_id = make_org(owner).org.org_id
+                with org_transaction(owner, org_id):
+                    owner.execute("INSERT INTO data_keys (org_id, dek_id, wrapped_key,"
+                                  " master_key_id) VALUES (%s, 1, '\\x00', %s)",
+                                  (org_id, master_key_id))
+            found = {row[0] for row in owner.execute(query("master_key_ids"))}
+            unset = owner.execute("SELECT current_setting('mojule.org_id', true)").fetchone()[0]
+    finally:
+        with connect(fresh_database_url) as superuser:
+            superuser.execute(sql.SQL("REASSIGN OWNED BY {} TO CURRENT_USER").format(
+                sql.Identifier(role)))
+            superuser.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)))
+        with connect(server_url) as superuser:
+            superuser.execute(sql.SQL("ALTER DATABASE {} OWNER TO CURRENT_USER").format(
+                sql.Identifier(database)))
+            superuser.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
+
+    assert found == {"first-master", "second-master"}
+    assert not unset    # the function leaves no org set behind it
