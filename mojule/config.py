@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import binascii
 import ipaddress
+import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,8 +17,6 @@ from typing import Any
 import psycopg
 
 from mojule.crypto import InvalidMasterKey, load_master_key
-
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 class ConfigError(Exception):
@@ -32,9 +31,10 @@ def _positive_int(text: str) -> int:
 
 
 def _log_level(text: str) -> str:
+    # Python's own level names, aliases included (WARN, FATAL): what setLevel takes.
     level = text.strip().upper()
-    if level not in LOG_LEVELS:
-        raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
+    if level not in logging.getLevelNamesMapping():
+        raise ValueError("must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
     return level
 
 

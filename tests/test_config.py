@@ -80,3 +80,11 @@ def test_gunicorn_names_a_malformed_worker_count(workers):
     assert run.returncode != 0
     assert "MOJULE_WORKERS is malformed" in run.stderr and "Traceback" not in run.stderr
 
+
+@pytest.mark.parametrize("level", ["warn", "WARNING", "fatal", "Debug"])
+def test_log_levels_take_pythons_names_and_aliases(level):
+    environ = {"MOJULE_DATABASE_URL": "postgresql:///x", "MOJULE_MASTER_KEY": generate_master_key(),
+               "MOJULE_LOG_LEVEL": level}
+
+    assert config.load(environ=environ)["LOG_LEVEL"] == level.upper()
+
