@@ -53,15 +53,29 @@ def flatten(row: Mapping[str, Any]) -> dict[str, Any]:
 
 def csv_lines(columns: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> Iterator[str]:
     """Yield a CSV header and one line per row (missing columns left empty; texts quoted,
-    and one a spreadsheet would take for a formula after a ', see FORMULA_STARTS)."""
+    and one a spreadsheet would take for a formula after a ', see FORMULA_STARTS).
+    Closing the lines, or a failure, closes ``rows``, as ndjson_lines does."""
     columns = list(columns)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n", quoting=csv.QUOTE_NONNUMERIC)
     writer.writerow(columns)
-    for row in rows:
+    try:
+        for row in rows:
+            yield _take(buffer)
+            writer.writerow([_cell(row.get(column)) for column in columns])
         yield _take(buffer)
-        writer.writerow([_cell(row.get(column)) for column in columns])
-    yield _take(buffer)
+    finally:
+        close_iterable(rows)
+
+
+def flattened(rows: Iterable[Mapping[str, Any]]) -> Iterator[dict[str, Any]]:
+    """Yield each row flattened (``flatten``); closing this closes ``rows``: a sessions
+    export's transaction ends when its download does."""
+    try:
+        for row in rows:
+            yield flatten(row)
+    finally:
+        close_iterable(rows)
 
 
 def _cell(value: Any) -> Any:
@@ -207,6 +221,9 @@ def session_rows(conn: psycopg.Connection, org_id: int, start: datetime, end: da
     """
     with conn.transaction():
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        # The transaction stays open between pages while the client reads: the pool's
+        # idle-in-transaction timeout (30 s) would cut a slow download short.
+        conn.execute("SET LOCAL idle_in_transaction_session_timeout = '15min'")
         cursor = None
         while True:
             page, cursor = analytics.list_sessions(conn, org_id, start, end, user=user,

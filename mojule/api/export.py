@@ -56,7 +56,7 @@ def sessions_csv():
     conn = get_connection()
     rows = exports.session_rows(conn, g.user.org_id, start, end, viewer_seats(conn),
                                 params.filter_text("user"), params.filter_text("model"))
-    lines = exports.csv_lines(exports.session_columns(), map(exports.flatten, rows))
+    lines = exports.csv_lines(exports.session_columns(), exports.flattened(rows))
     return _download(lines, "text/csv", "mojule-sessions.csv")
 
 

@@ -80,7 +80,7 @@ def export_sessions(ctx: CliContext, slug, since, until, tz, output) -> None:
     org_id = ctx.org(slug).org_id
     start, end = _window(since, until, tz)
     rows = exports.session_rows(ctx.conn, org_id, start, end, None)
-    _write(exports.csv_lines(exports.session_columns(), map(exports.flatten, rows)), output)
+    _write(exports.csv_lines(exports.session_columns(), exports.flattened(rows)), output)
 
 
 @export_group.command("events")
