@@ -206,8 +206,12 @@ def test_a_wheel_carries_the_sql_and_its_install_applies_the_schema(tmp_path, fr
     # The install guide installs a wheel: without sql/ inside it, init-db, the CLI and
     # every request failed on a missing statement file.
     root = Path(__file__).resolve().parent.parent
+    # Built from a copy: setuptools leaves build/ behind, whose files later builds reuse.
+    source = tmp_path / "source"
+    shutil.copytree(root, source, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "var", "build", "dist", "*.egg-info", "node_modules", "__pycache__"))
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-                    "-q", "-w", str(tmp_path / "dist"), str(root)], check=True,
+                    "-q", "-w", str(tmp_path / "dist"), str(source)], check=True,
                    capture_output=True)
     (wheel,) = (tmp_path / "dist").glob("mojule-*.whl")
     installed = tmp_path / "site"
