@@ -75,8 +75,9 @@ def session_content(conn: psycopg.Connection, masters: Sequence[MasterKey], org_
     """Return the session's events and spans in time order with their content decrypted.
 
     Each item: signal, time, name, record_id (hex), content {attribute: value}, and the
-    attributes that were ``tampered`` (failed to decrypt) or ``purged`` (past retention).
-    Runs in the org's transaction.
+    attributes that were ``tampered`` (failed to decrypt), ``unreadable`` (their data key
+    opens with none of the master keys configured: the server's configuration, not the
+    data) or ``purged`` (past retention). Runs in the org's transaction.
     """
     params = {"org_id": org_id, "session_id": session_id}
     with conn.cursor(row_factory=dict_row) as cur:
@@ -85,13 +86,16 @@ def session_content(conn: psycopg.Connection, masters: Sequence[MasterKey], org_
     ciphers = _ciphers(conn, masters, org_id) if values else {}
     by_record: dict[tuple[str, bytes], dict[str, Any]] = {}
     tampered: dict[tuple[str, bytes], list[str]] = {}
+    unreadable: dict[tuple[str, bytes], list[str]] = {}
     for value in values:
         key = (value["signal"], bytes(value["record_id"]))
         cipher = ciphers.get(value["dek_id"])
+        if cipher is None:
+            # _ciphers logged the data key no master key opens, once.
+            unreadable.setdefault(key, []).append(value["attribute"])
+            continue
         aad = content_aad(org_id, value["signal"], key[1], value["attribute"], value["dek_id"])
         try:
-            if cipher is None:
-                raise CryptoError("no usable data key")
             plaintext = cipher.decrypt(bytes(value["ciphertext"]), aad)
             by_record.setdefault(key, {})[value["attribute"]] = orjson.loads(plaintext)
         except CryptoError:
@@ -103,6 +107,7 @@ def session_content(conn: psycopg.Connection, masters: Sequence[MasterKey], org_
         key = (record["signal"], bytes(record["record_id"]))
         content = by_record.get(key, {})
         bad = sorted(tampered.get(key, []))
+        locked = sorted(unreadable.get(key, []))
         items.append({
             "signal": record["signal"],
             "time": record["time"].isoformat(),
@@ -110,6 +115,7 @@ def session_content(conn: psycopg.Connection, masters: Sequence[MasterKey], org_
             "record_id": key[1].hex(),
             "content": content,
             "tampered": bad,
-            "purged": sorted(set(record["content_keys"]) - set(content) - set(bad)),
+            "unreadable": locked,
+            "purged": sorted(set(record["content_keys"]) - set(content) - set(bad) - set(locked)),
         })
     return items

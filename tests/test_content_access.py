@@ -5,7 +5,9 @@ import json
 
 import pytest
 
+from mojule.crypto import generate_master_key
 from tests.conftest import FIXTURES, fixture_bytes, ingest_session, make_org, make_user
+from tests.ingest_support import app_client
 
 WRITE_SESSION = "write-tool-resource-attrs"    # signed in as alice@example.com
 BASH_SESSION = "bash-tool"                      # no email: only user.id identifies the seat
@@ -204,6 +206,22 @@ def test_content_read_fails_closed_when_the_audit_cannot_be_written(client, db, 
     assert response.headers["Retry-After"]
     assert "WRITEFILE" not in response.get_data(as_text=True)
     assert audit_rows(db, org.org.org_id) == []
+
+
+def test_content_under_a_master_key_not_configured_reads_as_unreadable_not_tampered(
+        client, config, org, people_of):
+    # A restore with the wrong MOJULE_MASTER_KEY is the server's configuration: calling
+    # every value tampered sent admins looking for an attack.
+    session_id = ingest_session(client, org, WRITE_SESSION)
+    with app_client(config, MASTER_KEY=generate_master_key()) as wrong:
+        body = wrong.get(f"/api/v1/sessions/{session_id}/content",
+                         headers=people_of["admin"].headers).get_json()
+
+    items = body["items"]
+    assert any(item["unreadable"] for item in items)
+    assert not any(item["tampered"] or item["content"] for item in items)
+    assert "Please WRITEFILE hello" not in str(body)
+    assert all(set(item["unreadable"]).isdisjoint(item["purged"]) for item in items)
 
 
 def test_ciphertext_moved_to_another_row_or_org_reads_as_tampered(client, db, org, other_org,

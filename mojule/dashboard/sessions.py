@@ -58,7 +58,8 @@ def reveal_content(session_id: str):
     """The session's page with its content, read through the audited content read."""
     # The read comes first: a refused attempt is recorded in the audit trail too.
     items = content_api.read_audited_content(session_id)
-    shown = [item for item in items if item["content"] or item["tampered"] or item["purged"]]
+    shown = [item for item in items
+             if item["content"] or item["tampered"] or item["unreadable"] or item["purged"]]
     return render_template("session.html", session=_detail(session_id), content=shown)
 
 
