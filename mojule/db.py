@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 import weakref
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -23,6 +24,8 @@ SQL_DIR = next(path for path in (Path(__file__).resolve().parent / "sql",
                                  Path(__file__).resolve().parent.parent / "sql")
                if path.is_dir())
 log = logging.getLogger("mojule.db")
+# Held while a worker opens its pool (_pool).
+_POOL_LOCK = threading.Lock()
 
 
 @functools.cache
@@ -69,37 +72,45 @@ def init_app(app: Flask) -> None:
 
 
 def _pool(app: Flask) -> ConnectionPool:
-    # Opened on first use so each gunicorn worker gets its own pool after the fork.
+    # Opened on first use so each gunicorn worker gets its own pool after the fork; under
+    # a lock, so that threads (gunicorn --threads, tests) do not each open one and hand a
+    # connection back to another's.
     pool = app.extensions["mojule.pool"]
-    if pool is None:
-        config = app.config["MOJULE"]
-        pool = ConnectionPool(
-            config["DATABASE_URL"],
-            min_size=1,
-            max_size=config["POOL_SIZE"],
-            kwargs={
-                "autocommit": True,
-                "connect_timeout": 2,
-                # jit=off: PostgreSQL built with LLVM (Debian's packages are) compiles any
-                # statement estimated above jit_above_cost, afresh on every call. A usage
-                # report of a large org is: on PostgreSQL 15 that took 1.6 to 1.9 s per call,
-                # for a statement that runs in milliseconds to a few hundred.
-                "options": f"-c statement_timeout={config['STATEMENT_TIMEOUT_MS']}"
-                           " -c lock_timeout=2000 -c idle_in_transaction_session_timeout=30000"
-                           " -c jit=off" + _url_options(config["DATABASE_URL"]),
-            },
-            # No check query on every checkout (a round trip per request): a connection
-            # broken by a server restart fails its request with a retryable 503, and the
-            # pool discards it when it comes back.
-            # Claude Code's exporter has one 10 s budget for all its retries: when the
-            # database is down, answer 503 within a second so it can retry several times.
-            timeout=1.0,
-            configure=durable_commits,
-            open=False,
-            name="mojule",
-        )
-        pool.open(wait=False)
-        app.extensions["mojule.pool"] = pool
+    if pool is not None:
+        return pool
+    with _POOL_LOCK:
+        return app.extensions["mojule.pool"] or _open_pool(app)
+
+
+def _open_pool(app: Flask) -> ConnectionPool:
+    config = app.config["MOJULE"]
+    pool = ConnectionPool(
+        config["DATABASE_URL"],
+        min_size=1,
+        max_size=config["POOL_SIZE"],
+        kwargs={
+            "autocommit": True,
+            "connect_timeout": 2,
+            # jit=off: PostgreSQL built with LLVM (Debian's packages are) compiles any
+            # statement estimated above jit_above_cost, afresh on every call. A usage
+            # report of a large org is: on PostgreSQL 15 that took 1.6 to 1.9 s per call,
+            # for a statement that runs in milliseconds to a few hundred.
+            "options": f"-c statement_timeout={config['STATEMENT_TIMEOUT_MS']}"
+                       " -c lock_timeout=2000 -c idle_in_transaction_session_timeout=30000"
+                       " -c jit=off" + _url_options(config["DATABASE_URL"]),
+        },
+        # No check query on every checkout (a round trip per request): a connection
+        # broken by a server restart fails its request with a retryable 503, and the
+        # pool discards it when it comes back.
+        # Claude Code's exporter has one 10 s budget for all its retries: when the
+        # database is down, answer 503 within a second so it can retry several times.
+        timeout=1.0,
+        configure=durable_commits,
+        open=False,
+        name="mojule",
+    )
+    pool.open(wait=False)
+    app.extensions["mojule.pool"] = pool
     return pool
 
 
