@@ -5,6 +5,9 @@ Plain Flask test client; the pages themselves are driven in Chromium by test_das
 from __future__ import annotations
 
 import re
+import threading
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from ipaddress import ip_network
 
@@ -18,6 +21,7 @@ from mojule.dashboard.logins import ACCOUNT_LIMIT, ADDRESS_LIMIT, WINDOW
 from mojule.db import close_pool
 from tests import conftest
 from tests.conftest import make_user
+from tests.ingest_support import app_client
 
 PASSWORD = "correct horse battery staple"
 CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -142,6 +146,33 @@ def test_failed_sign_ins_lock_the_email_for_that_address_even_with_the_right_pas
     assert "Too many failed sign-ins" in locked.text
     assert 0 < int(locked.headers["Retry-After"]) <= WINDOW.total_seconds()
     assert elsewhere.status_code == 302
+
+
+def test_parallel_wrong_passwords_are_counted_one_at_a_time(config, db, org, admin):
+    # Each attempt counted the failures before any parallel one had added its own: a
+    # burst of guesses got more password checks than the limit allows.
+    attempts = 3 * ADDRESS_LIMIT
+    with app_client(config, POOL_SIZE=attempts) as client:
+        page_forms = []
+        for _ in range(attempts):
+            browser = client.application.test_client()
+            page = browser.get("/sign-in", environ_base={"REMOTE_ADDR": "192.0.2.7"})
+            page_forms.append((browser, {"csrf_token": csrf_of(page.text),
+                                         "org": org.org.slug, "email": "admin@example.com",
+                                         "password": "guess"}))
+        start = threading.Barrier(attempts)
+
+        def guess(browser, form) -> int:
+            start.wait()
+            return browser.post("/sign-in", data=form,
+                                environ_base={"REMOTE_ADDR": "192.0.2.7"}).status_code
+
+        with ThreadPoolExecutor(attempts) as pool:
+            answers = Counter(pool.map(lambda pair: guess(*pair), page_forms))
+
+    assert answers == {401: ADDRESS_LIMIT, 429: attempts - ADDRESS_LIMIT}
+    assert db.execute("SELECT count(*) FROM sign_in_failures WHERE org_id = %s",
+                      (org.org.org_id,)).fetchone()[0] == ADDRESS_LIMIT
 
 
 def test_failures_from_many_addresses_lock_the_email_everywhere(client, org, admin):

@@ -8,12 +8,16 @@ Failed sign-ins are counted in PostgreSQL, so every gunicorn worker sees the sam
 an email of an org is locked for one address after ADDRESS_LIMIT failures from it within
 WINDOW, and for every address after ACCOUNT_LIMIT failures from anywhere (a looser limit,
 so a guesser elsewhere can slow an account down but not easily shut its owner out). A lock
-ends WINDOW after the latest failure; attempts refused while locked are not counted.
+ends WINDOW after the latest failure; attempts refused while locked are not counted. An
+email's attempts run one at a time (``attempt``): counted in parallel, a burst of wrong
+passwords all passed the count before the first was added.
 """
 from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -63,6 +67,15 @@ def end_session(conn: psycopg.Connection, org_id: int, session_id: str) -> None:
     with org_transaction(conn, org_id):
         conn.execute(query("dashboard_session_delete"), {
             "org_id": org_id, "session_digest": _digest(session_id)})
+
+
+@contextmanager
+def attempt(conn: psycopg.Connection, org_id: int, email: str) -> Iterator[None]:
+    """Hold the sign-in attempts of ``email`` in the org, others' wait, until this ends:
+    the throttle's check, the password check and the failure it records are one step."""
+    with conn.transaction():
+        conn.execute(query("dashboard_sign_in_lock"), {"org_id": org_id, "email": email})
+        yield
 
 
 def locked_until(conn: psycopg.Connection, org_id: int, email: str,

@@ -58,15 +58,16 @@ def sign_in():
         email = people.normalise_email(email)
     except people.InvalidEmail:
         return _refused(slug, email, target)
-    until = logins.locked_until(conn, org.org_id, email, address)
-    if until is not None:
-        return _throttled(slug, email, target, until)
-    user = people.check_password(conn, org.org_id, email, password)
-    if user is None:
-        logins.record_failure(conn, org.org_id, email, address)
-        _audit_failure(conn, org.org_id, email)
-        return _refused(slug, email, target)
-    logins.clear_failures(conn, org.org_id, email, address)
+    with logins.attempt(conn, org.org_id, email):
+        until = logins.locked_until(conn, org.org_id, email, address)
+        if until is not None:
+            return _throttled(slug, email, target, until)
+        user = people.check_password(conn, org.org_id, email, password)
+        if user is None:
+            logins.record_failure(conn, org.org_id, email, address)
+            _audit_failure(conn, org.org_id, email)
+            return _refused(slug, email, target)
+        logins.clear_failures(conn, org.org_id, email, address)
     _start_session(conn, org, user, form.get("tz", ""))
     return redirect(target)
 
