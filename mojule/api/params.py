@@ -29,8 +29,9 @@ def time_zone() -> str:
 
 
 def filter_text(name: str) -> str | None:
-    """Return a filter's text (``user``, ``model``), or None for none: an empty one, as in
-    ``?user=``, filters nothing, as a missing one and the dashboard's empty field do."""
+    """Return a filter's text (``user``, ``model``; the dashboard's ``actor``, ...), or
+    None for none: an empty one, as in ``?user=`` or a form's blank field, filters
+    nothing, as a missing one does."""
     return request.args.get(name, "").strip() or None
 
 

@@ -13,6 +13,7 @@ from flask import g, redirect, render_template, request, session, url_for
 
 from mojule import audit, orgs, people, policy
 from mojule.api import request_entry
+from mojule.api.params import filter_text
 from mojule.auth import signed_in
 from mojule.dashboard.ingestion import ingestion_state, policy_decision
 from mojule.dashboard.web import (
@@ -268,8 +269,7 @@ def settings():
 def audit_log():
     """The org's audit trail in the period, filtered by actor and target, oldest first."""
     span = _audit_period()
-    actor = request.args.get("actor", "").strip() or None
-    target = request.args.get("target", "").strip() or None
+    actor, target = filter_text("actor"), filter_text("target")
     after = request.args.get("after", "0")
     after_id = int(after) if after.isdigit() else 0
     conn = get_connection()

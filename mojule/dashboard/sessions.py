@@ -13,6 +13,7 @@ from flask import g, render_template, request, url_for
 from mojule import analytics
 from mojule.api import content as content_api
 from mojule.api import viewer_seats
+from mojule.api.params import filter_text
 from mojule.auth import signed_in
 from mojule.content_read import find_session
 from mojule.dashboard.web import export_url, page_blueprint, period
@@ -28,8 +29,7 @@ PAGE_SIZE = 50
 def session_list():
     """Sessions active in the period, newest first, filtered by user and model."""
     span = period()
-    user = request.args.get("user", "").strip() or None
-    model = request.args.get("model", "").strip() or None
+    user, model = filter_text("user"), filter_text("model")
     cursor = request.args.get("cursor") or None
     conn = get_connection()
     rows, next_cursor = analytics.list_sessions(
