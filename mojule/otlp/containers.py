@@ -16,12 +16,12 @@ import orjson
 from mojule.otlp.fields import (
     DATA_KINDS,
     SORTED,
-    UINT32,
+    count_or_zero,
     get_field,
-    int_field,
     list_field,
     object_field,
     text_field,
+    text_or_empty,
 )
 from mojule.otlp.records import LogRecord, Malformed, Scope, Skipped, Span
 from mojule.otlp.values import canonical, decode_attributes
@@ -42,9 +42,9 @@ def scope_batches(entries: list, scopes: str, items: str) -> Iterator[Skipped | 
             continue
         prefix = orjson.dumps(canonical(resource), option=SORTED)
         resource_extra = {
-            "resource_schema_url": _text_or_none(entry, "schemaUrl"),
+            "resource_schema_url": text_or_empty(entry, "schemaUrl"),
             "resource_dropped_attributes":
-                dropped + _count_or_zero(resource_entry, "droppedAttributesCount")}
+                dropped + count_or_zero(resource_entry, "droppedAttributesCount")}
         for scope_entry in scope_entries:
             try:
                 if type(scope_entry) is not dict:
@@ -74,24 +74,10 @@ def _scope_extra(resource_extra: dict, scope_entry: dict, scope: dict) -> dict[s
     except Malformed:
         attributes, dropped = {}, 1
     found = {**resource_extra,
-             "scope_schema_url": _text_or_none(scope_entry, "schemaUrl"),
+             "scope_schema_url": text_or_empty(scope_entry, "schemaUrl"),
              "scope_attributes": attributes,
-             "scope_dropped_attributes": dropped + _count_or_zero(scope, "droppedAttributesCount")}
+             "scope_dropped_attributes": dropped + count_or_zero(scope, "droppedAttributesCount")}
     return {name: value for name, value in found.items() if value}
-
-
-def _text_or_none(obj: dict, name: str) -> str | None:
-    try:
-        return text_field(obj, name) or None
-    except Malformed:
-        return None
-
-
-def _count_or_zero(obj: dict, name: str) -> int:
-    try:
-        return int_field(obj, name, UINT32)
-    except Malformed:
-        return 0
 
 
 def skips(reason: str, count: int) -> Iterator[Skipped]:

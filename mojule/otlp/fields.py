@@ -247,3 +247,22 @@ def id_or_none(obj: dict, name: str, length: int) -> str | None:
         return hex_id(obj, name, length)
     except Malformed:
         return None
+
+
+# The fields kept only as sent (a metric's description, schema URLs, dropped counts): one
+# that is unusable is left out, and costs no record.
+
+def text_or_empty(obj: dict, name: str) -> str:
+    """Return a string field, "" when absent or unusable."""
+    try:
+        return text_field(obj, name)
+    except Malformed:
+        return ""
+
+
+def count_or_zero(obj: dict, name: str) -> int:
+    """Return a uint32 count field, 0 when absent or unusable."""
+    try:
+        return int_field(obj, name, UINT32)
+    except Malformed:
+        return 0

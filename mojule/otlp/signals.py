@@ -42,6 +42,7 @@ from mojule.otlp.fields import (
     object_field,
     snake_case,
     text_field,
+    text_or_empty,
 )
 from mojule.otlp.records import LogRecord, Malformed, MetricPoint, Scope, Skipped, Span
 from mojule.otlp.values import canonical, decode_any, decode_attributes
@@ -114,11 +115,8 @@ def _metric(metric: dict, kind: str, data: dict, scope: Scope) -> _Metric:
     is_monotonic = kind == "sum" and flag_field(data, "isMonotonic")
     digest = scope.digest.copy()
     digest.update(orjson.dumps([name, unit, kind, temporality, is_monotonic]))
-    try:
-        description = text_field(metric, "description")
-    except Malformed:
-        description = ""   # a bad description costs no point
-    return _Metric(scope, name, description, unit, kind, temporality, is_monotonic, digest)
+    return _Metric(scope, name, text_or_empty(metric, "description"), unit, kind, temporality,
+                   is_monotonic, digest)
 
 
 def _number(point: dict) -> float | int:
