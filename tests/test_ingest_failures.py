@@ -4,12 +4,13 @@
 from __future__ import annotations
 
 import copy
+import gc
 from contextlib import contextmanager
 
 import orjson
 import psycopg
 
-from mojule import create_app, schema
+from mojule import create_app, receiver, schema
 from mojule.crypto import ContentCipher, content_aad, load_master_key, unwrap_data_key
 from mojule.db import close_pool, connect, get_connection
 from tests.conftest import fixture_bytes
@@ -166,3 +167,32 @@ def test_options_in_the_database_url_are_kept_beside_the_pools_own(config):
         close_pool(app)
 
     assert (work_mem, jit) == ("7MB", "off")
+
+
+def test_the_cycle_collector_rests_during_an_ingest_and_resumes_after_any_outcome(
+        client, config, org, db, monkeypatch):
+    # A request's decoded body is some 10^5 objects the cycle collector would walk again and
+    # again (mojule/receiver.py, gc_paused); it must be back on after every request.
+    collector_on_while_storing = []
+    store = receiver.store
+
+    def watching_store(*args, **kwargs):
+        collector_on_while_storing.append(gc.isenabled())
+        return store(*args, **kwargs)
+
+    monkeypatch.setattr(receiver, "store", watching_store)
+    assert gc.isenabled()
+    assert client.post("/v1/logs", data=fixture_bytes("bash-tool", "logs"),
+                       headers=org.headers).status_code == 202
+    assert collector_on_while_storing == [False]
+    assert gc.isenabled()
+
+    assert client.post("/v1/logs", data=b'{"resourceLogs": 7}',
+                       headers=org.headers).status_code == 400
+    assert gc.isenabled()
+    payload = later(fixture_payload("bash-tool", "logs"), "logs", 10**9)
+    with (app_client(config, POOL_SIZE=1, STATEMENT_TIMEOUT_MS=300) as impatient,
+          sessions_row_locked(db, org.org.org_id)):
+        assert_unavailable(impatient.post("/v1/logs", json=payload, headers=org.headers))
+    assert collector_on_while_storing == [False, False]
+    assert gc.isenabled()
