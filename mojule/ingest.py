@@ -247,7 +247,8 @@ def store(conn: psycopg.Connection, org_id: int, batch: Batch, keyring: Keyring,
             # The usage rollup (mojule/rollup.py) counts the new rows in this same
             # transaction, so reports never see rows it does not hold, or the reverse.
             checks = rollup.record_inserted(conn, org_id, batch.table, inserted, unattributed,
-                                            flags_possible)
+                                            flags_possible,
+                                            every_staged=len(inserted) == len(batch.rows))
     except BaseException:
         # The org's record-id key, first data key or next period's data key may have been
         # created, and cached, in this transaction: the rollback took it with it, so the

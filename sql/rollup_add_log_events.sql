@@ -6,6 +6,7 @@
 -- equals a recomputation from the raw rows. Run by mojule/rollup.py in the ingest
 -- transaction, after the sessions were upserted (which locks them), while
 -- log_events_staging holds the batch.
+-- record_ids NULL: every staged row was new (the common case), and none is looked up.
 INSERT INTO usage_rollup AS r
 SELECT %(org_id)s, e.session_id,
        date_bin('15 minutes', e.time, TIMESTAMPTZ '2000-01-01 00:00:00+00'), e.model,
@@ -33,7 +34,7 @@ SELECT %(org_id)s, e.session_id,
               0)::integer,
        NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
   FROM log_events_staging AS e
- WHERE e.record_id = ANY (%(record_ids)s::bytea[])
+ WHERE (%(record_ids)s::bytea[] IS NULL OR e.record_id = ANY (%(record_ids)s::bytea[]))
    AND e.session_id IS NOT NULL
    AND e.event_name IN ('api_request', 'api_error', 'api_retries_exhausted',
                         'tool_result', 'tool_decision')

@@ -7,12 +7,13 @@
 -- rollup_flag_sessions.sql, only in orgs that have unattributed sessions; the first two
 -- bounds follow from the day's and let the (org_id, seat_identity, first_seen) index
 -- find the session.
+-- record_ids NULL: every staged row was new (the common case), and none is looked up.
 SELECT DISTINCT s.seat_identity
   FROM sessions AS s
  WHERE s.org_id = %(org_id)s
    AND s.session_id IN (SELECT session_id
                           FROM log_events_staging
-                         WHERE record_id = ANY (%(record_ids)s::bytea[])
+                         WHERE (%(record_ids)s::bytea[] IS NULL OR record_id = ANY (%(record_ids)s::bytea[]))
                            AND event_name = 'api_request')
    AND NOT s.unattributed
    AND EXISTS (SELECT 1
