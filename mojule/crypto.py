@@ -18,7 +18,7 @@ import hashlib
 import hmac
 import os
 import struct
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -178,10 +178,29 @@ def content_aad(org_id: int, signal: str, record_id: bytes, attribute: str, dek_
     encode to the same bytes. ``record_id`` is the record's stored id: its 16-byte
     identity digest keyed per org (RecordKey.record_id).
     """
+    return content_aad_for(org_id, signal, dek_id)(record_id, attribute)
+
+
+def _field(value: bytes) -> bytes:
+    return struct.pack(">I", len(value)) + value
+
+
+def content_aad_for(org_id: int, signal: str, dek_id: int) -> Callable[[bytes, str], bytes]:
+    """Return content_aad with the org, signal and data key bound: ``aad(record_id,
+    attribute)``, for the many values of one batch. Its bytes are content_aad's."""
     if signal not in SIGNALS:
         raise ValueError(f"signal must be one of {SIGNALS}, not {signal!r}")
-    fields = (b"%d" % org_id, signal.encode(), record_id, attribute.encode(), b"%d" % dek_id)
-    return b"mojule/content/v1" + b"".join(struct.pack(">I", len(f)) + f for f in fields)
+    head = b"mojule/content/v1" + _field(b"%d" % org_id) + _field(signal.encode())
+    tail = _field(b"%d" % dek_id)
+    attributes: dict[str, bytes] = {}   # a batch names a few dozen attributes, many times
+
+    def aad(record_id: bytes, attribute: str) -> bytes:
+        packed = attributes.get(attribute)
+        if packed is None:
+            packed = attributes[attribute] = _field(attribute.encode())
+        return head + _field(record_id) + packed + tail
+
+    return aad
 
 
 class RecordKey:

@@ -10,7 +10,15 @@ from flask import Blueprint
 from mojule import otlp
 from mojule.auth import ingest_token_required
 from mojule.content import LOG_BODY, ContentPolicy
-from mojule.ingest import Batch, Malformed, enum, jsonb, otlp_extra, timestamp
+from mojule.ingest import (
+    Batch,
+    Malformed,
+    content_keys,
+    enum,
+    jsonb,
+    otlp_extra,
+    timestamp,
+)
 from mojule.receiver import receive
 from mojule.usage import boolean, decimal, integer, real, text, unattributed
 
@@ -92,6 +100,6 @@ def _add_record(batch: Batch, policy: ContentPolicy, org_id: int, record: otlp.L
         integer(get("attempt") or get("total_attempts"), bits=32),
         enum(record.severity_number) or None, record.severity_text or None,
         record.trace_id, record.span_id, record.scope_name or None,
-        record.scope_version or None, sorted(content), jsonb(usage), resource_json, extra,
+        record.scope_version or None, content_keys(content), jsonb(usage), resource_json, extra,
     )
     batch.add(row, record.identity, time, ctx, resource, content)

@@ -11,7 +11,15 @@ from flask import Blueprint
 from mojule import otlp
 from mojule.auth import ingest_token_required
 from mojule.content import ContentPolicy
-from mojule.ingest import Batch, Malformed, enum, jsonb, otlp_extra, timestamp
+from mojule.ingest import (
+    Batch,
+    Malformed,
+    content_keys,
+    enum,
+    jsonb,
+    otlp_extra,
+    timestamp,
+)
 from mojule.receiver import receive
 from mojule.usage import MAX_TEXT_LENGTH, decimal, text, unattributed
 
@@ -73,7 +81,7 @@ def _add_point(batch: Batch, policy: ContentPolicy, org_id: int, point: otlp.Met
         seat.organization_uuid, ctx.terminal_type, ctx.app_version, ctx.service_name,
         text(get("model")), text(get("type")), text(get("tool_name")), text(get("decision")),
         text(get("language")), point.scope_name or None, point.scope_version or None,
-        sorted(content), jsonb(usage), resource_json, extra,
+        content_keys(content), jsonb(usage), resource_json, extra,
     )
     batch.add(row, point.identity, time, ctx, resource, content)
     # A point sent without session.id says nothing about the seat's unattributed session.

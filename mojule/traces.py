@@ -17,7 +17,15 @@ from mojule.content import (
     ContentPolicy,
     span_events_are_content,
 )
-from mojule.ingest import Batch, Malformed, enum, jsonb, otlp_extra, timestamp
+from mojule.ingest import (
+    Batch,
+    Malformed,
+    content_keys,
+    enum,
+    jsonb,
+    otlp_extra,
+    timestamp,
+)
 from mojule.receiver import receive
 from mojule.usage import boolean, integer, real, text
 
@@ -103,6 +111,6 @@ def _add_span(batch: Batch, policy: ContentPolicy, org_id: int, span: otlp.Span)
         integer(get("input_tokens")), integer(get("output_tokens")),
         integer(get("cache_read_tokens")), integer(get("cache_creation_tokens")),
         boolean(get("success")), span.scope_name or None, span.scope_version or None,
-        sorted(content), jsonb(usage), jsonb(events), jsonb(links), resource_json, extra,
+        content_keys(content), jsonb(usage), jsonb(events), jsonb(links), resource_json, extra,
     )
     batch.add(row, span.identity, start, ctx, resource, content)

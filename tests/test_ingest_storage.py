@@ -726,3 +726,31 @@ def test_long_or_nul_text_is_kept_as_content_wherever_it_comes(client, org, db, 
     assert decrypt(db, master_key, org_id, "traces", record_id, "probe") == long_text
     assert decrypt(db, master_key, org_id, "traces", record_id,
                    "status.message") == "MARK-status\x00failed"
+
+
+# (An attribute with an empty key is dropped and counted, as decode_attributes says.)
+ODD_CONTENT_KEYS = ["a,b", 'quote"d', "back\\slash", "{brace}", " spaced ", "new\nline",
+                    "NULL", "tab\tand, all \\\" {}", "Zoë"]
+
+
+def test_content_key_names_any_text_can_spell_are_listed_exactly(client, org, db,
+                                                                 master_key):
+    # A long string under any name is content; content_keys lists the names as sent,
+    # whatever an array literal or COPY would have to escape in them.
+    payload = fixture_payload("bash-tool", "logs")
+    record = records(payload, "logs")[0]
+    long_text = "x" * 2048
+    record["attributes"] = record["attributes"] + [
+        {"key": key, "value": {"stringValue": long_text + key}} for key in ODD_CONTENT_KEYS]
+    assert client.post("/v1/logs", json=payload, headers=org.headers).status_code == 202
+
+    sequence = attributes(record)["event.sequence"]
+    record_id, stored_attributes, content_keys = db.execute(
+        "SELECT record_id, attributes, content_keys FROM log_events"
+        " WHERE org_id = %s AND event_sequence = %s",
+        (org.org.org_id, sequence)).fetchone()
+    assert set(ODD_CONTENT_KEYS) <= set(content_keys)
+    assert content_keys == sorted(content_keys)
+    assert not set(ODD_CONTENT_KEYS) & set(stored_attributes)
+    for key in ODD_CONTENT_KEYS:
+        assert decrypt(db, master_key, org.org.org_id, "logs", record_id, key) == long_text + key
