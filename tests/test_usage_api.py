@@ -6,6 +6,7 @@ import csv
 import gc
 import io
 import json
+import re
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -583,3 +584,20 @@ def test_cli_export_bad_options_exit_2_naming_the_option(org, app_database_url, 
     assert result.exit_code == 2
     assert option in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+API_REFERENCE = FIXTURES.parent.parent / "docs" / "api.rst"
+
+
+def test_the_api_reference_names_every_read_route_and_no_other(app):
+    documented = set(re.findall(r"/api/v1/[A-Za-z0-9_./<>-]*[A-Za-z0-9>]",
+                                API_REFERENCE.read_text()))
+    served = {re.sub(r"<(?:\w+:)?(\w+)>", r"<\1>", rule.rule) for rule in app.url_map.iter_rules()
+              if rule.rule.startswith("/api/v1/")}
+    # The exports are listed by their names after the first one's directory.
+    documented |= {f"/api/v1/export/{name}" for name in
+                   re.findall(r"``(usage\.ndjson|sessions\.csv|events\.ndjson)``",
+                              API_REFERENCE.read_text())}
+
+    assert served - documented == set()
+    assert documented - served == set()
