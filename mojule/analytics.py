@@ -40,6 +40,9 @@ MAX_EVENT_NAMES = 50
 YEARS = range(1970, 9001)
 MAX_PAGE = 500
 TIMELINE_LIMIT = 1000
+# The timeline's token columns, by the names the API's "tokens" objects use.
+TIMELINE_TOKENS = {"input_tokens": "input", "output_tokens": "output",
+                   "cache_read_tokens": "cache_read", "cache_creation_tokens": "cache_creation"}
 # Per-session figures that only make sense for a group of sessions.
 GROUP_ONLY = ("sessions", "active_users")
 
@@ -337,5 +340,10 @@ def _tools(rows: Sequence[Mapping[str, Any]]) -> tuple[dict[str, dict], list[dic
 
 def _timeline_entry(event: Mapping[str, Any]) -> dict[str, Any]:
     # Fields an event does not have are left out: most events have few of them.
-    entry = {name: value for name, value in event.items() if value is not None}
+    entry = {name: value for name, value in event.items()
+             if value is not None and name not in TIMELINE_TOKENS}
+    tokens = {short: event[name] for name, short in TIMELINE_TOKENS.items()
+              if event[name] is not None}
+    if tokens:
+        entry["tokens"] = tokens
     return {**entry, "time": event["time"].isoformat(), "content_keys": list(event["content_keys"])}

@@ -406,6 +406,26 @@ def test_session_timeline_lists_every_event_with_content_names_but_no_content(cl
     assert detail["timeline_truncated"] is False
 
 
+@pytest.mark.parametrize("name", SESSIONS)
+def test_each_api_request_in_the_timeline_carries_its_cost_and_tokens(client, org, db, name):
+    send(client, org, "logs", fixture_bytes(name, "logs"))
+    detail = analytics.session_totals(db, org.org.org_id, claude_result(name)["session_id"])
+    requests = [entry for entry in detail["timeline"] if entry["event_name"] == "api_request"]
+    sent = events(name, "api_request")
+
+    assert len(requests) == len(sent) > 0
+    assert sorted(entry["cost_usd"] for entry in requests) == sorted(
+        Decimal(repr(event["cost_usd"])).quantize(MICRO) for event in sent)
+    assert sum(entry["cost_usd"] for entry in requests) == detail["cost_usd"]
+    for short, attribute in (("input", "input_tokens"), ("output", "output_tokens"),
+                             ("cache_read", "cache_read_tokens"),
+                             ("cache_creation", "cache_creation_tokens")):
+        assert sum(entry["tokens"][short] for entry in requests) == \
+            sum(int(event[attribute]) for event in sent) == detail["tokens"][short]
+    others = [entry for entry in detail["timeline"] if entry["event_name"] != "api_request"]
+    assert not any("cost_usd" in entry or "tokens" in entry for entry in others)
+
+
 def test_api_errors_and_exhausted_retries_are_counted_but_cost_nothing(client, org, db):
     send_sessions(client, org, signals=("logs",))
     logs = body("bash-tool", "logs")

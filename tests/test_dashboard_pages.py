@@ -129,6 +129,9 @@ def test_session_page_shows_totals_and_timeline_without_content_until_revealed(
 
     assert figures(page)["cost_usd"] == detail["cost_usd"]
     assert "Permission" in page and "Write" in page
+    for entry in detail["timeline"]:
+        if entry["event_name"] == "api_request":
+            assert f'<span class="request-cost">${Decimal(entry["cost_usd"]):,.6f}</span>' in page
     assert "recorded in the org's audit trail" in page
     assert "WRITEFILE" not in page
     assert revealed.status_code == 200
