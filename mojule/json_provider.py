@@ -8,8 +8,9 @@ dates, dataclasses as objects. Two differences, both still JSON that any reader 
 to the same values: text outside ASCII is written as UTF-8 rather than ``\\u`` escapes, and
 a float NaN or infinity as null rather than the ``NaN`` no JSON parser has to accept.
 
-What orjson cannot write (an integer beyond 64 bits, from a stored attribute) falls back to
-the standard library, as do the template filter's options (``tojson(indent=2)``).
+What orjson cannot write (an integer beyond 64 bits, from a stored attribute; a dict with
+keys other than text) falls back to the standard library, as do the template filter's
+options (``tojson(indent=2)``).
 """
 from __future__ import annotations
 
@@ -22,7 +23,9 @@ import orjson
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.http import http_date
 
-OPTIONS = (orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
+# Keys that are not text (none of the API's are) make orjson refuse, and the standard
+# library write them: it orders integer keys as numbers, orjson would as text.
+OPTIONS = (orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
            | orjson.OPT_PASSTHROUGH_DATACLASS)
 
 
