@@ -18,7 +18,7 @@ import psycopg
 from prometheus_client.parser import text_string_to_metric_families
 from psycopg import sql
 
-from mojule import create_app, schema
+from mojule import create_app, health, schema
 from mojule.config import parse_networks
 from mojule.crypto import generate_master_key
 from mojule.db import close_pool, connect, org_transaction, query
@@ -90,6 +90,35 @@ def test_a_master_key_that_opens_no_stored_key_is_not_ready_and_ingest_a_503(
     assert ready.status_code == 503
     assert "not configured" in ready.get_json()["checks"]["master_key"]
     assert mid_rotation.status_code == 200
+
+
+def test_readyz_rechecks_passing_master_keys_once_a_minute_and_failing_ones_every_probe(
+        fresh_database_url, master_key, monkeypatch):
+    # The check reads every org's keys: a load balancer probing every few seconds must not
+    # make it every time. A key wrapped by an unknown master key, as after a restore, shows
+    # within the minute, and stays shown.
+    with connect(fresh_database_url) as conn:
+        schema.apply_migrations(conn)
+        org_id = make_org(conn).org.org_id
+    clock = [1000.0]
+    monkeypatch.setattr(health.time, "monotonic", lambda: clock[0])
+    with app_client({"DATABASE_URL": fresh_database_url, "MASTER_KEY": master_key}) as client:
+        first = client.get("/readyz")
+        with connect(fresh_database_url) as conn, org_transaction(conn, org_id):
+            conn.execute("INSERT INTO data_keys (org_id, dek_id, wrapped_key, master_key_id)"
+                         " VALUES (%s, 1, '\\x00', 'restored-elsewhere')", (org_id,))
+        clock[0] += health.MASTER_KEY_CHECK_SECONDS - 1
+        within_the_minute = client.get("/readyz")
+        clock[0] += 2
+        after_it = client.get("/readyz")
+        clock[0] += 1
+        next_probe = client.get("/readyz")
+
+    assert first.status_code == 200
+    assert within_the_minute.status_code == 200
+    assert after_it.status_code == 503
+    assert "not configured" in after_it.get_json()["checks"]["master_key"]
+    assert next_probe.status_code == 503
 
 
 def test_readyz_is_503_naming_pending_migrations(fresh_database_url, master_key):
