@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import re
 import threading
+import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from ipaddress import ip_network
+from types import SimpleNamespace
 
 import pytest
 
-from mojule import create_app, people
+from mojule import create_app, orgs, people
 from mojule.auth import user_token_or_signed_in
 from mojule.crypto import generate_master_key
 from mojule.dashboard import session_secret
@@ -173,6 +175,43 @@ def test_parallel_wrong_passwords_are_counted_one_at_a_time(config, db, org, adm
     assert answers == {401: ADDRESS_LIMIT, 429: attempts - ADDRESS_LIMIT}
     assert db.execute("SELECT count(*) FROM sign_in_failures WHERE org_id = %s",
                       (org.org.org_id,)).fetchone()[0] == ADDRESS_LIMIT
+
+
+def test_an_org_that_does_not_exist_locks_as_a_real_one_does(client, db, org, admin):
+    # Sign-ins to a made-up org were refused however often they were tried, where a real
+    # org's email locked after ADDRESS_LIMIT failures: the 429 told which orgs exist.
+    made_up = SimpleNamespace(org=SimpleNamespace(slug=f"no-such-{uuid.uuid4().hex[:10]}"))
+    tries = ADDRESS_LIMIT + 2
+
+    real = [sign_in(client, org, "nobody@example.com", "guess", address="192.0.2.30")
+            for _ in range(tries)]
+    unknown = [sign_in(client, made_up, "nobody@example.com", "guess", address="192.0.2.30")
+               for _ in range(tries)]
+
+    expected = [401] * ADDRESS_LIMIT + [429] * (tries - ADDRESS_LIMIT)
+    assert [answer.status_code for answer in unknown] == [answer.status_code for answer in real] \
+        == expected
+    assert "Too many failed sign-ins" in unknown[-1].text
+    assert unknown[-1].headers["Retry-After"] == real[-1].headers["Retry-After"]
+    # Another made-up org, or another email, counts on its own.
+    other = SimpleNamespace(org=SimpleNamespace(slug=made_up.org.slug + "x"))
+    assert sign_in(client, other, "nobody@example.com", "guess",
+                   address="192.0.2.30").status_code == 401
+    assert sign_in(client, made_up, "somebody@example.com", "guess",
+                   address="192.0.2.30").status_code == 401
+
+
+def test_deleting_an_org_removes_its_failed_sign_ins(client, db, org, admin):
+    for _ in range(2):
+        sign_in(client, org, "admin@example.com", "guess", address="192.0.2.31")
+    assert db.execute("SELECT count(*) FROM sign_in_failures WHERE org_id = %s",
+                      (org.org.org_id,)).fetchone()[0] == 2
+
+    removed = orgs.delete_org(db, org.org)
+
+    assert removed["sign_in_failures"] == 2
+    assert db.execute("SELECT count(*) FROM sign_in_failures WHERE org_id = %s",
+                      (org.org.org_id,)).fetchone()[0] == 0
 
 
 def test_failures_from_many_addresses_lock_the_email_everywhere(client, org, admin):

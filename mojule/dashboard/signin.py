@@ -50,10 +50,7 @@ def sign_in():
     try:
         org = orgs.find_org(conn, slug)
     except orgs.OrgNotFound:
-        # An unknown org has no users: the check fails after the same password hashing as
-        # a real one, so the time taken does not tell which orgs exist.
-        people.check_password(conn, INSTALLATION_ORG, email, password)
-        return _refused(slug, email, target)
+        return _unknown_org(conn, slug, email, password, target, address)
     try:
         email = people.normalise_email(email)
     except people.InvalidEmail:
@@ -70,6 +67,25 @@ def sign_in():
         logins.clear_failures(conn, org.org_id, email, address)
     _start_session(conn, org, user, form.get("tz", ""))
     return redirect(target)
+
+
+def _unknown_org(conn, slug: str, email: str, password: str, target: str, address: str):
+    """Refuse a sign-in to an org that does not exist as a real org's wrong password is
+    refused: after the same password hashing (the time taken does not tell), and locked
+    after as many failures (migration 0018: counted under the installation's org 0, per
+    org name and email)."""
+    try:
+        email = people.normalise_email(email)
+    except people.InvalidEmail:
+        return _refused(slug, email, target)
+    key = f"{slug}/{email}"
+    with logins.attempt(conn, INSTALLATION_ORG, key):
+        until = logins.locked_until(conn, INSTALLATION_ORG, key, address)
+        if until is not None:
+            return _throttled(slug, email, target, until)
+        people.check_password(conn, INSTALLATION_ORG, email, password)
+        logins.record_failure(conn, INSTALLATION_ORG, key, address)
+    return _refused(slug, email, target)
 
 
 @bp.post("/sign-out")
