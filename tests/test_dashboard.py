@@ -201,6 +201,39 @@ def test_an_org_that_does_not_exist_locks_as_a_real_one_does(client, db, org, ad
                    address="192.0.2.30").status_code == 401
 
 
+def test_made_up_org_names_cannot_share_a_count_with_another(client, org, admin):
+    # Counted per "org/email", "S/x" with "y@z" and "S" with "x/y@z" shared a count: five
+    # failures for the first locked the second at once when S did not exist, and not when
+    # it did. No org's name holds a "/", so such names are refused uncounted.
+    made_up = SimpleNamespace(org=SimpleNamespace(slug=f"no-such-{uuid.uuid4().hex[:10]}"))
+    for test_org in (made_up, org):
+        odd = SimpleNamespace(org=SimpleNamespace(slug=test_org.org.slug + "/x"))
+        for _ in range(ADDRESS_LIMIT):
+            assert sign_in(client, odd, "y@example.com", "guess",
+                           address="192.0.2.32").status_code == 401
+        assert sign_in(client, test_org, "x/y@example.com", "guess",
+                       address="192.0.2.32").status_code == 401
+
+
+def test_a_wrong_password_for_a_real_user_answers_the_page_a_made_up_one_gets(
+        client, org, admin):
+    # The audit of a real user's wrong password set the signed-in user, and the 401 page
+    # showed the header of a signed-in one: the account exists, and its role.
+    real = sign_in(client, org, "admin@example.com", "guess", address="192.0.2.33")
+    made_up = sign_in(client, org, "nobody@example.com", "guess", address="192.0.2.33")
+
+    assert real.status_code == made_up.status_code == 401
+    assert "Sign out" not in real.text and "admin@example.com" not in strip_form(real.text)
+    assert strip_form(real.text).replace("admin@example.com", "") == \
+        strip_form(made_up.text).replace("nobody@example.com", "")
+
+
+def strip_form(page: str) -> str:
+    """The page without its CSRF token and the email typed into the form."""
+    page = re.sub(r'name="csrf_token" value="[^"]*"', "", page)
+    return re.sub(r'name="email"[^>]*>', "", page)
+
+
 def test_deleting_an_org_removes_its_failed_sign_ins(client, db, org, admin):
     for _ in range(2):
         sign_in(client, org, "admin@example.com", "guess", address="192.0.2.31")

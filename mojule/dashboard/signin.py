@@ -78,6 +78,11 @@ def _unknown_org(conn, slug: str, email: str, password: str, target: str, addres
         email = people.normalise_email(email)
     except people.InvalidEmail:
         return _refused(slug, email, target)
+    if not orgs.SLUG_PATTERN.match(slug):
+        # No org has such a name, so refusing it tells nothing; and counted, "a/b" with
+        # "c@d" would share the count of "a" with "b/c@d".
+        people.check_password(conn, INSTALLATION_ORG, email, password)
+        return _refused(slug, email, target)
     key = f"{slug}/{email}"
     with logins.attempt(conn, INSTALLATION_ORG, key):
         until = logins.locked_until(conn, INSTALLATION_ORG, key, address)
@@ -151,7 +156,12 @@ def _audit_failure(conn, org_id: int, email: str) -> None:
     except people.UserNotFound:
         return
     g.user = UserCredential(org_id, user.user_id, None, user.email, user.role)
-    with org_transaction(conn, org_id):
-        audit.record(conn, org_id, request_entry("dashboard.sign_in", "denied",
-                                                 target_type="user", target_id=email,
-                                                 reason="wrong password"))
+    try:
+        with org_transaction(conn, org_id):
+            audit.record(conn, org_id, request_entry("dashboard.sign_in", "denied",
+                                                     target_type="user", target_id=email,
+                                                     reason="wrong password"))
+    finally:
+        # request_entry names the actor from g.user; the page answered is a signed-out
+        # one, which must not show whose account this is (its header would, and its role).
+        g.pop("user", None)
