@@ -220,10 +220,9 @@ def session_rows(conn: psycopg.Connection, org_id: int, start: datetime, end: da
     moved it ahead of the page being read.
     """
     with conn.transaction():
-        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        # The transaction stays open between pages while the client reads: the pool's
-        # idle-in-transaction timeout (30 s) would cut a slow download short.
-        conn.execute("SET LOCAL idle_in_transaction_session_timeout = '15min'")
+        conn.execute(query("transaction_read_snapshot"))
+        # The transaction stays open between pages while the client reads.
+        conn.execute(query("transaction_idle_for_download"))
         cursor = None
         while True:
             page, cursor = analytics.list_sessions(conn, org_id, start, end, user=user,
