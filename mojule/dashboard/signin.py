@@ -48,13 +48,13 @@ def sign_in():
     conn = get_connection()
     address = client_address()
     try:
-        org = orgs.find_org(conn, slug)
-    except orgs.OrgNotFound:
-        return _unknown_org(conn, slug, email, password, target, address)
-    try:
         email = people.normalise_email(email)
     except people.InvalidEmail:
         return _refused(slug, email, target)
+    try:
+        org = orgs.find_org(conn, slug)
+    except orgs.OrgNotFound:
+        return _unknown_org(conn, slug, email, password, target, address)
     with logins.attempt(conn, org.org_id, email):
         until = logins.locked_until(conn, org.org_id, email, address)
         if until is not None:
@@ -74,10 +74,6 @@ def _unknown_org(conn, slug: str, email: str, password: str, target: str, addres
     refused: after the same password hashing (the time taken does not tell), and locked
     after as many failures (migration 0018: counted under the installation's org 0, per
     org name and email)."""
-    try:
-        email = people.normalise_email(email)
-    except people.InvalidEmail:
-        return _refused(slug, email, target)
     if not orgs.SLUG_PATTERN.match(slug):
         # No org has such a name, so refusing it tells nothing; and counted, "a/b" with
         # "c@d" would share the count of "a" with "b/c@d".

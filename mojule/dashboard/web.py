@@ -154,11 +154,11 @@ def viewer_org() -> orgs.Org:
 def viewer_tz() -> str:
     """Return the viewer's IANA time zone, as their browser told it at sign-in (else UTC)."""
     name = session.get("tz")
-    return name if isinstance(name, str) and valid_tz(name) else "UTC"
+    return name if valid_tz(name) else "UTC"
 
 
-def valid_tz(name: str) -> bool:
-    """Return True when ``name`` is a time zone reports can use."""
+def valid_tz(name: object) -> bool:
+    """Return True when ``name`` is a time zone reports can use (a non-text one is not)."""
     return analytics.time_zone_problem(name) is None
 
 
