@@ -198,7 +198,7 @@ facts AS MATERIALIZED (
            (ev.event_name = 'api_request')::integer                        AS api_requests,
            0                                                                AS usage_points,
            CASE WHEN ev.event_name = 'api_request'
-                THEN coalesce(ev.cost_usd_micros::numeric, ev.cost_usd * 1000000) END
+                THEN mojule_request_cost_micros(ev.cost_usd, ev.cost_usd_micros) END
                                                                             AS event_cost_micros,
            CASE WHEN ev.event_name = 'api_request' THEN ev.input_tokens END AS event_input_tokens,
            CASE WHEN ev.event_name = 'api_request' THEN ev.output_tokens END AS event_output_tokens,

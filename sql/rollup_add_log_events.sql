@@ -2,8 +2,8 @@
 -- own, whatever else the session sent, so the sums of the new events are added to the rows
 -- of their quarter hours (metric points, whose deltas depend on the points before them,
 -- have their quarter hours recomputed instead: rollup_refresh.sql). The figures are those
--- mojule_usage_rollup_rows (migrations 0003 and 0008) computes for events, so the rollup still
--- equals a recomputation from the raw rows. Run by mojule/rollup.py in the ingest
+-- mojule_usage_rollup_rows (migrations 0003, 0008, 0019) computes for events, so the rollup
+-- still equals a recomputation from the raw rows. Run by mojule/rollup.py in the ingest
 -- transaction, after the sessions were upserted (which locks them), while
 -- log_events_staging holds the batch.
 -- record_ids NULL: every staged row was new (the common case), and none is looked up.
@@ -14,7 +14,7 @@ SELECT %(org_id)s, e.session_id,
        sum((e.event_name = 'api_request')::integer)::integer,
        0,
        sum(CASE WHEN e.event_name = 'api_request'
-                THEN coalesce(e.cost_usd_micros::numeric, e.cost_usd * 1000000) END),
+                THEN mojule_request_cost_micros(e.cost_usd, e.cost_usd_micros) END),
        sum(CASE WHEN e.event_name = 'api_request' THEN e.input_tokens END),
        sum(CASE WHEN e.event_name = 'api_request' THEN e.output_tokens END),
        sum(CASE WHEN e.event_name = 'api_request' THEN e.cache_read_tokens END),

@@ -259,6 +259,91 @@ def test_a_session_with_api_requests_never_takes_cost_from_metrics_in_another_wi
     assert totals(db, org)["cost_usd"] == expected["cost_usd"]
 
 
+def with_request_costs(name: str, costs: list[tuple[float | None, int | None]]) -> dict:
+    """The session's logs with its api_request events' (cost_usd, cost_usd_micros) set to
+    ``costs`` in turn (None: the attribute left out)."""
+    logs = body(name, "logs")
+    requests = [record for record in log_records(logs)
+                if attributes(record)["event.name"] == "api_request"]
+    assert len(requests) == len(costs)
+    for record, (cost, micros) in zip(requests, costs, strict=True):
+        kept = [attr for attr in record["attributes"]
+                if attr["key"] not in ("cost_usd", "cost_usd_micros")]
+        if cost is not None:
+            kept.append({"key": "cost_usd", "value": {"doubleValue": cost}})
+        if micros is not None:
+            kept.append({"key": "cost_usd_micros", "value": {"intValue": str(micros)}})
+        record["attributes"] = kept
+    return logs
+
+
+def reported_costs(db, org, session_id: str) -> set[Decimal]:
+    """The session's cost as every report states it: detail, list, totals, and the sum of
+    its groups by model and by day."""
+    org_id = org.org.org_id
+    return {analytics.session_totals(db, org_id, session_id)["cost_usd"],
+            all_sessions(db, org)[0]["cost_usd"], totals(db, org)["cost_usd"],
+            *(sum(row["cost_usd"] for row in analytics.usage(db, org_id, FROM, TO, [group]))
+              for group in ("model", "day"))}
+
+
+def test_a_requests_cost_counts_to_the_fraction_of_a_micro_dollar_as_claude_codes_total(
+        client, org, db):
+    # Claude Code rounds each request's cost_usd_micros, but adds the unrounded cost_usd to
+    # its own total: two requests of 8,440.4 micro-dollars cost it 0.016881, where their
+    # rounded figures add up to 0.016880.
+    costs = [0.0084404, 0.0084404]
+    send(client, org, "logs", with_request_costs("bash-tool", [
+        (cost, round(cost * 1_000_000)) for cost in costs]))
+    exact = sum(Decimal(repr(cost)) for cost in costs).quantize(MICRO)
+    rounded = Decimal(sum(round(cost * 1_000_000) for cost in costs)) * MICRO
+
+    assert exact != rounded
+    assert reported_costs(db, org, session_id_of("bash-tool")) == {exact}
+    detail = analytics.session_totals(db, org.org.org_id, session_id_of("bash-tool"))
+    assert [entry["cost_usd"] for entry in detail["timeline"]
+            if entry["event_name"] == "api_request"] == [Decimal("0.008440")] * 2
+
+
+@pytest.mark.parametrize("costs, expected", [
+    # The integer is the one to trust when the two disagree by a micro-dollar or more.
+    ([(0.00844, 9000), (0.00844, 8440)], Decimal("0.017440")),
+    # Either figure alone counts.
+    ([(None, 8440), (0.0084404, None)], Decimal("0.016880")),
+    ([(0.0084404, None), (0.0084404, None)], Decimal("0.016881")),
+    # A micro-dollar count that truncated rather than rounded still agrees.
+    ([(0.0084409, 8440), (0.0084409, 8440)], Decimal("0.016882")),
+])
+def test_a_requests_two_cost_figures_count_as_one(client, org, db, costs, expected):
+    send(client, org, "logs", with_request_costs("bash-tool", costs))
+    assert reported_costs(db, org, session_id_of("bash-tool")) == {expected}
+
+
+def test_migration_0019_recounts_the_costs_stored_rounded(client, org, db):
+    costs = [0.0084404, 0.0084404]
+    send(client, org, "logs", with_request_costs("bash-tool", [
+        (cost, round(cost * 1_000_000)) for cost in costs]))
+    send(client, org, "logs", fixture_bytes("failing-bash", "logs"))
+    # As a release before 0019 counted them: the rounded micro-dollars.
+    db.execute("UPDATE usage_rollup SET event_cost_micros = 16880 WHERE org_id = %s"
+               " AND session_id = %s AND api_requests > 0",
+               (org.org.org_id, session_id_of("bash-tool")))
+    assert analytics.session_totals(db, org.org.org_id, session_id_of("bash-tool"))[
+        "cost_usd"] == Decimal("0.016880")
+    untouched = db.execute("SELECT xmin::text, * FROM usage_rollup WHERE session_id = %s",
+                           (session_id_of("failing-bash"),)).fetchall()
+    migration = (schema.MIGRATIONS_DIR / "0019_request_cost_fractions.sql").read_text()
+
+    with db.transaction():
+        db.execute(migration[migration.index("DO $$"):])
+
+    assert analytics.session_totals(db, org.org.org_id, session_id_of("bash-tool"))[
+        "cost_usd"] == Decimal("0.016881")
+    # Sessions whose costs were whole micro-dollars are left as they were.
+    assert db.execute("SELECT xmin::text, * FROM usage_rollup WHERE session_id = %s",
+                      (session_id_of("failing-bash"),)).fetchall() == untouched
+
+
 @pytest.mark.parametrize("tz", ["UTC", "Pacific/Kiritimati"])
 def test_day_and_week_keys_are_iso_dates_and_weeks_begin_on_monday(client, org, db, tz):
     send_sessions(client, org)
