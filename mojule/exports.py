@@ -16,7 +16,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from mojule import accounting, analytics
+from mojule import accounting, analytics, security_events
 from mojule.accounting import Scope
 from mojule.db import close_iterable, org_transaction, query
 
@@ -254,12 +254,12 @@ def event_rows(conn: psycopg.Connection, org_id: int, start: datetime, end: date
 
     ``user`` keeps one seat's (as the usage reports do); ``event_names`` some events only;
     ``notable_only`` the events the Security page counts (failed logins, denied tools,
-    blocking hooks, failed MCP connections, and all of the other kinds). Raises
-    BadParameter naming a bad parameter at once, before a row is read.
+    blocking hooks, failed MCP connections, and all of the other kinds it shows) and no
+    other. Raises BadParameter naming a bad parameter at once, before a row is read.
     """
     scope = Scope(start, end, seats=seats, user=analytics.seat_user(user))
     params = {**scope.params(org_id), "event_names": analytics.check_event_names(event_names),
-              "notable_only": notable_only}
+              "notable_names": security_events.KIND_NAMES if notable_only else None}
     return _stream_events(conn, org_id, params)
 
 

@@ -43,6 +43,7 @@ KINDS = (
     Kind("mcp_server_connection", "MCP connections failed", "transport", ""),
     Kind("api_refusal", "Requests refused by the model", "model", ""),
 )
+KIND_NAMES = [kind.event_name for kind in KINDS]
 # Modes in which Claude Code does not ask before it acts.
 PERMISSIVE_MODES = frozenset({"bypassPermissions", "auto"})
 
@@ -64,7 +65,7 @@ def summary(conn: psycopg.Connection, org_id: int, start: datetime,
     with org_transaction(conn, org_id), conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(query("security_events"), {
             "org_id": org_id, "from": start, "to": end,
-            "event_names": [kind.event_name for kind in KINDS]}).fetchall()
+            "event_names": KIND_NAMES}).fetchall()
     found = {kind.event_name: KindSummary(kind) for kind in KINDS}
     for row in rows:
         entry = found[row["event_name"]]

@@ -3,8 +3,8 @@
 -- A member's export keeps only the events of their own seat identities. Optionally only
 -- some event names (a security review pulls permission_mode_changed, auth,
 -- plugin_installed, ...; the (org_id, event_name, time) index finds them), only those a
--- security review counts (notable_only: mojule_security_notable(), migration 0014, as the
--- Security page counts them), and one seat.
+-- security review counts (notable_names: the kinds of the Security page, whose events
+-- count as mojule_security_notable(), migration 0014, decides), and one seat.
 SELECT e.time, e.session_id, e.event_name, e.event_sequence, e.prompt_id, e.seat_identity,
        e.user_email, e.user_account_uuid, e.user_id, e.terminal_type, e.app_version,
        e.model, e.input_tokens, e.output_tokens, e.cache_read_tokens, e.cache_creation_tokens,
@@ -21,8 +21,9 @@ SELECT e.time, e.session_id, e.event_name, e.event_sequence, e.prompt_id, e.seat
         OR e.user_account_uuid = ANY (%(seat_account_uuids)s::text[])
         OR e.user_id = ANY (%(seat_user_ids)s::text[]))
    AND (%(event_names)s::text[] IS NULL OR e.event_name = ANY (%(event_names)s::text[]))
-   AND (NOT %(notable_only)s
-        OR mojule_security_notable(e.event_name, e.success, e.decision, e.attributes))
+   AND (%(notable_names)s::text[] IS NULL
+        OR (e.event_name = ANY (%(notable_names)s::text[])
+            AND mojule_security_notable(e.event_name, e.success, e.decision, e.attributes)))
    AND (%(user)s::text IS NULL
         OR %(user)s::text IN (e.seat_identity, lower(e.user_email), e.user_account_uuid, e.user_id))
  ORDER BY e.time, e.record_id

@@ -64,6 +64,9 @@ RECORDS = [
     event("api_refusal", None, 1, model="claude-opus-5-5"),    # no seat: one unknown user
     # Before the page's period (the last 30 days): not counted.
     event("permission_mode_changed", BOB, 7, ago=timedelta(days=40), to_mode="auto"),
+    # Not of a kind a security review counts.
+    event("api_request", ALICE, 10, model="claude-opus-5-5", cost_usd=0.01, input_tokens=5),
+    event("user_prompt", BOB, 11, prompt_length=12),
 ]
 
 
@@ -171,6 +174,8 @@ def test_the_events_export_keeps_notable_events_only_when_asked(client, db, org)
                security_events.summary(db, org.org.org_id, NOW - timedelta(days=1), NOW)}
     for name, events in counted.items():
         assert len([line for line in notable if line["event_name"] == name]) == events
+    # Those, and no other event.
+    assert len(notable) == sum(counted.values())
     answer = client.get("/api/v1/export/events.ndjson", headers=admin.headers,
                         query_string={**window, "notable": "maybe"})
     assert answer.status_code == 400 and "'notable'" in answer.get_json()["message"]

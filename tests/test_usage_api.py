@@ -14,9 +14,10 @@ import psycopg
 import pytest
 from click.testing import CliRunner
 
-from mojule import analytics, exports
+from mojule import analytics, exports, security_events
 from mojule.cli import cli
 from mojule.db import get_connection
+from tests import test_security_events as security
 from tests.conftest import FIXTURES, fixture_bytes, ingest_session, make_org, make_user
 from tests.test_analytics import shifted
 
@@ -531,7 +532,7 @@ def test_cli_export_matches_the_api(client, loaded, org, app_database_url, maste
     assert result.stdout.replace("\r\n", "\n") == api.replace("\r\n", "\n")
 
 
-def test_cli_events_export_filters_as_the_api_does(client, loaded, org, app_database_url,
+def test_cli_events_export_filters_as_the_api_does(client, db, loaded, org, app_database_url,
                                                    master_key):
     people, _ = loaded
     env = {"MOJULE_DATABASE_URL": app_database_url, "MOJULE_MASTER_KEY": master_key}
@@ -554,18 +555,27 @@ def test_cli_events_export_filters_as_the_api_does(client, loaded, org, app_data
     assert alice.exit_code == 0, alice.output
     assert {json.loads(line)["user_email"] for line in alice.stdout.splitlines()} == {
         "alice@example.com"}
-    # Accepted tool decisions are not what a security review counts.
+    # The fixtures' accepted tool decisions and API requests are not what a security
+    # review counts; a denied tool and a switch to bypassPermissions are.
+    when = datetime(2026, 11, 26, 12, tzinfo=UTC)
+    reviewed = [security.event("tool_decision", "alice@example.com", 90, security.NOW - when,
+                               tool_name="Bash", decision="reject"),
+                security.event("permission_mode_changed", "alice@example.com", 91,
+                               security.NOW - when, to_mode="bypassPermissions")]
+    sent = client.post("/v1/logs", headers=org.headers, json={"resourceLogs": [
+        {"scopeLogs": [{"scope": {"name": "com.anthropic.claude_code.events"},
+                        "logRecords": reviewed}]}]})
+    assert sent.status_code == 202, sent.text
     notable = CliRunner().invoke(cli, ["export", "events", "--org", org.org.slug, *window,
                                        "--notable"], env=env)
-    everything = get(client, f"/api/v1/export/events.ndjson?{WINDOW}",
-                     people["admin"]).get_data(as_text=True).splitlines()
     api = get(client, f"/api/v1/export/events.ndjson?{WINDOW}&notable=1",
               people["admin"]).get_data(as_text=True)
     assert notable.exit_code == 0, notable.output
     assert notable.stdout == api
-    accepted = [line for line in map(json.loads, everything)
-                if line["event_name"] == "tool_decision" and line["decision"] == "accept"]
-    assert accepted and len(api.splitlines()) == len(everything) - len(accepted)
+    counted = security_events.summary(db, org.org.org_id, *WINDOW_TIMES)
+    assert sorted(json.loads(line)["event_name"] for line in api.splitlines()) == sorted(
+        entry.kind.event_name for entry in counted for _ in range(entry.events)) == [
+        "permission_mode_changed", "tool_decision"]
 
 
 @pytest.mark.parametrize("args, option", [

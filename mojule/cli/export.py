@@ -90,7 +90,8 @@ def export_sessions(ctx: CliContext, slug, since, until, tz, output) -> None:
 @click.option("--user", help="Only this seat's events (email, account or install id).")
 @click.option("--notable", is_flag=True,
               help="Only the events the Security page counts (failed logins, denied tools, "
-                   "blocking hooks, failed MCP connections; all of the other kinds).")
+                   "blocking hooks, failed MCP connections; every event of its other "
+                   "kinds), and no other event.")
 @click.option("--output", "-o", type=click.File("w"), help="Write here instead of stdout.")
 @pass_cli
 def export_events(ctx: CliContext, slug, since, until, tz, event_names, user, notable,
