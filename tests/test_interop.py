@@ -8,10 +8,8 @@ them); the npm packages are installed with `npm ci` when missing or out of date.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import shutil
 import subprocess
 from collections import Counter
 from dataclasses import dataclass
@@ -22,6 +20,7 @@ import pytest
 
 from mojule import orgs
 from mojule.db import connect
+from tests.node_packages import installed
 
 if TYPE_CHECKING:  # pytest loads tests.live itself, as a plugin, so that it rewrites asserts
     from tests.live import LiveServer
@@ -30,9 +29,6 @@ pytest_plugins = ["tests.live"]
 pytestmark = pytest.mark.interop
 
 INTEROP = Path(__file__).parent / "interop"
-# Written after a successful `npm ci` (which empties node_modules first): the lockfile's hash.
-INSTALLED_STAMP = INTEROP / "node_modules" / ".mojule-installed-lock"
-NPM_TIMEOUT = 300
 SEND_TIMEOUT = 60
 TEMPORALITY = {1: "delta", 2: "cumulative"}
 
@@ -47,17 +43,7 @@ class Export:
 @pytest.fixture(scope="session")
 def node() -> str:
     """Return the path of node, with tests/interop's packages installed; skip without node."""
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if node is None or npm is None:
-        pytest.skip("node and npm are not on PATH (.ci/run installs Debian's nodejs and npm)")
-    lock = hashlib.sha256((INTEROP / "package-lock.json").read_bytes()).hexdigest()
-    if not INSTALLED_STAMP.exists() or INSTALLED_STAMP.read_text() != lock:
-        result = subprocess.run([npm, "ci", "--prefix", str(INTEROP), "--no-audit", "--no-fund"],
-                                check=False, capture_output=True, text=True, timeout=NPM_TIMEOUT)
-        if result.returncode != 0:
-            pytest.fail(f"npm ci failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
-        INSTALLED_STAMP.write_text(lock)
-    return node
+    return installed(INTEROP)
 
 
 def run_send(node: str, server: LiveServer, token: str,

@@ -1,0 +1,199 @@
+"""The real Claude Code CLI sends its telemetry to a live Mojule: Mojule's figures for the
+session are the ones Claude Code reports about itself.
+
+Claude Code 2.1.328, the version of the recorded fixtures (npm, tests/claude_code,
+installed on first use), runs ``claude -p ... --output-format json`` sessions against the
+fake Messages API of tests/fake_anthropic.py, offline, and exports logs, metrics and
+traces over http/json to the live server. Its JSON result (session id, total_cost_usd,
+per-model usage) is what Mojule's session must equal, to the micro-dollar and the token.
+Skipped only when node or npm is not on PATH (.ci/run installs them).
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from tests.conftest import make_user
+from tests.fake_anthropic import FILE_TEXT, Script, fake_anthropic
+from tests.node_packages import installed
+
+if TYPE_CHECKING:  # pytest loads tests.live itself, as a plugin, so that it rewrites asserts
+    from tests.live import LiveServer
+
+pytest_plugins = ["tests.live"]
+pytestmark = pytest.mark.interop
+
+PACKAGES = Path(__file__).parent / "claude_code"
+MICRO = Decimal("0.000001")
+CLAUDE_TIMEOUT = 120
+PROMPT = "Create hello.txt with three lines, then show it."
+# A model whose prices give every request's cost fractions of a micro-dollar.
+MODEL = "claude-haiku-4-5"
+SEAT = "dev@example.com"
+
+
+@pytest.fixture(scope="session")
+def claude() -> Path:
+    """Return Claude Code's native binary, installed from npm if it is not."""
+    # No install script: the wrapper package's postinstall only copies the binary of the
+    # platform's own package (an optional dependency npm picks by os and cpu) over a stub.
+    installed(PACKAGES, "--ignore-scripts")
+    found = sorted((PACKAGES / "node_modules" / "@anthropic-ai").glob("claude-code-*/claude"))
+    if not found:
+        pytest.fail("npm installed no Claude Code binary for this platform")
+    return found[0]
+
+
+def run_claude(claude: Path, home: Path, workdir: Path, api: str, mojule: LiveServer,
+               token: str, signals: tuple[str, ...], *arguments: str) -> dict:
+    """Run one non-interactive session; return Claude Code's JSON result."""
+    exporters = {signal: "otlp" if signal in signals else "none"
+                 for signal in ("logs", "metrics", "traces")}
+    environ = {
+        # Nothing of the caller's (a developer's own Claude Code settings) leaks in.
+        "HOME": str(home), "PATH": os.environ["PATH"], "TERM": "dumb",
+        "ANTHROPIC_BASE_URL": api, "ANTHROPIC_API_KEY": "sk-ant-api03-fake-key-for-tests",
+        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1", "DISABLE_AUTOUPDATER": "1",
+        "CLAUDE_CODE_ENABLE_TELEMETRY": "1", "CLAUDE_CODE_ENHANCED_TELEMETRY_BETA": "1",
+        "OTEL_LOGS_EXPORTER": exporters["logs"], "OTEL_METRICS_EXPORTER": exporters["metrics"],
+        "OTEL_TRACES_EXPORTER": exporters["traces"],
+        "OTEL_EXPORTER_OTLP_PROTOCOL": "http/json",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": f"{mojule.url}/api/ingest/otlp",
+        "OTEL_EXPORTER_OTLP_HEADERS": f"Authorization=Bearer {token}",
+        "OTEL_METRIC_EXPORT_INTERVAL": "1000", "OTEL_LOGS_EXPORT_INTERVAL": "1000",
+        "OTEL_LOG_USER_PROMPTS": "1", "OTEL_LOG_TOOL_DETAILS": "1",
+        # One person, however many installs (each HOME is a new user.id).
+        "OTEL_RESOURCE_ATTRIBUTES": f"enduser.id={SEAT}",
+        "CLAUDE_CODE_OTEL_DIAG_STDERR": "1",
+    }
+    done = subprocess.run(
+        [str(claude), "-p", PROMPT, "--output-format", "json", "--model", MODEL,
+         "--allowedTools", "Write,Bash", "--permission-mode", "acceptEdits", *arguments],
+        cwd=workdir, env=environ, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+        timeout=CLAUDE_TIMEOUT, check=False)
+    assert done.returncode == 0, done.stderr
+    # Claude Code exports everything before it exits in -p mode; a refused export says so.
+    assert "export failed" not in done.stderr.lower(), done.stderr
+    return json.loads(done.stdout)
+
+
+@pytest.fixture
+def session(claude, live, db, org, tmp_path):
+    """Run sessions of the real CLI against Mojule: ``session(script_options, signals,
+    *arguments)`` returns (Claude Code's result, what the fake API answered)."""
+    home, workdir = tmp_path / "home", tmp_path / "work"
+    home.mkdir()
+    workdir.mkdir()
+
+    def run(signals=("logs", "metrics", "traces"), *arguments: str, **script) -> tuple:
+        with fake_anthropic(Script(workdir, **script)) as api:
+            result = run_claude(claude, home, workdir, api.url, live, org.token, signals,
+                                *arguments)
+        return result, api.answers
+
+    return run
+
+
+def claude_totals(result: dict) -> tuple[Decimal, dict[str, int]]:
+    """Claude Code's cost and tokens for the session: over every model (``usage`` holds
+    the main thread's only, without subagents)."""
+    models = result["modelUsage"].values()
+    tokens = {"input": sum(model["inputTokens"] for model in models),
+              "output": sum(model["outputTokens"] for model in models),
+              "cache_read": sum(model["cacheReadInputTokens"] for model in models),
+              "cache_creation": sum(model["cacheCreationInputTokens"] for model in models)}
+    cost = Decimal(repr(result["total_cost_usd"])).quantize(MICRO, ROUND_HALF_UP)
+    return cost, tokens
+
+
+def told(answers: list[dict]) -> dict[str, int]:
+    """The tokens the fake API reported, added up."""
+    return {short: sum(answer["usage"][name] for answer in answers)
+            for short, name in (("input", "input_tokens"), ("output", "output_tokens"),
+                                ("cache_read", "cache_read_input_tokens"),
+                                ("cache_creation", "cache_creation_input_tokens"))}
+
+
+def read(live: LiveServer, token: str, path: str) -> dict:
+    connection = live.connection()
+    try:
+        connection.request("GET", path, headers={"Authorization": f"Bearer {token}"})
+        answer = connection.getresponse()
+        body = answer.read()
+    finally:
+        connection.close()
+    assert answer.status == 200, body
+    return json.loads(body)
+
+
+SIGNALS = {"logs, metrics and traces": ("logs", "metrics", "traces"),
+           "metrics only": ("metrics",)}
+
+
+@pytest.mark.parametrize("signals", SIGNALS)
+def test_a_real_session_costs_in_mojule_what_claude_code_reports(session, live, db, org,
+                                                                 signals):
+    admin = make_user(db, org, "admin@example.com", "admin")
+    result, answers = session(SIGNALS[signals], bash_rounds=3)
+    cost, tokens = claude_totals(result)
+
+    detail = read(live, admin.token, f"/api/v1/sessions/{result['session_id']}")
+
+    assert tokens == told(answers)
+    # Every request's cost has fractions of a micro-dollar: rounded one by one, they
+    # would not add up to Claude Code's total.
+    assert detail["cost_usd"] == str(cost)
+    assert detail["tokens"] == tokens
+    assert detail["user"]["seat_identity"] == SEAT
+    assert detail["models"] == [MODEL]
+    # Claude Code counts the three lines of hello.txt (and the empty one after them).
+    assert detail["lines_added"] >= FILE_TEXT.count("\n")
+    if "logs" in SIGNALS[signals]:
+        assert detail["api_requests"] == len(answers)
+        assert {name: figures["calls"] for name, figures in detail["tools"].items()} == {
+            "Write": 1, "Bash": 3}
+        assert all(figures["successes"] == figures["calls"]
+                   for figures in detail["tools"].values())
+
+
+def test_a_subagent_on_another_model_is_counted_per_model(session, live, db, org):
+    admin = make_user(db, org, "admin@example.com", "admin")
+    result, answers = session(subagent_model="sonnet")
+    cost, tokens = claude_totals(result)
+
+    detail = read(live, admin.token, f"/api/v1/sessions/{result['session_id']}")
+    by_model = read(live, admin.token, "/api/v1/usage?from=2020-01-01&group_by=model")
+
+    assert len(result["modelUsage"]) == 2 and len({answer["model"] for answer in answers}) == 2
+    assert (detail["cost_usd"], detail["tokens"]) == (str(cost), tokens)
+    # Lines of code and active time carry no model: their row has no tokens.
+    assert {row["key"]["model"]: row["tokens"] for row in by_model["rows"]
+            if row["key"]["model"] is not None} == {
+        model: {"input": usage["inputTokens"], "output": usage["outputTokens"],
+                "cache_read": usage["cacheReadInputTokens"],
+                "cache_creation": usage["cacheCreationInputTokens"]}
+        for model, usage in result["modelUsage"].items()}
+
+
+def test_a_resumed_session_adds_the_second_process_without_merging_records(session, live,
+                                                                          db, org):
+    # `claude --resume` is a second process with the same session.id: its events, with
+    # sequence numbers of their own, are new records, never taken for the first's repeats.
+    admin = make_user(db, org, "admin@example.com", "admin")
+    first, first_answers = session()
+    second, second_answers = session(("logs", "metrics", "traces"),
+                                     "--resume", first["session_id"])
+    cost, _ = claude_totals(second)
+
+    detail = read(live, admin.token, f"/api/v1/sessions/{first['session_id']}")
+
+    assert second["session_id"] == first["session_id"]
+    assert detail["cost_usd"] == str(cost)
+    assert detail["tokens"] == told(first_answers + second_answers)
+    assert detail["api_requests"] == len(first_answers) + len(second_answers)
