@@ -4,7 +4,8 @@ the retired data keys that encrypted it are destroyed once no content names them
 
 It also settles the sessions that ingest left counting their own cost although their
 seat's events count it, when usage came partly without session.id (migration 0008,
-rollup.reconcile_unattributed).
+rollup.reconcile_unattributed), and recounts what an upgrade left to recount (migration
+0019, rollup.recount_pending).
 
 Usage rows and the audit trail stay. Deletes run in small committed batches with a short
 lock timeout, so ingest is never blocked for long; one purge runs at a time (a second
@@ -85,6 +86,8 @@ def purge_expired_content(conn: psycopg.Connection, now: datetime, dry_run: bool
                 # Ingest flags these as it goes but may skip one; the daily purge catches it.
                 with org_transaction(conn, org_id):
                     reconciled = rollup.reconcile_unattributed(conn, org_id)
+                # What an upgrade's `mojule init-db` left to recount, had it been stopped.
+                rollup.recount_pending(conn, org_id)
             result = OrgPurge(org_id, slug, retention_days, cutoff, removed, reconciled,
                               shredded, warning)
             results.append(result)

@@ -24,6 +24,8 @@ from mojule.db import org_transaction, query
 
 # The telemetry tables whose rows the rollup counts.
 ROLLED_UP = ("log_events", "metric_points")
+# Sessions recounted per transaction by recount_pending: a few seconds' work at most.
+RECOUNT_BATCH = 200
 
 
 @dataclass
@@ -203,6 +205,25 @@ def reconcile_unattributed(conn: psycopg.Connection, org_id: int) -> int:
         refresh(conn, org_id, [session_id for session_id, _ in flagged],
                 [first_seen for _, first_seen in flagged])
     return len(flagged)
+
+
+def recount_pending(conn: psycopg.Connection, org_id: int) -> int:
+    """Recount the usage of the org's sessions listed in usage_recount (migration 0019),
+    RECOUNT_BATCH sessions per transaction, and return how many there were.
+
+    Run by `mojule init-db` after the migrations and by every `mojule purge`, on an
+    autocommit connection: each batch commits before the next, so ingest into a session
+    waits for one batch at most, and an interrupted recount goes on where it stopped.
+    """
+    recounted = 0
+    while True:
+        with org_transaction(conn, org_id):
+            session_ids = [session_id for (session_id,) in conn.execute(
+                query("rollup_recount_take"), {"org_id": org_id, "batch": RECOUNT_BATCH})]
+            refresh(conn, org_id, sorted(session_ids))
+        recounted += len(session_ids)
+        if len(session_ids) < RECOUNT_BATCH:
+            return recounted
 
 
 def refresh(conn: psycopg.Connection, org_id: int, session_ids: Sequence[str],

@@ -18,10 +18,12 @@ from statistics import mean
 from zoneinfo import ZoneInfo
 
 import pytest
+from click.testing import CliRunner
 
-from mojule import accounting, analytics, schema
+from mojule import accounting, analytics, rollup, schema
 from mojule.analytics import BadParameter
-from mojule.db import get_connection
+from mojule.cli import cli
+from mojule.db import connect, get_connection, org_transaction
 from tests.conftest import FIXTURES, fixture_bytes, session_id_of
 
 SESSIONS = ("bash-tool", "failing-bash", "write-tool-resource-attrs")
@@ -319,29 +321,96 @@ def test_a_requests_two_cost_figures_count_as_one(client, org, db, costs, expect
     assert reported_costs(db, org, session_id_of("bash-tool")) == {expected}
 
 
-def test_migration_0019_recounts_the_costs_stored_rounded(client, org, db):
+def stored_as_before_0019(client, org, db) -> None:
+    """Ingest a session of fractional request costs and one of whole micro-dollars, and
+    give the first the rollup a release before 0019 wrote: its rounded micro-dollars."""
     costs = [0.0084404, 0.0084404]
     send(client, org, "logs", with_request_costs("bash-tool", [
         (cost, round(cost * 1_000_000)) for cost in costs]))
     send(client, org, "logs", fixture_bytes("failing-bash", "logs"))
-    # As a release before 0019 counted them: the rounded micro-dollars.
     db.execute("UPDATE usage_rollup SET event_cost_micros = 16880 WHERE org_id = %s"
                " AND session_id = %s AND api_requests > 0",
                (org.org.org_id, session_id_of("bash-tool")))
-    assert analytics.session_totals(db, org.org.org_id, session_id_of("bash-tool"))[
-        "cost_usd"] == Decimal("0.016880")
-    untouched = db.execute("SELECT xmin::text, * FROM usage_rollup WHERE session_id = %s",
-                           (session_id_of("failing-bash"),)).fetchall()
+    assert session_cost(db, org, "bash-tool") == Decimal("0.016880")
+
+
+def session_cost(db, org, name: str) -> Decimal:
+    return analytics.session_totals(db, org.org.org_id, session_id_of(name))["cost_usd"]
+
+
+def listed_for_recount(conn, org) -> int:
+    return conn.execute("SELECT count(*) FROM usage_recount WHERE org_id = %s",
+                        (org.org.org_id,)).fetchone()[0]
+
+
+def rollup_rows(db, name: str) -> list[tuple]:
+    return db.execute("SELECT xmin::text, * FROM usage_rollup WHERE session_id = %s",
+                      (session_id_of(name),)).fetchall()
+
+
+def test_migration_0019_lists_the_sessions_stored_rounded_and_a_recount_fixes_them(
+        client, org, db):
+    stored_as_before_0019(client, org, db)
+    untouched = rollup_rows(db, "failing-bash")
     migration = (schema.MIGRATIONS_DIR / "0019_request_cost_fractions.sql").read_text()
 
     with db.transaction():
         db.execute(migration[migration.index("DO $$"):])
+    listed = db.execute("SELECT org_id, session_id FROM usage_recount WHERE org_id = %s",
+                        (org.org.org_id,)).fetchall()
+    recounted = rollup.recount_pending(db, org.org.org_id)
 
-    assert analytics.session_totals(db, org.org.org_id, session_id_of("bash-tool"))[
-        "cost_usd"] == Decimal("0.016881")
+    assert listed == [(org.org.org_id, session_id_of("bash-tool"))]
+    assert recounted == 1
+    assert session_cost(db, org, "bash-tool") == Decimal("0.016881")
+    assert listed_for_recount(db, org) == 0
     # Sessions whose costs were whole micro-dollars are left as they were.
-    assert db.execute("SELECT xmin::text, * FROM usage_rollup WHERE session_id = %s",
-                      (session_id_of("failing-bash"),)).fetchall() == untouched
+    assert rollup_rows(db, "failing-bash") == untouched
+
+
+def test_a_recount_commits_each_batch_before_it_takes_the_next(client, org, db,
+                                                               database_url, monkeypatch):
+    stored_as_before_0019(client, org, db)
+    with org_transaction(db, org.org.org_id):
+        db.execute("INSERT INTO usage_recount SELECT org_id, session_id FROM sessions"
+                   " WHERE org_id = %s", (org.org.org_id,))
+    monkeypatch.setattr(rollup, "RECOUNT_BATCH", 1)
+    refresh, still_listed = rollup.refresh, []
+
+    def watched(conn, org_id, session_ids, since=None):
+        # What another connection sees listed while this batch is being recounted.
+        with connect(database_url) as other:
+            still_listed.append(listed_for_recount(other, org))
+        return refresh(conn, org_id, session_ids, since)
+
+    monkeypatch.setattr(rollup, "refresh", watched)
+    recounted = rollup.recount_pending(db, org.org.org_id)
+
+    assert recounted == 2
+    # The first batch's session is gone for others before the second is recounted; the
+    # last batch found none left.
+    assert still_listed == [2, 1, 0]
+    assert session_cost(db, org, "bash-tool") == Decimal("0.016881")
+
+
+@pytest.mark.parametrize("command", [["init-db"], ["purge"]])
+def test_init_db_and_every_purge_recount_what_is_listed(client, org, db, cli_env,
+                                                        database_url, command):
+    # init-db recounts right after the migrations; a purge finishes a recount an
+    # interrupted init-db left.
+    stored_as_before_0019(client, org, db)
+    with org_transaction(db, org.org.org_id):
+        db.execute("INSERT INTO usage_recount VALUES (%s, %s)",
+                   (org.org.org_id, session_id_of("bash-tool")))
+
+    result = CliRunner().invoke(cli, command,
+                                env={**cli_env, "MOJULE_OWNER_DATABASE_URL": database_url})
+
+    assert result.exit_code == 0, result.output
+    assert session_cost(db, org, "bash-tool") == Decimal("0.016881")
+    assert listed_for_recount(db, org) == 0
+    if command == ["init-db"]:
+        assert f"{org.org.slug}: recounted the usage of 1 session(s)" in result.stderr
 
 
 @pytest.mark.parametrize("tz", ["UTC", "Pacific/Kiritimati"])

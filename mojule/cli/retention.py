@@ -21,8 +21,9 @@ def purge(ctx: CliContext, dry_run: bool, now_text: str | None) -> None:
     """Delete verbatim content older than each org's window (run daily from cron).
 
     Also settles the sessions whose cost their seat's events turned out to count already,
-    when usage came partly without session.id. Usage rows and the audit trail stay. A
-    second purge started while one runs exits at once with status 0.
+    when usage came partly without session.id, and finishes a recount of usage that an
+    upgrade's init-db left. Usage rows and the audit trail stay. A second purge started
+    while one runs exits at once with status 0.
     """
     now = parse_moment(now_text, "--now") or datetime.now(UTC)
     verb = "would remove" if dry_run else "removed"

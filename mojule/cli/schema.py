@@ -4,7 +4,7 @@ from __future__ import annotations
 import click
 import psycopg
 
-from mojule import schema
+from mojule import orgs, rollup, schema
 from mojule.cli import CliContext, cli, pass_cli
 
 
@@ -26,6 +26,12 @@ def init_db(ctx: CliContext, app_role: str, reset_app_password: bool) -> None:
             click.echo(f"applied migration {migration.version:04d} {migration.name}", err=True)
         if not applied:
             click.echo("schema is up to date", err=True)
+        # What a migration listed for recounting (usage_recount), a batch per transaction.
+        for org in orgs.list_orgs(conn):
+            recounted = rollup.recount_pending(conn, org.org_id)
+            if recounted:
+                click.echo(f"{org.slug}: recounted the usage of {recounted} session(s)",
+                           err=True)
         try:
             password = schema.ensure_app_role(conn, app_role, reset_app_password)
         except psycopg.errors.InsufficientPrivilege:

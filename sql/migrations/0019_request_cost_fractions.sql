@@ -1,7 +1,6 @@
 -- 0019_request_cost_fractions.sql: an api_request event's cost counts to the fraction of
--- a micro-dollar when its two figures agree. Applied once by `mojule init-db`; it
--- recomputes the usage rollup of every session with such an event (see upgrade.rst for
--- how long that takes).
+-- a micro-dollar when its two figures agree. Applied once by `mojule init-db`, which then
+-- recounts the sessions it lists in usage_recount (see below and upgrade.rst).
 --
 -- Claude Code sends each request's cost twice: cost_usd, the double it adds to its own
 -- session total (total_cost_usd), and cost_usd_micros, that double rounded to a whole
@@ -184,17 +183,30 @@ SELECT for_org, session_id,
  GROUP BY session_id, 3, model
 $$;
 
--- Recompute the rollup of the sessions whose events counted a rounded cost, one org at a
--- time, under the org's row-level security as the app would; their session_usage rows
--- follow by trigger (migration 0006).
+-- The sessions whose usage must be counted again by rules that changed. A migration
+-- lists them; `mojule init-db`, and after it every `mojule purge`, recounts them a batch
+-- per transaction (mojule/rollup.py, recount_pending), so that no ingest waits for more
+-- than a batch, where recounting a whole installation in the migration's one transaction
+-- held every session it touched for minutes. Until its turn a session reads as before.
+CREATE TABLE usage_recount (
+    org_id      bigint NOT NULL REFERENCES orgs (org_id) ON DELETE CASCADE,
+    session_id  text   NOT NULL,
+    PRIMARY KEY (org_id, session_id)
+);
+ALTER TABLE usage_recount ENABLE ROW LEVEL SECURITY;
+CREATE POLICY org_isolation ON usage_recount USING (org_id = mojule_current_org());
+ALTER TABLE usage_recount FORCE ROW LEVEL SECURITY;
+
+-- The sessions whose events counted a rounded cost, one org at a time, under the org's
+-- row-level security as the app would read them.
 DO $$
 DECLARE
     org bigint;
-    ids text[];
 BEGIN
     FOR org IN SELECT org_id FROM orgs LOOP
         PERFORM set_config('mojule.org_id', org::text, true);
-        SELECT array_agg(DISTINCT e.session_id) INTO ids
+        INSERT INTO usage_recount (org_id, session_id)
+        SELECT DISTINCT org, e.session_id
           FROM log_events AS e
          WHERE e.org_id = org
            AND e.event_name = 'api_request'
@@ -202,15 +214,6 @@ BEGIN
            AND e.cost_usd_micros IS NOT NULL
            AND e.cost_usd * 1000000 <> e.cost_usd_micros
            AND abs(e.cost_usd * 1000000 - e.cost_usd_micros) < 1;
-        IF ids IS NOT NULL THEN
-            DELETE FROM usage_rollup WHERE org_id = org AND session_id = ANY (ids);
-            INSERT INTO usage_rollup
-            SELECT *
-              FROM mojule_usage_rollup_rows(org, ids,
-                                            array_fill('-infinity'::timestamptz,
-                                                       ARRAY[cardinality(ids)]))
-             ORDER BY session_id, bucket, model;
-        END IF;
     END LOOP;
     PERFORM set_config('mojule.org_id', '', true);
 END;
