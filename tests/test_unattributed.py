@@ -17,9 +17,9 @@ import psycopg
 import pytest
 from click.testing import CliRunner
 
-from mojule import analytics, create_app, rollup
+from mojule import analytics, create_app, rollup, schema
 from mojule.cli import cli
-from mojule.db import close_pool, connect
+from mojule.db import close_pool, connect, org_transaction
 from tests.test_analytics import (
     FROM,
     MICRO,
@@ -353,6 +353,88 @@ def test_logs_without_session_ids_beside_metrics_with_count_cost_once(client, or
     for row in all_sessions(db, org):
         if not row["unattributed"]:
             assert row["cost_usd"] == 0 and row["api_requests"] == 0
+
+
+def on_install(payload, user_id: str, email: str = "dev@example.com"):
+    """The payload as sent by one machine (``user_id``) of the person signed in as
+    ``email``: one seat, whichever machine."""
+    if isinstance(payload, list):
+        return [on_install(item, user_id, email) for item in payload]
+    if not isinstance(payload, dict):
+        return payload
+    if payload.get("key") == "user.id":
+        return {"key": "user.id", "value": {"stringValue": user_id}}
+    sent = {key: on_install(value, user_id, email) for key, value in payload.items()}
+    if "resource" in sent:
+        sent["resource"] = {**sent["resource"], "attributes": [
+            *sent["resource"].get("attributes", []),
+            {"key": "user.email", "value": {"stringValue": email}}]}
+    return sent
+
+
+def send_from_two_machines(client, org, db, stripped: str) -> None:
+    """The seat's laptop sends one session, its desktop another; one of them without
+    session ids on ``stripped``'s signal (logs: the laptop's, metrics: the desktop's)."""
+    first, second = SHARED_SEAT
+    if stripped == "metrics":
+        send(client, org, "logs", on_install(body(first, "logs"), "laptop"))
+        send(client, org, "metrics", on_install(without_session_ids(body(second, "metrics")),
+                                                "desktop"))
+    else:
+        send(client, org, "logs", on_install(without_session_ids(body(first, "logs")),
+                                             "laptop"))
+        send(client, org, "metrics", on_install(body(second, "metrics"), "desktop"))
+    assert {row["user"]["seat_identity"] for row in all_sessions(db, org)} == {
+        "dev@example.com"}
+
+
+def both_machines_counted(db, org) -> bool:
+    first, second = (claude_result(name) for name in SHARED_SEAT)
+    total = totals(db, org)
+    return (total["cost_usd"] == first["cost_usd"] + second["cost_usd"]
+            and total["tokens"]["input"] == first["tokens"]["input"]
+            + second["tokens"]["input"])
+
+
+@pytest.mark.parametrize("stripped", ["metrics", "logs"])
+def test_the_seats_other_machine_sending_one_signal_without_session_ids_counts_in_full(
+        client, org, db, stripped):
+    # Claude Code's OTEL_METRICS_INCLUDE_SESSION_ID=false takes session.id off its events
+    # as well as its metrics: one machine of the seat sending cost with session ids and
+    # the other sending it without repeat nothing of each other, whichever signal it is.
+    send_from_two_machines(client, org, db, stripped)
+
+    assert both_machines_counted(db, org)
+
+
+@pytest.mark.parametrize("stripped", ["metrics", "logs"])
+def test_migration_0020_counts_again_what_the_seat_wide_rule_dropped(client, org, other_org,
+                                                                     db, stripped):
+    # In the other org, one machine sends a session's events with its id and its metrics
+    # without: the unattributed session's flag is right and stays.
+    send(client, other_org, "logs", on_install(body(WRITE_TOOL, "logs"), "laptop"))
+    send(client, other_org, "metrics", on_install(without_session_ids(
+        body(WRITE_TOOL, "metrics")), "laptop"))
+    kept = totals(db, other_org)
+    assert kept["cost_usd"] == claude_result(WRITE_TOOL)["cost_usd"]
+    send_from_two_machines(client, org, db, stripped)
+    # As a release before 0020 left it: the session without events of its own flagged.
+    flagged = db.execute("UPDATE sessions SET has_api_requests = true WHERE org_id = %s"
+                         " AND NOT has_api_requests RETURNING session_id, first_seen",
+                         (org.org.org_id,)).fetchall()
+    with org_transaction(db, org.org.org_id):
+        rollup.refresh(db, org.org.org_id, [session_id for session_id, _ in flagged])
+    assert len(flagged) == 1 and not both_machines_counted(db, org)
+    migration = (schema.MIGRATIONS_DIR / "0020_unattributed_flags_per_install.sql").read_text()
+
+    with db.transaction():
+        db.execute(migration[migration.index("DO $$"):])
+    recounted = rollup.recount_pending(db, org.org.org_id)
+
+    assert recounted == 1
+    assert both_machines_counted(db, org)
+    assert rollup.recount_pending(db, other_org.org.org_id) == 0
+    assert totals(db, other_org) == kept
 
 
 def test_purge_settles_named_sessions_whose_cost_the_seat_events_count(client, org, db,
