@@ -11,12 +11,15 @@ as asked, then a final text. A call without tools gets a short text.
 Every answer reports its own usage, all four kinds of tokens, with counts whose cost has
 fractions of a micro-dollar at any model's prices: Claude Code adds those costs up
 unrounded, and Mojule must count them as it does. ``answers`` keeps what each call was
-told, for the test to add up.
+told, for the test to add up. A script may also slow every answer down (so that several
+metric exports happen) or fail the first calls with given statuses (so that Claude Code
+retries).
 """
 from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -33,6 +36,8 @@ class Script:
     workdir: Path                   # where the Write tool creates hello.txt
     bash_rounds: int = 1            # `cat hello.txt` calls after the Write
     subagent_model: str | None = None   # run the Agent tool first, on this model alias
+    delay: float = 0.0              # seconds each answer waits before it is sent
+    failures: tuple = ()            # HTTP statuses the first calls get instead of an answer
 
     def tools(self) -> list[str]:
         """The tools the main conversation calls, in order."""
@@ -84,6 +89,7 @@ def usage(call: int) -> dict:
 class FakeAnthropic:
     url: str
     answers: list[dict] = field(default_factory=list)   # {"model", "usage"} per answer
+    failed: list[int] = field(default_factory=list)     # statuses of the failed calls
 
 
 @contextmanager
@@ -104,6 +110,19 @@ def fake_anthropic(script: Script) -> Iterator[FakeAnthropic]:
                 return self._send(404, "application/json", json.dumps({
                     "type": "error", "error": {"type": "not_found_error",
                                                "message": f"no {self.path} here"}}).encode())
+            with lock:
+                failed = len(fake.failed)
+                if failed < len(script.failures):
+                    fake.failed.append(script.failures[failed])
+                    status = script.failures[failed]
+                else:
+                    status = None
+            if status is not None:
+                kind = "overloaded_error" if status == 529 else "api_error"
+                return self._send(status, "application/json", json.dumps({
+                    "type": "error", "error": {"type": kind, "message": "Fake failure"}}).encode())
+            if script.delay:
+                time.sleep(script.delay)
             with lock:
                 call = len(fake.answers) + 1
                 answer = {"model": request["model"], "usage": usage(call)}

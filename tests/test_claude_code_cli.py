@@ -10,6 +10,8 @@ Skipped only when node or npm is not on PATH (.ci/run installs them).
 """
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import subprocess
@@ -51,7 +53,8 @@ def claude() -> Path:
 
 
 def run_claude(claude: Path, home: Path, workdir: Path, api: str, mojule: LiveServer,
-               token: str, signals: tuple[str, ...], *arguments: str) -> dict:
+               token: str, signals: tuple[str, ...], *arguments: str,
+               overrides: dict | None = None, check: bool = True) -> dict:
     """Run one non-interactive session; return Claude Code's JSON result."""
     exporters = {signal: "otlp" if signal in signals else "none"
                  for signal in ("logs", "metrics", "traces")}
@@ -72,12 +75,18 @@ def run_claude(claude: Path, home: Path, workdir: Path, api: str, mojule: LiveSe
         "OTEL_RESOURCE_ATTRIBUTES": f"enduser.id={SEAT}",
         "CLAUDE_CODE_OTEL_DIAG_STDERR": "1",
     }
+    for key, value in (overrides or {}).items():   # None removes a variable
+        if value is None:
+            environ.pop(key, None)
+        else:
+            environ[key] = value
     done = subprocess.run(
         [str(claude), "-p", PROMPT, "--output-format", "json", "--model", MODEL,
          "--allowedTools", "Write,Bash", "--permission-mode", "acceptEdits", *arguments],
         cwd=workdir, env=environ, stdin=subprocess.DEVNULL, capture_output=True, text=True,
         timeout=CLAUDE_TIMEOUT, check=False)
-    assert done.returncode == 0, done.stderr
+    if check:
+        assert done.returncode == 0, done.stderr
     # Claude Code exports everything before it exits in -p mode; a refused export says so.
     assert "export failed" not in done.stderr.lower(), done.stderr
     return json.loads(done.stdout)
@@ -91,10 +100,11 @@ def session(claude, live, db, org, tmp_path):
     home.mkdir()
     workdir.mkdir()
 
-    def run(signals=("logs", "metrics", "traces"), *arguments: str, **script) -> tuple:
+    def run(signals=("logs", "metrics", "traces"), *arguments: str, env=None, check=True,
+            **script) -> tuple:
         with fake_anthropic(Script(workdir, **script)) as api:
             result = run_claude(claude, home, workdir, api.url, live, org.token, signals,
-                                *arguments)
+                                *arguments, overrides=env, check=check)
         return result, api.answers
 
     return run
@@ -197,3 +207,174 @@ def test_a_resumed_session_adds_the_second_process_without_merging_records(sessi
     assert detail["cost_usd"] == str(cost)
     assert detail["tokens"] == told(first_answers + second_answers)
     assert detail["api_requests"] == len(first_answers) + len(second_answers)
+
+
+def read_csv(live: LiveServer, token: str, path: str) -> list[dict]:
+    connection = live.connection()
+    try:
+        connection.request("GET", path, headers={"Authorization": f"Bearer {token}"})
+        answer = connection.getresponse()
+        body = answer.read()
+    finally:
+        connection.close()
+    assert answer.status == 200, body
+    return list(csv.DictReader(io.StringIO(body.decode())))
+
+
+def org_costs(live: LiveServer, token: str) -> dict[str, Decimal]:
+    """The org's cost as every report adds it up."""
+    costs = {"total": sum(Decimal(row["cost_usd"]) for row in read(
+        live, token, "/api/v1/usage?from=2020-01-01")["rows"])}
+    for group in ("day", "user", "model"):
+        costs[group] = sum(Decimal(row["cost_usd"]) for row in read(
+            live, token, f"/api/v1/usage?from=2020-01-01&group_by={group}")["rows"])
+    for export in ("usage", "sessions"):
+        costs[f"{export}.csv"] = sum(Decimal(row["cost_usd"]) for row in read_csv(
+            live, token, f"/api/v1/export/{export}.csv?from=2020-01-01"))
+    return costs
+
+
+@pytest.mark.parametrize("signals", SIGNALS)
+def test_metrics_without_a_session_id_cost_what_claude_code_reports(session, live, db, org,
+                                                                    signals):
+    # Claude Code 2.1.328 leaves session.id off its events and spans too with
+    # OTEL_METRICS_INCLUDE_SESSION_ID=false: all of it lands in the seat's unattributed day.
+    admin = make_user(db, org, "admin@example.com", "admin")
+    result, answers = session(SIGNALS[signals], bash_rounds=2,
+                              env={"OTEL_METRICS_INCLUDE_SESSION_ID": "false"})
+    cost, tokens = claude_totals(result)
+
+    listed = read(live, admin.token, "/api/v1/sessions?from=2020-01-01")["sessions"]
+    totals = read(live, admin.token, "/api/v1/usage?from=2020-01-01")["rows"]
+
+    assert [entry["unattributed"] for entry in listed] == [True]
+    assert (listed[0]["cost_usd"], listed[0]["tokens"]) == (str(cost), tokens)
+    assert totals[0]["tokens"] == tokens == told(answers)
+    assert set(org_costs(live, admin.token).values()) == {cost}
+
+
+@pytest.mark.parametrize("signals", SIGNALS)
+def test_cumulative_metrics_over_several_exports_cost_what_claude_code_reports(
+        session, live, db, org, signals):
+    admin = make_user(db, org, "admin@example.com", "admin")
+    # A slow API: the one-second metric exports report the running totals several times.
+    result, _ = session(SIGNALS[signals], bash_rounds=2, delay=0.8,
+                        env={"OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE": "cumulative"})
+    cost, tokens = claude_totals(result)
+
+    detail = read(live, admin.token, f"/api/v1/sessions/{result['session_id']}")
+    exports = db.execute("SELECT count(DISTINCT time_unix_nano) FROM metric_points"
+                         " WHERE org_id = %s AND metric_name = 'claude_code.cost.usage'"
+                         " AND temporality = 2", (org.org.org_id,)).fetchone()[0]
+
+    assert exports >= 2
+    assert (detail["cost_usd"], detail["tokens"]) == (str(cost), tokens)
+    assert detail["lines_added"] >= FILE_TEXT.count("\n")
+    assert set(org_costs(live, admin.token).values()) == {cost}
+
+
+def test_gzip_and_per_signal_endpoints_reach_every_ingest_route(session, live, db, org):
+    # Per-signal endpoints are used verbatim: the short aliases and the bare /v1/ route.
+    admin = make_user(db, org, "admin@example.com", "admin")
+    result, answers = session(env={
+        "OTEL_EXPORTER_OTLP_COMPRESSION": "gzip", "OTEL_EXPORTER_OTLP_ENDPOINT": None,
+        "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT": f"{live.url}/api/ingest/otlp/logs",
+        "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT": f"{live.url}/v1/metrics",
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": f"{live.url}/api/ingest/otlp/traces"})
+    cost, tokens = claude_totals(result)
+
+    detail = read(live, admin.token, f"/api/v1/sessions/{result['session_id']}")
+    stored = {table: db.execute(f"SELECT count(*) FROM {table} WHERE org_id = %s",
+                                (org.org.org_id,)).fetchone()[0]
+              for table in ("log_events", "metric_points", "spans")}
+
+    assert all(stored.values()), stored
+    assert (detail["cost_usd"], detail["tokens"]) == (str(cost), tokens)
+    assert detail["api_requests"] == len(answers)
+
+
+def test_resource_attributes_group_usage_without_an_enduser(session, live, db, org):
+    admin = make_user(db, org, "admin@example.com", "admin")
+    result, _ = session(env={"OTEL_METRICS_INCLUDE_VERSION": "true",
+                             "OTEL_METRICS_INCLUDE_ACCOUNT_UUID": "false",
+                             "OTEL_RESOURCE_ATTRIBUTES": "department=R%26D,team.id=platform"})
+    cost, _ = claude_totals(result)
+
+    def grouped(group: str) -> list:
+        return [(row["key"][group], row["cost_usd"]) for row in read(
+            live, admin.token, f"/api/v1/usage?from=2020-01-01&group_by={group}")["rows"]]
+
+    detail = read(live, admin.token, f"/api/v1/sessions/{result['session_id']}")
+    # No enduser.id: the seat is the install's user.id.
+    assert detail["user"]["seat_identity"] == detail["user"]["user_id"]
+    assert grouped("attr:department") == [("R&D", str(cost))]
+    assert grouped("attr:team.id") == [("platform", str(cost))]
+    assert grouped("app_version") == [("2.1.328", str(cost))]
+
+
+def test_exhausted_retries_are_counted_as_an_api_error(session, live, db, org):
+    admin = make_user(db, org, "admin@example.com", "admin")
+    # Two overloaded answers with one retry allowed: the session ends on an API error.
+    result, answers = session(failures=(529, 529), check=False,
+                              env={"CLAUDE_CODE_MAX_RETRIES": "1"})
+
+    detail = read(live, admin.token, f"/api/v1/sessions/{result['session_id']}")
+    totals = read(live, admin.token, "/api/v1/usage?from=2020-01-01")["rows"][0]
+
+    assert result["is_error"] and result["api_error_status"] == 529 and not answers
+    assert (detail["api_errors"], detail["api_retries_exhausted"]) == (1, 1)
+    assert (totals["api_errors"], totals["api_retries_exhausted"]) == (1, 1)
+    assert detail["cost_usd"] == "0.000000" and detail["api_requests"] == 0
+
+
+def test_a_retried_request_costs_once(session, live, db, org):
+    admin = make_user(db, org, "admin@example.com", "admin")
+    result, answers = session(failures=(529, 500))
+    cost, tokens = claude_totals(result)
+
+    detail = read(live, admin.token, f"/api/v1/sessions/{result['session_id']}")
+
+    # Claude Code 2.1.328 sends no api_error for attempts a retry recovered.
+    assert (detail["cost_usd"], detail["tokens"]) == (str(cost), tokens)
+    assert (detail["api_requests"], detail["api_errors"]) == (len(answers), 0)
+
+
+def test_prompts_and_tool_inputs_are_readable_audited_and_never_stored_in_the_clear(
+        session, live, db, org):
+    admin = make_user(db, org, "admin@example.com", "admin")
+    result, _ = session(env={"OTEL_LOG_ASSISTANT_RESPONSES": "1", "OTEL_LOG_TOOL_CONTENT": "1"})
+
+    content = json.dumps(read(live, admin.token,
+                              f"/api/v1/sessions/{result['session_id']}/content"))
+    audited = db.execute("SELECT outcome FROM audit_log WHERE org_id = %s"
+                         " AND action = 'content.read' AND target_id = %s",
+                         (org.org.org_id, result["session_id"])).fetchall()
+    tables = [name for (name,) in db.execute(
+        "SELECT c.oid::regclass::text FROM pg_class c JOIN pg_namespace n"
+        " ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND c.relkind = 'r'")]
+    secrets = (PROMPT, "cat hello.txt", "fake API", "Done: hello.txt")
+    clear = {(table, secret) for table in tables for secret in secrets
+             if db.execute(f"SELECT count(*) FROM {table} AS t WHERE t::text LIKE %s",
+                           (f"%{secret}%",)).fetchone()[0]}
+
+    assert all(secret in content for secret in secrets)
+    assert audited == [("allowed",)]
+    assert not clear
+
+
+def test_a_second_machine_without_session_ids_adds_its_cost(claude, live, db, org, tmp_path):
+    # One person, two machines (two installs, one seat): a session with session ids, and
+    # one sending metrics alone without them. Neither repeats the other (migration 0020).
+    admin = make_user(db, org, "admin@example.com", "admin")
+    costs = []
+    for name, signals, env in (("a", ("logs", "metrics"), {}),
+                               ("b", ("metrics",), {"OTEL_METRICS_INCLUDE_SESSION_ID": "false"})):
+        home, workdir = tmp_path / f"home-{name}", tmp_path / f"work-{name}"
+        home.mkdir()
+        workdir.mkdir()
+        with fake_anthropic(Script(workdir)) as api:
+            result = run_claude(claude, home, workdir, api.url, live, org.token, signals,
+                                overrides=env)
+        costs.append(claude_totals(result)[0])
+
+    assert set(org_costs(live, admin.token).values()) == {sum(costs)}
