@@ -130,7 +130,8 @@ def told(answers: list[dict]) -> dict[str, int]:
                                 ("cache_creation", "cache_creation_input_tokens"))}
 
 
-def read(live: LiveServer, token: str, path: str) -> dict:
+def fetch(live: LiveServer, token: str, path: str) -> bytes:
+    """GET ``path`` from the live server with a personal token; return the 200's body."""
     connection = live.connection()
     try:
         connection.request("GET", path, headers={"Authorization": f"Bearer {token}"})
@@ -139,7 +140,11 @@ def read(live: LiveServer, token: str, path: str) -> dict:
     finally:
         connection.close()
     assert answer.status == 200, body
-    return json.loads(body)
+    return body
+
+
+def read(live: LiveServer, token: str, path: str) -> dict:
+    return json.loads(fetch(live, token, path))
 
 
 SIGNALS = {"logs, metrics and traces": ("logs", "metrics", "traces"),
@@ -210,15 +215,7 @@ def test_a_resumed_session_adds_the_second_process_without_merging_records(sessi
 
 
 def read_csv(live: LiveServer, token: str, path: str) -> list[dict]:
-    connection = live.connection()
-    try:
-        connection.request("GET", path, headers={"Authorization": f"Bearer {token}"})
-        answer = connection.getresponse()
-        body = answer.read()
-    finally:
-        connection.close()
-    assert answer.status == 200, body
-    return list(csv.DictReader(io.StringIO(body.decode())))
+    return list(csv.DictReader(io.StringIO(fetch(live, token, path).decode())))
 
 
 def org_costs(live: LiveServer, token: str) -> dict[str, Decimal]:
