@@ -163,17 +163,26 @@ def context(attributes: dict, resource: dict) -> Context:
 
 
 def unattributed(ctx: Context, time: datetime) -> Context:
-    """Return ``ctx`` filed under its seat's unattributed session of ``time``'s UTC day.
+    """Return ``ctx`` filed under its seat and install's unattributed session of
+    ``time``'s UTC day.
 
     For metric points and log events sent without session.id (Claude Code leaves it off
-    its metrics with OTEL_METRICS_INCLUDE_SESSION_ID=false; other exporters may leave it
+    everything with OTEL_METRICS_INCLUDE_SESSION_ID=false; other exporters may leave it
     off anything), which the accounting would otherwise leave out: it sums sessions.
     """
-    return replace(ctx, session_id=_unattributed_id(ctx.seat.identity, time.date()),
+    seat = ctx.seat
+    return replace(ctx, session_id=_unattributed_id(seat.identity, seat.user_id, time.date()),
                    unattributed=True)
 
 
 @functools.lru_cache(maxsize=4096)
-def _unattributed_id(seat_identity: str | None, day: date) -> str:
-    seat = hashlib.sha256((seat_identity or "").encode()).hexdigest()[:16]
+def _unattributed_id(seat_identity: str | None, install: str | None, day: date) -> str:
+    # One per install (user.id) of a seat signed in by email or account: whether its usage
+    # repeats the seat's events depends on the install that sent it (migration 0020). A
+    # seat that is its install, or a record without user.id, keeps the id of migration
+    # 0008, so that a day's usage stays in one session across the upgrade.
+    key = seat_identity or ""
+    if install is not None and install != seat_identity:
+        key = f"{key}\0{install}"
+    seat = hashlib.sha256(key.encode()).hexdigest()[:16]
     return f"{UNATTRIBUTED_PREFIX}{day.isoformat()}-{seat}"

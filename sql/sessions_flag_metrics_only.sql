@@ -1,9 +1,9 @@
 -- The mirror of sql/sessions_flag_unattributed.sql: takes the cost and tokens of sessions
 -- that sent no api_request events from events (they have none: zero) once the unattributed
--- session of their seat and install (user.id, migration 0020) of a day they overlap has
--- api_request events of its own. An exporter that strips session.id from log events but
--- not from metrics sends each cost twice, as events there and as metrics here; the
--- unattributed session counts it. The price: the cost of another client on the same
+-- session of their seat and install (user.id, migration 0020; any install of the seat
+-- when either side sent none) of a day they overlap has api_request events of its own. An
+-- exporter that strips session.id from log events but not from metrics sends each cost
+-- twice, as events there and as metrics here; the unattributed session counts it. The price: the cost of another client on the same
 -- install that sends metrics alone is not counted, for the whole of its sessions that
 -- overlap such a day.
 -- Returns the sessions it flagged, whose usage is then recomputed. Run by mojule/rollup.py
@@ -21,7 +21,8 @@ UPDATE sessions AS u
                  JOIN sessions AS m
                    ON m.org_id = c.org_id
                   AND m.seat_identity = c.seat_identity
-                  AND m.user_id IS NOT DISTINCT FROM c.user_id
+                  -- The same install, or one side does not say.
+                  AND (m.user_id = c.user_id OR m.user_id IS NULL OR c.user_id IS NULL)
                   AND NOT m.unattributed
                   AND NOT m.has_api_requests
                   AND m.first_seen < date_trunc('day', c.first_seen, 'UTC') + interval '25 hours'

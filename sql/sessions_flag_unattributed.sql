@@ -1,11 +1,11 @@
 -- Takes the cost and tokens of unattributed sessions (migration 0008) from events once the
--- same install (user.id, migration 0020) of their seat had a session with api_request
--- events within an hour of that UTC day (metrics are stamped when exported, up to a minute
--- or so after the requests they count): those events already count what the unattributed
--- session's metrics repeat, as when a pipeline strips session.id from metrics alone. The
--- seat's other machines are not matched: Claude Code's OTEL_METRICS_INCLUDE_SESSION_ID=false
--- drops session.id from its events too, so their metrics repeat nothing. Returns the sessions it
--- flagged, whose usage is then recomputed. Run by mojule/rollup.py at ingest, for some
+-- same install (user.id, migration 0020; any install of the seat when either side sent
+-- none) of their seat had a session with api_request events within an hour of that UTC
+-- day (metrics are stamped when exported, up to a minute or so after the requests they
+-- count): those events already count what the unattributed session's metrics repeat, as
+-- when a pipeline strips session.id from metrics alone. The seat's other machines are not
+-- matched: Claude Code's OTEL_METRICS_INCLUDE_SESSION_ID=false drops session.id from its
+-- events too, so their metrics repeat nothing. Returns the sessions it flagged, whose usage is then recomputed. Run by mojule/rollup.py at ingest, for some
 -- seats, and by `mojule purge` for all (NULL), which catches what ingest skipped: rows
 -- another transaction holds are skipped rather than waited for, so ingest never deadlocks.
 UPDATE sessions AS u
@@ -20,7 +20,9 @@ UPDATE sessions AS u
                          FROM sessions AS s
                         WHERE s.org_id = c.org_id
                           AND s.seat_identity = c.seat_identity
-                          AND s.user_id IS NOT DISTINCT FROM c.user_id
+                          -- The same install, or one side does not say.
+                          AND (s.user_id = c.user_id OR s.user_id IS NULL
+                               OR c.user_id IS NULL)
                           AND NOT s.unattributed
                           AND s.has_api_requests
                           AND s.first_seen < date_trunc('day', c.first_seen, 'UTC')

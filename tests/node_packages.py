@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-NPM_TIMEOUT = 300
+# The Claude Code CLI is a 373 MB binary: room for a slow registry mirror.
+NPM_TIMEOUT = 600
 # Written after a successful `npm ci` (which empties node_modules first): the lockfile's hash.
 STAMP = ".mojule-installed-lock"
 
@@ -29,9 +30,12 @@ def installed(directory: Path, *npm_options: str) -> str:
     lock = hashlib.sha256((directory / "package-lock.json").read_bytes()).hexdigest()
     stamp = directory / "node_modules" / STAMP
     if not stamp.exists() or stamp.read_text() != lock:
-        result = subprocess.run([npm, "ci", "--prefix", str(directory), "--no-audit",
-                                 "--no-fund", *npm_options],
-                                check=False, capture_output=True, text=True, timeout=NPM_TIMEOUT)
+        try:
+            result = subprocess.run([npm, "ci", "--prefix", str(directory), "--no-audit",
+                                     "--no-fund", *npm_options], check=False,
+                                    capture_output=True, text=True, timeout=NPM_TIMEOUT)
+        except subprocess.TimeoutExpired as exc:
+            pytest.fail(f"npm ci took more than {NPM_TIMEOUT} s:\n{exc.stdout}\n{exc.stderr}")
         if result.returncode != 0:
             pytest.fail(f"npm ci failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
         stamp.write_text(lock)

@@ -17,10 +17,11 @@ from itertools import pairwise
 from statistics import mean
 from zoneinfo import ZoneInfo
 
+import psycopg
 import pytest
 from click.testing import CliRunner
 
-from mojule import accounting, analytics, rollup, schema
+from mojule import accounting, analytics, orgs, retention, rollup, schema
 from mojule.analytics import BadParameter
 from mojule.cli import cli
 from mojule.db import connect, get_connection, org_transaction
@@ -411,6 +412,43 @@ def test_init_db_and_every_purge_recount_what_is_listed(client, org, db, cli_env
     assert listed_for_recount(db, org) == 0
     if command == ["init-db"]:
         assert f"{org.org.slug}: recounted the usage of 1 session(s)" in result.stderr
+
+
+def test_init_db_grants_the_app_role_before_a_recount_that_fails(fresh_database_url,
+                                                                  master_key, monkeypatch):
+    # A recount stopped midway (killed, or a lock it could not get) must not leave the
+    # server and `mojule purge` without the new tables.
+    def interrupted(conn, org_id):
+        raise psycopg.errors.LockNotAvailable("stopped midway")
+
+    with connect(fresh_database_url) as conn:
+        schema.apply_migrations(conn)
+        orgs.create_org(conn, "upgrading")     # the recount runs org by org
+        conn.execute("DROP ROLE IF EXISTS mojule_upgrade_test")
+    monkeypatch.setattr(rollup, "recount_pending", interrupted)
+
+    result = CliRunner().invoke(cli, ["init-db", "--app-role", "mojule_upgrade_test"], env={
+        "MOJULE_DATABASE_URL": fresh_database_url, "MOJULE_MASTER_KEY": master_key})
+
+    assert result.exit_code != 0
+    with connect(fresh_database_url) as conn:
+        assert conn.execute("SELECT has_table_privilege('mojule_upgrade_test',"
+                            " 'usage_recount', 'DELETE')").fetchone()[0]
+        conn.execute("DROP OWNED BY mojule_upgrade_test")
+        conn.execute("DROP ROLE mojule_upgrade_test")
+
+
+def test_a_failing_recount_leaves_a_warning_and_the_purge_goes_on(client, org, other_org, db,
+                                                                  monkeypatch):
+    def failing(conn, org_id):
+        raise psycopg.errors.LockNotAvailable("could not obtain lock")
+
+    monkeypatch.setattr(rollup, "recount_pending", failing)
+    results = retention.purge_expired_content(db, datetime.now(UTC))
+
+    purged = {result.org_id: result for result in results}
+    for test_org in (org, other_org):
+        assert "usage recount left for the next purge" in purged[test_org.org.org_id].warning
 
 
 @pytest.mark.parametrize("tz", ["UTC", "Pacific/Kiritimati"])

@@ -92,8 +92,6 @@ def run_claude(claude: Path, home: Path, workdir: Path, api: str, mojule: LiveSe
         timeout=CLAUDE_TIMEOUT, check=False)
     if check:
         assert done.returncode == 0, done.stderr
-    # Claude Code exports everything before it exits in -p mode; a refused export says so.
-    assert "export failed" not in done.stderr.lower(), done.stderr
     return json.loads(done.stdout)
 
 

@@ -355,11 +355,13 @@ def test_logs_without_session_ids_beside_metrics_with_count_cost_once(client, or
             assert row["cost_usd"] == 0 and row["api_requests"] == 0
 
 
-def on_install(payload, user_id: str, email: str = "dev@example.com"):
-    """The payload as sent by one machine (``user_id``) of the person signed in as
-    ``email``: one seat, whichever machine."""
+def on_install(payload, user_id: str | None, email: str = "dev@example.com"):
+    """The payload as sent by one machine (``user_id``; None: user.id stripped on the way)
+    of the person signed in as ``email``: one seat, whichever machine."""
     if isinstance(payload, list):
-        return [on_install(item, user_id, email) for item in payload]
+        return [on_install(item, user_id, email) for item in payload
+                if user_id is not None or not (isinstance(item, dict)
+                                               and item.get("key") == "user.id")]
     if not isinstance(payload, dict):
         return payload
     if payload.get("key") == "user.id":
@@ -405,6 +407,35 @@ def test_the_seats_other_machine_sending_one_signal_without_session_ids_counts_i
     send_from_two_machines(client, org, db, stripped)
 
     assert both_machines_counted(db, org)
+
+
+@pytest.mark.parametrize("desktop_first", [True, False])
+def test_a_stripping_pipeline_on_one_machine_and_the_switch_on_another_count_each_once(
+        client, org, db, desktop_first):
+    # The laptop's pipeline strips session.id from its metrics (its events keep theirs);
+    # the desktop sends metrics without session ids. Each machine's unattributed session
+    # is its own, whichever comes first.
+    first, second = SHARED_SEAT
+    laptop = [("logs", on_install(body(first, "logs"), "laptop")),
+              ("metrics", on_install(without_session_ids(body(first, "metrics")), "laptop"))]
+    desktop = [("metrics", on_install(without_session_ids(body(second, "metrics")),
+                                      "desktop"))]
+    for signal, payload in (desktop + laptop if desktop_first else laptop + desktop):
+        send(client, org, signal, payload)
+
+    assert both_machines_counted(db, org)
+    assert len([row for row in all_sessions(db, org) if row["unattributed"]]) == 2
+
+
+def test_a_pipeline_stripping_user_id_with_session_id_still_counts_cost_once(client, org,
+                                                                               db):
+    # Without user.id the unattributed session matches any install of its seat.
+    send(client, org, "logs", on_install(body(WRITE_TOOL, "logs"), "laptop"))
+    send(client, org, "metrics", on_install(without_session_ids(body(WRITE_TOOL, "metrics")),
+                                            None))
+
+    assert totals(db, org)["cost_usd"] == claude_result(WRITE_TOOL)["cost_usd"]
+    assert totals(db, org)["tokens"] == claude_result(WRITE_TOOL)["tokens"]
 
 
 @pytest.mark.parametrize("stripped", ["metrics", "logs"])

@@ -26,18 +26,20 @@ def init_db(ctx: CliContext, app_role: str, reset_app_password: bool) -> None:
             click.echo(f"applied migration {migration.version:04d} {migration.name}", err=True)
         if not applied:
             click.echo("schema is up to date", err=True)
-        # What a migration listed for recounting (usage_recount), a batch per transaction.
-        for org in orgs.list_orgs(conn):
-            recounted = rollup.recount_pending(conn, org.org_id)
-            if recounted:
-                click.echo(f"{org.slug}: recounted the usage of {recounted} session(s)",
-                           err=True)
+        # Granted before the recount, which may take minutes or be stopped: the server
+        # and `mojule purge` need the new tables at once.
         try:
             password = schema.ensure_app_role(conn, app_role, reset_app_password)
         except psycopg.errors.InsufficientPrivilege:
             raise click.ClickException(
                 f"cannot create or grant role {app_role!r}: connect as a role with CREATEROLE "
                 "that owns the schema") from None
+        # What a migration listed for recounting (usage_recount), a batch per transaction.
+        for org in orgs.list_orgs(conn):
+            recounted = rollup.recount_pending(conn, org.org_id)
+            if recounted:
+                click.echo(f"{org.slug}: recounted the usage of {recounted} session(s)",
+                           err=True)
         if password:
             app_url = psycopg.conninfo.make_conninfo(url, user=app_role, password=password)
             click.echo(f"The server must connect as {app_role} (not superuser, not owner, "

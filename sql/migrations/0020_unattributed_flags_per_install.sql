@@ -10,42 +10,19 @@
 -- one install's cost twice. But Claude Code's OTEL_METRICS_INCLUDE_SESSION_ID=false takes
 -- session.id off its events and spans as well as its metrics (seen with 2.1.328), so the
 -- seat's other machine, sending everything without session ids, repeated nothing: its
--- cost was dropped. sql/sessions_flag_unattributed.sql and sessions_flag_metrics_only.sql
--- now match the install (user.id) too; here the sessions flagged by the seat alone, with
--- no api_request events of their own, go back to counting their metrics.
+-- cost was dropped. Unattributed sessions are now one per seat, install and day
+-- (mojule/usage.py), and sql/sessions_flag_unattributed.sql and sessions_flag_metrics_only.sql
+-- match the install (user.id) too, or any of the seat's when a side sent none (a pipeline
+-- that strips user.id with session.id). Here the sessions flagged by the seat alone, with
+-- no api_request events of their own, go back to counting their metrics; an unattributed
+-- session stored before holds all of its seat's day, under the user.id of the install that
+-- wrote first. The mirror goes first: it may unflag the named sessions the other looks at.
 DO $$
 DECLARE
     org bigint;
 BEGIN
     FOR org IN SELECT org_id FROM orgs LOOP
         PERFORM set_config('mojule.org_id', org::text, true);
-        WITH unflagged AS (
-            UPDATE sessions AS c
-               SET has_api_requests = false
-             WHERE c.org_id = org
-               AND c.unattributed
-               AND c.has_api_requests
-               AND NOT EXISTS (SELECT 1
-                                 FROM log_events AS e
-                                WHERE e.org_id = org
-                                  AND e.session_id = c.session_id
-                                  AND e.event_name = 'api_request')
-               AND NOT EXISTS (SELECT 1
-                                 FROM sessions AS s
-                                WHERE s.org_id = org
-                                  AND s.seat_identity = c.seat_identity
-                                  AND s.user_id IS NOT DISTINCT FROM c.user_id
-                                  AND NOT s.unattributed
-                                  AND s.has_api_requests
-                                  AND s.first_seen < date_trunc('day', c.first_seen, 'UTC')
-                                                     + interval '25 hours'
-                                  AND s.last_seen >= date_trunc('day', c.first_seen, 'UTC')
-                                                     - interval '1 hour')
-            RETURNING c.session_id)
-        INSERT INTO usage_recount (org_id, session_id)
-        SELECT org, session_id FROM unflagged
-            ON CONFLICT DO NOTHING;
-
         -- The mirror: named sessions beside an unattributed session of their seat, flagged
         -- with no api_request events of their own, where no unattributed session of their
         -- install has any.
@@ -74,7 +51,8 @@ BEGIN
                                 WHERE c.org_id = org
                                   AND c.unattributed
                                   AND c.seat_identity = m.seat_identity
-                                  AND c.user_id IS NOT DISTINCT FROM m.user_id
+                                  AND (c.user_id = m.user_id OR c.user_id IS NULL
+                                       OR m.user_id IS NULL)
                                   AND m.first_seen < date_trunc('day', c.first_seen, 'UTC')
                                                      + interval '25 hours'
                                   AND m.last_seen >= date_trunc('day', c.first_seen, 'UTC')
@@ -85,6 +63,34 @@ BEGIN
                                                  AND e.session_id = c.session_id
                                                  AND e.event_name = 'api_request'))
             RETURNING m.session_id)
+        INSERT INTO usage_recount (org_id, session_id)
+        SELECT org, session_id FROM unflagged
+            ON CONFLICT DO NOTHING;
+
+        WITH unflagged AS (
+            UPDATE sessions AS c
+               SET has_api_requests = false
+             WHERE c.org_id = org
+               AND c.unattributed
+               AND c.has_api_requests
+               AND NOT EXISTS (SELECT 1
+                                 FROM log_events AS e
+                                WHERE e.org_id = org
+                                  AND e.session_id = c.session_id
+                                  AND e.event_name = 'api_request')
+               AND NOT EXISTS (SELECT 1
+                                 FROM sessions AS s
+                                WHERE s.org_id = org
+                                  AND s.seat_identity = c.seat_identity
+                                  AND (s.user_id = c.user_id OR s.user_id IS NULL
+                                       OR c.user_id IS NULL)
+                                  AND NOT s.unattributed
+                                  AND s.has_api_requests
+                                  AND s.first_seen < date_trunc('day', c.first_seen, 'UTC')
+                                                     + interval '25 hours'
+                                  AND s.last_seen >= date_trunc('day', c.first_seen, 'UTC')
+                                                     - interval '1 hour')
+            RETURNING c.session_id)
         INSERT INTO usage_recount (org_id, session_id)
         SELECT org, session_id FROM unflagged
             ON CONFLICT DO NOTHING;
