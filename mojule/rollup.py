@@ -26,6 +26,8 @@ from mojule.db import org_transaction, query
 ROLLED_UP = ("log_events", "metric_points")
 # Sessions recounted per transaction by recount_pending: a few seconds' work at most.
 RECOUNT_BATCH = 200
+# Tries of a batch that loses a deadlock to ingest before the recount gives up.
+RECOUNT_ATTEMPTS = 3
 
 
 @dataclass
@@ -215,13 +217,21 @@ def recount_pending(conn: psycopg.Connection, org_id: int) -> int:
     autocommit connection: each batch commits before the next, so ingest into a session
     waits for one batch at most, and an interrupted recount goes on where it stopped.
     """
-    recounted = 0
+    recounted, attempt = 0, 1
     while True:
-        with org_transaction(conn, org_id):
-            session_ids = [session_id for (session_id,) in conn.execute(
-                query("rollup_recount_take"), {"org_id": org_id, "batch": RECOUNT_BATCH})]
-            refresh(conn, org_id, sorted(session_ids))
-        recounted += len(session_ids)
+        try:
+            with org_transaction(conn, org_id):
+                session_ids = [session_id for (session_id,) in conn.execute(
+                    query("rollup_recount_take"), {"org_id": org_id, "batch": RECOUNT_BATCH})]
+                refresh(conn, org_id, sorted(session_ids))
+        except psycopg.errors.DeadlockDetected:
+            # An ingest that locked the same sessions in another order won; the batch
+            # rolled back, its sessions still listed, and is taken again.
+            if attempt == RECOUNT_ATTEMPTS:
+                raise
+            attempt += 1
+            continue
+        recounted, attempt = recounted + len(session_ids), 1
         if len(session_ids) < RECOUNT_BATCH:
             return recounted
 

@@ -414,6 +414,28 @@ def test_init_db_and_every_purge_recount_what_is_listed(client, org, db, cli_env
         assert f"{org.org.slug}: recounted the usage of 1 session(s)" in result.stderr
 
 
+def test_a_recount_batch_that_loses_a_deadlock_is_taken_again(client, org, db, monkeypatch):
+    stored_as_before_0019(client, org, db)
+    with org_transaction(db, org.org.org_id):
+        db.execute("INSERT INTO usage_recount VALUES (%s, %s)",
+                   (org.org.org_id, session_id_of("bash-tool")))
+    refresh, tries = rollup.refresh, []
+
+    def losing_once(conn, org_id, session_ids, since=None):
+        tries.append(list(session_ids))
+        if len(tries) == 1:
+            raise psycopg.errors.DeadlockDetected("deadlock detected")
+        return refresh(conn, org_id, session_ids, since)
+
+    monkeypatch.setattr(rollup, "refresh", losing_once)
+    recounted = rollup.recount_pending(db, org.org.org_id)
+
+    assert recounted == 1
+    assert tries == [[session_id_of("bash-tool")]] * 2
+    assert session_cost(db, org, "bash-tool") == Decimal("0.016881")
+    assert listed_for_recount(db, org) == 0
+
+
 def test_init_db_grants_the_app_role_before_a_recount_that_fails(fresh_database_url,
                                                                   master_key, monkeypatch):
     # A recount stopped midway (killed, or a lock it could not get) must not leave the
