@@ -21,8 +21,7 @@ UPDATE sessions AS u
                  JOIN sessions AS m
                    ON m.org_id = c.org_id
                   AND m.seat_identity = c.seat_identity
-                  -- The same install, or one side does not say.
-                  AND (m.user_id = c.user_id OR m.user_id IS NULL OR c.user_id IS NULL)
+                  AND mojule_same_install(m.user_id, c.user_id)
                   AND NOT m.unattributed
                   AND NOT m.has_api_requests
                   AND m.first_seen < date_trunc('day', c.first_seen, 'UTC') + interval '25 hours'

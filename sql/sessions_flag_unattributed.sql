@@ -20,9 +20,7 @@ UPDATE sessions AS u
                          FROM sessions AS s
                         WHERE s.org_id = c.org_id
                           AND s.seat_identity = c.seat_identity
-                          -- The same install, or one side does not say.
-                          AND (s.user_id = c.user_id OR s.user_id IS NULL
-                               OR c.user_id IS NULL)
+                          AND mojule_same_install(s.user_id, c.user_id)
                           AND NOT s.unattributed
                           AND s.has_api_requests
                           AND s.first_seen < date_trunc('day', c.first_seen, 'UTC')

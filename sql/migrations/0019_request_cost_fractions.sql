@@ -211,9 +211,9 @@ BEGIN
          WHERE e.org_id = org
            AND e.event_name = 'api_request'
            AND e.session_id IS NOT NULL
-           AND e.cost_usd_micros IS NOT NULL
-           AND e.cost_usd * 1000000 <> e.cost_usd_micros
-           AND abs(e.cost_usd * 1000000 - e.cost_usd_micros) < 1;
+           -- What the rule above counts differs from the rounded figure counted before.
+           AND mojule_request_cost_micros(e.cost_usd, e.cost_usd_micros)
+               <> e.cost_usd_micros;
     END LOOP;
     PERFORM set_config('mojule.org_id', '', true);
 END;

@@ -17,6 +17,15 @@
 -- no api_request events of their own, go back to counting their metrics; an unattributed
 -- session stored before holds all of its seat's day, under the user.id of the install that
 -- wrote first. The mirror goes first: it may unflag the named sessions the other looks at.
+-- Whether two sessions' user.id name the same install: yes when either sent none, as a
+-- pipeline that strips session.id may strip user.id too. One definition for the flag rules
+-- and this migration; inlined by the planner.
+CREATE FUNCTION mojule_same_install(user_id text, other_user_id text)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+SELECT user_id = other_user_id OR user_id IS NULL OR other_user_id IS NULL
+$$;
+
 DO $$
 DECLARE
     org bigint;
@@ -51,8 +60,7 @@ BEGIN
                                 WHERE c.org_id = org
                                   AND c.unattributed
                                   AND c.seat_identity = m.seat_identity
-                                  AND (c.user_id = m.user_id OR c.user_id IS NULL
-                                       OR m.user_id IS NULL)
+                                  AND mojule_same_install(c.user_id, m.user_id)
                                   AND m.first_seen < date_trunc('day', c.first_seen, 'UTC')
                                                      + interval '25 hours'
                                   AND m.last_seen >= date_trunc('day', c.first_seen, 'UTC')
@@ -82,8 +90,7 @@ BEGIN
                                  FROM sessions AS s
                                 WHERE s.org_id = org
                                   AND s.seat_identity = c.seat_identity
-                                  AND (s.user_id = c.user_id OR s.user_id IS NULL
-                                       OR c.user_id IS NULL)
+                                  AND mojule_same_install(s.user_id, c.user_id)
                                   AND NOT s.unattributed
                                   AND s.has_api_requests
                                   AND s.first_seen < date_trunc('day', c.first_seen, 'UTC')
