@@ -16,7 +16,7 @@ from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -57,6 +57,9 @@ BUCKET_ORIGIN = datetime(2000, 1, 1, tzinfo=UTC)
 # What the rollup cannot group by: it keeps no tool or language.
 RAW_ONLY_GROUPS = frozenset({"tool", "language"})
 DAY_GROUPS = frozenset({"day", "week"})
+# What usage_days (migration 0021) cannot group by: it keeps seats and models only.
+UNSUMMED_GROUPS = frozenset({"terminal", "app_version", "session", "tool", "language"})
+DAY = timedelta(days=1)
 # The years whose time zone offsets matter: ingest refuses records before 2015.
 ZONE_YEARS = (2015, 2040)
 
@@ -223,9 +226,11 @@ def report_params(org_id: int, scope: Scope, groups: Sequence[str], tz: str = "U
     _, attrs = grouping(groups)
     rollup_from, rollup_to = (rollup_span(scope.start, scope.end, groups, tz) if use_rollup
                               else (scope.start, scope.start))
+    days_from, days_to = summed_days(scope, groups, tz, rollup_from, rollup_to)
     # Paging picks sessions; a report covers all of its scope.
     return {**scope.params(org_id), **attrs, "tz": tz, "rollup_from": rollup_from,
-            "rollup_to": rollup_to, "limit": None, "after_last_seen": None,
+            "rollup_to": rollup_to, "days_from": days_from, "days_to": days_to,
+            "limit": None, "after_last_seen": None,
             "after_session_id": None, **{f"by_{key}": key in groups for key in COMPUTED_KEYS}}
 
 
@@ -236,6 +241,28 @@ def joins_sessions(scope: Scope, groups: Sequence[str]) -> bool:
     session read whole lies inside the window, so inside the scope, by construction."""
     return (scope.seats is not None or scope.user is not None or scope.model is not None
             or any(group.startswith(ATTR_PREFIX) for group in groups))
+
+
+def summed_days(scope: Scope, groups: Sequence[str], tz: str, rollup_from: datetime,
+                rollup_to: datetime) -> tuple[date | None, date | None]:
+    """Return [days_from, days_to): the whole UTC days of [rollup_from, rollup_to) whose
+    single-day sessions a report may read from usage_days, or (None, None): none.
+
+    usage_days keeps no session, terminal, app version or resource attribute, and its
+    days are UTC days: only a report of all the scope's sessions, grouped by none of
+    those, and by day or week only in a zone that is UTC every day, may read it.
+    """
+    usable = (scope.session_ids is None and scope.after is None and scope.limit is None
+              and not joins_sessions(scope, groups)
+              and not UNSUMMED_GROUPS.intersection(groups)
+              and (not DAY_GROUPS.intersection(groups) or utc_zone(tz)))
+    if not usable:
+        return None, None
+    start = rollup_from.astimezone(UTC)
+    first, last = start.date(), rollup_to.astimezone(UTC).date()
+    if start.timetz() != time(tzinfo=UTC) and first < last:
+        first += DAY    # the first whole day
+    return (first, last) if first < last else (None, None)
 
 
 def rollup_span(start: datetime, end: datetime, groups: Sequence[str],
@@ -262,6 +289,18 @@ def quarter_hour_zone(tz: str) -> bool:
         if zone.utcoffset(day) % BUCKET:
             return False
         day += timedelta(days=1)
+    return True
+
+
+@functools.cache
+def utc_zone(tz: str) -> bool:
+    """True when ``tz`` is UTC every day of ZONE_YEARS."""
+    zone = ZoneInfo(tz)
+    day, last = (datetime(year, 1, 1, tzinfo=UTC) for year in ZONE_YEARS)
+    while day < last:
+        if zone.utcoffset(day):
+            return False
+        day += DAY
     return True
 
 

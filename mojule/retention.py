@@ -4,8 +4,9 @@ the retired data keys that encrypted it are destroyed once no content names them
 
 It also settles the sessions that ingest left counting their own cost although their
 seat's events count it, when usage came partly without session.id (migration 0008,
-rollup.reconcile_unattributed), and recounts what an upgrade left to recount (migration
-0019, rollup.recount_pending).
+rollup.reconcile_unattributed), recounts what an upgrade left to recount (migration
+0019, rollup.recount_pending), and sums the days that ended, or changed, for usage reports
+(migration 0021, usage_days.sum_days).
 
 Usage rows and the audit trail stay. Deletes run in small committed batches with a short
 lock timeout, so ingest is never blocked for long; one purge runs at a time (a second
@@ -19,7 +20,7 @@ from datetime import datetime, timedelta
 
 import psycopg
 
-from mojule import audit, rollup
+from mojule import audit, rollup, usage_days
 from mojule.crypto import CryptoError
 from mojule.db import org_transaction, query
 from mojule.keyring import Keyring
@@ -94,6 +95,12 @@ def purge_expired_content(conn: psycopg.Connection, now: datetime, dry_run: bool
                 except psycopg.Error as exc:
                     warning = "; ".join(filter(None, (
                         warning, f"usage recount left for the next purge: {exc}")))
+                # The days that ended, and those that changed, summed for reports.
+                try:
+                    usage_days.sum_days(conn, org_id)
+                except psycopg.Error as exc:
+                    warning = "; ".join(filter(None, (
+                        warning, f"usage days left for the next purge: {exc}")))
             result = OrgPurge(org_id, slug, retention_days, cutoff, removed, reconciled,
                               shredded, warning)
             results.append(result)

@@ -27,6 +27,12 @@
 -- session's seat, terminal and app version (migration 0013). Only the other sessions, at
 -- the window's edges, are summed and rounded here.
 --
+-- Of those, the sessions that began and ended in one of the window's whole UTC days from
+-- days_from to days_to, which mojule/accounting.py gives only to a report that neither
+-- groups nor filters by anything usage_days lacks, are read from usage_days, summed ahead
+-- per day, seat and model (migration 0021): `cover` keeps the days summed and unchanged
+-- since, none if the window has a gauge.
+--
 -- `scope` is not materialized: the few facts of the edge sessions find their session
 -- through its key, and the many sessions read whole need no sessions row at all unless
 -- the scope filters them or the report groups them by a resource attribute.
@@ -90,6 +96,32 @@ points AS (
             OR (m.attributes ->> 'start_type') IS DISTINCT FROM 'agents_view')
        AND (%(session_ids)s::text[] IS NULL OR m.session_id = ANY (%(session_ids)s::text[]))
 ),
+cover AS MATERIALIZED (
+    -- The days read from usage_days, [first_day, end_day), and the same as timestamps:
+    -- from days_from up to the first day not summed yet or changed since. Always one row;
+    -- an empty span (infinity) when none.
+    SELECT c.first_day, c.end_day,
+           c.first_day::timestamp AT TIME ZONE 'UTC' AS first_time,
+           c.end_day::timestamp AT TIME ZONE 'UTC' AS end_time
+      FROM (SELECT CASE WHEN u.usable THEN %(days_from)s::date ELSE 'infinity' END AS first_day,
+                   CASE WHEN u.usable
+                        THEN greatest(%(days_from)s::date, least(
+                                 %(days_to)s::date, u.built_through,
+                                 (SELECT min(ch.day)
+                                    FROM usage_day_changes AS ch
+                                   WHERE ch.org_id = %(org_id)s
+                                     AND ch.day >= %(days_from)s::date
+                                     AND ch.day < %(days_to)s::date)))
+                        ELSE 'infinity' END AS end_day
+              FROM (SELECT b.built_through,
+                           %(days_from)s::date IS NOT NULL
+                           AND b.built_through IS NOT NULL
+                           AND NOT EXISTS (SELECT 1 FROM points WHERE kind = 'gauge') AS usable
+                      FROM (SELECT (SELECT built_through
+                                      FROM usage_days_built
+                                     WHERE org_id = %(org_id)s) AS built_through) AS b) AS u
+           ) AS c
+),
 span_rows AS (
     -- The session_usage rows of the sessions with counted rows in the whole quarter hours
     -- (totals, or per raw model when grouped by model), each with whether its session is
@@ -113,7 +145,7 @@ span_rows AS (
                              FROM points AS g
                             WHERE g.kind = 'gauge'
                               AND g.session_id = w.session_id) AS whole,
-           w.counted AND NOT w.not_a_session AS counted, w.model, w.models,
+           (w.counted AND NOT w.not_a_session)::integer AS sessions, w.model, w.models,
            w.seat_identity, w.whole_micros,
            w.input_tokens, w.output_tokens, w.cache_read_tokens, w.cache_creation_tokens,
            w.api_requests, w.api_errors, w.api_retries_exhausted, w.tool_calls,
@@ -141,6 +173,31 @@ span_rows AS (
        AND w.last_bucket >= %(rollup_from)s
        AND w.first_bucket < %(rollup_to)s
        AND (%(session_ids)s::text[] IS NULL OR w.session_id = ANY (%(session_ids)s::text[]))
+       -- Not the sessions read from usage_days.
+       AND (w.last_bucket < (SELECT first_time FROM cover)
+            OR w.last_bucket >= (SELECT end_time FROM cover)
+            OR (w.first_bucket AT TIME ZONE 'UTC')::date
+               <> (w.last_bucket AT TIME ZONE 'UTC')::date)
+    UNION ALL
+    -- The sessions of the days in `cover`, summed ahead, in the same columns: read whole,
+    -- their keys those a report that reads usage_days may group by.
+    SELECT NULL, true, d.sessions, d.model, d.models, d.seat_identity, d.whole_micros,
+           d.input_tokens, d.output_tokens, d.cache_read_tokens, d.cache_creation_tokens,
+           d.api_requests, d.api_errors, d.api_retries_exhausted, d.tool_calls,
+           d.tool_successes, d.tool_failures, d.tool_duration_ms, d.tool_timed,
+           d.tool_accepts, d.tool_rejects, d.lines_added, d.lines_removed, d.commits,
+           d.pull_requests, d.edits_accepted, d.edits_rejected, d.active_time_user_s,
+           d.active_time_cli_s,
+           CASE WHEN %(by_day)s THEN d.day END,
+           CASE WHEN %(by_week)s THEN date_trunc('week', d.day)::date END,
+           CASE WHEN %(by_user)s THEN d.seat_identity END,
+           CASE WHEN %(by_model)s THEN d.model_key END,
+           NULL, NULL, NULL, NULL, NULL, NULL, NULL
+      FROM usage_days AS d
+     WHERE d.org_id = %(org_id)s
+       AND d.per_model = %(by_model)s
+       AND d.day >= (SELECT first_day FROM cover)
+       AND d.day < (SELECT end_day FROM cover)
 ),
 run_baselines AS (
     -- The highest value each cumulative run had reached before its stretch of the window.
@@ -358,7 +415,7 @@ whole_groups AS (
     -- person's day, one session), summing ahead makes hardly fewer rows, only one more
     -- aggregate, and the sessions go to the last one as they are. Only the CTE named is
     -- computed.
-    SELECT {key_columns} models, model, count(*) FILTER (WHERE counted) AS sessions,
+    SELECT {key_columns} models, model, sum(sessions) AS sessions,
            sum(whole_micros) AS whole_micros, sum(input_tokens) AS input_tokens,
            sum(output_tokens) AS output_tokens, sum(cache_read_tokens) AS cache_read_tokens,
            sum(cache_creation_tokens) AS cache_creation_tokens,
@@ -378,7 +435,7 @@ whole_groups AS (
 ),
 whole_sessions AS NOT MATERIALIZED (
     -- The sessions read whole, one row each, in the columns of whole_groups.
-    SELECT {key_columns} models, model, counted::integer AS sessions, whole_micros,
+    SELECT {key_columns} models, model, sessions, whole_micros,
            input_tokens, output_tokens, cache_read_tokens, cache_creation_tokens,
            api_requests, api_errors, api_retries_exhausted, tool_calls, tool_successes,
            tool_failures, tool_duration_ms, tool_timed, tool_accepts, tool_rejects,

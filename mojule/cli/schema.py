@@ -4,7 +4,7 @@ from __future__ import annotations
 import click
 import psycopg
 
-from mojule import orgs, rollup, schema
+from mojule import orgs, rollup, schema, usage_days
 from mojule.cli import CliContext, cli, pass_cli
 
 
@@ -40,6 +40,10 @@ def init_db(ctx: CliContext, app_role: str, reset_app_password: bool) -> None:
             if recounted:
                 click.echo(f"{org.slug}: recounted the usage of {recounted} session(s)",
                            err=True)
+            # Past days summed ahead for reports (migration 0021); the daily purge goes on.
+            summed = usage_days.sum_days(conn, org.org_id)
+            if summed:
+                click.echo(f"{org.slug}: summed the usage of {summed} day(s)", err=True)
         if password:
             app_url = psycopg.conninfo.make_conninfo(url, user=app_role, password=password)
             click.echo(f"The server must connect as {app_role} (not superuser, not owner, "

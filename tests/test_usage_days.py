@@ -1,0 +1,307 @@
+"""Past days summed ahead (usage_days, migration 0021): reports read them, and equal
+reports of the raw rows, whenever and however the days were summed or changed since.
+
+The real fixture sessions go through the HTTP ingest path, moved to days that have ended:
+sessions of one day, a session across midnight, a session of today. "Tampering" with the
+sums below proves which days a report read from usage_days: only those move.
+"""
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, time, timedelta
+from unittest import mock
+
+import psycopg
+import pytest
+from click.testing import CliRunner
+
+from mojule import accounting, usage_days
+from mojule.accounting import Scope
+from mojule.cli import cli
+from mojule.db import connect, org_transaction, query
+from tests.conftest import FIXTURES, session_id_of
+from tests.test_analytics import FROM, SESSIONS, TO, body, send, shifted
+from tests.test_rollup import GROUPINGS, report
+
+TODAY = datetime.now(UTC).date()
+PAST = TODAY - timedelta(days=10)
+TAMPER = 1000
+
+
+def first_time_ns(name: str) -> int:
+    logs = json.loads((FIXTURES / "claude-code-2.1.328" / name / "logs.json").read_text())
+    return min(int(record["timeUnixNano"]) for resource in logs["resourceLogs"]
+               for scope in resource["scopeLogs"] for record in scope["logRecords"])
+
+
+def at(day: date, hour: int, minute: int = 0) -> int:
+    return int(datetime.combine(day, time(hour, minute), UTC).timestamp()) * 10**9
+
+
+def send_at(client, org, name: str, moment_ns: int, signals=("logs", "metrics")) -> None:
+    """Send the fixture session's signals moved so that its first event is at moment_ns."""
+    for signal in signals:
+        send(client, org, signal, shifted(body(name, signal), moment_ns - first_time_ns(name)))
+
+
+def send_days(client, org) -> None:
+    """Two sessions of PAST, one from 23:58 on the next day into the day after (one
+    session id, its events sent twice, 25 minutes apart), and one of today."""
+    send_at(client, org, "bash-tool", at(PAST, 9, 14))
+    send_at(client, org, "write-tool-resource-attrs", at(PAST, 17, 40))
+    send_at(client, org, "failing-bash", at(PAST + timedelta(days=1), 23, 58))
+    send_at(client, org, "failing-bash", at(PAST + timedelta(days=2), 0, 23), ("logs",))
+    send_at(client, org, "failing-bash", at(TODAY, 0, 1), ("metrics",))
+
+
+def summed_rows(db, org_id: int) -> list[tuple]:
+    """(day, sessions counted) of the totals summed, and whether model rows were too."""
+    return db.execute("SELECT day, sum(sessions) FILTER (WHERE NOT per_model),"
+                      " bool_or(per_model) FROM usage_days WHERE org_id = %s"
+                      " GROUP BY day ORDER BY day", (org_id,)).fetchall()
+
+
+def tamper(db, org_id: int, lines: int) -> None:
+    """Add ``lines`` to the lines added of one totals row summed ahead."""
+    db.execute("UPDATE usage_days SET lines_added = coalesce(lines_added, 0) + %(lines)s"
+               " WHERE ctid = (SELECT ctid FROM usage_days WHERE org_id = %(org)s"
+               " AND NOT per_model LIMIT 1)", {"lines": lines, "org": org_id})
+
+
+def lines_added(db, org_id: int, start=FROM, end=TO, **kwargs) -> int:
+    (total,) = report(db, org_id, start, end, [], **kwargs)
+    return total["lines_added"]
+
+
+def unsummed_lines_added(db, org_id: int) -> int:
+    """The lines added read from session_usage as if no day were summed."""
+    with mock.patch.object(accounting, "summed_days", return_value=(None, None)):
+        return lines_added(db, org_id)
+
+
+def notes(db, org_id: int) -> list[date]:
+    return [day for (day,) in db.execute(
+        "SELECT DISTINCT day FROM usage_day_changes WHERE org_id = %s ORDER BY day",
+        (org_id,))]
+
+
+def add_lines(conn, org_id: int, session_id: str, lines: int) -> None:
+    """A write to a session's usage, as a recount or a late export would make one."""
+    with org_transaction(conn, org_id):
+        conn.execute("UPDATE session_usage SET lines_added = coalesce(lines_added, 0) + %s"
+                     " WHERE org_id = %s AND session_id = %s AND NOT per_model",
+                     (lines, org_id, session_id))
+
+
+def test_reports_read_the_summed_days_and_equal_reports_of_the_raw_rows(client, org, db):
+    org_id = org.org.org_id
+    send_days(client, org)
+
+    # Every day up to yesterday: the days of PAST and the two after it, then none.
+    assert usage_days.sum_days(db, org_id) == (TODAY - PAST).days
+    assert usage_days.sum_days(db, org_id) == 0
+    # Only PAST's sessions began and ended in one day; each counts once in its group.
+    assert summed_rows(db, org_id) == [(PAST, 2, True)]
+
+    past, later = (datetime.combine(day, time(), UTC) for day in (PAST, PAST + timedelta(1)))
+    windows = [(FROM, TO), (past, later), (past + timedelta(hours=12), TO),
+               (past - timedelta(minutes=1), later + timedelta(days=2))]
+    for start, end in windows:
+        for groups in GROUPINGS + (["week", "model"], ["user", "model"]):
+            assert report(db, org_id, start, end, groups) == \
+                report(db, org_id, start, end, groups, use_rollup=False), (start, end, groups)
+
+    # The reports that may read the summed day read it, and only those.
+    raw = lines_added(db, org_id)
+    tamper(db, org_id, TAMPER)
+    assert lines_added(db, org_id) == raw + TAMPER
+    assert lines_added(db, org_id, past, later) == lines_added(db, org_id, past, later,
+                                                               use_rollup=False) + TAMPER
+    (by_day,) = [row for row in report(db, org_id, FROM, TO, ["day"])
+                 if row["key"]["day"] == PAST.isoformat()]
+    assert by_day["lines_added"] >= TAMPER
+    # A window that ends before the day ends, a zone whose days are not UTC's, a grouping
+    # by what the sums lack: session_usage alone.
+    assert lines_added(db, org_id, past, later - timedelta(minutes=15)) == \
+        lines_added(db, org_id, past, later - timedelta(minutes=15), use_rollup=False)
+    for groups, tz in ((["day"], "Europe/Paris"), (["terminal"], "UTC"),
+                       (["attr:department"], "UTC")):
+        rows = report(db, org_id, FROM, TO, groups, tz)
+        assert sum(row["lines_added"] for row in rows) == raw
+
+
+def test_a_change_to_a_summed_day_counts_at_once_and_the_day_is_summed_again(client, org,
+                                                                                db):
+    org_id = org.org.org_id
+    send_at(client, org, "bash-tool", at(PAST, 9, 14))
+    usage_days.sum_days(db, org_id)
+    raw = lines_added(db, org_id)
+
+    # Another session of that day arrives late: the day is noted and read from the raw rows.
+    send_at(client, org, "write-tool-resource-attrs", at(PAST, 17, 40))
+    assert notes(db, org_id) == [PAST]
+    tamper(db, org_id, TAMPER)
+    later = lines_added(db, org_id, use_rollup=False)
+    assert later > raw
+    assert lines_added(db, org_id) == later
+    for groups in GROUPINGS:
+        assert report(db, org_id, FROM, TO, groups) == \
+            report(db, org_id, FROM, TO, groups, use_rollup=False), groups
+
+    # Summed again (the tampering undone with it), and read from the sums again.
+    assert usage_days.sum_days(db, org_id) == 1
+    assert notes(db, org_id) == []
+    assert summed_rows(db, org_id) == [(PAST, 2, True)]
+    assert lines_added(db, org_id) == later
+    tamper(db, org_id, TAMPER)
+    assert lines_added(db, org_id) == later + TAMPER
+
+
+def test_summing_waits_for_a_transaction_that_began_before_it(client, org, db, database_url,
+                                                              monkeypatch):
+    org_id = org.org.org_id
+    send_at(client, org, "bash-tool", at(PAST, 9, 14))
+    monkeypatch.setattr(usage_days, "SETTLE_TRIES", 2)
+    monkeypatch.setattr(usage_days, "SETTLE_PAUSE_S", 0.01)
+    with connect(database_url) as writer:
+        writer.execute("BEGIN")
+        writer.execute("SELECT set_config('mojule.org_id', %s, true)", (str(org_id),))
+        writer.execute("UPDATE session_usage SET lines_added = coalesce(lines_added, 0) + 7"
+                       " WHERE org_id = %s AND NOT per_model", (org_id,))
+        # It could still write to any day: nothing is summed while it runs.
+        assert usage_days.sum_days(db, org_id) == 0
+        assert summed_rows(db, org_id) == []
+        writer.execute("COMMIT")
+
+    assert usage_days.sum_days(db, org_id) > 0
+    assert lines_added(db, org_id) == unsummed_lines_added(db, org_id)
+    tamper(db, org_id, TAMPER)
+    assert lines_added(db, org_id) == unsummed_lines_added(db, org_id) + TAMPER
+
+
+def test_a_change_the_summing_did_not_see_keeps_its_day_noted(client, org, db, database_url):
+    org_id = org.org.org_id
+    send_at(client, org, "bash-tool", at(PAST, 9, 14))
+    usage_days.sum_days(db, org_id)
+    add_lines(db, org_id, session_id_of("bash-tool"), 1)   # noted: summed again below
+    _, next_xact = db.execute(query("usage_days_clock")).fetchone()
+
+    def commit_a_change_meanwhile(built_through, first_day):
+        # After the summing took its snapshot, a change to the day commits.
+        with connect(database_url) as writer:
+            add_lines(writer, org_id, session_id_of("bash-tool"), 7)
+        return [PAST]
+
+    assert usage_days._sum(db, org_id, next_xact, commit_a_change_meanwhile) == [PAST]
+
+    # The summing forgot the change it saw, not the one it did not.
+    assert notes(db, org_id) == [PAST]
+    assert lines_added(db, org_id) == unsummed_lines_added(db, org_id)
+    tamper(db, org_id, TAMPER)
+    assert lines_added(db, org_id) == unsummed_lines_added(db, org_id)
+    assert usage_days.sum_days(db, org_id) == 1
+    assert notes(db, org_id) == []
+    assert lines_added(db, org_id) == unsummed_lines_added(db, org_id)
+
+
+def test_only_past_days_are_noted_and_todays_ingest_notes_nothing(client, org, db):
+    org_id = org.org.org_id
+    send_at(client, org, "bash-tool", at(TODAY, 0, 1))
+    send_at(client, org, "failing-bash", at(PAST, 3, 0))
+    assert notes(db, org_id) == [PAST]
+    send_at(client, org, "bash-tool", at(TODAY, 0, 5), ("logs",))
+    assert notes(db, org_id) == [PAST]
+
+
+def test_a_session_across_midnight_is_not_summed_and_counts_once(client, org, db):
+    org_id = org.org.org_id
+    send_at(client, org, "failing-bash", at(PAST, 23, 58))
+    send_at(client, org, "failing-bash", at(PAST + timedelta(days=1), 0, 23), ("logs",))
+    usage_days.sum_days(db, org_id)
+    assert summed_rows(db, org_id) == []
+    (total,) = report(db, org_id, FROM, TO, [])
+    assert total["sessions"] == 1
+    assert report(db, org_id, FROM, TO, ["day"]) == \
+        report(db, org_id, FROM, TO, ["day"], use_rollup=False)
+
+
+def test_summing_an_org_without_usage_does_nothing(org, db):
+    assert usage_days.sum_days(db, org.org.org_id) == 0
+    assert db.execute("SELECT count(*) FROM usage_days_built WHERE org_id = %s",
+                      (org.org.org_id,)).fetchone()[0] == 0
+
+
+def test_a_second_process_leaves_the_org_to_the_one_summing_it(client, org, db, database_url):
+    org_id = org.org.org_id
+    send_at(client, org, "bash-tool", at(PAST, 9, 14))
+    with connect(database_url) as other:
+        assert other.execute(query("usage_days_try_lock"),
+                             {"lock": usage_days.LOCK, "org_id": org_id}).fetchone()[0]
+        assert usage_days.sum_days(db, org_id) == 0
+    assert usage_days.sum_days(db, org_id) > 0
+
+
+MIDNIGHT = datetime(2026, 3, 1, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(("scope", "groups", "tz", "expected"), [
+    (Scope(MIDNIGHT, MIDNIGHT + timedelta(days=3)), [], "UTC",
+     (date(2026, 3, 1), date(2026, 3, 4))),
+    (Scope(MIDNIGHT + timedelta(minutes=15), MIDNIGHT + timedelta(days=3, hours=5)),
+     ["day", "model"], "UTC", (date(2026, 3, 2), date(2026, 3, 4))),
+    (Scope(MIDNIGHT, MIDNIGHT + timedelta(days=3)), ["week", "user"], "Etc/UTC",
+     (date(2026, 3, 1), date(2026, 3, 4))),
+    # A zone matters only to days and weeks.
+    (Scope(MIDNIGHT, MIDNIGHT + timedelta(days=3)), ["model"], "Europe/Paris",
+     (date(2026, 3, 1), date(2026, 3, 4))),
+    (Scope(MIDNIGHT, MIDNIGHT + timedelta(days=3)), ["day"], "Europe/Paris", (None, None)),
+    (Scope(MIDNIGHT, MIDNIGHT + timedelta(days=3)), ["terminal"], "UTC", (None, None)),
+    (Scope(MIDNIGHT, MIDNIGHT + timedelta(days=3)), ["attr:team"], "UTC", (None, None)),
+    (Scope(MIDNIGHT, MIDNIGHT + timedelta(days=3), user="a@example.com"), [], "UTC",
+     (None, None)),
+    (Scope(MIDNIGHT, MIDNIGHT + timedelta(days=3), session_ids=["s"]), [], "UTC",
+     (None, None)),
+    (Scope(MIDNIGHT + timedelta(hours=1), MIDNIGHT + timedelta(days=1)), [], "UTC",
+     (None, None)),
+])
+def test_reports_read_summed_days_only_where_the_sums_can_answer(scope, groups, tz,
+                                                                 expected):
+    rollup_from, rollup_to = accounting.rollup_span(scope.start, scope.end, groups, tz)
+    assert accounting.summed_days(scope, groups, tz, rollup_from, rollup_to) == expected
+
+
+@pytest.mark.parametrize("command", [["init-db"], ["purge"]])
+def test_init_db_and_every_purge_sum_the_days_that_ended(client, org, db, cli_env,
+                                                         database_url, command):
+    org_id = org.org.org_id
+    send_at(client, org, "bash-tool", at(PAST, 9, 14))
+
+    result = CliRunner().invoke(cli, command,
+                                env={**cli_env, "MOJULE_OWNER_DATABASE_URL": database_url})
+
+    assert result.exit_code == 0, result.output
+    assert summed_rows(db, org_id) == [(PAST, 1, True)]
+    assert db.execute("SELECT built_through FROM usage_days_built WHERE org_id = %s",
+                      (org_id,)).fetchone()[0] == TODAY
+    if command == ["init-db"]:
+        assert f"{org.org.slug}: summed the usage of {(TODAY - PAST).days} day(s)" \
+            in result.stderr
+
+
+def test_summing_a_day_twice_at_once_is_refused_by_its_key(client, org, db):
+    org_id = org.org.org_id
+    send_at(client, org, "bash-tool", at(PAST, 9, 14))
+    usage_days.sum_days(db, org_id)
+    with pytest.raises(psycopg.errors.UniqueViolation), org_transaction(db, org_id):
+        db.execute(query("usage_days_sum"), {"org_id": org_id, "days": [PAST]})
+    assert summed_rows(db, org_id) == [(PAST, 1, True)]
+
+
+@pytest.mark.parametrize("name", SESSIONS)
+def test_each_fixture_session_summed_costs_what_it_cost_before(client, org, db, name):
+    org_id = org.org.org_id
+    send_at(client, org, name, at(PAST, 12, 0), ("logs", "metrics", "traces"))
+    before = report(db, org_id, FROM, TO, ["model"])
+    usage_days.sum_days(db, org_id)
+    assert summed_rows(db, org_id)
+    assert report(db, org_id, FROM, TO, ["model"]) == before
