@@ -117,11 +117,12 @@ def grouping(groups: Sequence[str]) -> tuple[list[str], dict[str, str | None]]:
     return columns, attrs
 
 
-# How analytics_usage.sql reads the session_usage rows of the sessions it reads whole:
-# joined to their sessions in scope, or alone (see ``joins_sessions``).
+# How analytics_usage.sql reads the session_usage rows of the sessions it reads whole (those
+# it does not read from usage_days: unsummed_usage): joined to their sessions in scope, or
+# alone (see ``joins_sessions``).
 SESSIONS_JOIN = {
-    True: "FROM session_usage AS w JOIN scope AS sc ON sc.session_id = w.session_id",
-    False: "FROM session_usage AS w, (SELECT NULL::jsonb AS resource_attributes) AS sc",
+    True: "FROM unsummed_usage AS w JOIN scope AS sc ON sc.session_id = w.session_id",
+    False: "FROM unsummed_usage AS w, (SELECT NULL::jsonb AS resource_attributes) AS sc",
 }
 
 

@@ -122,6 +122,31 @@ cover AS MATERIALIZED (
                                      WHERE org_id = %(org_id)s) AS built_through) AS b) AS u
            ) AS c
 ),
+unsummed_usage AS NOT MATERIALIZED (
+    -- The session_usage rows of the window but those of the sessions read from usage_days:
+    -- the rows that end before or after `cover`, and those of the sessions across midnight
+    -- that end in it (few, through the partial index of migration 0021).
+    SELECT u.*
+      FROM session_usage AS u
+     WHERE u.org_id = %(org_id)s
+       AND u.per_model = %(by_model)s
+       AND u.last_bucket >= %(rollup_from)s
+       AND u.last_bucket < (SELECT first_time FROM cover)
+    UNION ALL
+    SELECT u.*
+      FROM session_usage AS u
+     WHERE u.org_id = %(org_id)s
+       AND u.per_model = %(by_model)s
+       AND u.last_bucket >= greatest(%(rollup_from)s, (SELECT end_time FROM cover))
+    UNION ALL
+    SELECT u.*
+      FROM session_usage AS u
+     WHERE u.org_id = %(org_id)s
+       AND u.per_model = %(by_model)s
+       AND u.last_bucket >= greatest(%(rollup_from)s, (SELECT first_time FROM cover))
+       AND u.last_bucket < (SELECT end_time FROM cover)
+       AND (u.first_bucket AT TIME ZONE 'UTC')::date <> (u.last_bucket AT TIME ZONE 'UTC')::date
+),
 span_rows AS (
     -- The session_usage rows of the sessions with counted rows in the whole quarter hours
     -- (totals, or per raw model when grouped by model), each with whether its session is
@@ -129,7 +154,7 @@ span_rows AS (
     -- terminal and app version (migration 0013), and a session read whole lies inside the
     -- window: only a scope that filters sessions, or a grouping by a resource attribute,
     -- needs the sessions rows themselves. mojule/accounting.py (SESSIONS_JOIN) puts in
-    -- the FROM clause below: session_usage joined to scope, or session_usage alone with
+    -- the FROM clause below: unsummed_usage joined to scope, or unsummed_usage alone with
     -- a row of NULLs as `sc`. These rows are kept for the statements below (the many of a
     -- large org, in memory), so a key is filled in only when the report groups by it.
     SELECT w.session_id,
@@ -173,11 +198,6 @@ span_rows AS (
        AND w.last_bucket >= %(rollup_from)s
        AND w.first_bucket < %(rollup_to)s
        AND (%(session_ids)s::text[] IS NULL OR w.session_id = ANY (%(session_ids)s::text[]))
-       -- Not the sessions read from usage_days.
-       AND (w.last_bucket < (SELECT first_time FROM cover)
-            OR w.last_bucket >= (SELECT end_time FROM cover)
-            OR (w.first_bucket AT TIME ZONE 'UTC')::date
-               <> (w.last_bucket AT TIME ZONE 'UTC')::date)
     UNION ALL
     -- The sessions of the days in `cover`, summed ahead, in the same columns: read whole,
     -- their keys those a report that reads usage_days may group by.

@@ -71,6 +71,13 @@ ALTER TABLE usage_days ENABLE ROW LEVEL SECURITY;
 CREATE POLICY org_isolation ON usage_days USING (org_id = mojule_current_org());
 ALTER TABLE usage_days FORCE ROW LEVEL SECURITY;
 
+-- Reports read session_usage for the rest of their window: the rows outside the days
+-- summed through session_usage_window, and the few of sessions across midnight inside
+-- them through this index (sql/analytics_usage.sql, unsummed_usage). Built here from the
+-- rows stored: a few seconds for a million sessions, while ingest waits.
+CREATE INDEX session_usage_across_days ON session_usage (org_id, per_model, last_bucket)
+    WHERE (first_bucket AT TIME ZONE 'UTC')::date <> (last_bucket AT TIME ZONE 'UTC')::date;
+
 -- How far each org's days are summed: every day before built_through that has no note.
 CREATE TABLE usage_days_built (
     org_id         bigint NOT NULL REFERENCES orgs (org_id) ON DELETE CASCADE,
