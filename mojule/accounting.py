@@ -117,13 +117,15 @@ def grouping(groups: Sequence[str]) -> tuple[list[str], dict[str, str | None]]:
     return columns, attrs
 
 
-# How analytics_usage.sql reads the session_usage rows of the sessions it reads whole (those
-# it does not read from usage_days: unsummed_usage): joined to their sessions in scope, or
-# alone (see ``joins_sessions``).
+# How analytics_usage.sql reads the session_usage rows of the sessions it reads whole:
+# joined to their sessions in scope, or alone (see ``joins_sessions``); all of them, or,
+# for a report that reads days from usage_days (``summed_days``), only the others
+# (unsummed_usage, whose union would read a whole org's rows for a list of sessions).
 SESSIONS_JOIN = {
-    True: "FROM unsummed_usage AS w JOIN scope AS sc ON sc.session_id = w.session_id",
-    False: "FROM unsummed_usage AS w, (SELECT NULL::jsonb AS resource_attributes) AS sc",
+    True: "FROM {usage} AS w JOIN scope AS sc ON sc.session_id = w.session_id",
+    False: "FROM {usage} AS w, (SELECT NULL::jsonb AS resource_attributes) AS sc",
 }
+USAGE_ROWS = {True: "unsummed_usage", False: "session_usage"}
 
 
 # How analytics_usage.sql counts a group's active users: its distinct seats, counted in
@@ -143,14 +145,17 @@ ACTIVE_USERS = {
 WHOLE_SESSIONS = (frozenset({"key_day", "key_user"}), frozenset({"key_session"}))
 
 
-def statement(columns: Sequence[str], join_sessions: bool = True) -> sql.Composed:
+def statement(columns: Sequence[str], join_sessions: bool = True,
+              reads_days: bool = False) -> sql.Composed:
     """Return the core statement grouped, and ordered, by the key ``columns``; its whole
-    sessions joined to their sessions rows when ``join_sessions`` (``joins_sessions``)."""
+    sessions joined to their sessions rows when ``join_sessions`` (``joins_sessions``),
+    and read from usage_days where it can when ``reads_days`` (``summed_days``)."""
     names = [sql.Identifier(column) for column in columns]
     order = sql.SQL(", ").join(names)
     return sql.SQL(query("analytics_usage")).format(
         sessions=sql.SQL(query("analytics_sessions")),
-        sessions_join=sql.SQL(SESSIONS_JOIN[join_sessions]),
+        sessions_join=sql.SQL(SESSIONS_JOIN[join_sessions]).format(
+            usage=sql.Identifier(USAGE_ROWS[reads_days])),
         active_users=sql.SQL(ACTIVE_USERS[KEY_COLUMNS["user"] in columns]),
         whole=sql.Identifier(_whole(columns)),
         key_columns=sql.SQL("").join(sql.SQL("{}, ").format(name) for name in names),
@@ -211,8 +216,9 @@ def report_statement(org_id: int, scope: Scope, groups: Sequence[str], tz: str =
     """Return the statement behind ``report`` and its parameters: its rows are one per
     group, the key columns (KEY_COLUMNS, ATTR_COLUMNS) then what ``measures`` reads."""
     columns, _ = grouping(groups)
-    return (statement(columns, joins_sessions(scope, groups)),
-            report_params(org_id, scope, groups, tz, use_rollup))
+    params = report_params(org_id, scope, groups, tz, use_rollup)
+    return (statement(columns, joins_sessions(scope, groups), params["days_from"] is not None),
+            params)
 
 
 def _key(value: Any) -> Any:
