@@ -137,8 +137,9 @@ def ensure(plan: Plan = Plan(), jobs: int = 2) -> Dataset:
             conn.execute("UPDATE bench_usage_plan SET completed_at = now()")
         # What the daily `mojule purge` keeps up: the days that have ended, summed ahead
         # for reports (migration 0021). Only the days new since the last run take time.
+        clock = usage_days.settle(conn)
         for org in orgs.list_orgs(conn):
-            usage_days.sum_days(conn, org.org_id)
+            usage_days.sum_days(conn, org.org_id, clock)
         counts = dict(zip(("sessions", "events", "points", "seconds"), conn.execute(
             "SELECT sum(sessions), sum(events), sum(points), sum(seconds) "
             "FROM bench_usage_days").fetchone()))

@@ -60,6 +60,12 @@ def purge_expired_content(conn: psycopg.Connection, now: datetime, dry_run: bool
         raise PurgeRunning()
     try:
         results = []
+        clock, unsettled = None, None
+        if not dry_run:
+            try:
+                clock = usage_days.settle(conn)
+            except usage_days.NotSettled as exc:
+                unsettled = f"usage days left for the next purge: {exc}"
         for org_id, slug, retention_days in conn.execute(query("org_retention_all")).fetchall():
             cutoff = now - timedelta(days=retention_days)
             warning = None
@@ -96,11 +102,13 @@ def purge_expired_content(conn: psycopg.Connection, now: datetime, dry_run: bool
                     warning = "; ".join(filter(None, (
                         warning, f"usage recount left for the next purge: {exc}")))
                 # The days that ended, and those that changed, summed for reports.
+                days_warning = unsettled
                 try:
-                    usage_days.sum_days(conn, org_id)
+                    if clock is not None:
+                        usage_days.sum_days(conn, org_id, clock)
                 except psycopg.Error as exc:
-                    warning = "; ".join(filter(None, (
-                        warning, f"usage days left for the next purge: {exc}")))
+                    days_warning = f"usage days left for the next purge: {exc}"
+                warning = "; ".join(filter(None, (warning, days_warning)))
             result = OrgPurge(org_id, slug, retention_days, cutoff, removed, reconciled,
                               shredded, warning)
             results.append(result)

@@ -8,6 +8,8 @@ sums below proves which days a report read from usage_days: only those move.
 from __future__ import annotations
 
 import json
+import threading
+import time as clock
 from datetime import UTC, date, datetime, time, timedelta
 from unittest import mock
 
@@ -15,7 +17,7 @@ import psycopg
 import pytest
 from click.testing import CliRunner
 
-from mojule import accounting, usage_days
+from mojule import accounting, retention, schema, usage_days
 from mojule.accounting import Scope
 from mojule.cli import cli
 from mojule.db import connect, org_transaction, query
@@ -52,6 +54,11 @@ def send_days(client, org) -> None:
     send_at(client, org, "failing-bash", at(PAST + timedelta(days=1), 23, 58))
     send_at(client, org, "failing-bash", at(PAST + timedelta(days=2), 0, 23), ("logs",))
     send_at(client, org, "failing-bash", at(TODAY, 0, 1), ("metrics",))
+
+
+def sum_days(conn, org_id: int) -> int:
+    """Sum the org's days as `mojule purge` does."""
+    return usage_days.sum_days(conn, org_id, usage_days.settle(conn))
 
 
 def summed_rows(db, org_id: int) -> list[tuple]:
@@ -98,8 +105,8 @@ def test_reports_read_the_summed_days_and_equal_reports_of_the_raw_rows(client, 
     send_days(client, org)
 
     # Every day up to yesterday: the days of PAST and the two after it, then none.
-    assert usage_days.sum_days(db, org_id) == (TODAY - PAST).days
-    assert usage_days.sum_days(db, org_id) == 0
+    assert sum_days(db, org_id) == (TODAY - PAST).days
+    assert sum_days(db, org_id) == 0
     # Only PAST's sessions began and ended in one day; each counts once in its group.
     assert summed_rows(db, org_id) == [(PAST, 2, True)]
 
@@ -134,7 +141,7 @@ def test_a_change_to_a_summed_day_counts_at_once_and_the_day_is_summed_again(cli
                                                                                 db):
     org_id = org.org.org_id
     send_at(client, org, "bash-tool", at(PAST, 9, 14))
-    usage_days.sum_days(db, org_id)
+    sum_days(db, org_id)
     raw = lines_added(db, org_id)
 
     # Another session of that day arrives late: the day is noted and read from the raw rows.
@@ -149,7 +156,7 @@ def test_a_change_to_a_summed_day_counts_at_once_and_the_day_is_summed_again(cli
             report(db, org_id, FROM, TO, groups, use_rollup=False), groups
 
     # Summed again (the tampering undone with it), and read from the sums again.
-    assert usage_days.sum_days(db, org_id) == 1
+    assert sum_days(db, org_id) == 1
     assert notes(db, org_id) == []
     assert summed_rows(db, org_id) == [(PAST, 2, True)]
     assert lines_added(db, org_id) == later
@@ -157,34 +164,88 @@ def test_a_change_to_a_summed_day_counts_at_once_and_the_day_is_summed_again(cli
     assert lines_added(db, org_id) == later + TAMPER
 
 
+def open_write(url: str, org_id: int, lines: int) -> psycopg.Connection:
+    """A connection with a transaction open that added ``lines`` to the org's sessions."""
+    writer = connect(url)
+    writer.execute("BEGIN")
+    writer.execute("SELECT set_config('mojule.org_id', %s, true)", (str(org_id),))
+    writer.execute("UPDATE session_usage SET lines_added = coalesce(lines_added, 0) + %s"
+                   " WHERE org_id = %s AND NOT per_model", (lines, org_id))
+    return writer
+
+
 def test_summing_waits_for_a_transaction_that_began_before_it(client, org, db, database_url,
                                                               monkeypatch):
     org_id = org.org.org_id
     send_at(client, org, "bash-tool", at(PAST, 9, 14))
-    monkeypatch.setattr(usage_days, "SETTLE_TRIES", 2)
-    monkeypatch.setattr(usage_days, "SETTLE_PAUSE_S", 0.01)
-    with connect(database_url) as writer:
-        writer.execute("BEGIN")
-        writer.execute("SELECT set_config('mojule.org_id', %s, true)", (str(org_id),))
-        writer.execute("UPDATE session_usage SET lines_added = coalesce(lines_added, 0) + 7"
-                       " WHERE org_id = %s AND NOT per_model", (org_id,))
-        # It could still write to any day: nothing is summed while it runs.
-        assert usage_days.sum_days(db, org_id) == 0
-        assert summed_rows(db, org_id) == []
+    monkeypatch.setattr(usage_days, "SETTLE_S", 0.3)
+    with open_write(database_url, org_id, 7) as writer:
+        # It could have written to a day before today without noting it: nothing is
+        # summed while it runs, and the summing says why.
+        with pytest.raises(usage_days.NotSettled, match="still running after 0.3 s"):
+            usage_days.settle(db)
         writer.execute("COMMIT")
 
-    assert usage_days.sum_days(db, org_id) > 0
+    assert sum_days(db, org_id) > 0
     assert lines_added(db, org_id) == unsummed_lines_added(db, org_id)
     tamper(db, org_id, TAMPER)
     assert lines_added(db, org_id) == unsummed_lines_added(db, org_id) + TAMPER
 
 
+def test_summing_goes_on_once_the_transactions_it_waits_for_end(client, org, db,
+                                                                 database_url):
+    send_at(client, org, "bash-tool", at(PAST, 9, 14))
+    writer = open_write(database_url, org.org.org_id, 7)
+    threading.Timer(0.5, lambda: (writer.execute("COMMIT"), writer.close())).start()
+    started = clock.monotonic()
+    usage_days.settle(db)
+    assert writer.closed and clock.monotonic() - started >= 0.5
+
+
+def test_a_transaction_of_another_database_does_not_hold_the_summing(org, db, server_url,
+                                                                      monkeypatch):
+    monkeypatch.setattr(usage_days, "SETTLE_S", 0.3)
+    with connect(server_url) as other:
+        other.execute("BEGIN")
+        other.execute("SELECT pg_current_xact_id()")
+        assert other.execute("SELECT current_database()").fetchone()[0] != \
+            db.execute("SELECT current_database()").fetchone()[0]
+        usage_days.settle(db)   # does not raise NotSettled
+        other.execute("ROLLBACK")
+
+
+def test_a_purge_that_cannot_sum_says_so_and_goes_on(client, org, db, database_url,
+                                                     monkeypatch):
+    org_id = org.org.org_id
+    send_at(client, org, "bash-tool", at(PAST, 9, 14))
+    monkeypatch.setattr(usage_days, "SETTLE_S", 0.2)
+    with open_write(database_url, org_id, 7) as writer:
+        results = retention.purge_expired_content(db, datetime.now(UTC))
+        writer.execute("ROLLBACK")
+    (result,) = [result for result in results if result.org_id == org_id]
+    assert "usage days left for the next purge: transactions begun before it are still " \
+           "running" in result.warning
+    assert summed_rows(db, org_id) == []
+    retention.purge_expired_content(db, datetime.now(UTC))
+    assert summed_rows(db, org_id) == [(PAST, 1, True)]
+
+
+def test_ingest_notes_a_change_without_the_app_roles_own_grant(client, org, db):
+    # Between an upgrade's migration and the grant that follows it, the previous release
+    # still ingests: the note is written with the function owner's rights.
+    db.execute(f"REVOKE INSERT ON usage_day_changes FROM {schema.APP_ROLE}")
+    try:
+        send_at(client, org, "bash-tool", at(PAST, 9, 14))
+    finally:
+        db.execute(f"GRANT INSERT ON usage_day_changes TO {schema.APP_ROLE}")
+    assert notes(db, org.org.org_id) == [PAST]
+
+
 def test_a_change_the_summing_did_not_see_keeps_its_day_noted(client, org, db, database_url):
     org_id = org.org.org_id
     send_at(client, org, "bash-tool", at(PAST, 9, 14))
-    usage_days.sum_days(db, org_id)
+    sum_days(db, org_id)
     add_lines(db, org_id, session_id_of("bash-tool"), 1)   # noted: summed again below
-    _, next_xact = db.execute(query("usage_days_clock")).fetchone()
 
     def commit_a_change_meanwhile(built_through, first_day):
         # After the summing took its snapshot, a change to the day commits.
@@ -192,14 +253,14 @@ def test_a_change_the_summing_did_not_see_keeps_its_day_noted(client, org, db, d
             add_lines(writer, org_id, session_id_of("bash-tool"), 7)
         return [PAST]
 
-    assert usage_days._sum(db, org_id, next_xact, commit_a_change_meanwhile) == [PAST]
+    assert usage_days._sum(db, org_id, commit_a_change_meanwhile) == [PAST]
 
     # The summing forgot the change it saw, not the one it did not.
     assert notes(db, org_id) == [PAST]
     assert lines_added(db, org_id) == unsummed_lines_added(db, org_id)
     tamper(db, org_id, TAMPER)
     assert lines_added(db, org_id) == unsummed_lines_added(db, org_id)
-    assert usage_days.sum_days(db, org_id) == 1
+    assert sum_days(db, org_id) == 1
     assert notes(db, org_id) == []
     assert lines_added(db, org_id) == unsummed_lines_added(db, org_id)
 
@@ -217,7 +278,7 @@ def test_a_session_across_midnight_is_not_summed_and_counts_once(client, org, db
     org_id = org.org.org_id
     send_at(client, org, "failing-bash", at(PAST, 23, 58))
     send_at(client, org, "failing-bash", at(PAST + timedelta(days=1), 0, 23), ("logs",))
-    usage_days.sum_days(db, org_id)
+    sum_days(db, org_id)
     assert summed_rows(db, org_id) == []
     (total,) = report(db, org_id, FROM, TO, [])
     assert total["sessions"] == 1
@@ -226,7 +287,7 @@ def test_a_session_across_midnight_is_not_summed_and_counts_once(client, org, db
 
 
 def test_summing_an_org_without_usage_does_nothing(org, db):
-    assert usage_days.sum_days(db, org.org.org_id) == 0
+    assert sum_days(db, org.org.org_id) == 0
     assert db.execute("SELECT count(*) FROM usage_days_built WHERE org_id = %s",
                       (org.org.org_id,)).fetchone()[0] == 0
 
@@ -237,8 +298,8 @@ def test_a_second_process_leaves_the_org_to_the_one_summing_it(client, org, db, 
     with connect(database_url) as other:
         assert other.execute(query("usage_days_try_lock"),
                              {"lock": usage_days.LOCK, "org_id": org_id}).fetchone()[0]
-        assert usage_days.sum_days(db, org_id) == 0
-    assert usage_days.sum_days(db, org_id) > 0
+        assert sum_days(db, org_id) == 0
+    assert sum_days(db, org_id) > 0
 
 
 MIDNIGHT = datetime(2026, 3, 1, tzinfo=UTC)
@@ -291,7 +352,7 @@ def test_init_db_and_every_purge_sum_the_days_that_ended(client, org, db, cli_en
 def test_summing_a_day_twice_at_once_is_refused_by_its_key(client, org, db):
     org_id = org.org.org_id
     send_at(client, org, "bash-tool", at(PAST, 9, 14))
-    usage_days.sum_days(db, org_id)
+    sum_days(db, org_id)
     with pytest.raises(psycopg.errors.UniqueViolation), org_transaction(db, org_id):
         db.execute(query("usage_days_sum"), {"org_id": org_id, "days": [PAST]})
     assert summed_rows(db, org_id) == [(PAST, 1, True)]
@@ -302,7 +363,7 @@ def test_each_fixture_session_summed_costs_what_it_cost_before(client, org, db, 
     org_id = org.org.org_id
     send_at(client, org, name, at(PAST, 12, 0), ("logs", "metrics", "traces"))
     before = report(db, org_id, FROM, TO, ["model"])
-    usage_days.sum_days(db, org_id)
+    sum_days(db, org_id)
     assert summed_rows(db, org_id)
     assert report(db, org_id, FROM, TO, ["model"]) == before
 
@@ -321,7 +382,7 @@ def test_a_window_with_a_gauge_reads_no_summed_day(client, org, db):
     # one, the summed days, which may hold its session, are not read.
     org_id = org.org.org_id
     send_at(client, org, "bash-tool", at(PAST, 9, 14))
-    usage_days.sum_days(db, org_id)
+    sum_days(db, org_id)
     gauges = as_gauges(body("write-tool-resource-attrs", "metrics"))
     send(client, org, "metrics", shifted(gauges, at(TODAY, 0, 2)
                                          - first_time_ns("write-tool-resource-attrs")))

@@ -40,10 +40,7 @@ def init_db(ctx: CliContext, app_role: str, reset_app_password: bool) -> None:
             if recounted:
                 click.echo(f"{org.slug}: recounted the usage of {recounted} session(s)",
                            err=True)
-            # Past days summed ahead for reports (migration 0021); the daily purge goes on.
-            summed = usage_days.sum_days(conn, org.org_id)
-            if summed:
-                click.echo(f"{org.slug}: summed the usage of {summed} day(s)", err=True)
+        _sum_usage_days(conn)
         if password:
             app_url = psycopg.conninfo.make_conninfo(url, user=app_role, password=password)
             click.echo(f"The server must connect as {app_role} (not superuser, not owner, "
@@ -52,3 +49,17 @@ def init_db(ctx: CliContext, app_role: str, reset_app_password: bool) -> None:
         else:
             click.echo(f"app role {app_role} is ready (password unchanged; "
                        "--reset-app-password sets a new one)", err=True)
+
+
+def _sum_usage_days(conn: psycopg.Connection) -> None:
+    """Sum every org's past days for reports (migration 0021); the daily purge goes on."""
+    try:
+        clock = usage_days.settle(conn)
+    except usage_days.NotSettled as exc:
+        click.echo(f"usage days not summed: {exc}; the next `mojule purge` sums them "
+                   "(reports are exact meanwhile)", err=True)
+        return
+    for org in orgs.list_orgs(conn):
+        summed = usage_days.sum_days(conn, org.org_id, clock)
+        if summed:
+            click.echo(f"{org.slug}: summed the usage of {summed} day(s)", err=True)

@@ -26,11 +26,10 @@
 -- whose transactions its snapshot sees (pg_visible_in_snapshot), never one still in flight.
 --
 -- A write to today's sessions notes nothing (today is not summed), so the summing must not
--- miss one still in flight when the day ends: it sums only the days that ended before it
--- took a transaction id of its own, and only on a snapshot that sees every transaction up
--- to that id ended (mojule/usage_days.py). A write notes by the clock when it is made, and
--- its transaction has its id from its first write on, so a write to a day that had not
--- ended yet is by a transaction that snapshot sees.
+-- miss one still in flight when the day ends: before it sums the days before today, it
+-- waits until every transaction this database was running when it began has ended
+-- (mojule/usage_days.py, settle), and its snapshot then sees them all. A write notes by
+-- the clock when it is made, so one that noted nothing was made before the summing began.
 CREATE TABLE usage_days (
     org_id                bigint  NOT NULL,
     day                   date    NOT NULL,  -- UTC day the sessions began and ended in
@@ -101,9 +100,12 @@ ALTER TABLE usage_day_changes FORCE ROW LEVEL SECURITY;
 
 -- Notes the past days of the single-day sessions whose session_usage rows the statement
 -- changed: `changed` (inserted, deleted or updated rows) and, for an update, `previous`.
+-- With its owner's rights: ingest must not fail for want of a grant on usage_day_changes
+-- (a release still running between this migration and init-db's grant writes too);
+-- row-level security still keeps each note to the org of the transaction.
 CREATE FUNCTION mojule_usage_days_note_changes()
 RETURNS trigger
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
 BEGIN
     IF TG_OP = 'UPDATE' THEN
         INSERT INTO usage_day_changes (org_id, day, xact)
