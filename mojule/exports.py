@@ -13,6 +13,7 @@ from typing import Any, AnyStr
 
 import orjson
 import psycopg
+import psycopg.types.json
 from psycopg import sql
 from psycopg.rows import dict_row
 
@@ -269,5 +270,9 @@ def _stream_events(conn: psycopg.Connection, org_id: int, params: dict) -> Itera
     with org_transaction(conn, org_id), \
             conn.cursor(name="mojule_export_events", row_factory=dict_row) as cur:
         cur.itersize = EVENTS_FETCH
+        # The standard library's decoder took 40% of the export's time. The attributes
+        # are what ingest wrote from OTLP values (texts, booleans, 64-bit integers, finite
+        # doubles, lists and maps of them), which orjson decodes to the same values.
+        psycopg.types.json.set_json_loads(orjson.loads, cur)
         cur.execute(query("export_events"), params)
         yield from cur

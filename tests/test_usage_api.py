@@ -611,3 +611,37 @@ def test_the_api_reference_names_every_read_route_and_no_other(app):
 
     assert served - documented == set()
     assert documented - served == set()
+
+
+def test_the_events_export_decodes_attributes_to_the_values_stored(client, org, db):
+    # The export decodes attributes with orjson (mojule/exports.py): the extremes OTLP
+    # values reach come out as the standard library reads the stored JSON.
+    logs = json.loads(fixture_bytes("bash-tool", "logs"))
+    record = logs["resourceLogs"][0]["scopeLogs"][0]["logRecords"][0]
+    record["attributes"] += [
+        {"key": "int.max", "value": {"intValue": "9223372036854775807"}},
+        {"key": "int.min", "value": {"intValue": "-9223372036854775808"}},
+        {"key": "double.max", "value": {"doubleValue": 1.7976931348623157e308}},
+        {"key": "double.min", "value": {"doubleValue": 5e-324}},
+        {"key": "nested", "value": {"kvlistValue": {"values": [{"key": "list", "value": {
+            "arrayValue": {"values": [{"intValue": "1"}, {"doubleValue": 0.1},
+                                      {"stringValue": "é\u2028😀"}, {"boolValue": False}]}}}]}}},
+    ]
+    response = client.post("/v1/logs", json=logs, headers=org.headers)
+    assert response.status_code == 202, response.get_json()
+
+    as_decimals = {"parse_float": Decimal, "parse_int": Decimal}
+    lines = exports.ndjson_lines(exports.event_rows(
+        db, org.org.org_id, datetime(2020, 1, 1, tzinfo=UTC), datetime(2999, 1, 1, tzinfo=UTC),
+        None))
+    exported = [json.loads(line, **as_decimals)["attributes"] for line in lines]
+    stored = [json.loads(text, **as_decimals) for (text,) in db.execute(
+        "SELECT attributes::text FROM log_events WHERE org_id = %s ORDER BY time, record_id",
+        (org.org.org_id,))]
+    # The same numbers (PostgreSQL writes the largest double as an integer, the export as
+    # a double), every text and structure the same.
+    assert exported == stored
+    (extremes,) = [attributes for attributes in exported if "int.max" in attributes]
+    assert (extremes["int.max"], extremes["int.min"]) == (2**63 - 1, -2**63)
+    assert extremes["double.max"] == Decimal("1.7976931348623157e308")
+    assert extremes["nested"] == {"list": [1, Decimal("0.1"), "é\u2028😀", False]}
