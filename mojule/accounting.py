@@ -119,8 +119,9 @@ def grouping(groups: Sequence[str]) -> tuple[list[str], dict[str, str | None]]:
 
 # How analytics_usage.sql reads the session_usage rows of the sessions it reads whole:
 # joined to their sessions in scope, or alone (see ``joins_sessions``); all of them, or,
-# for a report that reads days from usage_days (``summed_days``), only the others
-# (unsummed_usage, whose union would read a whole org's rows for a list of sessions).
+# for a report given days to read from usage_days (``summed_days``, ``report_statement``),
+# only the others (unsummed_usage; read for a list of sessions, its union would read a
+# whole org's rows). Only the latter has a non-empty `cover`.
 SESSIONS_JOIN = {
     True: "FROM {usage} AS w JOIN scope AS sc ON sc.session_id = w.session_id",
     False: "FROM {usage} AS w, (SELECT NULL::jsonb AS resource_attributes) AS sc",
@@ -286,29 +287,27 @@ def rollup_span(start: datetime, end: datetime, groups: Sequence[str],
     return (first, last) if usable and first < last else (start, start)
 
 
-@functools.cache
 def quarter_hour_zone(tz: str) -> bool:
     """True when ``tz`` is a whole number of quarter hours from UTC every day of ZONE_YEARS
     (every zone in use today is)."""
-    zone = ZoneInfo(tz)
-    day, last = (datetime(year, 1, 1, tzinfo=UTC) for year in ZONE_YEARS)
-    while day < last:
-        if zone.utcoffset(day) % BUCKET:
-            return False
-        day += timedelta(days=1)
-    return True
+    return not any(offset % BUCKET for offset in _zone_offsets(tz))
+
+
+def utc_zone(tz: str) -> bool:
+    """True when ``tz`` is UTC every day of ZONE_YEARS."""
+    return _zone_offsets(tz) == {timedelta(0)}
 
 
 @functools.cache
-def utc_zone(tz: str) -> bool:
-    """True when ``tz`` is UTC every day of ZONE_YEARS."""
+def _zone_offsets(tz: str) -> frozenset[timedelta]:
+    """The offsets from UTC ``tz`` has on the days of ZONE_YEARS (at 00:00 UTC)."""
     zone = ZoneInfo(tz)
     day, last = (datetime(year, 1, 1, tzinfo=UTC) for year in ZONE_YEARS)
+    offsets = set()
     while day < last:
-        if zone.utcoffset(day):
-            return False
+        offsets.add(zone.utcoffset(day))
         day += DAY
-    return True
+    return frozenset(offsets)
 
 
 def _bucket_floor(moment: datetime) -> datetime:

@@ -38,7 +38,7 @@ class OrgPurge:
     removed: int
     reconciled: int = 0    # unattributed sessions that now take cost from events
     shredded: list[int] = field(default_factory=list)   # data keys destroyed (dek ids)
-    warning: str | None = None                          # why no key could be destroyed
+    warning: str | None = None                          # what was left, and why
 
 
 class PurgeRunning(Exception):
@@ -68,7 +68,7 @@ def purge_expired_content(conn: psycopg.Connection, now: datetime, dry_run: bool
                 unsettled = f"usage days left for the next purge: {exc}"
         for org_id, slug, retention_days in conn.execute(query("org_retention_all")).fetchall():
             cutoff = now - timedelta(days=retention_days)
-            warning = None
+            warnings = []
             if dry_run:
                 with org_transaction(conn, org_id):
                     removed = conn.execute(query("content_expired_count"),
@@ -85,7 +85,7 @@ def purge_expired_content(conn: psycopg.Connection, now: datetime, dry_run: bool
                     except CryptoError as exc:
                         # Content is still removed; only the keys wait for a master key
                         # that opens them (data_key_shred.sql keeps them meanwhile).
-                        warning = f"data keys kept: {exc}"
+                        warnings.append(f"data keys kept: {exc}")
                     shredded = sorted(dek_id for (dek_id,) in conn.execute(
                         query("data_key_shred"), {"org_id": org_id, "cutoff": cutoff}))
                     if removed or shredded:
@@ -99,18 +99,17 @@ def purge_expired_content(conn: psycopg.Connection, now: datetime, dry_run: bool
                 try:
                     rollup.recount_pending(conn, org_id)
                 except psycopg.Error as exc:
-                    warning = "; ".join(filter(None, (
-                        warning, f"usage recount left for the next purge: {exc}")))
+                    warnings.append(f"usage recount left for the next purge: {exc}")
                 # The days that ended, and those that changed, summed for reports.
-                days_warning = unsettled
                 try:
                     if clock is not None:
                         usage_days.sum_days(conn, org_id, clock)
+                    else:
+                        warnings.append(unsettled)
                 except psycopg.Error as exc:
-                    days_warning = f"usage days left for the next purge: {exc}"
-                warning = "; ".join(filter(None, (warning, days_warning)))
+                    warnings.append(f"usage days left for the next purge: {exc}")
             result = OrgPurge(org_id, slug, retention_days, cutoff, removed, reconciled,
-                              shredded, warning)
+                              shredded, "; ".join(warnings) or None)
             results.append(result)
             if progress:
                 progress(result)

@@ -73,9 +73,8 @@ def sum_days(conn: psycopg.Connection, org_id: int, clock: Clock) -> int:
     try:
         # The changed days listed once: a change still in flight keeps its day listed.
         with org_transaction(conn, org_id):
-            built_through = _state(conn, org_id)[0]
-            noted = [day for (day,) in conn.execute(
-                query("usage_days_noted"), {"org_id": org_id, "built_through": built_through})]
+            noted = [day for (day,) in conn.execute(query("usage_days_noted"),
+                                                    {"org_id": org_id})]
         for first in range(0, len(noted), DAYS_PER_TRANSACTION):
             chunk = noted[first:first + DAYS_PER_TRANSACTION]
             _sum(conn, org_id, lambda *_, chunk=chunk: chunk)
@@ -102,7 +101,8 @@ def _sum(conn: psycopg.Connection, org_id: int,
     with conn.transaction():
         conn.execute(query("transaction_repeatable_read"))
         with org_transaction(conn, org_id):
-            built_through, first_day = _state(conn, org_id)
+            built_through, first_day = conn.execute(query("usage_days_state"),
+                                                    {"org_id": org_id}).fetchone()
             days = pick(built_through, first_day)
             if days:
                 params = {"org_id": org_id, "days": days}
@@ -114,7 +114,3 @@ def _sum(conn: psycopg.Connection, org_id: int,
                         "org_id": org_id, "built_through": days[-1] + timedelta(days=1)})
             return days
 
-
-def _state(conn: psycopg.Connection, org_id: int) -> tuple[date | None, date | None]:
-    """(built_through, first_day): see sql/usage_days_state.sql."""
-    return conn.execute(query("usage_days_state"), {"org_id": org_id}).fetchone()

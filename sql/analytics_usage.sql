@@ -155,7 +155,8 @@ span_rows AS (
     -- window: only a scope that filters sessions, or a grouping by a resource attribute,
     -- needs the sessions rows themselves. mojule/accounting.py (SESSIONS_JOIN) puts in
     -- the FROM clause below session_usage, or unsummed_usage for a report that reads days
-    -- from usage_days, joined to scope or alone with a row of NULLs as `sc`. These rows are kept for the statements below (the many of a
+    -- from usage_days (given days_from, and so alone with a `cover`; unsummed_usage keeps
+    -- out the rows usage_days holds), joined to scope or alone with a row of NULLs as `sc`. These rows are kept for the statements below (the many of a
     -- large org, in memory), so a key is filled in only when the report groups by it.
     SELECT w.session_id,
            w.first_bucket >= %(rollup_from)s
@@ -198,11 +199,6 @@ span_rows AS (
        AND w.last_bucket >= %(rollup_from)s
        AND w.first_bucket < %(rollup_to)s
        AND (%(session_ids)s::text[] IS NULL OR w.session_id = ANY (%(session_ids)s::text[]))
-       -- Not the sessions read from usage_days (what unsummed_usage keeps out already).
-       AND (w.last_bucket < (SELECT first_time FROM cover)
-            OR w.last_bucket >= (SELECT end_time FROM cover)
-            OR (w.first_bucket AT TIME ZONE 'UTC')::date
-               <> (w.last_bucket AT TIME ZONE 'UTC')::date)
     UNION ALL
     -- The sessions of the days in `cover`, summed ahead, in the same columns: read whole,
     -- their keys those a report that reads usage_days may group by.
