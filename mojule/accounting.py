@@ -57,7 +57,8 @@ BUCKET_ORIGIN = datetime(2000, 1, 1, tzinfo=UTC)
 # What the rollup cannot group by: it keeps no tool or language.
 RAW_ONLY_GROUPS = frozenset({"tool", "language"})
 DAY_GROUPS = frozenset({"day", "week"})
-# What usage_days (migration 0021) cannot group by: it keeps seats and models only.
+# What usage_days (migration 0021) cannot group by: it keeps seats and models only, and
+# usage_days_attributes (migration 0022) resource attributes too.
 UNSUMMED_GROUPS = frozenset({"terminal", "app_version", "session", "tool", "language"})
 DAY = timedelta(days=1)
 # The years whose time zone offsets matter: ingest refuses records before 2015.
@@ -117,16 +118,22 @@ def grouping(groups: Sequence[str]) -> tuple[list[str], dict[str, str | None]]:
     return columns, attrs
 
 
-# How analytics_usage.sql reads the session_usage rows of the sessions it reads whole:
-# joined to their sessions in scope, or alone (see ``joins_sessions``); all of them, or,
+# How analytics_usage.sql reads the session_usage rows of the sessions it reads whole,
+# by (``joins_sessions``, reads days from usage_days): all of them (session_usage), or,
 # for a report given days to read from usage_days (``summed_days``, ``report_statement``),
 # only the others (unsummed_usage; read for a list of sessions, its union would read a
-# whole org's rows). Only the latter has a non-empty `cover`.
+# whole org's rows; only such a report has a non-empty `cover`); joined to their sessions
+# in scope, or alone. Joined, all of a large org's rows meet its sessions in a hash join,
+# while the few rows outside the summed days each find theirs through its key: the
+# planner cannot know how few they are, and hashed a month's sessions for them.
 SESSIONS_JOIN = {
-    True: "FROM {usage} AS w JOIN scope AS sc ON sc.session_id = w.session_id",
-    False: "FROM {usage} AS w, (SELECT NULL::jsonb AS resource_attributes) AS sc",
+    (True, False): "FROM session_usage AS w JOIN scope AS sc ON sc.session_id = w.session_id",
+    (True, True): "FROM unsummed_usage AS w CROSS JOIN LATERAL ("
+                  "SELECT scope.resource_attributes FROM scope"
+                  " WHERE scope.session_id = w.session_id LIMIT 1) AS sc",
+    (False, False): "FROM session_usage AS w, (SELECT NULL::jsonb AS resource_attributes) AS sc",
+    (False, True): "FROM unsummed_usage AS w, (SELECT NULL::jsonb AS resource_attributes) AS sc",
 }
-USAGE_ROWS = {True: "unsummed_usage", False: "session_usage"}
 
 
 # How analytics_usage.sql counts a group's active users: its distinct seats, counted in
@@ -155,8 +162,7 @@ def statement(columns: Sequence[str], join_sessions: bool = True,
     order = sql.SQL(", ").join(names)
     return sql.SQL(query("analytics_usage")).format(
         sessions=sql.SQL(query("analytics_sessions")),
-        sessions_join=sql.SQL(SESSIONS_JOIN[join_sessions]).format(
-            usage=sql.Identifier(USAGE_ROWS[reads_days])),
+        sessions_join=sql.SQL(SESSIONS_JOIN[join_sessions, reads_days]),
         active_users=sql.SQL(ACTIVE_USERS[KEY_COLUMNS["user"] in columns]),
         whole=sql.Identifier(_whole(columns)),
         key_columns=sql.SQL("").join(sql.SQL("{}, ").format(name) for name in names),
@@ -256,12 +262,14 @@ def summed_days(scope: Scope, groups: Sequence[str], tz: str, rollup_from: datet
     """Return [days_from, days_to): the whole UTC days of [rollup_from, rollup_to) whose
     single-day sessions a report may read from usage_days, or (None, None): none.
 
-    usage_days keeps no session, terminal, app version or resource attribute, and its
-    days are UTC days: only a report of all the scope's sessions, grouped by none of
-    those, and by day or week only in a zone that is UTC every day, may read it.
+    usage_days keeps no session, terminal or app version, and its days are UTC days: only
+    a report of all the scope's sessions, grouped by none of those, and by day or week
+    only in a zone that is UTC every day, may read it. Of the reports grouped by resource
+    attributes, the statement itself keeps out those that usage_days_attributes cannot
+    answer (analytics_usage.sql, `cover`).
     """
     usable = (scope.session_ids is None and scope.after is None and scope.limit is None
-              and not joins_sessions(scope, groups)
+              and scope.seats is None and scope.user is None and scope.model is None
               and not UNSUMMED_GROUPS.intersection(groups)
               and (not DAY_GROUPS.intersection(groups) or utc_zone(tz)))
     if not usable:

@@ -218,9 +218,9 @@ def set_org(conn: psycopg.Connection, org: Org, name: str | None = None,
 
 # Tables holding an org's rows, deleted in this order after its data keys are destroyed.
 ORG_TABLES = ("content_values", "log_events", "metric_points", "spans", "usage_rollup",
-              "session_usage", "usage_days", "usage_day_changes", "usage_days_built",
-              "usage_recount", "sessions", "user_tokens", "user_identities",
-              "users", "ingest_tokens", "record_keys", "sign_in_failures")
+              "session_usage", "usage_days", "usage_days_attributes", "usage_day_changes",
+              "usage_days_built", "usage_recount", "sessions", "user_tokens",
+              "user_identities", "users", "ingest_tokens", "record_keys", "sign_in_failures")
 
 
 def delete_org(conn: psycopg.Connection, org: Org, on_step=None) -> dict[str, int]:

@@ -1,7 +1,8 @@
-"""Summing each past day's sessions ahead, for usage reports (migration 0021).
+"""Summing each past day's sessions ahead, for usage reports (migrations 0021, 0022).
 
 ``sum_days`` fills usage_days with the sums of the sessions that began and ended in each
-UTC day that has ended, per seat and model, and sums again the days that changed since
+UTC day that has ended, per seat and model, and usage_days_attributes with the same per
+seat and resource attributes; it sums again the days that changed since
 (usage_day_changes). `mojule init-db` and every `mojule purge` run it, after ``settle``;
 reports read the days it summed (sql/analytics_usage.sql, ``cover``) and session_usage
 for the rest, so a report is exact whatever was summed, only faster for the days that were.
@@ -107,7 +108,9 @@ def _sum(conn: psycopg.Connection, org_id: int,
             if days:
                 params = {"org_id": org_id, "days": days}
                 conn.execute(query("usage_days_clear"), params)
+                conn.execute(query("usage_days_attributes_clear"), params)
                 conn.execute(query("usage_days_sum"), params)
+                conn.execute(query("usage_days_attributes_sum"), params)
                 conn.execute(query("usage_day_changes_forget"), params)
                 if built_through is None or days[-1] >= built_through:
                     conn.execute(query("usage_days_built_set"), {

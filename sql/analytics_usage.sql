@@ -30,8 +30,9 @@
 -- Of those, the sessions that began and ended in one of the window's whole UTC days from
 -- days_from to days_to, which mojule/accounting.py gives only to a report that neither
 -- groups nor filters by anything usage_days lacks, are read from usage_days, summed ahead
--- per day, seat and model (migration 0021): `cover` keeps the days summed and unchanged
--- since, none if the window has a gauge.
+-- per day, seat and model (migration 0021), or, grouped by resource attributes, from
+-- usage_days_attributes (migration 0022): `cover` keeps the days summed and unchanged
+-- since, none if the window has a gauge or the attributes are not summed.
 --
 -- `scope` is not materialized: the few facts of the edge sessions find their session
 -- through its key, and the many sessions read whole need no sessions row at all unless
@@ -116,7 +117,14 @@ cover AS MATERIALIZED (
               FROM (SELECT b.built_through,
                            %(days_from)s::date IS NOT NULL
                            AND b.built_through IS NOT NULL
-                           AND NOT EXISTS (SELECT 1 FROM points WHERE kind = 'gauge') AS usable
+                           AND NOT EXISTS (SELECT 1 FROM points WHERE kind = 'gauge')
+                           -- Grouped by resource attributes: not by model too, nor by one
+                           -- that usage_days_attributes leaves out (migration 0022).
+                           AND (%(attr_0)s::text IS NULL
+                                OR (NOT %(by_model)s
+                                    AND NOT mojule_process_attribute(%(attr_0)s::text)
+                                    AND NOT coalesce(mojule_process_attribute(%(attr_1)s::text),
+                                                     false))) AS usable
                       FROM (SELECT (SELECT built_through
                                       FROM usage_days_built
                                      WHERE org_id = %(org_id)s) AS built_through) AS b) AS u
@@ -156,8 +164,9 @@ span_rows AS (
     -- needs the sessions rows themselves. mojule/accounting.py (SESSIONS_JOIN) puts in
     -- the FROM clause below session_usage, or unsummed_usage for a report that reads days
     -- from usage_days (given days_from, and so alone with a `cover`; unsummed_usage keeps
-    -- out the rows usage_days holds), joined to scope or alone with a row of NULLs as `sc`. These rows are kept for the statements below (the many of a
-    -- large org, in memory), so a key is filled in only when the report groups by it.
+    -- out the rows usage_days holds), joined to scope or alone with a row of NULLs as
+    -- `sc`. These rows are kept for the statements below (the many of a large org, in
+    -- memory), so a key is filled in only when the report groups by it.
     SELECT w.session_id,
            w.first_bucket >= %(rollup_from)s
            AND w.last_bucket < %(rollup_to)s
@@ -216,9 +225,31 @@ span_rows AS (
            NULL, NULL, NULL, NULL, NULL, NULL, NULL
       FROM usage_days AS d
      WHERE d.org_id = %(org_id)s
+       AND %(attr_0)s::text IS NULL
        AND d.per_model = %(by_model)s
        AND d.day >= (SELECT first_day FROM cover)
        AND d.day < (SELECT end_day FROM cover)
+    UNION ALL
+    -- The same summed per resource attributes, for a report grouped by them.
+    SELECT NULL, true, a.sessions, NULL, a.models, a.seat_identity, a.whole_micros,
+           a.input_tokens, a.output_tokens, a.cache_read_tokens, a.cache_creation_tokens,
+           a.api_requests, a.api_errors, a.api_retries_exhausted, a.tool_calls,
+           a.tool_successes, a.tool_failures, a.tool_duration_ms, a.tool_timed,
+           a.tool_accepts, a.tool_rejects, a.lines_added, a.lines_removed, a.commits,
+           a.pull_requests, a.edits_accepted, a.edits_rejected, a.active_time_user_s,
+           a.active_time_cli_s,
+           CASE WHEN %(by_day)s THEN a.day END,
+           CASE WHEN %(by_week)s THEN date_trunc('week', a.day)::date END,
+           CASE WHEN %(by_user)s THEN a.seat_identity END,
+           NULL, NULL, NULL,
+           a.resource_attributes ->> %(attr_0)s,
+           a.resource_attributes ->> %(attr_1)s,
+           NULL, NULL, NULL
+      FROM usage_days_attributes AS a
+     WHERE a.org_id = %(org_id)s
+       AND %(attr_0)s::text IS NOT NULL
+       AND a.day >= (SELECT first_day FROM cover)
+       AND a.day < (SELECT end_day FROM cover)
 ),
 run_baselines AS (
     -- The highest value each cumulative run had reached before its stretch of the window.

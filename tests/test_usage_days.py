@@ -25,6 +25,11 @@ from tests.conftest import FIXTURES, session_id_of
 from tests.test_analytics import FROM, SESSIONS, TO, body, send, shifted
 from tests.test_rollup import GROUPINGS, report
 
+# Groupings by resource attributes; those by model too, or by an attribute of the process,
+# cannot read usage_days_attributes.
+ATTRIBUTE_GROUPINGS = (["attr:department", "day"], ["attr:department", "user"],
+                       ["attr:department", "attr:os.type"], ["attr:department", "model"],
+                       ["attr:service.version"], ["week", "attr:service.version"])
 TODAY = datetime.now(UTC).date()
 PAST = TODAY - timedelta(days=10)
 TAMPER = 1000
@@ -114,7 +119,7 @@ def test_reports_read_the_summed_days_and_equal_reports_of_the_raw_rows(client, 
     windows = [(FROM, TO), (past, later), (past + timedelta(hours=12), TO),
                (past - timedelta(minutes=1), later + timedelta(days=2))]
     for start, end in windows:
-        for groups in GROUPINGS + (["week", "model"], ["user", "model"]):
+        for groups in GROUPINGS + (["week", "model"], ["user", "model"]) + ATTRIBUTE_GROUPINGS:
             assert report(db, org_id, start, end, groups) == \
                 report(db, org_id, start, end, groups, use_rollup=False), (start, end, groups)
 
@@ -135,6 +140,67 @@ def test_reports_read_the_summed_days_and_equal_reports_of_the_raw_rows(client, 
                        (["attr:department"], "UTC")):
         rows = report(db, org_id, FROM, TO, groups, tz)
         assert sum(row["lines_added"] for row in rows) == raw
+
+
+def tamper_attributes(db, org_id: int, lines: int) -> None:
+    """Add ``lines`` to the lines added of one row summed ahead per resource attributes."""
+    db.execute("UPDATE usage_days_attributes"
+               " SET lines_added = coalesce(lines_added, 0) + %(lines)s"
+               " WHERE ctid = (SELECT ctid FROM usage_days_attributes WHERE org_id = %(org)s"
+               " LIMIT 1)", {"lines": lines, "org": org_id})
+
+
+def test_reports_by_resource_attributes_read_the_days_summed_per_attributes(client, org, db):
+    org_id = org.org.org_id
+    send_days(client, org)
+    sum_days(db, org_id)
+    # The attributes of the sessions, but those of their process.
+    kept = db.execute("SELECT DISTINCT resource_attributes FROM usage_days_attributes"
+                      " WHERE org_id = %s", (org_id,)).fetchall()
+    assert all("service.version" not in attributes and "service.name" in attributes
+               for (attributes,) in kept), kept
+    assert [attributes["department"] for (attributes,) in kept
+            if "department" in attributes] == ["platform"], kept
+
+    raw = {tuple(groups): report(db, org_id, FROM, TO, groups, use_rollup=False)
+           for groups in ATTRIBUTE_GROUPINGS}
+    tamper_attributes(db, org_id, TAMPER)
+    for groups in ATTRIBUTE_GROUPINGS:
+        moved = sum(row["lines_added"] for row in report(db, org_id, FROM, TO, groups)) - \
+            sum(row["lines_added"] for row in raw[tuple(groups)])
+        # Read from the sums unless grouped by model too, or by an attribute of the process.
+        reads_sums = "model" not in groups and "attr:service.version" not in groups
+        assert moved == (TAMPER if reads_sums else 0), groups
+    # Reports by anything else read usage_days, which the tampering left alone.
+    assert lines_added(db, org_id) == unsummed_lines_added(db, org_id)
+
+
+def test_new_resource_attributes_of_a_summed_session_count_at_once_and_are_summed(client,
+                                                                                  org, db):
+    org_id = org.org.org_id
+    send_at(client, org, "write-tool-resource-attrs", at(PAST, 17, 40))
+    sum_days(db, org_id)
+    assert notes(db, org_id) == []
+    (before,) = report(db, org_id, FROM, TO, ["attr:department"])
+    assert before["key"] == {"attr:department": "platform"}
+
+    # The session resumed with new attributes: a record of the same day, already stored,
+    # sent again with another department, as `claude --resume` would after a move.
+    logs = shifted(body("write-tool-resource-attrs", "logs"),
+                   at(PAST, 17, 40) - first_time_ns("write-tool-resource-attrs"))
+    for resource in logs["resourceLogs"]:
+        for attribute in resource["resource"]["attributes"]:
+            if attribute["key"] == "department":
+                attribute["value"] = {"stringValue": "data"}
+    send(client, org, "logs", logs)
+
+    assert notes(db, org_id) == [PAST]
+    expected = report(db, org_id, FROM, TO, ["attr:department"], use_rollup=False)
+    assert [row["key"] for row in expected] == [{"attr:department": "data"}]
+    assert report(db, org_id, FROM, TO, ["attr:department"]) == expected
+    assert sum_days(db, org_id) == 1
+    assert notes(db, org_id) == []
+    assert report(db, org_id, FROM, TO, ["attr:department"]) == expected
 
 
 def test_a_change_to_a_summed_day_counts_at_once_and_the_day_is_summed_again(client, org,
@@ -317,7 +383,11 @@ MIDNIGHT = datetime(2026, 3, 1, tzinfo=UTC)
      (date(2026, 3, 1), date(2026, 3, 4))),
     (Scope(MIDNIGHT, MIDNIGHT + timedelta(days=3)), ["day"], "Europe/Paris", (None, None)),
     (Scope(MIDNIGHT, MIDNIGHT + timedelta(days=3)), ["terminal"], "UTC", (None, None)),
-    (Scope(MIDNIGHT, MIDNIGHT + timedelta(days=3)), ["attr:team"], "UTC", (None, None)),
+    # Resource attributes: usage_days_attributes, as the statement decides (below).
+    (Scope(MIDNIGHT, MIDNIGHT + timedelta(days=3)), ["attr:team", "day"], "UTC",
+     (date(2026, 3, 1), date(2026, 3, 4))),
+    (Scope(MIDNIGHT, MIDNIGHT + timedelta(days=3), model="claude-opus-4-1"), ["attr:team"],
+     "UTC", (None, None)),
     (Scope(MIDNIGHT, MIDNIGHT + timedelta(days=3), user="a@example.com"), [], "UTC",
      (None, None)),
     (Scope(MIDNIGHT, MIDNIGHT + timedelta(days=3), session_ids=["s"]), [], "UTC",
