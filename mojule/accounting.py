@@ -140,9 +140,13 @@ SESSIONS_JOIN = {
 # `grouped`, or, grouped by user, its key (every session of the group is that seat's; a
 # NULL key is none).
 ACTIVE_USERS = {
-    False: "coalesce(sum(seats), 0)::bigint",
+    False: "coalesce(seats, 0)::bigint",
     True: "(key_user IS NOT NULL)::integer",
 }
+
+# The grouping whose groups analytics_usage.sql may take as usage_days rows as they are
+# (lone_days), when it reads days from usage_days: a seat's day is one totals row there.
+LONE_DAYS = frozenset({"key_day", "key_user"})
 
 
 # The groupings whose groups hold a handful of sessions each: a person's day, one session.
@@ -237,13 +241,14 @@ def _key(value: Any) -> Any:
 def report_params(org_id: int, scope: Scope, groups: Sequence[str], tz: str = "UTC",
                   use_rollup: bool = True) -> dict[str, Any]:
     """Return the parameters of ``statement`` for a report (see ``report``)."""
-    _, attrs = grouping(groups)
     rollup_from, rollup_to = (rollup_span(scope.start, scope.end, groups, tz) if use_rollup
                               else (scope.start, scope.start))
     days_from, days_to = summed_days(scope, groups, tz, rollup_from, rollup_to)
     # Paging picks sessions; a report covers all of its scope.
+    columns, attrs = grouping(groups)
     return {**scope.params(org_id), **attrs, "tz": tz, "rollup_from": rollup_from,
             "rollup_to": rollup_to, "days_from": days_from, "days_to": days_to,
+            "lone_days": days_from is not None and set(columns) == LONE_DAYS,
             "limit": None, "after_last_seen": None,
             "after_session_id": None, **{f"by_{key}": key in groups for key in COMPUTED_KEYS}}
 

@@ -456,6 +456,20 @@ rounded AS (
       FROM per_session AS ps
     WINDOW running AS (PARTITION BY ps.session_id {group_order} ROWS UNBOUNDED PRECEDING)
 ),
+crowded AS MATERIALIZED (
+    -- Grouped by day and user, the groups that something besides usage_days adds to: the
+    -- sessions summed here, and those read whole from session_usage. Few: a report's
+    -- first and last days, and the days of sessions across midnight.
+    SELECT key_day, key_user
+      FROM keyed
+     WHERE %(lone_days)s
+    UNION
+    SELECT key_day, key_user
+      FROM span_rows
+     WHERE %(lone_days)s
+       AND whole
+       AND session_id IS NOT NULL
+),
 whole_groups AS (
     -- The sessions read whole, summed ahead per group and set of models (totals rows) or
     -- raw model (model rows). The sessions of a group share few of those, so this is
@@ -486,15 +500,45 @@ whole_groups AS (
      GROUP BY {key_columns} models, model
 ),
 whole_sessions AS NOT MATERIALIZED (
-    -- The sessions read whole, one row each, in the columns of whole_groups.
+    -- The sessions read whole, one row each, in the columns of whole_groups; but the
+    -- rows of lone_days, shown as they are.
     SELECT {key_columns} models, model, sessions, whole_micros,
            input_tokens, output_tokens, cache_read_tokens, cache_creation_tokens,
            api_requests, api_errors, api_retries_exhausted, tool_calls, tool_successes,
            tool_failures, tool_duration_ms, tool_timed, tool_accepts, tool_rejects,
            lines_added, lines_removed, commits, pull_requests, edits_accepted,
            edits_rejected, active_time_user_s, active_time_cli_s
-      FROM span_rows
+      FROM span_rows AS w
      WHERE whole
+       AND NOT (%(lone_days)s
+                AND w.session_id IS NULL
+                AND w.key_user IS NOT NULL
+                AND NOT EXISTS (SELECT 1
+                                  FROM crowded AS c
+                                 WHERE c.key_day = w.key_day
+                                   AND c.key_user = w.key_user))
+),
+lone_days AS (
+    -- Grouped by day and user alone, with days read from usage_days (lone_days, given by
+    -- mojule/accounting.py), a seat's day there is its group's only row (one totals row
+    -- per seat and day, usage_days_sum.sql) unless its group is crowded, or its seat
+    -- unknown (a NULL key, which `crowded` cannot match): the group's figures are the
+    -- row's, and adding them up again, for tens of thousands of groups, was most of the
+    -- report's time.
+    SELECT {key_columns} sessions, whole_micros, input_tokens, output_tokens,
+           cache_read_tokens, cache_creation_tokens, api_requests, api_errors,
+           api_retries_exhausted, tool_calls, tool_successes, tool_failures, tool_duration_ms,
+           tool_timed, tool_accepts, tool_rejects, lines_added, lines_removed, commits,
+           pull_requests, edits_accepted, edits_rejected, active_time_user_s,
+           active_time_cli_s, models
+      FROM span_rows AS w
+     WHERE %(lone_days)s
+       AND w.session_id IS NULL
+       AND w.key_user IS NOT NULL
+       AND NOT EXISTS (SELECT 1
+                         FROM crowded AS c
+                        WHERE c.key_day = w.key_day
+                          AND c.key_user = w.key_user)
 ),
 models AS (
     -- The raw model names of each group's sessions summed here (those read whole carry
@@ -553,37 +597,64 @@ grouped AS (
            NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
            NULL, model
       FROM models
+),
+summed AS (
+    -- Each group's figures: what `grouped` adds up per group, and the groups of lone_days.
+    SELECT {key_columns} sum(whole_micros) AS whole_micros, sum(input_tokens) AS input_tokens,
+           sum(output_tokens) AS output_tokens, sum(cache_read_tokens) AS cache_read_tokens,
+           sum(cache_creation_tokens) AS cache_creation_tokens, sum(sessions) AS sessions,
+           sum(seats) AS seats, sum(api_requests) AS api_requests,
+           sum(api_errors) AS api_errors, sum(api_retries_exhausted) AS api_retries_exhausted,
+           sum(tool_calls) AS tool_calls, sum(tool_successes) AS tool_successes,
+           sum(tool_failures) AS tool_failures, sum(tool_duration_ms) AS tool_duration_ms,
+           sum(tool_timed) AS tool_timed, sum(tool_accepts) AS tool_accepts,
+           sum(tool_rejects) AS tool_rejects, sum(lines_added) AS lines_added,
+           sum(lines_removed) AS lines_removed, sum(commits) AS commits,
+           sum(pull_requests) AS pull_requests, sum(edits_accepted) AS edits_accepted,
+           sum(edits_rejected) AS edits_rejected,
+           sum(active_time_user_s) AS active_time_user_s,
+           sum(active_time_cli_s) AS active_time_cli_s,
+           coalesce(array_agg(DISTINCT model ORDER BY model) FILTER (WHERE model IS NOT NULL),
+                    ARRAY[]::text[]) AS models
+      FROM grouped
+     GROUP BY {group_by}
+    UNION ALL
+    SELECT {key_columns} whole_micros, input_tokens, output_tokens, cache_read_tokens,
+           cache_creation_tokens, sessions, NULL, api_requests, api_errors,
+           api_retries_exhausted, tool_calls, tool_successes, tool_failures, tool_duration_ms,
+           tool_timed, tool_accepts, tool_rejects, lines_added, lines_removed, commits,
+           pull_requests, edits_accepted, edits_rejected, active_time_user_s,
+           active_time_cli_s, models
+      FROM lone_days
 )
 SELECT {key_columns}
-       round(coalesce(sum(whole_micros), 0) / 1000000, 6)                     AS cost_usd,
-       coalesce(round(sum(input_tokens)), 0)::bigint                          AS input_tokens,
-       coalesce(round(sum(output_tokens)), 0)::bigint                         AS output_tokens,
-       coalesce(round(sum(cache_read_tokens)), 0)::bigint                     AS cache_read_tokens,
-       coalesce(round(sum(cache_creation_tokens)), 0)::bigint                 AS cache_creation_tokens,
-       coalesce(sum(sessions), 0)::bigint                                     AS sessions,
-       {active_users}                                                         AS active_users,
-       coalesce(sum(api_requests), 0)::bigint                                 AS api_requests,
-       coalesce(sum(api_errors), 0)::bigint                                   AS api_errors,
-       coalesce(sum(api_retries_exhausted), 0)::bigint                        AS api_retries_exhausted,
-       coalesce(sum(tool_calls), 0)::bigint                                   AS tool_calls,
-       coalesce(sum(tool_successes), 0)::bigint                               AS tool_successes,
-       coalesce(sum(tool_failures), 0)::bigint                                AS tool_failures,
-       round(sum(tool_duration_ms) / nullif(sum(tool_timed), 0), 3)::float8   AS tool_avg_duration_ms,
-       coalesce(sum(tool_accepts), 0)::bigint                                 AS tool_accepts,
-       coalesce(sum(tool_rejects), 0)::bigint                                 AS tool_rejects,
-       coalesce(round(sum(lines_added)), 0)::bigint                           AS lines_added,
-       coalesce(round(sum(lines_removed)), 0)::bigint                         AS lines_removed,
-       coalesce(round(sum(commits)), 0)::bigint                               AS commits,
-       coalesce(round(sum(pull_requests)), 0)::bigint                         AS pull_requests,
-       coalesce(round(sum(edits_accepted)), 0)::bigint                        AS edits_accepted,
-       coalesce(round(sum(edits_rejected)), 0)::bigint                        AS edits_rejected,
-       round(coalesce(sum(active_time_user_s), 0), 3)::float8                 AS active_time_user_s,
-       round(coalesce(sum(active_time_cli_s), 0), 3)::float8                  AS active_time_cli_s,
+       round(coalesce(whole_micros, 0) / 1000000, 6)                     AS cost_usd,
+       coalesce(round(input_tokens), 0)::bigint                          AS input_tokens,
+       coalesce(round(output_tokens), 0)::bigint                         AS output_tokens,
+       coalesce(round(cache_read_tokens), 0)::bigint                     AS cache_read_tokens,
+       coalesce(round(cache_creation_tokens), 0)::bigint                 AS cache_creation_tokens,
+       coalesce(sessions, 0)::bigint                                     AS sessions,
+       {active_users}                                                    AS active_users,
+       coalesce(api_requests, 0)::bigint                                 AS api_requests,
+       coalesce(api_errors, 0)::bigint                                   AS api_errors,
+       coalesce(api_retries_exhausted, 0)::bigint                        AS api_retries_exhausted,
+       coalesce(tool_calls, 0)::bigint                                   AS tool_calls,
+       coalesce(tool_successes, 0)::bigint                               AS tool_successes,
+       coalesce(tool_failures, 0)::bigint                                AS tool_failures,
+       round(tool_duration_ms / nullif(tool_timed, 0), 3)::float8        AS tool_avg_duration_ms,
+       coalesce(tool_accepts, 0)::bigint                                 AS tool_accepts,
+       coalesce(tool_rejects, 0)::bigint                                 AS tool_rejects,
+       coalesce(round(lines_added), 0)::bigint                           AS lines_added,
+       coalesce(round(lines_removed), 0)::bigint                         AS lines_removed,
+       coalesce(round(commits), 0)::bigint                               AS commits,
+       coalesce(round(pull_requests), 0)::bigint                         AS pull_requests,
+       coalesce(round(edits_accepted), 0)::bigint                        AS edits_accepted,
+       coalesce(round(edits_rejected), 0)::bigint                        AS edits_rejected,
+       round(coalesce(active_time_user_s, 0), 3)::float8                 AS active_time_user_s,
+       round(coalesce(active_time_cli_s, 0), 3)::float8                  AS active_time_cli_s,
        -- The two as shown, added in decimal: the total shown is their sum.
-       (round(coalesce(sum(active_time_user_s), 0), 3)
-        + round(coalesce(sum(active_time_cli_s), 0), 3))::float8              AS active_time_s,
-       coalesce(array_agg(DISTINCT model ORDER BY model) FILTER (WHERE model IS NOT NULL),
-                ARRAY[]::text[])                                              AS models
-  FROM grouped
- GROUP BY {group_by}
+       (round(coalesce(active_time_user_s, 0), 3)
+        + round(coalesce(active_time_cli_s, 0), 3))::float8              AS active_time_s,
+       models
+  FROM summed
 {order_by}

@@ -352,6 +352,31 @@ def test_a_session_across_midnight_is_not_summed_and_counts_once(client, org, db
         report(db, org_id, FROM, TO, ["day"], use_rollup=False)
 
 
+def test_a_seat_day_summed_and_read_whole_too_is_one_group(client, org, db):
+    # Grouped by day and user, a seat's day summed ahead is its group's row as it is
+    # (analytics_usage.sql, lone_days), unless something else adds to the group: here the
+    # same seat's session from 23:58 across midnight, read from session_usage.
+    org_id = org.org.org_id
+    send_at(client, org, "bash-tool", at(PAST, 9, 14))
+    send_at(client, org, "write-tool-resource-attrs", at(PAST, 17, 40))
+    send_at(client, org, "failing-bash", at(PAST, 23, 58))
+    send_at(client, org, "failing-bash", at(PAST + timedelta(days=1), 0, 23), ("logs",))
+    sum_days(db, org_id)
+    assert summed_rows(db, org_id) == [(PAST, 2, True)]
+
+    rows = report(db, org_id, FROM, TO, ["day", "user"])
+    assert rows == report(db, org_id, FROM, TO, ["day", "user"], use_rollup=False)
+    assert sorted(row["sessions"] for row in rows if row["key"]["day"] == PAST.isoformat()) \
+        == [1, 2]
+    # Both groups read their seat's summed day (one totals row each).
+    db.execute("UPDATE usage_days SET lines_added = coalesce(lines_added, 0) + %s"
+               " WHERE org_id = %s AND NOT per_model", (TAMPER, org_id))
+    moved = report(db, org_id, FROM, TO, ["day", "user"])
+    assert [row["key"] for row in moved] == [row["key"] for row in rows]
+    assert [after["lines_added"] - before["lines_added"] for before, after in zip(rows, moved)
+            if before["key"]["day"] == PAST.isoformat()] == [TAMPER, TAMPER]
+
+
 def test_summing_an_org_without_usage_does_nothing(org, db):
     assert sum_days(db, org.org.org_id) == 0
     assert db.execute("SELECT count(*) FROM usage_days_built WHERE org_id = %s",

@@ -18,6 +18,11 @@
 -- transaction, and summed again, in both, after a change noted in usage_day_changes. A
 -- change of a session's resource attributes (a resumed session that sends new ones) is
 -- noted too, by the trigger on sessions below.
+--
+-- Summed again, usage_days holds one totals row per seat and day, with the model names of
+-- all its sessions, where 0021 held one per set of models (sql/usage_days_sum.sql): a
+-- report grouped by day and user shows such a row as it is. Readers of either release
+-- add up the same figures from either shape.
 CREATE TABLE usage_days_attributes (
     org_id                bigint  NOT NULL,
     day                   date    NOT NULL,  -- UTC day the sessions began and ended in
