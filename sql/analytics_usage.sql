@@ -627,12 +627,14 @@ summed AS (
            active_time_cli_s, models
       FROM lone_days
 )
+-- The figures as shown: counts as whole numbers (a cast to bigint rounds, half away
+-- from zero, as round() does), times to the millisecond.
 SELECT {key_columns}
        round(coalesce(whole_micros, 0) / 1000000, 6)                     AS cost_usd,
-       coalesce(round(input_tokens), 0)::bigint                          AS input_tokens,
-       coalesce(round(output_tokens), 0)::bigint                         AS output_tokens,
-       coalesce(round(cache_read_tokens), 0)::bigint                     AS cache_read_tokens,
-       coalesce(round(cache_creation_tokens), 0)::bigint                 AS cache_creation_tokens,
+       coalesce(input_tokens::bigint, 0)                                 AS input_tokens,
+       coalesce(output_tokens::bigint, 0)                                AS output_tokens,
+       coalesce(cache_read_tokens::bigint, 0)                            AS cache_read_tokens,
+       coalesce(cache_creation_tokens::bigint, 0)                        AS cache_creation_tokens,
        coalesce(sessions, 0)::bigint                                     AS sessions,
        {active_users}                                                    AS active_users,
        coalesce(api_requests, 0)::bigint                                 AS api_requests,
@@ -644,12 +646,12 @@ SELECT {key_columns}
        round(tool_duration_ms / nullif(tool_timed, 0), 3)::float8        AS tool_avg_duration_ms,
        coalesce(tool_accepts, 0)::bigint                                 AS tool_accepts,
        coalesce(tool_rejects, 0)::bigint                                 AS tool_rejects,
-       coalesce(round(lines_added), 0)::bigint                           AS lines_added,
-       coalesce(round(lines_removed), 0)::bigint                         AS lines_removed,
-       coalesce(round(commits), 0)::bigint                               AS commits,
-       coalesce(round(pull_requests), 0)::bigint                         AS pull_requests,
-       coalesce(round(edits_accepted), 0)::bigint                        AS edits_accepted,
-       coalesce(round(edits_rejected), 0)::bigint                        AS edits_rejected,
+       coalesce(lines_added::bigint, 0)                                  AS lines_added,
+       coalesce(lines_removed::bigint, 0)                                AS lines_removed,
+       coalesce(commits::bigint, 0)                                      AS commits,
+       coalesce(pull_requests::bigint, 0)                                AS pull_requests,
+       coalesce(edits_accepted::bigint, 0)                               AS edits_accepted,
+       coalesce(edits_rejected::bigint, 0)                               AS edits_rejected,
        round(coalesce(active_time_user_s, 0), 3)::float8                 AS active_time_user_s,
        round(coalesce(active_time_cli_s, 0), 3)::float8                  AS active_time_cli_s,
        -- The two as shown, added in decimal: the total shown is their sum.
