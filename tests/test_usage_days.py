@@ -17,7 +17,7 @@ import psycopg
 import pytest
 from click.testing import CliRunner
 
-from mojule import accounting, retention, schema, usage_days
+from mojule import accounting, orgs, retention, schema, usage_days
 from mojule.accounting import Scope
 from mojule.cli import cli
 from mojule.db import connect, org_transaction, query
@@ -489,3 +489,59 @@ def test_a_window_with_a_gauge_reads_no_summed_day(client, org, db):
     assert lines_added(db, org_id, FROM, datetime.combine(TODAY, time(), UTC)) == \
         lines_added(db, org_id, FROM, datetime.combine(TODAY, time(), UTC),
                     use_rollup=False) + TAMPER
+
+
+def test_migration_0022_waits_for_a_running_ingest_and_has_every_day_summed_anew(
+        fresh_database_url, monkeypatch):
+    # An upgrade runs `mojule init-db` while the previous release ingests: a worker has
+    # upserted its session (locking sessions) and is about to write a past day's usage,
+    # which notes the day in usage_day_changes, when the migration starts. The migration
+    # empties usage_day_changes: it must wait for the worker, not deadlock with it.
+    every = schema.available_migrations()
+    with monkeypatch.context() as release_0021:
+        release_0021.setattr(schema, "available_migrations",
+                             lambda: [m for m in every if m.version < 22])
+        with connect(fresh_database_url) as conn:
+            schema.apply_migrations(conn)
+            org_id = orgs.create_org(conn, "upgrading").org_id
+    when = datetime.combine(PAST, time(10, 5), UTC)
+    session = {"org_id": org_id, "session_id": "s1", "seat_identity": "dev@example.com",
+               "user_email": "dev@example.com", "user_account_uuid": None, "user_id": None,
+               "organization_uuid": None, "first_seen": when, "last_seen": when,
+               "app_version": "2.1.328", "terminal_type": "vscode", "service_name": None,
+               "resource_attributes": json.dumps({"department": "platform"}),
+               "unattributed": False, "agents_view": False}
+    outcome = {}
+
+    def migrate() -> None:
+        try:
+            with connect(fresh_database_url) as conn:
+                outcome["applied"] = [m.version for m in schema.apply_migrations(conn)]
+        except psycopg.Error as exc:
+            outcome["migration"] = repr(exc)
+
+    with connect(fresh_database_url) as worker:
+        with worker.transaction():
+            worker.execute("SELECT set_config('mojule.org_id', %s, true)", (str(org_id),))
+            worker.execute(query("session_upsert"), session)
+            upgrade = threading.Thread(target=migrate)
+            upgrade.start()
+            clock.sleep(1)   # the migration is now waiting on a lock
+            worker.execute("INSERT INTO usage_rollup (org_id, session_id, bucket, facts,"
+                           " api_requests, usage_points, tool_calls)"
+                           " VALUES (%s, 's1', %s, 1, 0, 0, 1)",
+                           (org_id, datetime.combine(PAST, time(10), UTC)))
+        upgrade.join(timeout=60)
+
+    assert outcome == {"applied": [m.version for m in every if m.version >= 22]}
+    with connect(fresh_database_url) as conn:
+        assert sum_days(conn, org_id) == (TODAY - PAST).days
+        with org_transaction(conn, org_id):
+            summed = conn.execute("SELECT day, resource_attributes, sessions"
+                                  " FROM usage_days_attributes").fetchall()
+        assert summed == [(PAST, {"department": "platform"}, 1)]
+        for groups in (["day", "user"], ["attr:department"]):
+            summed = report(conn, org_id, FROM, TO, groups)
+            with mock.patch.object(accounting, "summed_days", return_value=(None, None)):
+                assert summed == report(conn, org_id, FROM, TO, groups)
+            assert [row["tool_calls"] for row in summed] == [1]

@@ -21,8 +21,14 @@
 --
 -- Summed again, usage_days holds one totals row per seat and day, with the model names of
 -- all its sessions, where 0021 held one per set of models (sql/usage_days_sum.sql): a
--- report grouped by day and user shows such a row as it is. Readers of either release
--- add up the same figures from either shape.
+-- report grouped by day and user shows such a row as it is. The previous release's
+-- reports, still running while init-db sums, add up the same figures from it.
+
+-- Ingest takes sessions first, then notes changed days in usage_day_changes (through
+-- session_usage's triggers): sessions first here too, for the trigger below, so that
+-- emptying usage_day_changes waits for no ingest that waits for this migration.
+LOCK TABLE sessions IN SHARE ROW EXCLUSIVE MODE;
+
 CREATE TABLE usage_days_attributes (
     org_id                bigint  NOT NULL,
     day                   date    NOT NULL,  -- UTC day the sessions began and ended in
@@ -82,12 +88,6 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
      WHERE NOT mojule_process_attribute(a.key)
 $$;
 
--- The days summed so far are summed again, into both tables, by the next summing (init-db
--- runs it right after this migration). Until then reports read session_usage, as a
--- report of a day not summed yet does. (TRUNCATE: row-level security would let a
--- DELETE, run for no org, see no row.)
-TRUNCATE usage_days_built;
-
 -- Notes the past days of a single-day session whose resource attributes changed.
 -- With its owner's rights, as mojule_usage_days_note_changes (migration 0021).
 CREATE FUNCTION mojule_usage_days_note_attributes()
@@ -112,3 +112,10 @@ CREATE TRIGGER usage_days_note_attributes
     FOR EACH ROW
     WHEN (OLD.resource_attributes IS DISTINCT FROM NEW.resource_attributes)
     EXECUTE FUNCTION mojule_usage_days_note_attributes();
+
+-- Every org's days are summed anew, into both tables, by the next summing (init-db runs it
+-- right after this migration), from empty tables: no row of 0021's shape is left to read,
+-- and no note of a change to a day no longer summed. Until then reports read
+-- session_usage, as a report of a day not summed yet does. (TRUNCATE: row-level security
+-- would let a DELETE, run for no org, see no row.)
+TRUNCATE usage_days, usage_days_built, usage_day_changes;
