@@ -58,8 +58,12 @@ BUCKET_ORIGIN = datetime(2000, 1, 1, tzinfo=UTC)
 RAW_ONLY_GROUPS = frozenset({"tool", "language"})
 DAY_GROUPS = frozenset({"day", "week"})
 # What usage_days (migration 0021) cannot group by: it keeps seats and models only, and
-# usage_days_attributes (migration 0022) resource attributes too.
+# usage_days_attributes (migration 0022) resource attributes too, but not by model, nor
+# those of the process (the SQL function mojule_process_attribute, which the summing
+# leaves out: ``process_attribute`` below knows the same).
 UNSUMMED_GROUPS = frozenset({"terminal", "app_version", "session", "tool", "language"})
+PROCESS_ATTRIBUTES = frozenset({"service.version", "service.instance.id"})
+PROCESS_ATTRIBUTE_PREFIX = "process."
 DAY = timedelta(days=1)
 # The years whose time zone offsets matter: ingest refuses records before 2015.
 ZONE_YEARS = (2015, 2040)
@@ -144,9 +148,7 @@ ACTIVE_USERS = {
     True: "(key_user IS NOT NULL)::integer",
 }
 
-# The grouping whose groups analytics_usage.sql may take as usage_days rows as they are
-# (lone_days), when it reads days from usage_days: a seat's day is one totals row there.
-LONE_DAYS = frozenset({"key_day", "key_user"})
+
 
 
 # The groupings whose groups hold a handful of sessions each: a person's day, one session.
@@ -155,6 +157,12 @@ LONE_DAYS = frozenset({"key_day", "key_user"})
 # rows, only one more aggregate (by day and user, the benchmark's biggest org has 77,814
 # sessions in 21,545 groups). Coarser groups, even a person's week, gain from summing first.
 WHOLE_SESSIONS = (frozenset({"key_day", "key_user"}), frozenset({"key_session"}))
+
+# The grouping whose groups analytics_usage.sql may take as usage_days rows as they are
+# (lone_days), when it reads days from usage_days: a seat's day is one totals row there.
+# It must read its sessions through whole_sessions, which leaves out the rows it takes
+# (whole_groups does not): one of WHOLE_SESSIONS.
+LONE_DAYS = WHOLE_SESSIONS[0]
 
 
 def statement(columns: Sequence[str], join_sessions: bool = True,
@@ -269,13 +277,17 @@ def summed_days(scope: Scope, groups: Sequence[str], tz: str, rollup_from: datet
 
     usage_days keeps no session, terminal or app version, and its days are UTC days: only
     a report of all the scope's sessions, grouped by none of those, and by day or week
-    only in a zone that is UTC every day, may read it. Of the reports grouped by resource
-    attributes, the statement itself keeps out those that usage_days_attributes cannot
-    answer (analytics_usage.sql, `cover`).
+    only in a zone that is UTC every day, may read it. usage_days_attributes answers a
+    report grouped by resource attributes, but not by model too, nor by an attribute of
+    the process (the statement checks that again: analytics_usage.sql, `cover`).
     """
+    attributes = [group.removeprefix(ATTR_PREFIX) for group in groups
+                  if group.startswith(ATTR_PREFIX)]
     usable = (scope.session_ids is None and scope.after is None and scope.limit is None
               and scope.seats is None and scope.user is None and scope.model is None
               and not UNSUMMED_GROUPS.intersection(groups)
+              and not (attributes and "model" in groups)
+              and not any(map(process_attribute, attributes))
               and (not DAY_GROUPS.intersection(groups) or utc_zone(tz)))
     if not usable:
         return None, None
@@ -284,6 +296,12 @@ def summed_days(scope: Scope, groups: Sequence[str], tz: str, rollup_from: datet
     if start.timetz() != time(tzinfo=UTC) and first < last:
         first += DAY    # the first whole day
     return (first, last) if first < last else (None, None)
+
+
+def process_attribute(key: str) -> bool:
+    """True for a resource attribute that usage_days_attributes leaves out, as the SQL
+    function mojule_process_attribute decides (migration 0022)."""
+    return key in PROCESS_ATTRIBUTES or key.startswith(PROCESS_ATTRIBUTE_PREFIX)
 
 
 def rollup_span(start: datetime, end: datetime, groups: Sequence[str],

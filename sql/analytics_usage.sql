@@ -501,7 +501,7 @@ whole_groups AS (
 ),
 whole_sessions AS NOT MATERIALIZED (
     -- The sessions read whole, one row each, in the columns of whole_groups; but the
-    -- rows of lone_days, shown as they are.
+    -- rows that lone_days shows as they are (its condition, negated).
     SELECT {key_columns} models, model, sessions, whole_micros,
            input_tokens, output_tokens, cache_read_tokens, cache_creation_tokens,
            api_requests, api_errors, api_retries_exhausted, tool_calls, tool_successes,

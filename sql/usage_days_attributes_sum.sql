@@ -3,7 +3,7 @@
 -- process, and set of models, as usage_days_sum.sql sums them per seat and set of models.
 INSERT INTO usage_days_attributes
 SELECT u.org_id, (u.first_bucket AT TIME ZONE 'UTC')::date, u.seat_identity,
-       mojule_lasting_attributes(s.resource_attributes), u.models,
+       mojule_lasting_attributes(s.resource_attributes)::text::jsonb, u.models,
        count(*) FILTER (WHERE u.counted AND NOT u.not_a_session),
        sum(u.whole_micros), sum(u.input_tokens), sum(u.output_tokens),
        sum(u.cache_read_tokens), sum(u.cache_creation_tokens), sum(u.api_requests),
@@ -25,5 +25,6 @@ SELECT u.org_id, (u.first_bucket AT TIME ZONE 'UTC')::date, u.seat_identity,
                        AT TIME ZONE 'UTC'
    AND (u.last_bucket AT TIME ZONE 'UTC')::date = ANY (%(days)s::date[])
    AND (u.first_bucket AT TIME ZONE 'UTC')::date = (u.last_bucket AT TIME ZONE 'UTC')::date
+ -- The attributes as texts: jsonb takes 1 and 1.0 for equal, reports show them apart.
  GROUP BY u.org_id, (u.first_bucket AT TIME ZONE 'UTC')::date, u.seat_identity,
-          mojule_lasting_attributes(s.resource_attributes), u.models
+          mojule_lasting_attributes(s.resource_attributes)::text, u.models

@@ -413,6 +413,12 @@ MIDNIGHT = datetime(2026, 3, 1, tzinfo=UTC)
      (date(2026, 3, 1), date(2026, 3, 4))),
     (Scope(MIDNIGHT, MIDNIGHT + timedelta(days=3), model="claude-opus-4-1"), ["attr:team"],
      "UTC", (None, None)),
+    (Scope(MIDNIGHT, MIDNIGHT + timedelta(days=3)), ["attr:team", "model"], "UTC",
+     (None, None)),
+    (Scope(MIDNIGHT, MIDNIGHT + timedelta(days=3)), ["attr:service.version"], "UTC",
+     (None, None)),
+    (Scope(MIDNIGHT, MIDNIGHT + timedelta(days=3)), ["day", "attr:process.pid"], "UTC",
+     (None, None)),
     (Scope(MIDNIGHT, MIDNIGHT + timedelta(days=3), user="a@example.com"), [], "UTC",
      (None, None)),
     (Scope(MIDNIGHT, MIDNIGHT + timedelta(days=3), session_ids=["s"]), [], "UTC",
@@ -545,3 +551,72 @@ def test_migration_0022_waits_for_a_running_ingest_and_has_every_day_summed_anew
             with mock.patch.object(accounting, "summed_days", return_value=(None, None)):
                 assert summed == report(conn, org_id, FROM, TO, groups)
             assert [row["tool_calls"] for row in summed] == [1]
+
+
+@pytest.mark.parametrize("key", ["department", "service.version", "service.instance.id",
+                                 "service.name", "process.pid", "process.runtime.name",
+                                 "processor", "host.name", "os.type"])
+def test_python_and_sql_agree_on_the_attributes_of_the_process(db, key):
+    (in_sql,) = db.execute("SELECT mojule_process_attribute(%s)", (key,)).fetchone()
+    assert accounting.process_attribute(key) is in_sql
+
+
+def with_resource_attribute(payload: dict, key: str, value: dict) -> dict:
+    for resource in payload.get("resourceLogs", []) + payload.get("resourceMetrics", []):
+        resource["resource"]["attributes"].append({"key": key, "value": value})
+    return payload
+
+
+def test_attribute_values_equal_as_numbers_but_sent_apart_stay_apart(client, org, db):
+    # One exporter sends team as an integer, another as a double: the raw rows show
+    # "1" and "1.0" apart, and so must the sums, though jsonb takes them for equal.
+    org_id = org.org.org_id
+    # Two sessions of one seat, with the same attributes but that one.
+    for name, hour, value in (("bash-tool", 9, {"intValue": "1"}),
+                              ("failing-bash", 17, {"doubleValue": 1.0})):
+        for signal in ("logs", "metrics"):
+            payload = shifted(body(name, signal), at(PAST, hour) - first_time_ns(name))
+            send(client, org, signal, with_resource_attribute(payload, "team", value))
+    sum_days(db, org_id)
+
+    rows = report(db, org_id, FROM, TO, ["attr:team"])
+    assert [row["key"]["attr:team"] for row in rows] == ["1", "1.0"]
+    assert rows == report(db, org_id, FROM, TO, ["attr:team"], use_rollup=False)
+
+
+def test_migration_0022_waits_for_a_purge_of_the_previous_release(fresh_database_url,
+                                                                  monkeypatch):
+    # A purge still summing in 0021's shape must finish before the tables are emptied.
+    every = schema.available_migrations()
+    with monkeypatch.context() as release_0021:
+        release_0021.setattr(schema, "available_migrations",
+                             lambda: [m for m in every if m.version < 22])
+        with connect(fresh_database_url) as conn:
+            schema.apply_migrations(conn)
+    outcome = {}
+
+    def migrate() -> None:
+        with connect(fresh_database_url) as conn:
+            outcome["applied"] = [m.version for m in schema.apply_migrations(conn)]
+
+    with connect(fresh_database_url) as purge:
+        assert purge.execute(query("purge_try_lock"),
+                             {"lock": retention.PURGE_LOCK}).fetchone()[0]
+        upgrade = threading.Thread(target=migrate)
+        upgrade.start()
+        upgrade.join(timeout=1.5)
+        assert upgrade.is_alive() and outcome == {}
+        purge.execute(query("purge_unlock"), {"lock": retention.PURGE_LOCK})
+        upgrade.join(timeout=60)
+    assert outcome == {"applied": [m.version for m in every if m.version >= 22]}
+
+
+def test_a_second_totals_row_of_a_seat_day_is_refused(client, org, db):
+    # Reports grouped by day and user take a seat's totals row of a day as its group's.
+    org_id = org.org.org_id
+    send_at(client, org, "bash-tool", at(PAST, 9, 14))
+    sum_days(db, org_id)
+    with pytest.raises(psycopg.errors.UniqueViolation), org_transaction(db, org_id):
+        db.execute("INSERT INTO usage_days (org_id, day, per_model, seat_identity, models,"
+                   " sessions) SELECT org_id, day, false, seat_identity, ARRAY['other'], 1"
+                   " FROM usage_days WHERE org_id = %s AND NOT per_model", (org_id,))

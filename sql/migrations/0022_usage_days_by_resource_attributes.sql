@@ -24,6 +24,11 @@
 -- report grouped by day and user shows such a row as it is. The previous release's
 -- reports, still running while init-db sums, add up the same figures from it.
 
+-- A `mojule purge` of the previous release still running would go on summing days in
+-- 0021's shape after this migration, and move usage_days_built past them: wait for it
+-- (its lock, mojule/retention.py PURGE_LOCK), before holding up ingest below.
+SELECT pg_advisory_xact_lock(1886745191);
+
 -- Ingest takes sessions first, then notes changed days in usage_day_changes (through
 -- session_usage's triggers): sessions first here too, for the trigger below, so that
 -- emptying usage_day_changes waits for no ingest that waits for this migration.
@@ -72,7 +77,8 @@ ALTER TABLE usage_days_attributes FORCE ROW LEVEL SECURITY;
 
 -- True for a resource attribute of the process rather than of who ran it where: the
 -- service's version and instance (OpenTelemetry's service.version, service.instance.id)
--- and the process's own (process.pid, process.command_args, ...).
+-- and the process's own (process.pid, process.command_args, ...). mojule/accounting.py
+-- (process_attribute) knows the same, to plan such a report without the sums.
 CREATE FUNCTION mojule_process_attribute(key text)
 RETURNS boolean
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
@@ -110,7 +116,8 @@ ALTER FUNCTION mojule_usage_days_note_attributes() SET plan_cache_mode = force_g
 CREATE TRIGGER usage_days_note_attributes
     AFTER UPDATE OF resource_attributes ON sessions
     FOR EACH ROW
-    WHEN (OLD.resource_attributes IS DISTINCT FROM NEW.resource_attributes)
+    -- As texts: jsonb takes 1 and 1.0 for equal, reports show them apart.
+    WHEN (OLD.resource_attributes::text IS DISTINCT FROM NEW.resource_attributes::text)
     EXECUTE FUNCTION mojule_usage_days_note_attributes();
 
 -- Every org's days are summed anew, into both tables, by the next summing (init-db runs it
@@ -119,3 +126,8 @@ CREATE TRIGGER usage_days_note_attributes
 -- session_usage, as a report of a day not summed yet does. (TRUNCATE: row-level security
 -- would let a DELETE, run for no org, see no row.)
 TRUNCATE usage_days, usage_days_built, usage_day_changes;
+
+-- One totals row per seat and day, which reports grouped by day and user rely on: a
+-- writer of 0021's shape fails here rather than double a group.
+CREATE UNIQUE INDEX usage_days_seat_day ON usage_days (org_id, day, seat_identity)
+    NULLS NOT DISTINCT WHERE NOT per_model;
