@@ -155,6 +155,54 @@ unsummed_usage AS NOT MATERIALIZED (
        AND u.last_bucket < (SELECT end_time FROM cover)
        AND (u.first_bucket AT TIME ZONE 'UTC')::date <> (u.last_bucket AT TIME ZONE 'UTC')::date
 ),
+day_rows AS NOT MATERIALIZED (
+    -- The sessions of the days in `cover`, summed ahead, in the columns of span_rows,
+    -- which holds them (but grouped by day and user: see lone_days): read whole, their
+    -- keys those a report that reads usage_days may group by. Not materialized: read
+    -- twice grouped by day and user, through the index, in key order.
+    SELECT NULL::text AS session_id, true AS whole, d.sessions, d.model, d.models,
+           d.seat_identity, d.whole_micros,
+           d.input_tokens, d.output_tokens, d.cache_read_tokens, d.cache_creation_tokens,
+           d.api_requests, d.api_errors, d.api_retries_exhausted, d.tool_calls,
+           d.tool_successes, d.tool_failures, d.tool_duration_ms, d.tool_timed,
+           d.tool_accepts, d.tool_rejects, d.lines_added, d.lines_removed, d.commits,
+           d.pull_requests, d.edits_accepted, d.edits_rejected, d.active_time_user_s,
+           d.active_time_cli_s,
+           CASE WHEN %(by_day)s THEN d.day END AS key_day,
+           CASE WHEN %(by_week)s THEN date_trunc('week', d.day)::date END AS key_week,
+           CASE WHEN %(by_user)s THEN d.seat_identity END AS key_user,
+           CASE WHEN %(by_model)s THEN d.model_key END AS key_model,
+           NULL::text AS key_terminal, NULL::text AS key_app_version,
+           NULL::text AS key_attr_0, NULL::text AS key_attr_1, NULL::text AS key_session,
+           NULL::text AS key_tool, NULL::text AS key_language
+      FROM usage_days AS d
+     WHERE d.org_id = %(org_id)s
+       AND %(attr_0)s::text IS NULL
+       AND d.per_model = %(by_model)s
+       AND d.day >= (SELECT first_day FROM cover)
+       AND d.day < (SELECT end_day FROM cover)
+    UNION ALL
+    -- The same summed per resource attributes, for a report grouped by them.
+    SELECT NULL, true, a.sessions, NULL, a.models, a.seat_identity, a.whole_micros,
+           a.input_tokens, a.output_tokens, a.cache_read_tokens, a.cache_creation_tokens,
+           a.api_requests, a.api_errors, a.api_retries_exhausted, a.tool_calls,
+           a.tool_successes, a.tool_failures, a.tool_duration_ms, a.tool_timed,
+           a.tool_accepts, a.tool_rejects, a.lines_added, a.lines_removed, a.commits,
+           a.pull_requests, a.edits_accepted, a.edits_rejected, a.active_time_user_s,
+           a.active_time_cli_s,
+           CASE WHEN %(by_day)s THEN a.day END,
+           CASE WHEN %(by_week)s THEN date_trunc('week', a.day)::date END,
+           CASE WHEN %(by_user)s THEN a.seat_identity END,
+           NULL, NULL, NULL,
+           a.resource_attributes ->> %(attr_0)s,
+           a.resource_attributes ->> %(attr_1)s,
+           NULL, NULL, NULL
+      FROM usage_days_attributes AS a
+     WHERE a.org_id = %(org_id)s
+       AND %(attr_0)s::text IS NOT NULL
+       AND a.day >= (SELECT first_day FROM cover)
+       AND a.day < (SELECT end_day FROM cover)
+),
 span_rows AS (
     -- The session_usage rows of the sessions with counted rows in the whole quarter hours
     -- (totals, or per raw model when grouped by model), each with whether its session is
@@ -165,8 +213,9 @@ span_rows AS (
     -- the FROM clause below session_usage, or unsummed_usage for a report that reads days
     -- from usage_days (given days_from, and so alone with a `cover`; unsummed_usage keeps
     -- out the rows usage_days holds), joined to scope or alone with a row of NULLs as
-    -- `sc`. These rows are kept for the statements below (the many of a large org, in
-    -- memory), so a key is filled in only when the report groups by it.
+    -- `sc`; then the rows of day_rows. These rows are kept for the statements below (the
+    -- many of a large org, in memory), so a key is filled in only when the report groups
+    -- by it.
     SELECT w.session_id,
            w.first_bucket >= %(rollup_from)s
            AND w.last_bucket < %(rollup_to)s
@@ -209,47 +258,7 @@ span_rows AS (
        AND w.first_bucket < %(rollup_to)s
        AND (%(session_ids)s::text[] IS NULL OR w.session_id = ANY (%(session_ids)s::text[]))
     UNION ALL
-    -- The sessions of the days in `cover`, summed ahead, in the same columns: read whole,
-    -- their keys those a report that reads usage_days may group by.
-    SELECT NULL, true, d.sessions, d.model, d.models, d.seat_identity, d.whole_micros,
-           d.input_tokens, d.output_tokens, d.cache_read_tokens, d.cache_creation_tokens,
-           d.api_requests, d.api_errors, d.api_retries_exhausted, d.tool_calls,
-           d.tool_successes, d.tool_failures, d.tool_duration_ms, d.tool_timed,
-           d.tool_accepts, d.tool_rejects, d.lines_added, d.lines_removed, d.commits,
-           d.pull_requests, d.edits_accepted, d.edits_rejected, d.active_time_user_s,
-           d.active_time_cli_s,
-           CASE WHEN %(by_day)s THEN d.day END,
-           CASE WHEN %(by_week)s THEN date_trunc('week', d.day)::date END,
-           CASE WHEN %(by_user)s THEN d.seat_identity END,
-           CASE WHEN %(by_model)s THEN d.model_key END,
-           NULL, NULL, NULL, NULL, NULL, NULL, NULL
-      FROM usage_days AS d
-     WHERE d.org_id = %(org_id)s
-       AND %(attr_0)s::text IS NULL
-       AND d.per_model = %(by_model)s
-       AND d.day >= (SELECT first_day FROM cover)
-       AND d.day < (SELECT end_day FROM cover)
-    UNION ALL
-    -- The same summed per resource attributes, for a report grouped by them.
-    SELECT NULL, true, a.sessions, NULL, a.models, a.seat_identity, a.whole_micros,
-           a.input_tokens, a.output_tokens, a.cache_read_tokens, a.cache_creation_tokens,
-           a.api_requests, a.api_errors, a.api_retries_exhausted, a.tool_calls,
-           a.tool_successes, a.tool_failures, a.tool_duration_ms, a.tool_timed,
-           a.tool_accepts, a.tool_rejects, a.lines_added, a.lines_removed, a.commits,
-           a.pull_requests, a.edits_accepted, a.edits_rejected, a.active_time_user_s,
-           a.active_time_cli_s,
-           CASE WHEN %(by_day)s THEN a.day END,
-           CASE WHEN %(by_week)s THEN date_trunc('week', a.day)::date END,
-           CASE WHEN %(by_user)s THEN a.seat_identity END,
-           NULL, NULL, NULL,
-           a.resource_attributes ->> %(attr_0)s,
-           a.resource_attributes ->> %(attr_1)s,
-           NULL, NULL, NULL
-      FROM usage_days_attributes AS a
-     WHERE a.org_id = %(org_id)s
-       AND %(attr_0)s::text IS NOT NULL
-       AND a.day >= (SELECT first_day FROM cover)
-       AND a.day < (SELECT end_day FROM cover)
+    SELECT * FROM day_rows WHERE NOT %(lone_days)s
 ),
 run_baselines AS (
     -- The highest value each cumulative run had reached before its stretch of the window.
@@ -468,7 +477,6 @@ crowded AS MATERIALIZED (
       FROM span_rows
      WHERE %(lone_days)s
        AND whole
-       AND session_id IS NOT NULL
 ),
 whole_groups AS (
     -- The sessions read whole, summed ahead per group and set of models (totals rows) or
@@ -500,23 +508,25 @@ whole_groups AS (
      GROUP BY {key_columns} models, model
 ),
 whole_sessions AS NOT MATERIALIZED (
-    -- The sessions read whole, one row each, in the columns of whole_groups; but the
-    -- rows that lone_days shows as they are (its condition, negated).
+    -- The sessions read whole, one row each, in the columns of whole_groups: those of
+    -- span_rows, and grouped by day and user the days' rows that lone_days does not show
+    -- as they are (its condition, negated).
     SELECT {key_columns} models, model, sessions, whole_micros,
            input_tokens, output_tokens, cache_read_tokens, cache_creation_tokens,
            api_requests, api_errors, api_retries_exhausted, tool_calls, tool_successes,
            tool_failures, tool_duration_ms, tool_timed, tool_accepts, tool_rejects,
            lines_added, lines_removed, commits, pull_requests, edits_accepted,
            edits_rejected, active_time_user_s, active_time_cli_s
-      FROM span_rows AS w
-     WHERE whole
-       AND NOT (%(lone_days)s
-                AND w.session_id IS NULL
-                AND w.key_user IS NOT NULL
-                AND NOT EXISTS (SELECT 1
-                                  FROM crowded AS c
-                                 WHERE c.key_day = w.key_day
-                                   AND c.key_user = w.key_user))
+      FROM (SELECT * FROM span_rows WHERE whole
+            UNION ALL
+            SELECT *
+              FROM day_rows AS d
+             WHERE %(lone_days)s
+               AND (d.key_user IS NULL
+                    OR EXISTS (SELECT 1
+                                 FROM crowded AS c
+                                WHERE c.key_day = d.key_day
+                                  AND c.key_user = d.key_user))) AS w
 ),
 lone_days AS (
     -- Grouped by day and user alone, with days read from usage_days (lone_days, given by
@@ -531,9 +541,8 @@ lone_days AS (
            tool_timed, tool_accepts, tool_rejects, lines_added, lines_removed, commits,
            pull_requests, edits_accepted, edits_rejected, active_time_user_s,
            active_time_cli_s, models
-      FROM span_rows AS w
+      FROM day_rows AS w
      WHERE %(lone_days)s
-       AND w.session_id IS NULL
        AND w.key_user IS NOT NULL
        AND NOT EXISTS (SELECT 1
                          FROM crowded AS c
@@ -619,12 +628,16 @@ summed AS (
       FROM grouped
      GROUP BY {group_by}
     UNION ALL
+    -- In the types of the sums above: the two arms are then one list of rows to
+    -- PostgreSQL, which merges them in key order, each read in that order, rather than
+    -- sort them all again.
     SELECT {key_columns} whole_micros, input_tokens, output_tokens, cache_read_tokens,
-           cache_creation_tokens, sessions, NULL, api_requests, api_errors,
-           api_retries_exhausted, tool_calls, tool_successes, tool_failures, tool_duration_ms,
-           tool_timed, tool_accepts, tool_rejects, lines_added, lines_removed, commits,
-           pull_requests, edits_accepted, edits_rejected, active_time_user_s,
-           active_time_cli_s, models
+           cache_creation_tokens, sessions::bigint, NULL::numeric, api_requests::numeric,
+           api_errors::numeric, api_retries_exhausted::numeric, tool_calls::numeric,
+           tool_successes::numeric, tool_failures::numeric, tool_duration_ms,
+           tool_timed::numeric, tool_accepts::numeric, tool_rejects::numeric, lines_added,
+           lines_removed, commits, pull_requests, edits_accepted, edits_rejected,
+           active_time_user_s, active_time_cli_s, models
       FROM lone_days
 )
 -- The figures as shown: counts as whole numbers (a cast to bigint rounds, half away
