@@ -8,17 +8,14 @@ and duplicated exports, logs alone and metrics alone.
 from __future__ import annotations
 
 import json
-import threading
-import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-import psycopg
 import pytest
 
 from mojule import accounting, analytics, orgs, schema
 from mojule.accounting import Scope
-from mojule.db import connect, query
+from mojule.db import connect
 from tests.conftest import fixture_bytes
 from tests.test_analytics import (
     FROM,
@@ -31,6 +28,7 @@ from tests.test_analytics import (
     send,
     shifted,
 )
+from tests.upgrades import install_release_before, upgrade_while_ingesting
 
 MINUTE_NS = 60 * 10**9
 # Where each fixture session is moved to: quarter hours apart, one of them a day later.
@@ -334,38 +332,12 @@ def test_migration_0013_waits_for_a_running_ingest_instead_of_deadlocking(fresh_
     # them has upserted its session (locking sessions) and is about to write the rollup
     # (whose trigger writes session_usage) when the migration starts.
     every = schema.available_migrations()
-    with monkeypatch.context() as release_0012:
-        release_0012.setattr(schema, "available_migrations",
-                             lambda: [m for m in every if m.version < 13])
-        with connect(fresh_database_url) as conn:
-            schema.apply_migrations(conn)
-            org_id = orgs.create_org(conn, "upgrading").org_id
-    when = datetime(2026, 3, 2, 10, 5, tzinfo=UTC)
-    session = {"org_id": org_id, "session_id": "s1", "seat_identity": "dev@example.com",
-               "user_email": "dev@example.com", "user_account_uuid": None, "user_id": None,
-               "organization_uuid": None, "first_seen": when, "last_seen": when,
-               "app_version": "2.1.328", "terminal_type": "vscode", "service_name": None,
-               "resource_attributes": "{}", "unattributed": False, "agents_view": False}
-    outcome = {}
+    install_release_before(fresh_database_url, 13, monkeypatch)
+    with connect(fresh_database_url) as conn:
+        org_id = orgs.create_org(conn, "upgrading").org_id
 
-    def migrate() -> None:
-        try:
-            with connect(fresh_database_url) as conn:
-                outcome["applied"] = [m.version for m in schema.apply_migrations(conn)]
-        except psycopg.Error as exc:
-            outcome["migration"] = repr(exc)
-
-    with connect(fresh_database_url) as worker:
-        with worker.transaction():
-            worker.execute("SELECT set_config('mojule.org_id', %s, true)", (str(org_id),))
-            worker.execute(query("session_upsert"), session)
-            upgrade = threading.Thread(target=migrate)
-            upgrade.start()
-            time.sleep(1)   # the migration is now waiting on a lock
-            worker.execute("INSERT INTO usage_rollup (org_id, session_id, bucket, facts,"
-                           " api_requests, usage_points, tool_calls)"
-                           " VALUES (%s, 's1', '2026-03-02 10:00+00', 1, 0, 0, 1)", (org_id,))
-        upgrade.join(timeout=60)
+    outcome = upgrade_while_ingesting(fresh_database_url, org_id,
+                                      datetime(2026, 3, 2, 10, 5, tzinfo=UTC))
 
     assert outcome == {"applied": [m.version for m in every if m.version >= 13]}
     with connect(fresh_database_url) as conn:

@@ -24,6 +24,11 @@ from mojule.db import connect, org_transaction, query
 from tests.conftest import FIXTURES, session_id_of
 from tests.test_analytics import FROM, SESSIONS, TO, body, send, shifted
 from tests.test_rollup import GROUPINGS, report
+from tests.upgrades import (
+    install_release_before,
+    start_upgrade,
+    upgrade_while_ingesting,
+)
 
 # Groupings by resource attributes; those by model too, or by an attribute of the process,
 # cannot read usage_days_attributes.
@@ -504,40 +509,13 @@ def test_migration_0022_waits_for_a_running_ingest_and_has_every_day_summed_anew
     # which notes the day in usage_day_changes, when the migration starts. The migration
     # empties usage_day_changes: it must wait for the worker, not deadlock with it.
     every = schema.available_migrations()
-    with monkeypatch.context() as release_0021:
-        release_0021.setattr(schema, "available_migrations",
-                             lambda: [m for m in every if m.version < 22])
-        with connect(fresh_database_url) as conn:
-            schema.apply_migrations(conn)
-            org_id = orgs.create_org(conn, "upgrading").org_id
-    when = datetime.combine(PAST, time(10, 5), UTC)
-    session = {"org_id": org_id, "session_id": "s1", "seat_identity": "dev@example.com",
-               "user_email": "dev@example.com", "user_account_uuid": None, "user_id": None,
-               "organization_uuid": None, "first_seen": when, "last_seen": when,
-               "app_version": "2.1.328", "terminal_type": "vscode", "service_name": None,
-               "resource_attributes": json.dumps({"department": "platform"}),
-               "unattributed": False, "agents_view": False}
-    outcome = {}
+    install_release_before(fresh_database_url, 22, monkeypatch)
+    with connect(fresh_database_url) as conn:
+        org_id = orgs.create_org(conn, "upgrading").org_id
 
-    def migrate() -> None:
-        try:
-            with connect(fresh_database_url) as conn:
-                outcome["applied"] = [m.version for m in schema.apply_migrations(conn)]
-        except psycopg.Error as exc:
-            outcome["migration"] = repr(exc)
-
-    with connect(fresh_database_url) as worker:
-        with worker.transaction():
-            worker.execute("SELECT set_config('mojule.org_id', %s, true)", (str(org_id),))
-            worker.execute(query("session_upsert"), session)
-            upgrade = threading.Thread(target=migrate)
-            upgrade.start()
-            clock.sleep(1)   # the migration is now waiting on a lock
-            worker.execute("INSERT INTO usage_rollup (org_id, session_id, bucket, facts,"
-                           " api_requests, usage_points, tool_calls)"
-                           " VALUES (%s, 's1', %s, 1, 0, 0, 1)",
-                           (org_id, datetime.combine(PAST, time(10), UTC)))
-        upgrade.join(timeout=60)
+    outcome = upgrade_while_ingesting(fresh_database_url, org_id,
+                                      datetime.combine(PAST, time(10, 5), UTC),
+                                      json.dumps({"department": "platform"}))
 
     assert outcome == {"applied": [m.version for m in every if m.version >= 22]}
     with connect(fresh_database_url) as conn:
@@ -588,22 +566,12 @@ def test_migration_0022_waits_for_a_purge_of_the_previous_release(fresh_database
                                                                   monkeypatch):
     # A purge still summing in 0021's shape must finish before the tables are emptied.
     every = schema.available_migrations()
-    with monkeypatch.context() as release_0021:
-        release_0021.setattr(schema, "available_migrations",
-                             lambda: [m for m in every if m.version < 22])
-        with connect(fresh_database_url) as conn:
-            schema.apply_migrations(conn)
-    outcome = {}
-
-    def migrate() -> None:
-        with connect(fresh_database_url) as conn:
-            outcome["applied"] = [m.version for m in schema.apply_migrations(conn)]
+    install_release_before(fresh_database_url, 22, monkeypatch)
 
     with connect(fresh_database_url) as purge:
         assert purge.execute(query("purge_try_lock"),
                              {"lock": retention.PURGE_LOCK}).fetchone()[0]
-        upgrade = threading.Thread(target=migrate)
-        upgrade.start()
+        upgrade, outcome = start_upgrade(fresh_database_url)
         upgrade.join(timeout=1.5)
         assert upgrade.is_alive() and outcome == {}
         purge.execute(query("purge_unlock"), {"lock": retention.PURGE_LOCK})
