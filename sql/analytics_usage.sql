@@ -32,7 +32,9 @@
 -- groups nor filters by anything usage_days lacks, are read from usage_days, summed ahead
 -- per day, seat and model (migration 0021), or, grouped by resource attributes, from
 -- usage_days_attributes (migration 0022): `cover` keeps the days summed and unchanged
--- since, none if the window has a gauge or the attributes are not summed.
+-- since, none if the window has a gauge or the attributes are not summed. Grouped by day
+-- and user, a seat's summed day that nothing else adds to is its group's row as it is
+-- (lone_days).
 --
 -- `scope` is not materialized: the few facts of the edge sessions find their session
 -- through its key, and the many sessions read whole need no sessions row at all unless
