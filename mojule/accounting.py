@@ -88,6 +88,12 @@ class Scope:
     after: tuple[datetime, str] | None = None   # keyset: (last_seen, session_id) seen last
     limit: int | None = None
 
+    @property
+    def filters_sessions(self) -> bool:
+        """True when the scope keeps only some sessions: a person's, a seat's or a
+        model's."""
+        return self.seats is not None or self.user is not None or self.model is not None
+
     def params(self, org_id: int) -> dict[str, Any]:
         """Return the parameters analytics_sessions.sql and analytics_usage.sql expect."""
         seats = self.seats or {}
@@ -147,8 +153,6 @@ ACTIVE_USERS = {
     False: "coalesce(seats, 0)::bigint",
     True: "(key_user IS NOT NULL)::integer",
 }
-
-
 
 
 # The groupings whose groups hold a handful of sessions each: a person's day, one session.
@@ -266,8 +270,7 @@ def joins_sessions(scope: Scope, groups: Sequence[str]) -> bool:
     their sessions rows: to keep those of a person, a seat or a model, or to group them by
     a resource attribute. Every other report reads them from session_usage alone; a
     session read whole lies inside the window, so inside the scope, by construction."""
-    return (scope.seats is not None or scope.user is not None or scope.model is not None
-            or any(group.startswith(ATTR_PREFIX) for group in groups))
+    return scope.filters_sessions or any(group.startswith(ATTR_PREFIX) for group in groups)
 
 
 def summed_days(scope: Scope, groups: Sequence[str], tz: str, rollup_from: datetime,
@@ -281,10 +284,9 @@ def summed_days(scope: Scope, groups: Sequence[str], tz: str, rollup_from: datet
     report grouped by resource attributes, but not by model too, nor by an attribute of
     the process (the statement checks that again: analytics_usage.sql, `cover`).
     """
-    attributes = [group.removeprefix(ATTR_PREFIX) for group in groups
-                  if group.startswith(ATTR_PREFIX)]
+    attributes = [key for key in grouping(groups)[1].values() if key is not None]
     usable = (scope.session_ids is None and scope.after is None and scope.limit is None
-              and scope.seats is None and scope.user is None and scope.model is None
+              and not scope.filters_sessions
               and not UNSUMMED_GROUPS.intersection(groups)
               and not (attributes and "model" in groups)
               and not any(map(process_attribute, attributes))
