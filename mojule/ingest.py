@@ -127,6 +127,8 @@ class Batch:
             else:
                 seen.first_seen = min(seen.first_seen, time)
                 seen.last_seen = max(seen.last_seen, time)
+                if seen.context.seat.yields_to(context.seat):
+                    seen.context = context
 
     @property
     def skipped_total(self) -> int:

@@ -45,6 +45,15 @@ class Seat:
     user_id: str | None
     organization_uuid: str | None
 
+    def yields_to(self, other: Seat) -> bool:
+        """Whether a session known by this seat is ``other``'s instead: no seat was known,
+        or ``other`` is a stronger identity (email over account over install id) of this
+        seat's own account or install. sql/session_upsert.sql applies the same rule."""
+        if other.identity is None or other.identity == self.identity:
+            return False
+        return self.identity is None or (
+            self.email is None and self.identity in (other.account_uuid, other.user_id))
+
 
 @dataclass(slots=True)
 class Context:

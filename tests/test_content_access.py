@@ -97,16 +97,32 @@ def test_linked_identity_makes_a_session_the_members_own(client, db, org, people
                       headers=bob.headers).status_code == 200
 
 
+def a_later_record(session: str, **attributes: str) -> dict:
+    """The session's logs with their first record a second later, and ``attributes``
+    (dots as underscores) added to it or in place of its own."""
+    logs = json.loads(fixture_bytes(session, "logs"))
+    record = logs["resourceLogs"][0]["scopeLogs"][0]["logRecords"][0]
+    record["timeUnixNano"] = str(int(record["timeUnixNano"]) + 10**9)
+    for name, value in attributes.items():
+        key = name.replace("_", ".")
+        record["attributes"] = [item for item in record["attributes"] if item["key"] != key]
+        record["attributes"].append({"key": key, "value": {"stringValue": value}})
+    return logs
+
+
+def age_sessions(db, org, minutes: int) -> None:
+    db.execute("UPDATE sessions SET stored_at = stored_at - make_interval(mins => %s)"
+               " WHERE org_id = %s", (minutes, org.org.org_id))
+
+
 def test_a_later_batch_naming_another_seat_does_not_hand_over_the_session(client, db, org,
                                                                          people_of):
     # Anyone holding the org's ingest token could send one more record for a session
     # without an email (an API-key sign-in), naming their own: the session became theirs,
-    # content included.
+    # content included. Past its first ten minutes, not even with the session's install id.
     session_id = ingest_session(client, org, BASH_SESSION)
-    logs = json.loads(fixture_bytes(BASH_SESSION, "logs"))
-    record = logs["resourceLogs"][0]["scopeLogs"][0]["logRecords"][0]
-    record["timeUnixNano"] = str(int(record["timeUnixNano"]) + 10**9)
-    record["attributes"].append({"key": "user.email", "value": {"stringValue": "bob@example.com"}})
+    age_sessions(db, org, 11)
+    logs = a_later_record(BASH_SESSION, user_email="bob@example.com")
     assert client.post("/v1/logs", json=logs, headers=org.headers).status_code == 202
 
     response = client.get(f"/api/v1/sessions/{session_id}/content",
@@ -118,6 +134,71 @@ def test_a_later_batch_naming_another_seat_does_not_hand_over_the_session(client
         == (None, BASH_USER_ID)
     assert client.get("/api/v1/sessions?from=2026-11-01&to=2026-12-01",
                       headers=people_of["bob"].headers).get_json()["sessions"] == []
+
+
+def test_a_young_session_takes_the_email_of_a_later_record_of_its_own_install(
+        client, db, org, people_of):
+    # Claude Code leaves user.email off some records of a signed-in session (about a
+    # quarter when launched from Claude Desktop): the first to arrive may lack it.
+    session_id = ingest_session(client, org, BASH_SESSION)
+    assert client.get(f"/api/v1/sessions/{session_id}/content",
+                      headers=people_of["bob"].headers).status_code == 403
+
+    logs = a_later_record(BASH_SESSION, user_email="Bob@example.com")
+    assert client.post("/v1/logs", json=logs, headers=org.headers).status_code == 202
+
+    assert db.execute("SELECT seat_identity, user_email, user_id FROM sessions"
+                      " WHERE org_id = %s AND session_id = %s",
+                      (org.org.org_id, session_id)).fetchone() \
+        == ("bob@example.com", "Bob@example.com", BASH_USER_ID)
+    assert client.get(f"/api/v1/sessions/{session_id}/content",
+                      headers=people_of["bob"].headers).status_code == 200
+    listed = client.get("/api/v1/sessions?from=2026-11-01&to=2026-12-01",
+                        headers=people_of["bob"].headers).get_json()["sessions"]
+    assert [item["session_id"] for item in listed] == [session_id]
+    by_user = client.get("/api/v1/usage?from=2026-11-01&to=2026-12-01&group_by=user",
+                         headers=people_of["admin"].headers).get_json()
+    assert [row["key"]["user"] for row in by_user["rows"]] == ["bob@example.com"]
+
+
+def test_a_request_whose_first_record_lacks_the_email_gives_the_session_its_email(
+        client, db, org, people_of):
+    logs = json.loads(fixture_bytes(BASH_SESSION, "logs"))
+    last = logs["resourceLogs"][-1]["scopeLogs"][-1]["logRecords"][-1]
+    last["attributes"].append({"key": "user.email", "value": {"stringValue": "bob@example.com"}})
+    assert client.post("/v1/logs", json=logs, headers=org.headers).status_code == 202
+
+    assert db.execute("SELECT seat_identity, user_email, user_id FROM sessions"
+                      " WHERE org_id = %s", (org.org.org_id,)).fetchall() \
+        == [("bob@example.com", "bob@example.com", BASH_USER_ID)]
+
+
+@pytest.mark.parametrize("claim", [
+    {"user_email": "bob@example.com", "user_id": "another-install"},
+    {"user_account_uuid": "acct-bob", "user_id": "another-install"},
+])
+def test_a_young_session_is_not_handed_to_a_record_of_another_install(client, db, org,
+                                                                      people_of, claim):
+    session_id = ingest_session(client, org, BASH_SESSION)
+    logs = a_later_record(BASH_SESSION, **claim)
+    assert client.post("/v1/logs", json=logs, headers=org.headers).status_code == 202
+
+    assert db.execute("SELECT seat_identity, user_email FROM sessions"
+                      " WHERE org_id = %s AND session_id = %s",
+                      (org.org.org_id, session_id)).fetchone() == (BASH_USER_ID, None)
+    assert client.get(f"/api/v1/sessions/{session_id}/content",
+                      headers=people_of["bob"].headers).status_code == 403
+
+
+def test_a_session_with_an_email_keeps_it_when_a_record_of_another_email_comes(
+        client, db, org, people_of):
+    session_id = ingest_session(client, org, WRITE_SESSION)
+    logs = a_later_record(WRITE_SESSION, user_email="bob@example.com")
+    assert client.post("/v1/logs", json=logs, headers=org.headers).status_code == 202
+
+    assert db.execute("SELECT seat_identity FROM sessions WHERE org_id = %s"
+                      " AND session_id = %s", (org.org.org_id, session_id)).fetchone() \
+        == ("alice@example.com",)
 
 
 def test_a_seat_named_by_enduser_id_is_the_members_with_that_email(client, db, org, people_of):

@@ -9,7 +9,7 @@ from datetime import datetime
 import psycopg
 
 from mojule import schema
-from mojule.db import connect, query
+from mojule.db import connect
 
 
 def install_release_before(url: str, version: int, monkeypatch) -> None:
@@ -55,7 +55,17 @@ def upgrade_while_ingesting(url: str, org_id: int, when: datetime,
     with connect(url) as worker:
         with worker.transaction():
             worker.execute("SELECT set_config('mojule.org_id', %s, true)", (str(org_id),))
-            worker.execute(query("session_upsert"), session)
+            # What the previous release's sql/session_upsert.sql does for a new session;
+            # today's statement names columns that release does not have.
+            worker.execute(
+                "INSERT INTO sessions (org_id, session_id, seat_identity, user_email,"
+                " user_account_uuid, user_id, organization_uuid, first_seen, last_seen,"
+                " app_version, terminal_type, service_name, resource_attributes, unattributed,"
+                " agents_view) VALUES (%(org_id)s, %(session_id)s, %(seat_identity)s,"
+                " %(user_email)s, %(user_account_uuid)s, %(user_id)s, %(organization_uuid)s,"
+                " %(first_seen)s, %(last_seen)s, %(app_version)s, %(terminal_type)s,"
+                " %(service_name)s, %(resource_attributes)s, %(unattributed)s,"
+                " %(agents_view)s)", session)
             upgrade, outcome = start_upgrade(url)
             time.sleep(1)   # the migration is now waiting on a lock
             worker.execute("INSERT INTO usage_rollup (org_id, session_id, bucket, facts,"
