@@ -331,6 +331,10 @@ ANY_VALUES = {
         {"key": "n", "value": {"kvlistValue": {"values": [
             {"key": "deep", "value": {"boolValue": True}}]}}}]}},
         {"a": "x", "n": {"deep": True}}),
+    "kvlist with an empty key": ({"kvlistValue": {"values": [
+        {"key": "", "value": {"stringValue": "x"}},
+        {"key": "msg", "value": {"stringValue": "hi"}}]}},
+        {"": "x", "msg": "hi"}),
     "bytes": ({"bytesValue": "aGVsbG8="}, "aGVsbG8="),
     "empty value": ({}, None),
     "snake case": ({"string_value": "snake"}, "snake"),

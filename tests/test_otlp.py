@@ -287,6 +287,16 @@ def test_array_and_kvlist_values_decode_to_list_and_dict():
         "finish_reasons": ["tool_use", None], "nothing": [], "nested": {"n": 3}}
 
 
+def test_kvlist_keeps_an_empty_key_an_attribute_may_not_have():
+    # The Collector's filelog json_parser turns {"": "x", "msg": "hi"} into this body.
+    body = {"kvlistValue": {"values": [kv("", text("x")), kv("msg", text("hi"))]}}
+
+    decoded = decode_log(log_record(kv("", text("dropped")), kv("map", body), body=body))
+    assert decoded.body == {"": "x", "msg": "hi"}
+    assert decoded.attributes["map"] == {"": "x", "msg": "hi"}
+    assert "" not in decoded.attributes and decoded.dropped_attributes == 1
+
+
 def nested(levels: int) -> dict:
     """Return an AnyValue that is levels deep: arrays around one string."""
     value = text("bottom")

@@ -51,7 +51,9 @@ def _kvlist_value(value: Any, depth: int) -> dict:
     decoded = {}
     for item in list_field(value, "values"):
         key = item.get("key") if type(item) is dict else None
-        if type(key) is not str or not key or not storable(key):
+        # An empty key is kept: a map is a value as sent (the Collector's json_parser makes
+        # one of {"": ...}); only an attribute's own key must be non-empty.
+        if type(key) is not str or not storable(key):
             raise Malformed("invalid kvlistValue key")
         decoded[key] = decode_any(item.get("value"), depth + 1)
     return decoded
