@@ -171,8 +171,9 @@ def otlp_extra(policy: ContentPolicy, scope_extra: dict[str, Any],
     """Return (the otlp_extra column, content taken from it) of one record.
 
     otlp_extra keeps what OTLP sent that has no column of its own, and only what was sent
-    (flags, trace state, dropped-attribute counts, the metric's description, the schema
-    URLs and attributes of the resource and scope): NULL for a record that sent none.
+    (flags, trace state, the counts of dropped attributes, events and links, the metric's
+    description, the schema URLs and attributes of the resource and scope): NULL for a
+    record that sent none.
     Content in the scope's attributes is split out as ``scope.<key>``, as a resource's is.
     """
     extra = {name: value for name, value in sent.items() if value}

@@ -76,7 +76,8 @@ def split_span_content(policy: ContentPolicy, span: otlp.Span) -> tuple[dict, li
             kept, taken = policy.split(event["attributes"])
         content.update({f"event.{index}.{key}": value for key, value in taken.items()})
         events.append({"name": event["name"], "time_unix_nano": event["time_unix_nano"],
-                       "attributes": kept, "content_keys": sorted(taken)})
+                       "attributes": kept, "dropped_attributes": event["dropped_attributes"],
+                       "content_keys": sorted(taken)})
     links = []
     for index, link in enumerate(span.links):
         kept, taken = policy.split(link["attributes"])
@@ -93,7 +94,9 @@ def _add_span(batch: Batch, policy: ContentPolicy, org_id: int, span: otlp.Span)
     resource, resource_content, resource_json = batch.resource_view(policy, span.resource)
     extra, scope_content = otlp_extra(policy, span.scope_extra, flags=span.flags,
                                       trace_state=span.trace_state,
-                                      dropped_attributes=span.dropped_attributes)
+                                      dropped_attributes=span.dropped_attributes,
+                                      dropped_events=span.dropped_events,
+                                      dropped_links=span.dropped_links)
     content.update(resource_content)
     content.update(scope_content)
     ctx = batch.context(usage, resource)

@@ -619,6 +619,28 @@ def test_otlp_fields_without_a_column_are_stored_as_sent(client, org, db):
         assert again["duplicates"] == len(records(payload, signal))
 
 
+def test_span_dropped_counts_and_link_flags_are_stored_as_sent(client, org, db):
+    payload = fixture_payload("bash-tool", "traces")
+    span = next(span for span in records(payload, "traces") if span["events"])
+    span["events"][0]["droppedAttributesCount"] = 4
+    span["droppedEventsCount"], span["droppedLinksCount"] = 3, "2"
+    span["links"] = [{"traceId": span["traceId"], "spanId": "eee19b7ec3c1b175", "flags": 257}]
+
+    assert client.post("/v1/traces", json=payload, headers=org.headers).status_code == 202
+
+    rows = {row[0]: row[1:] for row in db.execute(
+        "SELECT span_id, otlp_extra, events, links FROM spans WHERE org_id = %s",
+        (org.org.org_id,))}
+    extra, events, links = rows.pop(span["spanId"])
+    assert (extra["dropped_events"], extra["dropped_links"]) == (3, 2)
+    assert events[0]["dropped_attributes"] == 4 and links[0]["flags"] == 257
+    # Only what was sent: the other spans sent 0 and links without flags.
+    assert not any({"dropped_events", "dropped_links"} & extra.keys() for extra, _, _ in
+                   rows.values())
+    assert all(event["dropped_attributes"] == 0 for _, events, _ in rows.values()
+               for event in events)
+
+
 def test_keys_an_operator_declares_content_never_reach_plaintext_columns(config, org, db,
                                                                         master_key):
     with app_client(config, CONTENT_KEYS=("model", "user.email", "department")) as client:

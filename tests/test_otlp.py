@@ -958,6 +958,23 @@ def test_span_links_are_decoded():
                               "dropped_attributes": 0}]
 
 
+def test_span_dropped_counts_and_link_flags_are_kept_and_identify_only_when_sent():
+    link = {"traceId": TRACE_ID, "spanId": PARENT_ID}
+    plain = decode_span(span(links=[link, {**link, "flags": 0}]))
+    sent = decode_span(span(links=[{**link, "flags": "257"}], droppedEventsCount="3",
+                            droppedLinksCount=2))
+
+    assert (sent.dropped_events, sent.dropped_links) == (3, 2)
+    assert sent.links[0]["flags"] == 257 and "flags" not in plain.links[1]
+    assert (plain.dropped_events, plain.dropped_links) == (0, 0)
+    # Not sent, or 0, they leave a span's identity as it was before they were decoded.
+    unsent = span(links=[link, link])
+    del unsent["droppedEventsCount"], unsent["droppedLinksCount"]
+    assert plain.identity == decode_span(unsent).identity
+    assert sent.identity != decode_span(span(links=[link], droppedLinksCount=2)).identity
+    assert decode_span(span(droppedEventsCount=3)).identity != decode_span(span()).identity
+
+
 def test_bad_span_event_or_link_is_dropped_and_the_span_kept():
     good_event = {"name": "tool.output", "timeUnixNano": str(T0)}
     good_link = {"traceId": TRACE_ID, "spanId": PARENT_ID}

@@ -108,20 +108,31 @@ def top_list(payload: Any, name: str) -> list:
     return list_field(payload, name)
 
 
+# Fields decoded since identities were first stored: each is digested only when sent, so
+# that a record which does not send it keeps the identity it was stored with.
+LATER_FIELDS = frozenset({"dropped_events", "dropped_links"})
+
+
 def content_fields(record_class: type) -> tuple[str, ...]:
     shared = {"resource", "scope_name", "scope_version", "scope_extra", "identity"}
-    return tuple(field.name for field in dataclass_fields(record_class) if field.name not in shared)
+    return tuple(field.name for field in dataclass_fields(record_class)
+                 if field.name not in shared and field.name not in LATER_FIELDS)
 
 
 LOG_CONTENT = content_fields(LogRecord)
 SPAN_CONTENT = content_fields(Span)
+SPAN_LATER = tuple(sorted(LATER_FIELDS))
 
 
-def record_identity(scope: Scope, record: Any, content: tuple[str, ...]) -> bytes:
+def record_identity(scope: Scope, record: Any, content: tuple[str, ...],
+                    later: tuple[str, ...] = ()) -> bytes:
     # Hashing the decoded fields, rather than the raw JSON, makes a retry hash the
     # same and cannot fail on nesting or characters that the decoder refused.
     digest = scope.digest.copy()
     digest.update(orjson.dumps([getattr(record, name) for name in content], option=SORTED))
+    sent = {name: value for name in later if (value := getattr(record, name))}
+    if sent:
+        digest.update(orjson.dumps(sent, option=SORTED))
     return digest.digest()
 
 

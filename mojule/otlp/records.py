@@ -92,10 +92,13 @@ class Span:
     attributes: dict[str, Any]
     dropped_attributes: int
     events: list[dict]            # name, time_unix_nano, attributes, dropped_attributes
-    links: list[dict]             # trace_id, span_id, trace_state, attributes, dropped_attributes
+    links: list[dict]             # trace_id, span_id, trace_state, attributes,
+                                  # dropped_attributes, and flags when sent (not 0)
     status_code: int              # 0 unset, 1 ok, 2 error
     status_message: str
     flags: int
+    dropped_events: int           # the sender's counts, 0 when absent or unusable
+    dropped_links: int
     identity: bytes
 
 

@@ -11,6 +11,7 @@ import orjson
 from mojule.otlp.containers import (
     LOG_CONTENT,
     SPAN_CONTENT,
+    SPAN_LATER,
     decoded_records,
     record_identity,
     scope_batches,
@@ -28,6 +29,7 @@ from mojule.otlp.fields import (
     TIMESTAMP,
     UINT32,
     UINT64,
+    count_or_zero,
     enum_field,
     finite,
     flag_field,
@@ -285,13 +287,18 @@ def _link(link: Any) -> dict:
     if trace_id is None or span_id is None:
         raise Malformed("span link has no traceId or spanId")
     attributes, dropped = decode_attributes(link.get("attributes"))
-    return {
+    decoded = {
         "trace_id": trace_id,
         "span_id": span_id,
         "trace_state": text_field(link, "traceState"),
         "attributes": attributes,
         "dropped_attributes": dropped + int_field(link, "droppedAttributesCount", UINT32),
     }
+    flags = int_field(link, "flags", UINT32)
+    if flags:
+        # Only when sent, so that the spans of links without flags keep their identity.
+        decoded["flags"] = flags
+    return decoded
 
 
 def _parts(items: list, decode: Callable[[Any], dict]) -> list[dict]:
@@ -339,9 +346,11 @@ def _span(span: Any, scope: Scope) -> Span:
         status_code=enum_field(status, "code", STATUS_CODES),
         status_message=message_field(status, "message"),
         flags=int_field(span, "flags", UINT32),
+        dropped_events=count_or_zero(span, "droppedEventsCount"),
+        dropped_links=count_or_zero(span, "droppedLinksCount"),
         identity=b"",
     )
-    decoded.identity = record_identity(scope, decoded, SPAN_CONTENT)
+    decoded.identity = record_identity(scope, decoded, SPAN_CONTENT, SPAN_LATER)
     return decoded
 
 
