@@ -61,6 +61,7 @@ LOG_BODY = "log.body"
 STATUS_MESSAGE = "status.message"
 RESOURCE_PREFIX = "resource."
 SCOPE_PREFIX = "scope."
+METADATA_PREFIX = "metadata."
 
 # Content is stored under its attribute name, which is part of an indexed key, and a btree
 # entry holds at most 2704 bytes. No exporter sends a key anywhere near this long.

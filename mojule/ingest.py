@@ -23,7 +23,7 @@ import orjson
 import psycopg
 
 from mojule import rollup
-from mojule.content import SCOPE_PREFIX, ContentPolicy
+from mojule.content import METADATA_PREFIX, SCOPE_PREFIX, ContentPolicy
 from mojule.crypto import content_aad_for
 from mojule.db import copy_rows, org_transaction, query
 from mojule.keyring import Keyring
@@ -166,25 +166,30 @@ def enum(value: int) -> int:
     return value if -SMALLINT_LIMIT <= value < SMALLINT_LIMIT else 0
 
 
+# The attribute dicts otlp_extra may hold, and the prefix their content is stored under.
+EXTRA_ATTRIBUTES = {"scope_attributes": SCOPE_PREFIX, "metadata": METADATA_PREFIX}
+
+
 def otlp_extra(policy: ContentPolicy, scope_extra: dict[str, Any],
                **sent: Any) -> tuple[str | None, dict[str, Any]]:
     """Return (the otlp_extra column, content taken from it) of one record.
 
     otlp_extra keeps what OTLP sent that has no column of its own, and only what was sent
     (flags, trace state, the counts of dropped attributes, events and links, the metric's
-    description, the schema URLs and attributes of the resource and scope): NULL for a
-    record that sent none.
-    Content in the scope's attributes is split out as ``scope.<key>``, as a resource's is.
+    description and metadata, the schema URLs and attributes of the resource and scope):
+    NULL for a record that sent none. Content in the scope's attributes is split out as
+    ``scope.<key>``, as a resource's is, and content in a metric's metadata as
+    ``metadata.<key>``.
     """
     extra = {name: value for name, value in sent.items() if value}
+    extra.update(scope_extra)
     content = {}
-    if scope_extra:
-        extra.update(scope_extra)
-        attributes = scope_extra.get("scope_attributes")
+    for name, prefix in EXTRA_ATTRIBUTES.items():
+        attributes = extra.get(name)
         if attributes:
             usage, taken = policy.split(attributes)
-            extra["scope_attributes"] = usage
-            content = {SCOPE_PREFIX + key: value for key, value in taken.items()}
+            extra[name] = usage
+            content.update({prefix + key: value for key, value in taken.items()})
     return (jsonb(extra) if extra else None), content
 
 

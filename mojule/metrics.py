@@ -63,10 +63,11 @@ def _add_point(batch: Batch, policy: ContentPolicy, org_id: int, point: otlp.Met
     # operator declares content never reaches a plaintext column.
     usage, content = policy.split(point.attributes)
     resource, resource_content, resource_json = batch.resource_view(policy, point.resource)
-    extra, scope_content = otlp_extra(policy, point.scope_extra, flags=point.flags,
-                                      dropped_attributes=point.dropped_attributes,
-                                      description=point.description)
-    content = {**content, **resource_content, **scope_content}
+    extra, extra_content = otlp_extra(
+        policy, point.scope_extra, flags=point.flags, dropped_attributes=point.dropped_attributes,
+        description=point.description, metadata=point.metadata,
+        metadata_dropped_attributes=point.metadata_dropped_attributes)
+    content = {**content, **resource_content, **extra_content}
     ctx = batch.context(usage, resource)
     if ctx.session_id is None:
         ctx = unattributed(ctx, time)

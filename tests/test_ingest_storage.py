@@ -619,6 +619,27 @@ def test_otlp_fields_without_a_column_are_stored_as_sent(client, org, db):
         assert again["duplicates"] == len(records(payload, signal))
 
 
+def test_metric_metadata_is_stored_with_its_content_encrypted(client, org, db, master_key):
+    payload = fixture_payload("bash-tool", "metrics")
+    metric = payload["resourceMetrics"][0]["scopeMetrics"][0]["metrics"][0]
+    metric["metadata"] = [{"key": "prometheus.type", "value": {"stringValue": "counter"}},
+                          {"key": "prompt", "value": {"stringValue": "MARK-metadata-prompt"}}]
+    (kind,) = {"sum", "gauge", "histogram", "exponentialHistogram", "summary"} & metric.keys()
+    sent = len(metric[kind]["dataPoints"])
+
+    assert client.post("/v1/metrics", json=payload, headers=org.headers).status_code == 202
+
+    org_id = org.org.org_id
+    rows = db.execute("SELECT record_id, content_keys, otlp_extra -> 'metadata' FROM metric_points"
+                      " WHERE org_id = %s AND metric_name = %s AND otlp_extra ? 'metadata'",
+                      (org_id, metric["name"])).fetchall()
+    assert len(rows) == sent
+    assert all(row[1:] == (["metadata.prompt"], {"prometheus.type": "counter"}) for row in rows)
+    assert decrypt(db, master_key, org_id, "metrics", rows[0][0],
+                   "metadata.prompt") == "MARK-metadata-prompt"
+    assert "MARK-" not in org_rows_as_text(db, org_id)
+
+
 def test_span_dropped_counts_and_link_flags_are_stored_as_sent(client, org, db):
     payload = fixture_payload("bash-tool", "traces")
     span = next(span for span in records(payload, "traces") if span["events"])

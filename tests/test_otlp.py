@@ -733,6 +733,20 @@ def test_description_is_not_part_of_the_series():
     assert (changed.series_hash, changed.identity) == (original.series_hash, original.identity)
 
 
+def test_metric_metadata_is_kept_and_not_part_of_the_series():
+    original = point_with(lambda r: None)
+    metadata = [kv("prometheus.type", text("histogram")), kv("", text("no key")), 5]
+    changed = point_with(lambda request: first_metric(request).update(metadata=metadata))
+
+    assert (changed.metadata, changed.metadata_dropped_attributes) == (
+        {"prometheus.type": "histogram"}, 2)
+    assert (original.metadata, original.metadata_dropped_attributes) == ({}, 0)
+    assert (changed.series_hash, changed.identity) == (original.series_hash, original.identity)
+    # Metadata that is not a list costs itself, counted, and no point.
+    bad = point_with(lambda request: first_metric(request).update(metadata={"a": 1}))
+    assert (bad.metadata, bad.metadata_dropped_attributes) == ({}, 1)
+
+
 def test_value_separates_points_of_one_series_and_window():
     # Two processes sharing a session id can report one series and window with different
     # values; both must be stored, so the value is part of the point's identity.

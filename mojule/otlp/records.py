@@ -58,6 +58,8 @@ class MetricPoint:
     scope_extra: dict[str, Any]
     metric_name: str
     description: str              # the metric's, "" when absent; not in any digest
+    metadata: dict[str, Any]      # the metric's metadata attributes; not in any digest
+    metadata_dropped_attributes: int
     unit: str
     kind: str                     # sum, gauge, histogram, exponential_histogram, summary
     temporality: int              # 0 unspecified, 1 delta, 2 cumulative; 0 for gauges

@@ -98,6 +98,8 @@ class _Metric:
     scope: Scope
     name: str
     description: str
+    metadata: dict[str, Any]
+    metadata_dropped_attributes: int
     unit: str
     kind: str
     temporality: int
@@ -117,8 +119,13 @@ def _metric(metric: dict, kind: str, data: dict, scope: Scope) -> _Metric:
     is_monotonic = kind == "sum" and flag_field(data, "isMonotonic")
     digest = scope.digest.copy()
     digest.update(orjson.dumps([name, unit, kind, temporality, is_monotonic]))
-    return _Metric(scope, name, text_or_empty(metric, "description"), unit, kind, temporality,
-                   is_monotonic, digest)
+    try:
+        metadata, dropped = decode_attributes(get_field(metric, "metadata"))
+    except Malformed:
+        # Kept as sent, as the description is: metadata that is not a list costs no point.
+        metadata, dropped = {}, 1
+    return _Metric(scope, name, text_or_empty(metric, "description"), metadata, dropped, unit,
+                   kind, temporality, is_monotonic, digest)
 
 
 def _number(point: dict) -> float | int:
@@ -215,6 +222,8 @@ def _point(point: Any, metric: _Metric) -> MetricPoint:
         scope_extra=scope.extra,
         metric_name=metric.name,
         description=metric.description,
+        metadata=metric.metadata,
+        metadata_dropped_attributes=metric.metadata_dropped_attributes,
         unit=metric.unit,
         kind=metric.kind,
         temporality=metric.temporality,
