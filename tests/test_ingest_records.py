@@ -194,6 +194,30 @@ def test_staleness_marker_is_stored_without_its_value_and_counted_nowhere(client
     assert with_markers == without
 
 
+def test_distribution_with_non_finite_doubles_is_stored_with_them_named(client, org, db):
+    # A Prometheus summary with no observations in its window has NaN quantiles; the
+    # Collector keeps them and pdata's JSON writes "NaN". The point is kept, count and all.
+    payload = fixture_payload("bash-tool", "metrics")
+    payload["resourceMetrics"][0]["scopeMetrics"][0]["metrics"] = [
+        {"name": "http_request_duration_seconds", "unit": "s", "summary": {"dataPoints": [
+            {"timeUnixNano": NOW, "count": "12", "sum": "+Inf", "quantileValues": [
+                {"quantile": 0.5, "value": "NaN"}, {"quantile": 0.99, "value": "-Infinity"}]}]}},
+        {"name": "duration", "unit": "s", "histogram": {"dataPoints": [
+            {"timeUnixNano": NOW, "count": "1", "sum": 0.5, "min": "NaN", "max": "Infinity",
+             "bucketCounts": ["1"]}]}},
+    ]
+
+    response = post(client, org, "metrics", payload)
+
+    answer = response.get_json()
+    assert answer["counts"]["metricPoints"] == 2 and answer["skipped"] == 0
+    stored = dict(db.execute("SELECT kind, distribution FROM metric_points WHERE org_id = %s",
+                             (org.org.org_id,)).fetchall())
+    assert stored["summary"] == {"count": 12, "sum": "Infinity", "quantileValues": [
+        {"quantile": 0.5, "value": "NaN"}, {"quantile": 0.99, "value": "-Infinity"}]}
+    assert (stored["histogram"]["min"], stored["histogram"]["max"]) == ("NaN", "Infinity")
+
+
 def test_values_postgresql_cannot_hold_in_typed_columns_cost_only_the_column(client, org, db):
     record = with_changes(record_list(fixture_payload("bash-tool", "logs"), "logs")[0],
                           severityNumber=40000)

@@ -797,11 +797,29 @@ def test_histogram_without_sum_min_max_or_buckets_is_kept():
 
 @pytest.mark.parametrize("fields", [
     {"bucketCounts": [1, 2]}, {"bucketCounts": [], "explicitBounds": [1.0]},
-    {"bucketCounts": [1, "x", 3]}, {"sum": "NaN"}, {"explicitBounds": [1, "Infinity"]},
-    {"count": -1},
+    {"bucketCounts": [1, "x", 3]}, {"sum": "many"}, {"min": float("nan")},
+    {"explicitBounds": [1, "Infinity"]}, {"count": -1},
 ])
 def test_invalid_histogram_point_is_skipped(fields):
     assert isinstance(decode_point(histogram_point(**fields), kind="histogram"), Skipped)
+
+
+@pytest.mark.parametrize("sent, kept", [
+    ("NaN", "NaN"), ("nan", "NaN"), ("Infinity", "Infinity"), ("+Inf", "Infinity"),
+    ("-Infinity", "-Infinity"), ("-inf", "-Infinity"), ("2.5", 2.5),
+])
+def test_non_finite_distribution_doubles_are_kept_by_their_protojson_names(sent, kept):
+    # jsonb cannot hold NaN or an infinity as a number; nothing sums these fields.
+    histogram = decode_point(histogram_point(sum=sent, min=sent, max=sent), kind="histogram")
+    exponential = decode_point({"timeUnixNano": str(T0), "count": 1, "sum": sent, "min": sent,
+                                "max": sent}, kind="exponentialHistogram")
+    summary = decode_point({"timeUnixNano": str(T0), "count": "0", "sum": sent,
+                            "quantileValues": [{"quantile": 0.5, "value": sent}]},
+                           kind="summary")
+
+    for decoded in (histogram, exponential):
+        assert [decoded.distribution[name] for name in ("sum", "min", "max")] == [kept] * 3
+    assert summary.distribution["sum"] == summary.distribution["quantileValues"][0]["value"] == kept
 
 
 def test_exponential_histogram_is_normalised():

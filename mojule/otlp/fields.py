@@ -148,6 +148,24 @@ def finite(value: Any, name: str) -> float:
     raise Malformed(f"{name} is not a finite number")
 
 
+def double_as_sent(value: Any, name: str) -> float | str:
+    """Return a double that is only kept, never summed: a finite float, or "NaN",
+    "Infinity" or "-Infinity" for ProtoJSON's non-finite strings (any spelling float()
+    reads, "+Inf" and "nan" too), as jsonb cannot hold them as numbers. Raises Malformed
+    for anything else, a bare NaN or infinity from a non-standard JSON writer included.
+    """
+    if type(value) is str:
+        try:
+            number = float(value)
+        except ValueError:
+            raise Malformed(f"{name} is not a number") from None
+        if math.isnan(number):
+            return "NaN"
+        if math.isinf(number):
+            return "Infinity" if number > 0 else "-Infinity"
+    return finite(value, name)
+
+
 def int_field(obj: dict, name: str, bounds: tuple[int, int]) -> int:
     """Return an integer field, 0 when absent; raise Malformed when invalid."""
     value = get_field(obj, name)
@@ -158,6 +176,12 @@ def float_field(obj: dict, name: str) -> float | None:
     """Return a double field, None when absent; raise Malformed when not finite."""
     value = get_field(obj, name)
     return None if value is None else finite(value, name)
+
+
+def double_as_sent_field(obj: dict, name: str) -> float | str | None:
+    """Return a double field as double_as_sent does, None when absent."""
+    value = get_field(obj, name)
+    return None if value is None else double_as_sent(value, name)
 
 
 def text_field(obj: dict, name: str) -> str:

@@ -67,7 +67,9 @@ class MetricPoint:
     start_time_unix_nano: int     # 0 when absent
     time_unix_nano: int
     value: float | None           # sum and gauge only; an int when sent as asInt
-    distribution: dict | None     # the other kinds' fields, under their OTLP names
+    distribution: dict | None     # the other kinds' fields, under their OTLP names; a
+                                  # non-finite sum, min, max or quantile value as "NaN",
+                                  # "Infinity" or "-Infinity"
     attributes: dict[str, Any]
     dropped_attributes: int
     flags: int

@@ -30,6 +30,7 @@ from mojule.otlp.fields import (
     UINT32,
     UINT64,
     count_or_zero,
+    double_as_sent_field,
     enum_field,
     finite,
     flag_field,
@@ -143,8 +144,16 @@ def _bucket_counts(obj: dict) -> list[int]:
     return [integer(count, "bucketCounts", UINT64) for count in list_field(obj, "bucketCounts")]
 
 
+# A distribution's sum, min, max and quantile values are kept as sent, non-finite ones too
+# (as "NaN", "Infinity" or "-Infinity"): a Prometheus summary with no observations in its
+# window has NaN quantiles, and its count and sum are still worth having. Nothing sums
+# them; the point's value, which the accounting sums, must stay finite.
 def _count_and_sum(point: dict) -> dict:
-    return {"count": int_field(point, "count", UINT64), "sum": float_field(point, "sum")}
+    return {"count": int_field(point, "count", UINT64), "sum": double_as_sent_field(point, "sum")}
+
+
+def _min_and_max(point: dict) -> dict:
+    return {"min": double_as_sent_field(point, "min"), "max": double_as_sent_field(point, "max")}
 
 
 def _histogram(point: dict) -> dict:
@@ -152,8 +161,7 @@ def _histogram(point: dict) -> dict:
     bounds = [finite(bound, "explicitBounds") for bound in list_field(point, "explicitBounds")]
     if (counts or bounds) and len(counts) != len(bounds) + 1:
         raise Malformed("bucketCounts does not match explicitBounds")
-    return {**_count_and_sum(point), "min": float_field(point, "min"),
-            "max": float_field(point, "max"), "bucketCounts": counts,
+    return {**_count_and_sum(point), **_min_and_max(point), "bucketCounts": counts,
             "explicitBounds": bounds}
 
 
@@ -163,8 +171,8 @@ def _exponential_histogram(point: dict) -> dict:
         found = object_field(point, side)
         buckets[side] = {"offset": int_field(found, "offset", INT32),
                          "bucketCounts": _bucket_counts(found)}
-    return {**_count_and_sum(point), "min": float_field(point, "min"),
-            "max": float_field(point, "max"), "scale": int_field(point, "scale", INT32),
+    return {**_count_and_sum(point), **_min_and_max(point),
+            "scale": int_field(point, "scale", INT32),
             "zeroCount": int_field(point, "zeroCount", UINT64),
             "zeroThreshold": float_field(point, "zeroThreshold") or 0.0, **buckets}
 
@@ -175,7 +183,7 @@ def _summary(point: dict) -> dict:
         if type(item) is not dict:
             raise Malformed("quantileValues entry is not an object")
         quantiles.append({"quantile": float_field(item, "quantile") or 0.0,
-                          "value": float_field(item, "value") or 0.0})
+                          "value": double_as_sent_field(item, "value") or 0.0})
     return {**_count_and_sum(point), "quantileValues": quantiles}
 
 
