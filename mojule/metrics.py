@@ -3,6 +3,12 @@
 Same steps as logs.py and traces.py: authenticate (hook), read and decode the body,
 validate, transform to rows, store, answer. Points keep their temporality, start time and
 time, so cumulative series can be turned into exact deltas when usage is read.
+
+A point's exemplars are stored in its otlp_extra, as ``exemplars``: a list of
+{time_unix_nano, value, trace_id, span_id, filtered_attributes, dropped_attributes,
+content_keys}, with the content of the filtered attributes split out and stored encrypted
+as ``exemplar.<i>.<key>``; ``dropped_exemplars`` counts those that could not be decoded.
+No figure reads them: their values are already in the point's.
 """
 from __future__ import annotations
 
@@ -49,6 +55,20 @@ def metric_batch(payload, policy: ContentPolicy, org_id: int) -> Batch:
     return batch
 
 
+def split_exemplars(policy: ContentPolicy, exemplars: list[dict]) -> tuple[list[dict], dict]:
+    """Return (exemplars, content) with content split out of their filtered attributes.
+
+    Content is named ``exemplar.<i>.<key>``, as a span event's is ``event.<i>.<key>``; the
+    stored exemplars list the names of what was taken out.
+    """
+    stored, content = [], {}
+    for index, exemplar in enumerate(exemplars):
+        kept, taken = policy.split(exemplar["filtered_attributes"])
+        content.update({f"exemplar.{index}.{key}": value for key, value in taken.items()})
+        stored.append({**exemplar, "filtered_attributes": kept, "content_keys": sorted(taken)})
+    return stored, content
+
+
 # Claude Code counts the process behind its `claude agents` view with a session.count
 # point of this start_type: that process is not a session (migration 0009).
 SESSION_COUNT = "claude_code.session.count"
@@ -63,11 +83,13 @@ def _add_point(batch: Batch, policy: ContentPolicy, org_id: int, point: otlp.Met
     # operator declares content never reaches a plaintext column.
     usage, content = policy.split(point.attributes)
     resource, resource_content, resource_json = batch.resource_view(policy, point.resource)
+    exemplars, exemplar_content = split_exemplars(policy, point.exemplars)
     extra, extra_content = otlp_extra(
         policy, point.scope_extra, flags=point.flags, dropped_attributes=point.dropped_attributes,
         description=point.description, metadata=point.metadata,
-        metadata_dropped_attributes=point.metadata_dropped_attributes)
-    content = {**content, **resource_content, **extra_content}
+        metadata_dropped_attributes=point.metadata_dropped_attributes, exemplars=exemplars,
+        dropped_exemplars=point.dropped_exemplars)
+    content = {**content, **resource_content, **extra_content, **exemplar_content}
     ctx = batch.context(usage, resource)
     if ctx.session_id is None:
         ctx = unattributed(ctx, time)

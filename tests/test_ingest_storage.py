@@ -640,6 +640,42 @@ def test_metric_metadata_is_stored_with_its_content_encrypted(client, org, db, m
     assert "MARK-" not in org_rows_as_text(db, org_id)
 
 
+def test_exemplars_are_stored_with_their_point_and_their_content_encrypted(client, org, db,
+                                                                         master_key):
+    payload = fixture_payload("bash-tool", "metrics")
+    metric = payload["resourceMetrics"][0]["scopeMetrics"][0]["metrics"][0]
+    (kind,) = {"sum", "gauge", "histogram", "exponentialHistogram", "summary"} & metric.keys()
+    point = metric[kind]["dataPoints"][0]
+    trace_id, span_id = "5b8efff798038103d269b633813fc60c", "eee19b7ec3c1b174"
+    point["exemplars"] = [
+        {"timeUnixNano": point["timeUnixNano"], "asInt": "3", "traceId": trace_id.upper(),
+         "spanId": span_id, "filteredAttributes": [
+             {"key": "http.route", "value": {"stringValue": "/checkout"}},
+             {"key": "prompt", "value": {"stringValue": "MARK-exemplar-prompt"}}]},
+        {"asDouble": 1.5},
+        {"timeUnixNano": point["timeUnixNano"]},
+    ]
+
+    response = client.post("/v1/metrics", json=payload, headers=org.headers)
+    assert response.status_code == 202 and response.get_json()["skipped"] == 0
+
+    org_id = org.org.org_id
+    (record_id, content_keys, extra), = db.execute(
+        "SELECT record_id, content_keys, otlp_extra FROM metric_points"
+        " WHERE org_id = %s AND otlp_extra ? 'exemplars'", (org_id,)).fetchall()
+    assert extra["exemplars"] == [
+        {"time_unix_nano": int(point["timeUnixNano"]), "value": 3, "trace_id": trace_id,
+         "span_id": span_id, "filtered_attributes": {"http.route": "/checkout"},
+         "dropped_attributes": 0, "content_keys": ["prompt"]},
+        {"time_unix_nano": 0, "value": 1.5, "trace_id": None, "span_id": None,
+         "filtered_attributes": {}, "dropped_attributes": 0, "content_keys": []}]
+    assert extra["dropped_exemplars"] == 1
+    assert "exemplar.0.prompt" in content_keys
+    assert decrypt(db, master_key, org_id, "metrics", record_id,
+                   "exemplar.0.prompt") == "MARK-exemplar-prompt"
+    assert "MARK-" not in org_rows_as_text(db, org_id)
+
+
 def test_span_dropped_counts_and_link_flags_are_stored_as_sent(client, org, db):
     payload = fixture_payload("bash-tool", "traces")
     span = next(span for span in records(payload, "traces") if span["events"])

@@ -845,6 +845,35 @@ def test_summary_is_normalised_and_has_no_temporality():
         {"quantile": 0.5, "value": 1.0}, {"quantile": 1.0, "value": 2.0}]}
 
 
+EXEMPLAR = {"timeUnixNano": str(T0), "asDouble": 0.042, "traceId": TRACE_ID.upper(),
+            "spanId": SPAN_ID, "filteredAttributes": [kv("http.route", text("/checkout"))]}
+
+
+def test_exemplars_are_decoded_and_a_bad_one_costs_only_itself():
+    bad = [5, {"timeUnixNano": str(T0)}, {**EXEMPLAR, "asDouble": "NaN"},
+           {**EXEMPLAR, "traceId": "xyz"}, {**EXEMPLAR, "filteredAttributes": {"a": 1}}]
+    sent = [EXEMPLAR, *bad, {"time_unix_nano": str(T0), "as_int": "7"}]
+
+    decoded = [decode_point(histogram_point(exemplars=sent), kind="histogram"),
+               decode_point({"timeUnixNano": str(T0), "exemplars": sent},
+                            kind="exponentialHistogram"),
+               decode_point(data_point(exemplars=sent))]
+
+    for point in decoded:
+        assert point.exemplars == [
+            {"time_unix_nano": T0, "value": 0.042, "trace_id": TRACE_ID, "span_id": SPAN_ID,
+             "filtered_attributes": {"http.route": "/checkout"}, "dropped_attributes": 0},
+            {"time_unix_nano": T0, "value": 7, "trace_id": None, "span_id": None,
+             "filtered_attributes": {}, "dropped_attributes": 0}]
+        assert point.dropped_exemplars == len(bad)
+    # Samples of what the point counts: they are in no digest.
+    assert decoded[2].identity == decode_point(data_point()).identity
+    not_a_list = decode_point(data_point(exemplars={"asInt": 1}))
+    assert (not_a_list.exemplars, not_a_list.dropped_exemplars) == ([], 1)
+    summary = decode_point({"timeUnixNano": str(T0), "exemplars": [EXEMPLAR]}, kind="summary")
+    assert (summary.exemplars, summary.dropped_exemplars) == ([], 0)
+
+
 def test_skipped_points_line_up_with_the_points_sent():
     decoded = list(iter_metric_points(metrics_request(
         metric(data_point(), "x", data_point(asDouble=None), data_point(asDouble="NaN")),

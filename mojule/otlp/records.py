@@ -49,7 +49,9 @@ class MetricPoint:
 
     ``series_hash`` digests what identifies the series (resource, scope, name,
     unit, kind, temporality, monotonicity, attributes) so that attribute order
-    and 5 against 5.0 do not matter; ``identity`` adds the start and end times.
+    and 5 against 5.0 do not matter; ``identity`` adds the start and end times
+    and the value. Neither digests the exemplars: a retry repeats them, and a point
+    stored before they were kept must not be stored again, counted twice, with them.
     """
 
     resource: dict[str, Any]
@@ -72,6 +74,10 @@ class MetricPoint:
                                   # "Infinity" or "-Infinity"
     attributes: dict[str, Any]
     dropped_attributes: int
+    # time_unix_nano, value, trace_id, span_id (None when absent), filtered_attributes,
+    # dropped_attributes: samples whose values the point already counts.
+    exemplars: list[dict]
+    dropped_exemplars: int        # those that could not be decoded
     flags: int
     series_hash: bytes
     identity: bytes

@@ -194,6 +194,33 @@ _DISTRIBUTIONS: dict[str, Callable[[dict], dict]] = {
 }
 
 
+def _exemplar(exemplar: Any) -> dict:
+    if type(exemplar) is not dict:
+        raise Malformed("exemplar is not an object")
+    attributes, dropped = decode_attributes(get_field(exemplar, "filteredAttributes"))
+    return {
+        "time_unix_nano": int_field(exemplar, "timeUnixNano", TIMESTAMP),
+        "value": _number(exemplar),
+        "trace_id": hex_id(exemplar, "traceId", 32),
+        "span_id": hex_id(exemplar, "spanId", 16),
+        "filtered_attributes": attributes,
+        "dropped_attributes": dropped,
+    }
+
+
+def _exemplars(point: dict, kind: str) -> tuple[list[dict], int]:
+    """Return a point's decoded exemplars and how many were dropped: a bad one costs
+    itself, as a bad attribute does, never its point. Summaries have none."""
+    if kind == "summary":
+        return [], 0
+    try:
+        items = list_field(point, "exemplars")
+    except Malformed:
+        return [], 1
+    exemplars = _parts(items, _exemplar)
+    return exemplars, len(items) - len(exemplars)
+
+
 def _point(point: Any, metric: _Metric) -> MetricPoint:
     """Return one decoded data point; raise Malformed if it cannot be stored."""
     if type(point) is not dict:
@@ -214,6 +241,7 @@ def _point(point: Any, metric: _Metric) -> MetricPoint:
     else:
         value = _number(point)
     attributes, dropped = decode_attributes(point.get("attributes"))
+    exemplars, dropped_exemplars = _exemplars(point, metric.kind)
     series = metric.digest.copy()
     series.update(orjson.dumps(canonical(attributes), option=SORTED))
     series_hash = series.digest()
@@ -242,6 +270,8 @@ def _point(point: Any, metric: _Metric) -> MetricPoint:
         distribution=distribution,
         attributes=attributes,
         dropped_attributes=dropped,
+        exemplars=exemplars,
+        dropped_exemplars=dropped_exemplars,
         flags=flags,
         series_hash=series_hash,
         identity=hashlib.blake2b(series_hash + window, digest_size=16).digest(),
