@@ -17,12 +17,13 @@ as the string "NaN", "Infinity" or "-Infinity": nothing sums them, and the point
 worth keeping.
 
 records.py says what comes out, fields.py reads message fields, values.py AnyValues and
-attribute lists, containers.py walks resources and scopes, signals.py decodes logs,
-metric points and spans.
+attribute lists, containers.py walks resources and scopes, signals.py decodes log
+records and spans, metric_points.py metric data points.
 """
 from mojule.otlp.fields import Unstorable
+from mojule.otlp.metric_points import iter_metric_points
 from mojule.otlp.records import LogRecord, Malformed, MetricPoint, Skipped, Span
-from mojule.otlp.signals import iter_logs, iter_metric_points, iter_spans
+from mojule.otlp.signals import iter_logs, iter_spans
 from mojule.otlp.values import decode_any_value, decode_attributes
 
 __all__ = ["LogRecord", "Malformed", "MetricPoint", "Skipped", "Span", "Unstorable",

@@ -149,3 +149,16 @@ def decoded_records(entries: list, scopes: str, items: str,
                 yield decode(record, scope)
             except Malformed as exc:
                 yield Skipped(str(exc))
+
+
+def decoded_parts(items: list, decode: Callable[[Any], dict]) -> list[dict]:
+    """Return the decoded parts of a record (a span's events or links, a point's exemplars),
+    without those that cannot be stored: a bad one costs itself, not its record, as a bad
+    attribute does."""
+    parts = []
+    for item in items:
+        try:
+            parts.append(decode(item))
+        except Malformed:
+            continue
+    return parts
