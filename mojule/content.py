@@ -111,6 +111,21 @@ class ContentPolicy:
         usage = {k: v for k, v in attributes.items() if k not in content and k not in refused}
         return usage, {k: v for k, v in content.items() if len(k) <= MAX_KEY_LENGTH}
 
+    def split_parts(self, parts: list[dict], prefix: str,
+                    field: str = "attributes") -> tuple[list[dict], dict[str, Any]]:
+        """Return (parts, content) with content split out of each part's ``field``.
+
+        For the repeated parts of a record (a span's links, a point's exemplars): content
+        is named ``<prefix>.<i>.<key>``, and each stored part lists in ``content_keys``
+        the names of what was taken out of it.
+        """
+        stored, content = [], {}
+        for index, part in enumerate(parts):
+            kept, taken = self.split(part[field])
+            content.update({f"{prefix}.{index}.{key}": value for key, value in taken.items()})
+            stored.append({**part, field: kept, "content_keys": sorted(taken)})
+        return stored, content
+
     def split_resource(self, resource: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
         """Return (usage resource attributes, content named ``resource.<key>``).
 

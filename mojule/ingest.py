@@ -180,7 +180,7 @@ def otlp_extra(policy: ContentPolicy, scope_extra: dict[str, Any],
     resource and scope): NULL for a record that sent none. Content in the scope's
     attributes is split out as ``scope.<key>``, as a resource's is, and content in a
     metric's metadata as ``metadata.<key>``; exemplars come with theirs split out already
-    (metrics.split_exemplars).
+    (ContentPolicy.split_parts).
     """
     extra = {name: value for name, value in sent.items() if value}
     extra.update(scope_extra)

@@ -55,20 +55,6 @@ def metric_batch(payload, policy: ContentPolicy, org_id: int) -> Batch:
     return batch
 
 
-def split_exemplars(policy: ContentPolicy, exemplars: list[dict]) -> tuple[list[dict], dict]:
-    """Return (exemplars, content) with content split out of their filtered attributes.
-
-    Content is named ``exemplar.<i>.<key>``, as a span event's is ``event.<i>.<key>``; the
-    stored exemplars list the names of what was taken out.
-    """
-    stored, content = [], {}
-    for index, exemplar in enumerate(exemplars):
-        kept, taken = policy.split(exemplar["filtered_attributes"])
-        content.update({f"exemplar.{index}.{key}": value for key, value in taken.items()})
-        stored.append({**exemplar, "filtered_attributes": kept, "content_keys": sorted(taken)})
-    return stored, content
-
-
 # Claude Code counts the process behind its `claude agents` view with a session.count
 # point of this start_type: that process is not a session (migration 0009).
 SESSION_COUNT = "claude_code.session.count"
@@ -83,7 +69,8 @@ def _add_point(batch: Batch, policy: ContentPolicy, org_id: int, point: otlp.Met
     # operator declares content never reaches a plaintext column.
     usage, content = policy.split(point.attributes)
     resource, resource_content, resource_json = batch.resource_view(policy, point.resource)
-    exemplars, exemplar_content = split_exemplars(policy, point.exemplars)
+    exemplars, exemplar_content = policy.split_parts(point.exemplars, "exemplar",
+                                                     "filtered_attributes")
     extra, extra_content = otlp_extra(
         policy, point.scope_extra, flags=point.flags, dropped_attributes=point.dropped_attributes,
         description=point.description, metadata=point.metadata,

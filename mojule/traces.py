@@ -78,11 +78,8 @@ def split_span_content(policy: ContentPolicy, span: otlp.Span) -> tuple[dict, li
         events.append({"name": event["name"], "time_unix_nano": event["time_unix_nano"],
                        "attributes": kept, "dropped_attributes": event["dropped_attributes"],
                        "content_keys": sorted(taken)})
-    links = []
-    for index, link in enumerate(span.links):
-        kept, taken = policy.split(link["attributes"])
-        content.update({f"link.{index}.{key}": value for key, value in taken.items()})
-        links.append({**link, "attributes": kept, "content_keys": sorted(taken)})
+    links, link_content = policy.split_parts(span.links, "link")
+    content.update(link_content)
     return usage, events, links, content
 
 
