@@ -56,7 +56,7 @@ INGEST_PAUSED = Gauge(
     "mojule_ingest_paused", "1 while the license policy pauses ingestion, else 0.",
     multiprocess_mode="livemostrecent")
 SEATS_IN_USE = Gauge(
-    "mojule_license_seats_in_use", "Distinct seat identities seen in the trailing 30 days.",
+    "mojule_license_seats_in_use", "Seats (people) seen in the trailing 30 days, each id counted as its seat.",
     multiprocess_mode="livemostrecent")
 SEATS_LICENSED = Gauge(
     "mojule_license_seats", "Seats licensed (the evaluation allowance without a license).",

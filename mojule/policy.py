@@ -4,7 +4,8 @@ Ingestion is paused when the license expired more than 14 days ago, when the sea
 exceed the licensed seats by more than 10% (with no license: an evaluation allowance of 5
 seats), or when an operator paused it by hand. Seats in use are the distinct seat
 identities that sent telemetry in the trailing 30 days, across the installation (see
-sql/migrations/0005_license.sql for how they are counted under row-level security).
+sql/migrations/0005_license.sql for how they are counted under row-level security), an
+account or install id once seen with a stronger one counting as that seat (0024).
 
 Each worker reuses its decision for a few seconds (IngestPolicy), so a request costs one
 clock read. Every change of decision is recorded once and audit-logged on the

@@ -69,6 +69,7 @@ def site_fixture(installation) -> Iterator[psycopg.Connection]:
         conn.execute("DELETE FROM licenses")
         conn.execute("DELETE FROM ingest_pause")
         conn.execute("DELETE FROM license_seats")
+        conn.execute("DELETE FROM license_seat_aliases")
         conn.execute("UPDATE ingest_state SET paused = false, reason = ''")
         yield conn
 

@@ -10,8 +10,8 @@ from contextlib import ExitStack
 
 import pytest
 
-from mojule import license, people, policy
-from mojule.db import connect
+from mojule import license, people, policy, schema
+from mojule.db import connect, org_transaction
 from tests.conftest import fixture_bytes, ingest_session, make_org, make_user
 from tests.ingest_support import app_client
 from tests.installation import (  # noqa: F401 (fixtures)
@@ -24,6 +24,7 @@ from tests.installation import (  # noqa: F401 (fixtures)
     site_config_fixture,
     site_fixture,
 )
+from tests.upgrades import install_release_before
 
 
 def post_seat(client, test_org, **seat: str):
@@ -51,6 +52,75 @@ def test_seats_in_use_are_distinct_identities_across_orgs_in_the_last_30_days(si
     site.execute("UPDATE license_seats SET last_seen = now() - interval '31 days'"
                  " WHERE seat_digest = %s", (hashlib.sha256(b"acct-b").digest(),))
     assert policy.evaluate(site, KEYS).seats_in_use == 2
+
+
+def registered_seats(conn) -> set[bytes]:
+    return {row[0] for row in conn.execute("SELECT seat_digest FROM license_seats")}
+
+
+def digest(identity: str) -> bytes:
+    return hashlib.sha256(identity.encode()).digest()
+
+
+def test_a_person_counts_once_whichever_of_their_ids_a_session_names(site, site_config):
+    # Claude Code leaves user.email off some records, and before 2.1.161 sent only user.id
+    # with its metrics: each id counted as a seat of its own, two or three per developer.
+    first, second = make_org(site), make_org(site)
+    with app_client(site_config) as client:
+        assert post_seat(client, first, id="u-a").status_code == 202
+        assert registered_seats(site) == {digest("u-a")}
+        # The install, then its account, then the account's email: each time one seat.
+        assert post_seat(client, first, account_uuid="acct-a", id="u-a").status_code == 202
+        assert registered_seats(site) == {digest("acct-a")}
+        assert post_seat(client, first, email="Alice@Example.com",
+                         account_uuid="acct-a").status_code == 202
+        assert registered_seats(site) == {digest("alice@example.com")}
+        # Later sessions known by the install or account alone count as her, in any org.
+        answers = [post_seat(client, second, id="u-a"),
+                   post_seat(client, first, account_uuid="acct-a"),
+                   post_seat(client, first, id="u-b")]     # someone else's machine
+    assert [answer.status_code for answer in answers] == [202] * 3
+    assert registered_seats(site) == {digest("alice@example.com"), digest("u-b")}
+    assert policy.evaluate(site, KEYS).seats_in_use == 2
+
+
+def test_an_id_seen_with_one_seat_stays_with_it(site, site_config):
+    # A machine two people sign in on counts under the first; each person still counts.
+    test_org = make_org(site)
+    with app_client(site_config) as client:
+        for email in ("alice@example.com", "bob@example.com"):
+            assert post_seat(client, test_org, email=email, id="shared").status_code == 202
+        assert post_seat(client, test_org, id="shared").status_code == 202
+    assert registered_seats(site) == {digest("alice@example.com"), digest("bob@example.com")}
+    (target,) = site.execute("SELECT seat_digest FROM license_seat_aliases"
+                             " WHERE alias_digest = %s", (digest("shared"),)).fetchone()
+    assert target == digest("alice@example.com")
+
+
+def test_migration_0024_folds_the_ids_already_registered_into_their_seats(
+        fresh_database_url, monkeypatch):
+    install_release_before(fresh_database_url, 24, monkeypatch)
+    with connect(fresh_database_url) as conn:
+        org_id = make_org(conn).org.org_id
+        with org_transaction(conn, org_id):
+            for session_id, seat, email, install in (("s1", "alice@example.com",
+                                                      "alice@example.com", "u-a"),
+                                                     ("s2", "u-a", None, "u-a"),
+                                                     ("s3", "u-b", None, "u-b")):
+                conn.execute("INSERT INTO sessions (org_id, session_id, seat_identity,"
+                             " user_email, user_id, first_seen, last_seen)"
+                             " VALUES (%s, %s, %s, %s, %s, now(), now())",
+                             (org_id, session_id, seat, email, install))
+        # Alice was last seen under her email 40 days ago, under her install yesterday.
+        for identity, days in (("alice@example.com", 40), ("u-a", 1), ("u-b", 2)):
+            conn.execute("UPDATE license_seats SET last_seen = now() - make_interval(days => %s)"
+                         " WHERE seat_digest = %s", (days, digest(identity)))
+
+        schema.apply_migrations(conn)
+
+        seen = dict(conn.execute("SELECT seat_digest, (now() - last_seen) > interval '1 day'"
+                                 " + interval '1 hour' FROM license_seats").fetchall())
+    assert seen == {digest("alice@example.com"): False, digest("u-b"): True}
 
 
 def test_without_a_license_the_sixth_seat_pauses_ingestion_once_for_every_worker(site,
