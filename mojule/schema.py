@@ -89,24 +89,38 @@ APP_ROLE = "mojule_app"
 APPEND_ONLY_TABLES = ("audit_log",)
 
 
+class UnsafeAppRole(Exception):
+    """The app role exists with attributes that would let the server past row-level
+    security, or keep it from connecting."""
+
+
 def ensure_app_role(conn: psycopg.Connection, role: str = APP_ROLE,
                     reset_password: bool = False) -> str | None:
     """Create (or update) the role the server connects as; return its new password, if set.
 
     The role is neither superuser nor owner and cannot bypass row-level security. It gets
     DML on the tenant tables themselves, never on their partitions (partitions carry no
-    policies of their own), and only INSERT and SELECT on the audit trail.
+    policies of their own), and only INSERT and SELECT on the audit trail. Raises
+    UnsafeAppRole for an existing role that could bypass row-level security or not log in.
     """
     ident = psycopg.sql.Identifier(role)
     password = None
     with conn.transaction():
-        exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
-        if not exists or reset_password:
+        existing = conn.execute(query("app_role_attributes"), (role,)).fetchone()
+        if existing is None:
             password = _new_password()
-            verb = "CREATE" if not exists else "ALTER"
             conn.execute(psycopg.sql.SQL(
-                "{} ROLE {} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE PASSWORD {}"
-            ).format(psycopg.sql.SQL(verb), ident, psycopg.sql.Literal(password)))
+                "CREATE ROLE {} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE PASSWORD {}"
+            ).format(ident, psycopg.sql.Literal(password)))
+        else:
+            _check_existing_app_role(role, *existing)
+            if reset_password:
+                # Only the password: the schema owner is not a superuser, and PostgreSQL
+                # lets only a superuser (or a role holding the attribute) name SUPERUSER,
+                # BYPASSRLS or CREATEDB in ALTER ROLE, even to turn them off.
+                password = _new_password()
+                conn.execute(psycopg.sql.SQL("ALTER ROLE {} PASSWORD {}").format(
+                    ident, psycopg.sql.Literal(password)))
         database = conn.execute("SELECT current_database()").fetchone()[0]
         conn.execute(psycopg.sql.SQL("GRANT CONNECT, TEMPORARY ON DATABASE {} TO {}").format(
             psycopg.sql.Identifier(database), ident))
@@ -119,6 +133,23 @@ def ensure_app_role(conn: psycopg.Connection, role: str = APP_ROLE,
             conn.execute(psycopg.sql.SQL("GRANT {} ON {} TO {}").format(
                 psycopg.sql.SQL(privileges), psycopg.sql.Identifier(table), ident))
     return password
+
+
+def _check_existing_app_role(role: str, superuser: bool, bypasses_rls: bool,
+                             can_login: bool) -> None:
+    """Raise UnsafeAppRole when the role found would bypass row-level security or cannot
+    log in: the server would see every org's rows, or not start."""
+    if superuser or bypasses_rls:
+        attribute = "SUPERUSER" if superuser else "BYPASSRLS"
+        raise UnsafeAppRole(
+            f"role {role!r} exists with {attribute}: row-level security would not hold for "
+            f"the server. Have a superuser run ALTER ROLE {role} NOSUPERUSER NOBYPASSRLS, "
+            "or name another role with --app-role")
+    if not can_login:
+        raise UnsafeAppRole(
+            f"role {role!r} exists without LOGIN, so the server cannot connect as it. Have "
+            f"a superuser or its admin run ALTER ROLE {role} LOGIN, or name another role "
+            "with --app-role")
 
 
 def _new_password() -> str:

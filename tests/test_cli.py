@@ -10,6 +10,7 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import psycopg
 import pytest
 from click.testing import CliRunner
 
@@ -360,3 +361,89 @@ def test_a_rotated_token_keeps_the_old_ones_lifetime_unless_told(db, cli_env, or
     else:
         due = datetime.now(UTC) + lifetime
         assert abs(replacement.expires_at - due) < timedelta(minutes=1)
+
+
+def test_init_db_as_the_app_role_says_the_schema_needs_its_owner(app_database_url, master_key):
+    # The environment file's MOJULE_DATABASE_URL alone: the server's role, not the owner.
+    env = {"MOJULE_DATABASE_URL": app_database_url, "MOJULE_OWNER_DATABASE_URL": None,
+           "MOJULE_MASTER_KEY": master_key}
+
+    result = run(env, "init-db")
+
+    assert result.exit_code == 1
+    assert isinstance(result.exception, SystemExit)         # a message, not a traceback
+    assert "cannot change the schema as role 'mojule_app' (MOJULE_DATABASE_URL)" in result.output
+    assert "permission denied" in result.output
+    assert "set MOJULE_OWNER_DATABASE_URL" in result.output
+
+
+@pytest.fixture
+def owned_database(server_url):
+    """A new database owned by a role that is not superuser but has CREATEROLE, as the
+    install guide makes it; returns (owner URL, superuser URL), dropped with its roles."""
+    suffix = uuid.uuid4().hex[:8]
+    owner, name = f"mojule_owner_{suffix}", f"mojule_owned_{suffix}"
+    password = uuid.uuid4().hex
+    with connect(server_url) as conn:
+        conn.execute(f"CREATE ROLE {owner} LOGIN CREATEROLE PASSWORD '{password}'")
+        conn.execute(f"CREATE DATABASE {name} OWNER {owner}")
+    superuser_url = psycopg.conninfo.make_conninfo(server_url, dbname=name)
+    yield psycopg.conninfo.make_conninfo(superuser_url, user=owner, password=password), \
+        superuser_url
+    with connect(server_url) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        for (role,) in conn.execute("SELECT rolname FROM pg_roles WHERE rolname LIKE %s",
+                                    (f"%{suffix}",)).fetchall():
+            conn.execute(f"DROP ROLE {role}")
+
+
+def app_url_printed(result) -> str:
+    return result.stdout.strip().splitlines()[-1].split("=", 1)[1].strip("'")
+
+
+def test_init_db_resets_the_app_password_as_an_owner_that_is_not_superuser(owned_database,
+                                                                           master_key):
+    owner_url, superuser_url = owned_database
+    app_role = f"mojule_app_{owner_url.split('mojule_owner_')[1][:8]}"
+    env = {"MOJULE_DATABASE_URL": owner_url, "MOJULE_OWNER_DATABASE_URL": owner_url,
+           "MOJULE_MASTER_KEY": master_key}
+
+    def stored_password():
+        with connect(superuser_url) as conn:
+            return conn.execute("SELECT rolpassword FROM pg_authid WHERE rolname = %s",
+                                (app_role,)).fetchone()[0]
+
+    created = run(env, "init-db", "--app-role", app_role)
+    first = stored_password()
+    reset = run(env, "init-db", "--app-role", app_role, "--reset-app-password")
+
+    assert created.exit_code == 0, created.output
+    assert reset.exit_code == 0, reset.output
+    assert app_url_printed(created) != app_url_printed(reset)
+    assert first is not None and stored_password() not in (None, first)
+    with connect(app_url_printed(reset)) as conn:
+        assert conn.execute("SELECT current_user").fetchone()[0] == app_role
+
+
+@pytest.mark.parametrize("attribute, named", [("BYPASSRLS", "BYPASSRLS"),
+                                              ("SUPERUSER", "SUPERUSER"),
+                                              ("NOLOGIN", "without LOGIN")])
+def test_init_db_refuses_an_app_role_that_bypasses_row_level_security_or_cannot_log_in(
+        owned_database, master_key, attribute, named):
+    owner_url, superuser_url = owned_database
+    app_role = f"mojule_app_{owner_url.split('mojule_owner_')[1][:8]}"
+    with connect(superuser_url) as conn:
+        conn.execute(f"CREATE ROLE {app_role} {attribute}")
+    env = {"MOJULE_DATABASE_URL": owner_url, "MOJULE_OWNER_DATABASE_URL": owner_url,
+           "MOJULE_MASTER_KEY": master_key}
+
+    result = run(env, "init-db", "--app-role", app_role)
+
+    assert result.exit_code == 1
+    assert f"role '{app_role}' exists" in result.output
+    assert named in result.output
+    assert "--app-role" in result.output
+    with connect(superuser_url) as conn:
+        granted = conn.execute("SELECT count(*) FROM information_schema.role_table_grants"
+                               " WHERE grantee = %s", (app_role,)).fetchone()[0]
+    assert granted == 0

@@ -20,8 +20,16 @@ def init_db(ctx: CliContext, app_role: str, reset_app_password: bool) -> None:
     else MOJULE_DATABASE_URL.
     """
     url = ctx.config["OWNER_DATABASE_URL"] or ctx.config["DATABASE_URL"]
-    with ctx.connect(url, "MOJULE_OWNER_DATABASE_URL") as conn:
-        applied = schema.apply_migrations(conn)
+    variable = "MOJULE_OWNER_DATABASE_URL" if ctx.config["OWNER_DATABASE_URL"] \
+        else "MOJULE_DATABASE_URL"
+    with ctx.connect(url, variable) as conn:
+        try:
+            applied = schema.apply_migrations(conn)
+        except psycopg.errors.InsufficientPrivilege as exc:
+            raise click.ClickException(
+                f"cannot change the schema as role {conn.info.user!r} ({variable}): "
+                f"{exc.diag.message_primary}. mojule init-db must connect as the role that "
+                "owns the database's schema: set MOJULE_OWNER_DATABASE_URL to it") from None
         for migration in applied:
             click.echo(f"applied migration {migration.version:04d} {migration.name}", err=True)
         if not applied:
@@ -30,10 +38,14 @@ def init_db(ctx: CliContext, app_role: str, reset_app_password: bool) -> None:
         # and `mojule purge` need the new tables at once.
         try:
             password = schema.ensure_app_role(conn, app_role, reset_app_password)
-        except psycopg.errors.InsufficientPrivilege:
+        except psycopg.errors.InsufficientPrivilege as exc:
+            detail = f" ({exc.diag.message_detail})" if exc.diag.message_detail else ""
             raise click.ClickException(
-                f"cannot create or grant role {app_role!r}: connect as a role with CREATEROLE "
+                f"cannot create or grant role {app_role!r} as role {conn.info.user!r}: "
+                f"{exc.diag.message_primary}{detail}. Connect as a role with CREATEROLE "
                 "that owns the schema") from None
+        except schema.UnsafeAppRole as exc:
+            raise click.ClickException(str(exc)) from None
         # What a migration listed for recounting (usage_recount), a batch per transaction.
         for org in orgs.list_orgs(conn):
             recounted = rollup.recount_pending(conn, org.org_id)
