@@ -22,6 +22,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         observability,
         parameters,
         request_log,
+        schema,
         traces,
     )
     from mojule.ingest import Partitions
@@ -52,6 +53,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
                                                app.config["MOJULE"]["DATA_KEY_DAYS"])
     app.extensions["mojule.partitions"] = Partitions()
     app.extensions["mojule.unattributed_orgs"] = UnattributedOrgs()
+    # The schema this code was written for, as the worker starts: /readyz compares the
+    # database with it, not with the files a newer release installs under a running worker.
+    app.extensions["mojule.migrations"] = schema.available_migrations()
     # The license policy's decision, re-evaluated every MOJULE_LICENSE_CHECK_SECONDS.
     app.extensions["mojule.policy"] = IngestPolicy(
         trusted_keys(app.config["MOJULE"]["LICENSE_PUBLIC_KEYS"]),

@@ -5,7 +5,6 @@ connection first and import nothing from Flask, so the CLI and tests call them d
 """
 from __future__ import annotations
 
-import functools
 import logging
 import threading
 import weakref
@@ -28,11 +27,25 @@ log = logging.getLogger("mojule.db")
 _POOL_LOCK = threading.Lock()
 
 
-@functools.cache
+def _read_statements(directory: Path) -> dict[str, str]:
+    """Return every ``<name>.sql`` in ``directory`` by name, each prefixed so server logs
+    name its file."""
+    return {path.stem: f"-- {path.name}\n{path.read_text(encoding='utf-8')}"
+            for path in sorted(directory.glob("*.sql"))}
+
+
+# Read once, as a worker starts. An upgrade installs the next release's files under the
+# running workers (docs/deploy/upgrade.rst, step 3), whose code must go on running the
+# statements it was written for, against the schema it knows, until they are replaced.
+STATEMENTS = _read_statements(SQL_DIR)
+
+
 def query(name: str) -> str:
-    """Return the SQL statement in ``sql/<name>.sql``, prefixed so server logs name the file."""
-    text = (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
-    return f"-- {name}.sql\n{text}"
+    """Return the SQL statement of ``sql/<name>.sql``. Raises LookupError for an unknown one."""
+    try:
+        return STATEMENTS[name]
+    except KeyError:
+        raise LookupError(f"no statement sql/{name}.sql in {SQL_DIR}") from None
 
 
 def connect(url: str, **kwargs: Any) -> psycopg.Connection:

@@ -43,7 +43,7 @@ def readyz():
     masters = current_app.config["MOJULE"].get("MASTER_KEYS") or ()
     try:
         conn = get_connection()
-        pending = pending_migrations(conn)
+        pending = pending_migrations(conn, current_app.extensions["mojule.migrations"])
         if pending:
             checks["migrations"] = f"{len(pending)} pending (run mojule init-db)"
         else:

@@ -50,10 +50,11 @@ def applied_versions(conn: psycopg.Connection) -> set[int]:
     return {row[0] for row in conn.execute(query("schema_migrations_applied"))}
 
 
-def pending_migrations(conn: psycopg.Connection) -> list[Migration]:
-    """Return the shipped migrations not yet applied to this database."""
+def pending_migrations(conn: psycopg.Connection,
+                       shipped: list[Migration] | None = None) -> list[Migration]:
+    """Return the migrations of ``shipped`` (default: those on disk) not yet applied."""
     done = applied_versions(conn)
-    return [m for m in available_migrations() if m.version not in done]
+    return [m for m in (shipped or available_migrations()) if m.version not in done]
 
 
 def apply_migrations(conn: psycopg.Connection) -> list[Migration]:

@@ -15,10 +15,11 @@ import uuid
 from pathlib import Path
 
 import psycopg
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from psycopg import sql
 
-from mojule import create_app, health, schema
+from mojule import create_app, db, health, schema
 from mojule.config import parse_networks
 from mojule.crypto import generate_master_key
 from mojule.db import close_pool, connect, org_transaction, query
@@ -130,6 +131,40 @@ def test_readyz_is_503_naming_pending_migrations(fresh_database_url, master_key)
     assert body["error"] == "not_ready"
     assert body["checks"]["migrations"] == f"{pending} pending (run mojule init-db)"
     assert body["checks"]["database"] == "ok"
+
+
+def test_readyz_judges_the_schema_by_the_migrations_its_worker_started_with(
+        fresh_database_url, master_key, monkeypatch):
+    # An upgrade installs the next release's migrations under the running workers before
+    # `mojule init-db` applies them: those workers stay ready, a worker started on the new
+    # code is not.
+    with connect(fresh_database_url) as conn:
+        schema.apply_migrations(conn)
+    settings = {"DATABASE_URL": fresh_database_url, "MASTER_KEY": master_key}
+    shipped = schema.available_migrations()
+    next_release = [*shipped, schema.Migration(shipped[-1].version + 1, "next_release",
+                                               shipped[-1].path)]
+    with app_client(settings) as running:
+        monkeypatch.setattr(schema, "available_migrations", lambda: next_release)
+        running_worker = running.get("/readyz")
+        with app_client(settings) as started_after:
+            new_worker = started_after.get("/readyz")
+
+    assert running_worker.status_code == 200
+    assert new_worker.status_code == 503
+    assert new_worker.get_json()["checks"]["migrations"] == "1 pending (run mojule init-db)"
+
+
+def test_statements_are_read_once_as_the_worker_starts(monkeypatch, tmp_path):
+    # Files of a newer release written over sql/ later are not what this code runs.
+    expected = (db.SQL_DIR / "app_role_tables.sql").read_text(encoding="utf-8")
+    monkeypatch.setattr(db, "SQL_DIR", tmp_path)
+
+    statement = query("app_role_tables")
+
+    assert statement == f"-- app_role_tables.sql\n{expected}"
+    with pytest.raises(LookupError, match="sql/no_such_statement.sql"):
+        query("no_such_statement")
 
 
 def test_with_the_database_stopped_readyz_is_503_healthz_200_and_ingest_a_counted_503(
