@@ -6,6 +6,7 @@ write is a JSON object with a request id (``-`` outside a request).
 """
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -121,6 +122,18 @@ def on_starting(server):
         directory = tempfile.mkdtemp(prefix="mojule-metrics-")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
         server.mojule_metrics_tmpdir = directory
+
+
+def post_fork(server, worker):
+    """Have each new worker import Mojule afresh, before it loads the app.
+
+    The master imported the package it started with, for the log formatter above. A worker
+    forked by a reload (HUP) after an upgrade inherits that package object, and would run
+    the old release's create_app over the new release's modules; forgetting the master's
+    copy makes the worker import the release installed now, whole.
+    """
+    for name in [name for name in sys.modules if name == "mojule" or name.startswith("mojule.")]:
+        del sys.modules[name]
 
 
 def child_exit(server, worker):

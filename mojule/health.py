@@ -43,7 +43,9 @@ def readyz():
     masters = current_app.config["MOJULE"].get("MASTER_KEYS") or ()
     try:
         conn = get_connection()
-        pending = pending_migrations(conn, current_app.extensions["mojule.migrations"])
+        # .get: a worker reloaded without gunicorn.conf.py's post_fork runs an older
+        # create_app, which loaded none (upgrade.rst, step 4); it reads them from disk.
+        pending = pending_migrations(conn, current_app.extensions.get("mojule.migrations"))
         if pending:
             checks["migrations"] = f"{len(pending)} pending (run mojule init-db)"
         else:

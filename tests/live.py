@@ -67,8 +67,12 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(environ: dict[str, str], log_path: Path, workers: int = 2) -> Iterator[LiveServer]:
+def running_server(environ: dict[str, str], log_path: Path, workers: int = 2,
+                   release: Path = ROOT) -> Iterator[LiveServer]:
     """Start gunicorn with ``environ`` added to ours, wait for /healthz, yield the server.
+
+    It runs in ``release``, a source tree (this checkout by default), and imports Mojule
+    from there, as an installed release's gunicorn would import it from its venv.
 
     Everything the server prints goes to ``log_path``. Raises ServerFailed, with the
     server's output, if it does not answer within START_TIMEOUT seconds.
@@ -77,7 +81,7 @@ def running_server(environ: dict[str, str], log_path: Path, workers: int = 2) ->
     command = [str(GUNICORN), "-c", "gunicorn.conf.py", "-b", f"{HOST}:{port}", "-w", str(workers)]
     with log_path.open("wb") as log:
         # A session of its own, so that stopping it reaches the workers too.
-        process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **environ},
+        process = subprocess.Popen(command, cwd=release, env={**os.environ, **environ},
                                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                    start_new_session=True)
     server = LiveServer(HOST, port, process, log_path)

@@ -11,6 +11,7 @@ import contextlib
 import http.client
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -235,3 +236,44 @@ def test_purge_under_ingest_load_leaves_ingest_alone(site, server_env, tmp_path)
     assert all(stored.get(session_id) == EVENTS_PER_REQUEST for session_id, _ in outcomes)
     assert site.execute("SELECT count(*) FROM content_values WHERE org_id = %s AND time < now()"
                         " - interval '90 days'", (org_id,)).fetchone()[0] == 0
+
+
+# The next release's package: its create_app adds a route the running one lacks.
+NEXT_RELEASE = """
+
+_create_app_of_this_release = create_app
+
+
+def create_app(overrides=None):
+    from mojule.auth import public
+
+    app = _create_app_of_this_release(overrides)
+    app.add_url_rule("/release", "release", public(lambda: {"release": "next"}))
+    return app
+"""
+
+
+def test_a_reload_after_an_upgrade_runs_the_release_installed_now(server_env, tmp_path):
+    # The master imported the package it started with (gunicorn.conf.py's log formatter):
+    # a worker a reload starts must import the release installed since, whole, not the
+    # master's package __init__ with the new release's modules.
+    release = tmp_path / "release"
+    root = Path(__file__).resolve().parent.parent
+    shutil.copytree(root / "mojule", release / "mojule",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(root / "sql", release / "sql")
+    shutil.copy(root / "gunicorn.conf.py", release)
+    with running_server(server_env, tmp_path / "gunicorn.log", workers=1,
+                        release=release) as server:
+        before = request(server, "GET", "/release")
+        package = release / "mojule" / "__init__.py"
+        package.write_text(package.read_text() + NEXT_RELEASE)
+        os.kill(server.process.pid, signal.SIGHUP)
+        deadline, after = time.monotonic() + 30, before
+        while after[0] != 200 and time.monotonic() < deadline:
+            time.sleep(0.2)
+            after = request(server, "GET", "/release")
+
+    assert before[0] == 404
+    assert after[0] == 200
+    assert json.loads(after[1]) == {"release": "next"}
