@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import secrets
 import string
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -57,8 +58,13 @@ def pending_migrations(conn: psycopg.Connection,
     return [m for m in (shipped or available_migrations()) if m.version not in done]
 
 
-def apply_migrations(conn: psycopg.Connection) -> list[Migration]:
-    """Apply every pending migration and return those applied (none on a second run)."""
+def apply_migrations(conn: psycopg.Connection,
+                     on_applied: Callable[[Migration], None] | None = None) -> list[Migration]:
+    """Apply every pending migration and return those applied (none on a second run).
+
+    ``on_applied`` is called with each as it commits. A migration that fails leaves those
+    before it applied and nothing of itself; its error carries a note naming it.
+    """
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
         conn.execute(query("schema_migrations_create"))
@@ -68,10 +74,16 @@ def apply_migrations(conn: psycopg.Connection) -> list[Migration]:
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
             if migration.version in applied_versions(conn):
                 continue
-            conn.execute(migration.path.read_text(encoding="utf-8"))
+            try:
+                conn.execute(migration.path.read_text(encoding="utf-8"))
+            except psycopg.Error as exc:
+                exc.add_note(f"migration {migration.version:04d} {migration.name}")
+                raise
             conn.execute(query("schema_migrations_record"),
                          {"version": migration.version, "name": migration.name})
         applied.append(migration)
+        if on_applied:
+            on_applied(migration)
     ensure_partitions(conn, date.today() - timedelta(days=31), date.today() + timedelta(days=62))
     return applied
 
@@ -114,7 +126,7 @@ def ensure_app_role(conn: psycopg.Connection, role: str = APP_ROLE,
                 "CREATE ROLE {} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE PASSWORD {}"
             ).format(ident, psycopg.sql.Literal(password)))
         else:
-            _check_existing_app_role(role, *existing)
+            _check_existing_app_role(role, conn.info.user, *existing)
             if reset_password:
                 # Only the password: the schema owner is not a superuser, and PostgreSQL
                 # lets only a superuser (or a role holding the attribute) name SUPERUSER,
@@ -136,21 +148,31 @@ def ensure_app_role(conn: psycopg.Connection, role: str = APP_ROLE,
     return password
 
 
-def _check_existing_app_role(role: str, superuser: bool, bypasses_rls: bool,
-                             can_login: bool) -> None:
-    """Raise UnsafeAppRole when the role found would bypass row-level security or cannot
+def _check_existing_app_role(role: str, owner: str, superuser: bool, bypasses_rls: bool,
+                             creates_roles: bool, acts_as_owner: bool, can_login: bool) -> None:
+    """Raise UnsafeAppRole when the role found could get past row-level security or cannot
     log in: the server would see every org's rows, or not start."""
+    another = "or name another role with --app-role"
     if superuser or bypasses_rls:
         attribute = "SUPERUSER" if superuser else "BYPASSRLS"
         raise UnsafeAppRole(
             f"role {role!r} exists with {attribute}: row-level security would not hold for "
             f"the server. Have a superuser run ALTER ROLE {role} NOSUPERUSER NOBYPASSRLS, "
-            "or name another role with --app-role")
+            f"{another}")
+    if creates_roles:
+        raise UnsafeAppRole(
+            f"role {role!r} exists with CREATEROLE: it could make itself a role that row-level "
+            f"security does not hold for. Have a superuser run ALTER ROLE {role} NOCREATEROLE, "
+            f"{another}")
+    if acts_as_owner:
+        raise UnsafeAppRole(
+            f"role {role!r} exists as a member of {owner!r}, the schema owner: it could act "
+            f"as the owner and turn row-level security off. Have a superuser run REVOKE "
+            f"{owner} FROM {role}, {another}")
     if not can_login:
         raise UnsafeAppRole(
             f"role {role!r} exists without LOGIN, so the server cannot connect as it. Have "
-            f"a superuser or its admin run ALTER ROLE {role} LOGIN, or name another role "
-            "with --app-role")
+            f"a superuser or its admin run ALTER ROLE {role} LOGIN, {another}")
 
 
 def _new_password() -> str:

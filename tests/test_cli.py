@@ -18,6 +18,7 @@ from mojule import orgs, tokens
 from mojule.cli import cli
 from mojule.db import connect
 from tests.conftest import fixture_bytes
+from tests.upgrades import install_release_before
 
 TOKEN_LINE = re.compile(r"^mtk_[0-9A-Za-z]{38,}$")
 
@@ -427,13 +428,17 @@ def test_init_db_resets_the_app_password_as_an_owner_that_is_not_superuser(owned
 
 @pytest.mark.parametrize("attribute, named", [("BYPASSRLS", "BYPASSRLS"),
                                               ("SUPERUSER", "SUPERUSER"),
+                                              ("LOGIN CREATEROLE", "CREATEROLE"),
+                                              ("LOGIN IN ROLE {owner}",
+                                               "the schema owner"),
                                               ("NOLOGIN", "without LOGIN")])
 def test_init_db_refuses_an_app_role_that_bypasses_row_level_security_or_cannot_log_in(
         owned_database, master_key, attribute, named):
     owner_url, superuser_url = owned_database
+    owner = psycopg.conninfo.conninfo_to_dict(owner_url)["user"]
     app_role = f"mojule_app_{owner_url.split('mojule_owner_')[1][:8]}"
     with connect(superuser_url) as conn:
-        conn.execute(f"CREATE ROLE {app_role} {attribute}")
+        conn.execute(f"CREATE ROLE {app_role} {attribute.format(owner=owner)}")
     env = {"MOJULE_DATABASE_URL": owner_url, "MOJULE_OWNER_DATABASE_URL": owner_url,
            "MOJULE_MASTER_KEY": master_key}
 
@@ -447,3 +452,25 @@ def test_init_db_refuses_an_app_role_that_bypasses_row_level_security_or_cannot_
         granted = conn.execute("SELECT count(*) FROM information_schema.role_table_grants"
                                " WHERE grantee = %s", (app_role,)).fetchone()[0]
     assert granted == 0
+
+
+def test_init_db_names_a_failing_migration_and_keeps_those_before_it(fresh_database_url,
+                                                                      master_key, monkeypatch):
+    install_release_before(fresh_database_url, 23, monkeypatch)
+    with connect(fresh_database_url) as conn:
+        # What 0024 creates, there already (a hand-made fix, a half-restored dump...).
+        conn.execute("CREATE TABLE license_seat_aliases (alias_digest bytea)")
+    env = {"MOJULE_DATABASE_URL": fresh_database_url, "MOJULE_MASTER_KEY": master_key}
+
+    result = run(env, "init-db")
+
+    assert result.exit_code == 1
+    assert isinstance(result.exception, SystemExit)
+    assert "applied migration 0023 " in result.output
+    assert "in migration 0024 license_seat_aliases" in result.output
+    assert 'relation "license_seat_aliases" already exists' in result.output
+    assert "Nothing of that migration was applied" in result.output
+    with connect(fresh_database_url) as conn:
+        assert conn.execute("SELECT max(version) FROM schema_migrations").fetchone() == (23,)
+        assert conn.execute("SELECT to_regprocedure('mojule_seat_digest(bytea)')"
+                            ).fetchone() == (None,)

@@ -97,6 +97,38 @@ def test_an_id_seen_with_one_seat_stays_with_it(site, site_config):
     assert target == digest("alice@example.com")
 
 
+def test_an_id_registered_beside_the_ingest_that_aliased_it_goes_with_the_next_session(
+        site, site_config):
+    # Two ingests at once: one registers a session known by the install alone while the
+    # other notes the install as Alice's; the first's row was not there for the second to
+    # fold, so it is folded when a session names them together again.
+    test_org = make_org(site)
+    site.execute("INSERT INTO license_seat_aliases VALUES (%s, %s)",
+                 (digest("u-a"), digest("alice@example.com")))
+    site.execute("INSERT INTO license_seats (seat_digest, last_seen) VALUES (%s, now()),"
+                 " (%s, now())", (digest("u-a"), digest("alice@example.com")))
+    with app_client(site_config) as client:
+        answer = post_seat(client, test_org, email="alice@example.com", id="u-a")
+    assert answer.status_code == 202
+    assert registered_seats(site) == {digest("alice@example.com")}
+
+
+def test_the_seat_register_needs_no_grant_to_the_app_role(site, site_config):
+    # init-db grants the app role the tables a migration made only after the last
+    # migration; ingest goes on meanwhile, and if init-db stops there.
+    test_org = make_org(site)
+    site.execute(f"REVOKE ALL ON license_seat_aliases FROM {schema.APP_ROLE}")
+    try:
+        with app_client(site_config) as client:
+            answer = post_seat(client, test_org, email="alice@example.com", id="u-a")
+    finally:
+        schema.ensure_app_role(site)
+    assert answer.status_code == 202
+    assert registered_seats(site) == {digest("alice@example.com")}
+    assert site.execute("SELECT seat_digest FROM license_seat_aliases WHERE alias_digest = %s",
+                        (digest("u-a"),)).fetchone() == (digest("alice@example.com"),)
+
+
 def test_migration_0024_folds_the_ids_already_registered_into_their_seats(
         fresh_database_url, monkeypatch):
     install_release_before(fresh_database_url, 24, monkeypatch)

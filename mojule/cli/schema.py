@@ -23,15 +23,12 @@ def init_db(ctx: CliContext, app_role: str, reset_app_password: bool) -> None:
     variable = "MOJULE_OWNER_DATABASE_URL" if ctx.config["OWNER_DATABASE_URL"] \
         else "MOJULE_DATABASE_URL"
     with ctx.connect(url, variable) as conn:
+        user = conn.info.user
         try:
-            applied = schema.apply_migrations(conn)
-        except psycopg.errors.InsufficientPrivilege as exc:
-            raise click.ClickException(
-                f"cannot change the schema as role {conn.info.user!r} ({variable}): "
-                f"{exc.diag.message_primary}. mojule init-db must connect as the role that "
-                "owns the database's schema: set MOJULE_OWNER_DATABASE_URL to it") from None
-        for migration in applied:
-            click.echo(f"applied migration {migration.version:04d} {migration.name}", err=True)
+            applied = schema.apply_migrations(conn, on_applied=lambda migration: click.echo(
+                f"applied migration {migration.version:04d} {migration.name}", err=True))
+        except psycopg.Error as exc:
+            raise click.ClickException(_migration_failure(exc, user, variable)) from None
         if not applied:
             click.echo("schema is up to date", err=True)
         # Granted before the recount, which may take minutes or be stopped: the server
@@ -61,6 +58,23 @@ def init_db(ctx: CliContext, app_role: str, reset_app_password: bool) -> None:
         else:
             click.echo(f"app role {app_role} is ready (password unchanged; "
                        "--reset-app-password sets a new one)", err=True)
+
+
+def _migration_failure(exc: psycopg.Error, user: str, variable: str) -> str:
+    """Say what failed, as whom, and what to do: the schema needs its owner, and a failed
+    migration left nothing of itself (those reported applied before it stay)."""
+    notes = getattr(exc, "__notes__", ())
+    where = f" in {notes[0]}" if notes else ""
+    message = (f"cannot change the schema as role {user!r} ({variable}){where}: "
+               f"{exc.diag.message_primary or exc}.")
+    if isinstance(exc, psycopg.errors.InsufficientPrivilege):
+        if variable == "MOJULE_DATABASE_URL":
+            return (f"{message} mojule init-db must connect as the role that owns the "
+                    "database's schema: set MOJULE_OWNER_DATABASE_URL to it")
+        return (f"{message} The role of MOJULE_OWNER_DATABASE_URL must own the database's "
+                "schema and every table in it (after a restore, restore as that role)")
+    return (f"{message} Nothing of that migration was applied; fix the cause and run "
+            "mojule init-db again")
 
 
 def _sum_usage_days(conn: psycopg.Connection) -> None:

@@ -21,9 +21,11 @@ CREATE TABLE license_seat_aliases (
 
 -- The register's entry for a seat identity's digest: the seat it is an alias of, through
 -- any chain, or itself. A chain longer than the three kinds of id (or a loop, which only
--- made-up ids could make) is cut short.
+-- made-up ids could make) is cut short. SECURITY DEFINER, as the trigger below: the app
+-- role is granted the new table only once init-db has applied every migration, and ingest
+-- must not fail in between (or for good, should init-db stop there).
 CREATE FUNCTION mojule_seat_digest(digest bytea) RETURNS bytea
-LANGUAGE plpgsql STABLE SET search_path = public AS $$
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
 DECLARE
     next bytea;
 BEGIN
@@ -39,9 +41,12 @@ $$;
 
 -- The trigger of 0007, which never waits on another ingest's lock, now noting aliases and
 -- counting each id as its seat. An alias is written only by the transaction that holds its
--- advisory lock, taken without waiting; a skipped one is written by a later ingest.
+-- advisory lock, taken without waiting; a skipped one is written by a later ingest. The
+-- register's row of an id known to be an alias is deleted whenever the id is seen with
+-- its seat: one registered by an ingest that ran beside the one noting the alias (whose
+-- delete could not see it) goes with the next session naming both.
 CREATE OR REPLACE FUNCTION mojule_note_seat() RETURNS trigger
-LANGUAGE plpgsql SET search_path = public AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
 DECLARE
     own bytea := sha256(convert_to(NEW.seat_identity, 'UTF8'));
     digest bytea := mojule_seat_digest(own);
@@ -53,18 +58,19 @@ BEGIN
         weaker_digest := sha256(convert_to(weaker, 'UTF8'));
         CONTINUE WHEN weaker_digest = digest;
         PERFORM 1 FROM license_seat_aliases WHERE alias_digest = weaker_digest;
-        CONTINUE WHEN FOUND;
-        IF pg_try_advisory_xact_lock(hashtext('mojule.license_seat_aliases'),
-                                     ('x' || encode(substring(weaker_digest FROM 1 FOR 4), 'hex'))::bit(32)::integer) THEN
+        IF NOT FOUND THEN
+            CONTINUE WHEN NOT pg_try_advisory_xact_lock(
+                hashtext('mojule.license_seat_aliases'),
+                ('x' || encode(substring(weaker_digest FROM 1 FOR 4), 'hex'))::bit(32)::integer);
             INSERT INTO license_seat_aliases (alias_digest, seat_digest)
                 VALUES (weaker_digest, digest)
                 ON CONFLICT (alias_digest) DO NOTHING;
-            DELETE FROM license_seats
-             WHERE seat_digest IN (SELECT seat_digest
-                                     FROM license_seats
-                                    WHERE seat_digest = weaker_digest
-                                      FOR UPDATE SKIP LOCKED);
         END IF;
+        DELETE FROM license_seats
+         WHERE seat_digest IN (SELECT seat_digest
+                                 FROM license_seats
+                                WHERE seat_digest = weaker_digest
+                                  FOR UPDATE SKIP LOCKED);
     END LOOP;
     IF digest <> own THEN
         -- Registered before it was known to be an alias (by an ingest that committed
@@ -96,13 +102,15 @@ END;
 $$;
 
 -- Note the aliases of the sessions already stored, preferring a seat with an email (the
--- strongest) and then the one seen last, and fold the register's rows of those aliases
--- into their seats. Sessions are under forced row-level security, so each org is read
--- with that org set, as the app would.
+-- strongest) and then the one seen first, as the trigger keeps the first, and fold the
+-- register's rows of those aliases into their seats. Sessions are under forced row-level
+-- security, so each org is read with that org set, as the app would. The register is
+-- locked against ingest's writes meanwhile, which would otherwise deadlock with the fold.
 DO $$
 DECLARE
     org bigint;
 BEGIN
+    LOCK TABLE license_seats IN SHARE ROW EXCLUSIVE MODE;
     FOR org IN SELECT org_id FROM orgs LOOP
         PERFORM set_config('mojule.org_id', org::text, true);
         INSERT INTO license_seat_aliases (alias_digest, seat_digest)
@@ -114,7 +122,7 @@ BEGIN
            AND s.seat_identity IS NOT NULL
            AND w.weaker IS NOT NULL
            AND w.weaker <> s.seat_identity
-         ORDER BY 1, s.user_email IS NULL, s.last_seen DESC
+         ORDER BY 1, s.user_email IS NULL, s.first_seen
             ON CONFLICT (alias_digest) DO NOTHING;
     END LOOP;
     PERFORM set_config('mojule.org_id', '', true);
