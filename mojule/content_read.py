@@ -47,15 +47,17 @@ def owns_session(session: SessionOwner, identities: dict[str, list[str]]) -> boo
     """Return True when the session's seat identity is one of the user's identities.
 
     A seat named by the user's email counts whatever attribute named it: user.email, or
-    enduser.id, as the README advises where the sign-in sends no email.
+    enduser.id, as the README advises where the sign-in sends no email. Only the seat: an
+    account or install id linked to the user that came along with a session whose seat is
+    someone else's email does not open that session's content to them.
     """
+    seat = session.seat_identity
+    if not seat:
+        return False
     emails = {email.lower() for email in identities.get("email", ())}
-    return bool(
-        (session.user_email and session.user_email.lower() in emails)
-        or (session.seat_identity and session.seat_identity.lower() in emails)
-        or (session.user_account_uuid and session.user_account_uuid in identities.get("account_uuid", ()))
-        or (session.user_id and session.user_id in identities.get("user_id", ()))
-    )
+    return (seat.lower() in emails
+            or seat in identities.get("account_uuid", ())
+            or seat in identities.get("user_id", ()))
 
 
 def _ciphers(conn: psycopg.Connection, masters: Sequence[MasterKey], org_id: int) -> dict[int, ContentCipher | None]:

@@ -12,14 +12,17 @@ SELECT s.session_id, s.seat_identity, s.user_email, s.user_account_uuid, s.user_
    AND s.first_seen < %(to)s
    AND s.last_seen >= %(from)s
    AND (%(session_ids)s::text[] IS NULL OR s.session_id = ANY (%(session_ids)s::text[]))
-   AND (%(user)s::text IS NULL
-        OR %(user)s::text IN (s.seat_identity, lower(s.user_email), s.user_account_uuid, s.user_id))
+   -- One seat's sessions, as group_by=user names the seat (an email is kept in lower case,
+   -- an account or install id as sent). An id that only came along with a session whose
+   -- seat is another, stronger one does not pick the session.
+   AND (%(user)s::text IS NULL OR s.seat_identity IN (%(user)s::text, lower(%(user)s::text)))
+   -- A member's own sessions: the seat is their email (from user.email or enduser.id) or
+   -- an account or install id an admin linked to them. Never by a linked id that merely
+   -- came along with someone else's seat: that session, and its content, are theirs.
    AND (%(all_seats)s
-        OR lower(s.user_email) = ANY (%(seat_emails)s::text[])
-        -- A seat named by the member's email in another attribute (enduser.id).
         OR lower(s.seat_identity) = ANY (%(seat_emails)s::text[])
-        OR s.user_account_uuid = ANY (%(seat_account_uuids)s::text[])
-        OR s.user_id = ANY (%(seat_user_ids)s::text[]))
+        OR s.seat_identity = ANY (%(seat_account_uuids)s::text[])
+        OR s.seat_identity = ANY (%(seat_user_ids)s::text[]))
    AND (%(after_last_seen)s::timestamptz IS NULL
         OR (s.last_seen, s.session_id) < (%(after_last_seen)s::timestamptz, %(after_session_id)s::text))
    -- The row comparison alone is not an index condition on sessions_page: this one is.

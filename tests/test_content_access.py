@@ -97,6 +97,34 @@ def test_linked_identity_makes_a_session_the_members_own(client, db, org, people
                       headers=bob.headers).status_code == 200
 
 
+def test_a_linked_id_does_not_open_a_session_whose_seat_is_someone_elses(client, db, org,
+                                                                         people_of):
+    # Alice's session also names her install (user.id), which an admin linked to Bob: the
+    # session's seat is her email, so it stays hers; Bob gets the install's own sessions.
+    from mojule import people
+
+    alices = ingest_session(client, org, WRITE_SESSION)
+    installs = ingest_session(client, org, BASH_SESSION)
+    assert db.execute("SELECT seat_identity, user_id FROM sessions WHERE org_id = %s AND"
+                      " session_id = %s", (org.org.org_id, alices)).fetchone() == (
+        "alice@example.com", BASH_USER_ID)
+    bob = people_of["bob"]
+    people.link_identity(db, bob.user, "user_id", BASH_USER_ID)
+    window = "from=2026-11-01&to=2026-12-01"
+
+    alices_content = client.get(f"/api/v1/sessions/{alices}/content", headers=bob.headers)
+    installs_content = client.get(f"/api/v1/sessions/{installs}/content", headers=bob.headers)
+    listed = client.get(f"/api/v1/sessions?{window}", headers=bob.headers).get_json()
+    exported = client.get(f"/api/v1/export/events.ndjson?{window}",
+                          headers=bob.headers).get_data(as_text=True)
+
+    assert alices_content.status_code == 403
+    assert installs_content.status_code == 200
+    assert [row["session_id"] for row in listed["sessions"]] == [installs]
+    assert {json.loads(line)["session_id"] for line in exported.splitlines()} == {installs}
+    assert client.get(f"/api/v1/sessions/{alices}", headers=bob.headers).status_code == 404
+
+
 def a_later_record(session: str, **attributes: str) -> dict:
     """The session's logs with their first record a second later, and ``attributes``
     (dots as underscores) added to it or in place of its own."""
@@ -134,6 +162,9 @@ def test_a_later_batch_naming_another_seat_does_not_hand_over_the_session(client
         == (None, BASH_USER_ID)
     assert client.get("/api/v1/sessions?from=2026-11-01&to=2026-12-01",
                       headers=people_of["bob"].headers).get_json()["sessions"] == []
+    # Nor do the events of the session: the record naming Bob is its seat's, not his.
+    assert client.get("/api/v1/export/events.ndjson?from=2026-11-01&to=2026-12-01",
+                      headers=people_of["bob"].headers).get_data(as_text=True) == ""
 
 
 def test_a_young_session_takes_the_email_of_a_later_record_of_its_own_install(
@@ -159,6 +190,18 @@ def test_a_young_session_takes_the_email_of_a_later_record_of_its_own_install(
     by_user = client.get("/api/v1/usage?from=2026-11-01&to=2026-12-01&group_by=user",
                          headers=people_of["admin"].headers).get_json()
     assert [row["key"]["user"] for row in by_user["rows"]] == ["bob@example.com"]
+    # Every event of the session is now Bob's, those sent before the email came included,
+    # and the user filter picks the session by its seat, as the row above names it.
+    exported = client.get("/api/v1/export/events.ndjson?from=2026-11-01&to=2026-12-01",
+                          headers=people_of["bob"].headers).get_data(as_text=True)
+    stored = db.execute("SELECT count(*) FROM log_events WHERE org_id = %s AND session_id = %s",
+                        (org.org.org_id, session_id)).fetchone()[0]
+    assert len(exported.splitlines()) == stored > 1
+    admin = people_of["admin"].headers
+    for user, expected in (("BOB%40example.com", [session_id]), (BASH_USER_ID, [])):
+        picked = client.get(f"/api/v1/sessions?from=2026-11-01&to=2026-12-01&user={user}",
+                            headers=admin).get_json()["sessions"]
+        assert [item["session_id"] for item in picked] == expected
 
 
 def test_a_request_whose_first_record_lacks_the_email_gives_the_session_its_email(
