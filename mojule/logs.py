@@ -20,7 +20,7 @@ from mojule.ingest import (
     timestamp,
 )
 from mojule.receiver import receive
-from mojule.usage import boolean, decimal, integer, real, text, unattributed
+from mojule.usage import amount, boolean, count, duration, integer, text, unattributed
 
 bp = Blueprint("logs", __name__)
 
@@ -91,9 +91,9 @@ def _add_record(batch: Batch, policy: ContentPolicy, org_id: int, record: otlp.L
         integer(get("event.sequence")), text(get("prompt.id")), seat.identity, seat.email,
         seat.account_uuid, seat.user_id, seat.organization_uuid, ctx.terminal_type,
         ctx.app_version, ctx.service_name, text(get("model")),
-        integer(get("input_tokens")), integer(get("output_tokens")),
-        integer(get("cache_read_tokens")), integer(get("cache_creation_tokens")),
-        decimal(get("cost_usd")), integer(get("cost_usd_micros")), real(get("duration_ms")),
+        count(get("input_tokens")), count(get("output_tokens")),
+        count(get("cache_read_tokens")), count(get("cache_creation_tokens")),
+        amount(get("cost_usd")), count(get("cost_usd_micros")), duration(get("duration_ms")),
         text(get("tool_name")), text(get("decision") or get("decision_type")),
         text(get("decision_source") or get("source")), boolean(get("success")),
         text(get("error_type")), integer(get("status_code"), bits=32),

@@ -61,7 +61,22 @@ SESSION_COUNT = "claude_code.session.count"
 AGENTS_VIEW = "agents_view"
 
 
+# Claude Code's usage metrics, every one a counter (the accounting reads them as such,
+# migration 0003): a negative point would subtract from an org's cost, tokens, lines or
+# time, so it is refused whatever the exporter says of the series. The OTLP data model
+# allows no monotonic sum a negative value either.
+CLAUDE_CODE_COUNTERS = frozenset({
+    "claude_code.session.count", "claude_code.cost.usage", "claude_code.token.usage",
+    "claude_code.lines_of_code.count", "claude_code.commit.count",
+    "claude_code.pull_request.count", "claude_code.code_edit_tool.decision",
+    "claude_code.active_time.total",
+})
+
+
 def _add_point(batch: Batch, policy: ContentPolicy, org_id: int, point: otlp.MetricPoint) -> None:
+    if point.kind == "sum" and point.value is not None and point.value < 0 and (
+            point.is_monotonic or point.metric_name in CLAUDE_CODE_COUNTERS):
+        raise Malformed(f"a counter's data point is negative ({point.metric_name})")
     time = timestamp(point.time_unix_nano)
     if len(point.metric_name) > MAX_TEXT_LENGTH:
         raise Malformed("metric name too long")

@@ -27,7 +27,7 @@ from mojule.ingest import (
     timestamp,
 )
 from mojule.receiver import receive
-from mojule.usage import boolean, integer, real, text
+from mojule.usage import boolean, count, duration, text
 
 bp = Blueprint("traces", __name__)
 
@@ -99,7 +99,7 @@ def _add_span(batch: Batch, policy: ContentPolicy, org_id: int, span: otlp.Span)
     ctx = batch.context(usage, resource)
     seat = ctx.seat
     get = usage.get
-    duration_ms = real(get("duration_ms"))
+    duration_ms = duration(get("duration_ms"))
     if duration_ms is None and span.end_time_unix_nano >= span.start_time_unix_nano:
         duration_ms = (span.end_time_unix_nano - span.start_time_unix_nano) / 1e6
     row = (
@@ -108,8 +108,8 @@ def _add_span(batch: Batch, policy: ContentPolicy, org_id: int, span: otlp.Span)
         duration_ms, enum(span.status_code), ctx.session_id, seat.identity, seat.email,
         seat.account_uuid, seat.user_id, seat.organization_uuid, ctx.terminal_type,
         ctx.app_version, ctx.service_name, text(get("model")), text(get("tool_name")),
-        integer(get("input_tokens")), integer(get("output_tokens")),
-        integer(get("cache_read_tokens")), integer(get("cache_creation_tokens")),
+        count(get("input_tokens")), count(get("output_tokens")),
+        count(get("cache_read_tokens")), count(get("cache_creation_tokens")),
         boolean(get("success")), span.scope_name or None, span.scope_version or None,
         content_keys(content), jsonb(usage), jsonb(events), jsonb(links), resource_json, extra,
     )

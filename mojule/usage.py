@@ -97,6 +97,16 @@ def integer(value: Any, bits: int = 64) -> int | None:
     return result if -limit <= result < limit else None
 
 
+def count(value: Any) -> int | None:
+    """Return ``value`` as a count (tokens, micro-dollars): a non-negative int, or None.
+
+    Claude Code never sends a negative one, and one stored would subtract from an org's
+    figures: whoever holds the org's ingest token could make its spend go down.
+    """
+    result = integer(value)
+    return result if result is not None and result >= 0 else None
+
+
 def real(value: Any) -> float | None:
     """Return ``value`` as a finite float, or None."""
     if isinstance(value, bool):
@@ -106,6 +116,18 @@ def real(value: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return result if math.isfinite(result) else None
+
+
+def duration(value: Any) -> float | None:
+    """Return ``value`` as a duration (milliseconds): a finite float not below 0, or None."""
+    result = real(value)
+    return result if result is not None and result >= 0 else None
+
+
+def amount(value: Any) -> Decimal | None:
+    """Return ``value`` as money spent: an exact decimal not below 0, or None (see count)."""
+    result = decimal(value)
+    return result if result is not None and result >= 0 else None
 
 
 def decimal(value: Any) -> Decimal | None:

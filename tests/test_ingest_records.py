@@ -241,6 +241,59 @@ def test_values_postgresql_cannot_hold_in_typed_columns_cost_only_the_column(cli
     assert row == (None, None, None, None, None, None)
 
 
+def test_negative_usage_on_a_log_record_drops_the_figure_not_the_record(client, org,
+                                                                         other_org, db):
+    # Anyone holding an org's ingest token could otherwise make its spend go down.
+    payload = fixture_payload("bash-tool", "logs")
+    for record in record_list(payload, "logs"):
+        names = {item["key"] for item in record["attributes"]}
+        if "cost_usd" in names:
+            record["attributes"] = [item for item in record["attributes"] if item["key"] not in
+                                    {"cost_usd", "input_tokens", "duration_ms"}] + [
+                {"key": "cost_usd", "value": {"doubleValue": -5.0}},
+                {"key": "input_tokens", "value": {"stringValue": "-1000000"}},
+                {"key": "duration_ms", "value": {"intValue": "-20"}}]
+
+    response = post(client, org, "logs", payload)
+    baseline = post(client, other_org, "logs", fixture_payload("bash-tool", "logs"))
+
+    answer = response.get_json()
+    assert answer["skipped"] == 0
+    assert answer["counts"] == baseline.get_json()["counts"]
+    costs = db.execute("SELECT cost_usd, input_tokens, duration_ms FROM log_events"
+                       " WHERE org_id = %s AND event_name = 'api_request'",
+                       (org.org.org_id,)).fetchall()
+    assert costs and set(costs) == {(None, None, None)}
+    (usage,) = analytics.usage(db, org.org.org_id, FROM, TO)
+    assert usage["cost_usd"] >= 0 and usage["tokens"]["input"] >= 0
+
+
+@pytest.mark.parametrize("monotonic", [True, False])
+def test_a_negative_counter_point_is_skipped(client, org, other_org, db, monotonic):
+    # Claude Code's usage metrics are counters, whatever isMonotonic a sender claims; the
+    # OTLP data model allows no monotonic sum a negative value at all.
+    payload = fixture_payload("bash-tool", "metrics")
+    metrics = payload["resourceMetrics"][0]["scopeMetrics"][0]["metrics"]
+    (cost,) = [metric for metric in metrics if metric["name"] == "claude_code.cost.usage"]
+    (point,) = cost["sum"]["dataPoints"]
+    later = str(int(point["timeUnixNano"]) + 10**9)
+    cost["sum"]["isMonotonic"] = monotonic
+    cost["sum"]["dataPoints"].append(with_changes(point, timeUnixNano=later, asDouble=-5.0))
+    metrics.append({"name": "queue.depth.change", "sum": {
+        "isMonotonic": monotonic, "aggregationTemporality": 1,
+        "dataPoints": [{"timeUnixNano": NOW, "asInt": "-3"}]}})
+
+    response = post(client, org, "metrics", payload)
+    baseline = post(client, other_org, "metrics", fixture_payload("bash-tool", "metrics"))
+
+    good = baseline.get_json()["counts"]["metricPoints"] + (0 if monotonic else 1)
+    assert_partial_success(response, "metrics", good, 2 if monotonic else 1)
+    assert "negative" in response.get_json()["partialSuccess"]["errorMessage"]
+    (usage,) = analytics.usage(db, org.org.org_id, FROM, TO)
+    (expected,) = analytics.usage(db, other_org.org.org_id, FROM, TO)
+    assert usage["cost_usd"] == expected["cost_usd"] > 0
+
+
 def incompressible(length: int) -> str:
     """Random CJK text: three UTF-8 bytes a character, which PostgreSQL cannot compress."""
     return "".join(chr(0x4E00 + secrets.randbelow(20000)) for _ in range(length))
