@@ -1,5 +1,6 @@
 -- Streams an org's events in [from, to) without content (only the names of content
--- attributes), oldest first, for /api/v1/export/events.ndjson and `mojule export events`.
+-- attributes), oldest first (events of one moment in their sequence, as the session timeline
+-- has them), for /api/v1/export/events.ndjson and `mojule export events`.
 -- Who an event belongs to is its session's seat, as for the sessions and usage
 -- (analytics_sessions.sql): a record sent before its session's email arrived counts as the
 -- email's, and one naming someone else inside another's session does not make it theirs.
@@ -37,4 +38,4 @@ SELECT e.time, e.session_id, e.event_name, e.event_sequence, e.prompt_id, e.seat
             AND mojule_security_notable(e.event_name, e.success, e.decision, e.attributes)))
    AND (%(user)s::text IS NULL
         OR owner.seat_identity IN (%(user)s::text, lower(%(user)s::text)))
- ORDER BY e.time, e.record_id
+ ORDER BY e.time, e.event_sequence NULLS LAST, e.record_id

@@ -474,3 +474,34 @@ def test_init_db_names_a_failing_migration_and_keeps_those_before_it(fresh_datab
         assert conn.execute("SELECT max(version) FROM schema_migrations").fetchone() == (23,)
         assert conn.execute("SELECT to_regprocedure('mojule_seat_digest(bytea)')"
                             ).fetchone() == (None,)
+
+
+@pytest.mark.parametrize("command", [("token", "create"), ("token", "rotate", "mtk_whatever")])
+def test_a_token_that_would_expire_as_it_is_made_is_refused(cli_env, org, command):
+    result = run(cli_env, *command, "--org", org.org.slug, "--expires-in", "0d")
+
+    assert result.exit_code == 2
+    assert "'0d' is no time at all" in result.output
+    assert not TOKEN_LINE.search(result.output)
+
+
+def test_audit_verify_of_an_org_id_without_rows_fails_instead_of_holding(cli_env, org):
+    with connect(cli_env["MOJULE_DATABASE_URL"]) as conn:
+        unused = conn.execute("SELECT max(org_id) + 1000 FROM orgs").fetchone()[0]
+
+    missing = run(cli_env, "audit", "verify", "--org-id", str(unused))
+    existing = run(cli_env, "audit", "verify", "--org-id", str(org.org.org_id))
+
+    assert missing.exit_code == 1
+    assert f"no audit rows under org id {unused}, and no org has that id" in missing.output
+    assert existing.exit_code == 0, existing.output
+    assert "holds" in existing.output
+
+
+def test_org_list_prints_no_header_before_a_configuration_error(app_database_url):
+    result = run({"MOJULE_DATABASE_URL": app_database_url, "MOJULE_MASTER_KEY": None},
+                 "org", "list")
+
+    assert result.exit_code == 1
+    assert "MOJULE_MASTER_KEY" in result.output
+    assert "SLUG" not in result.output

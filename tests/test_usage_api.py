@@ -636,7 +636,8 @@ def test_the_events_export_decodes_attributes_to_the_values_stored(client, org, 
         None))
     exported = [json.loads(line, **as_decimals)["attributes"] for line in lines]
     stored = [json.loads(text, **as_decimals) for (text,) in db.execute(
-        "SELECT attributes::text FROM log_events WHERE org_id = %s ORDER BY time, record_id",
+        "SELECT attributes::text FROM log_events WHERE org_id = %s"
+        " ORDER BY time, event_sequence NULLS LAST, record_id",
         (org.org.org_id,))]
     # The same numbers (PostgreSQL writes the largest double as an integer, the export as
     # a double), every text and structure the same.
@@ -645,3 +646,29 @@ def test_the_events_export_decodes_attributes_to_the_values_stored(client, org, 
     assert (extremes["int.max"], extremes["int.min"]) == (2**63 - 1, -2**63)
     assert extremes["double.max"] == Decimal("1.7976931348623157e308")
     assert extremes["nested"] == {"list": [1, Decimal("0.1"), "é\u2028😀", False]}
+
+
+def test_events_of_one_moment_export_in_their_sequence(client, db, org):
+    # Claude Code stamps events of one moment with their order in event.sequence (three
+    # plugin_loaded events at start-up); their record ids would give any order.
+    admin = make_user(db, org, "boss@example.com", "admin")
+    logs = json.loads(fixture_bytes("bash-tool", "logs"))
+    records = logs["resourceLogs"][0]["scopeLogs"][0]["logRecords"]
+    first = records[0]
+    same_moment = []
+    for sequence in (3, 1, 2, 5, 4):
+        record = json.loads(json.dumps(first))
+        record["attributes"] = [item for item in record["attributes"]
+                                if item["key"] not in ("event.sequence", "event.name")]
+        record["attributes"] += [
+            {"key": "event.sequence", "value": {"intValue": str(sequence)}},
+            {"key": "event.name", "value": {"stringValue": "plugin_loaded"}}]
+        same_moment.append(record)
+    logs["resourceLogs"][0]["scopeLogs"][0]["logRecords"] = same_moment
+    assert client.post("/v1/logs", json=logs, headers=org.headers).status_code == 202
+
+    exported = get(client, f"/api/v1/export/events.ndjson?{WINDOW}&event=plugin_loaded",
+                   admin).get_data(as_text=True)
+
+    sequences = [json.loads(line)["event_sequence"] for line in exported.splitlines()]
+    assert sequences == [1, 2, 3, 4, 5]

@@ -103,12 +103,14 @@ NEVER = timedelta.max
 
 class Duration(click.ParamType):
     """A length of time such as ``90d``, ``12h``, ``30m`` or ``0s``; with ``allow_never``,
-    also ``never`` (NEVER)."""
+    also ``never`` (NEVER); with ``positive``, never zero (a token that expires as it is
+    made is a mistake, not a setting)."""
 
     name = "duration"
 
-    def __init__(self, allow_never: bool = False):
+    def __init__(self, allow_never: bool = False, positive: bool = False):
         self.allow_never = allow_never
+        self.positive = positive
 
     def convert(self, value, param, ctx) -> timedelta:
         if isinstance(value, timedelta):
@@ -119,6 +121,9 @@ class Duration(click.ParamType):
         if not match:
             self.fail(f"{value!r} is not a duration such as 90d, 12h, 30m or 0s", param, ctx)
         amount, unit = match.groups()
+        if self.positive and int(amount) == 0:
+            self.fail(f"{value!r} is no time at all: give a duration such as 90d or 12h",
+                      param, ctx)
         return timedelta(**{DURATION_UNITS[unit]: int(amount)})
 
 

@@ -102,7 +102,8 @@ def user_delete(ctx: CliContext, slug: str, email: str) -> None:
               help="account_uuid:<uuid>, user_id:<id> or email:<address> seen in telemetry.")
 @pass_cli
 def user_link(ctx: CliContext, slug: str, email: str, identity: str) -> None:
-    """Link a seat identity to the user: the sessions it signs are theirs."""
+    """Link a seat identity to the user: the sessions whose seat it is are theirs (a
+    session naming it beside another person's email stays that person's)."""
     target = _user(ctx, slug, email)
     try:
         kind, value = people.parse_identity(identity)

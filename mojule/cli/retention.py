@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 import click
 import orjson
 
-from mojule import audit, retention
+from mojule import audit, orgs, retention
 from mojule.cli import CliContext, cli, parse_moment, pass_cli
 from mojule.db import org_transaction
 from mojule.keyring import Keyring
@@ -81,9 +81,15 @@ def chain_of(ctx: CliContext, slug: str | None, org_id: int | None,
 def audit_verify(ctx: CliContext, slug: str | None, org_id: int | None,
                  installation: bool) -> None:
     """Check an audit hash chain; exit 1 naming the first broken row."""
+    asked_by_id = org_id is not None
     org_id, name = chain_of(ctx, slug, org_id, installation)
     with org_transaction(ctx.conn, org_id):
         result = audit.verify(ctx.conn, org_id)
+    if result.checked == 0 and asked_by_id and \
+            all(item.org_id != org_id for item in orgs.list_orgs(ctx.conn)):
+        # A deleted org's chain outlives it: an id with neither an org nor rows is a typo
+        # (or a chain whose rows are all gone), never a chain that holds.
+        raise click.ClickException(f"no audit rows under {name}, and no org has that id")
     if not result.holds:
         raise click.ClickException(
             f"audit chain of {name} is broken at row {result.broken_at}: {result.problem} "

@@ -53,8 +53,10 @@ def org_set(ctx: CliContext, slug: str, name: str | None, retention_days: int | 
 @pass_cli
 def org_list(ctx: CliContext) -> None:
     """List every org."""
+    # Read first: a configuration or connection error then prints no header before it.
+    listed = orgs.list_orgs(ctx.conn)
     click.echo(f"{'ID':>6}  {'SLUG':<24}  {'RETENTION':>9}  NAME")
-    for item in orgs.list_orgs(ctx.conn):
+    for item in listed:
         click.echo(f"{item.org_id:>6}  {item.slug:<24}  {item.retention_days:>8}d  {item.name}")
 
 
@@ -90,7 +92,7 @@ def _expiry(expires_in: timedelta | None) -> datetime | None:
 @token.command("create")
 @click.option("--org", "slug", required=True, help="The org's slug.")
 @click.option("--name", default="ingest", show_default=True, help="What the token is for.")
-@click.option("--expires-in", type=Duration(), metavar="DURATION",
+@click.option("--expires-in", type=Duration(positive=True), metavar="DURATION",
               help="Refuse the token after this long (e.g. 90d, 12h); default: never.")
 @pass_cli
 def token_create(ctx: CliContext, slug: str, name: str, expires_in: timedelta | None) -> None:
@@ -129,7 +131,7 @@ def token_list(ctx: CliContext, slug: str) -> None:
 @click.option("--overlap", type=Duration(), default="24h", show_default=True,
               metavar="DURATION",
               help="How long the old token keeps working (0s: refused at once).")
-@click.option("--expires-in", type=Duration(allow_never=True), metavar="DURATION",
+@click.option("--expires-in", type=Duration(allow_never=True, positive=True), metavar="DURATION",
               help="Refuse the new token after this long, or never; "
                    "default: as long as the old one was made to last.")
 @pass_cli
