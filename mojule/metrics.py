@@ -74,8 +74,10 @@ CLAUDE_CODE_COUNTERS = frozenset({
 
 
 def _add_point(batch: Batch, policy: ContentPolicy, org_id: int, point: otlp.MetricPoint) -> None:
-    if point.kind == "sum" and point.value is not None and point.value < 0 and (
-            point.is_monotonic or point.metric_name in CLAUDE_CODE_COUNTERS):
+    # Any kind for Claude Code's names: the accounting also reads a gauge of one.
+    if point.value is not None and point.value < 0 and (
+            (point.kind == "sum" and point.is_monotonic)
+            or point.metric_name in CLAUDE_CODE_COUNTERS):
         raise Malformed(f"a counter's data point is negative ({point.metric_name})")
     time = timestamp(point.time_unix_nano)
     if len(point.metric_name) > MAX_TEXT_LENGTH:

@@ -294,6 +294,22 @@ def test_a_negative_counter_point_is_skipped(client, org, other_org, db, monoton
     assert usage["cost_usd"] == expected["cost_usd"] > 0
 
 
+def test_a_negative_gauge_of_a_claude_code_counter_is_skipped(client, org, other_org, db):
+    # The accounting reads a gauge of Claude Code's usage metrics too.
+    payload = fixture_payload("bash-tool", "metrics")
+    payload["resourceMetrics"][0]["scopeMetrics"][0]["metrics"].append(
+        {"name": "claude_code.cost.usage", "gauge": {
+            "dataPoints": [{"timeUnixNano": NOW, "asDouble": -500.0}]}})
+
+    response = post(client, org, "metrics", payload)
+    baseline = post(client, other_org, "metrics", fixture_payload("bash-tool", "metrics"))
+
+    assert_partial_success(response, "metrics", baseline.get_json()["counts"]["metricPoints"], 1)
+    (usage,) = analytics.usage(db, org.org.org_id, FROM, TO)
+    (expected,) = analytics.usage(db, other_org.org.org_id, FROM, TO)
+    assert usage["cost_usd"] == expected["cost_usd"] > 0
+
+
 def incompressible(length: int) -> str:
     """Random CJK text: three UTF-8 bytes a character, which PostgreSQL cannot compress."""
     return "".join(chr(0x4E00 + secrets.randbelow(20000)) for _ in range(length))
