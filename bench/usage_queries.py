@@ -50,6 +50,7 @@ class Context:
     end: datetime
     later_cursor: str | None
     detail_sessions: tuple[str, ...]
+    busiest_seat: str          # the seat with the most sessions in the window
 
 
 @dataclass
@@ -106,6 +107,24 @@ def _events_ndjson(ctx: Context, _: int) -> object:
         rows.close()
 
 
+def _member_events(ctx: Context, _: int) -> object:
+    # The busiest seat as a member sees their own events: the export picks their sessions.
+    kind = "email" if "@" in ctx.busiest_seat else "user_id"
+    return _events(ctx, {kind: [ctx.busiest_seat]}, None)
+
+
+def _user_events(ctx: Context, _: int) -> object:
+    return _events(ctx, None, ctx.busiest_seat)
+
+
+def _events(ctx: Context, seats: dict | None, user: str | None) -> int:
+    rows = exports.event_rows(ctx.conn, ctx.org_id, ctx.start, ctx.end, seats, user)
+    try:
+        return sum(1 for _ in itertools.islice(rows, EXPORT_EVENTS))
+    finally:
+        rows.close()
+
+
 def queries() -> list[Query]:
     named = [
         ("usage", _usage()),
@@ -121,6 +140,8 @@ def queries() -> list[Query]:
         ("export usage.csv (day, user)", _usage_csv),
         (f"export sessions.csv, {EXPORT_SESSIONS:,} rows", _sessions_csv),
         (f"export events.ndjson, {EXPORT_EVENTS:,} lines", _events_ndjson),
+        ("export events, a member's own", _member_events),
+        ("export events, ?user= a seat", _user_events),
     ]
     return [Query(name, run, []) for name, run in named]
 
@@ -153,7 +174,11 @@ def context(conn: psycopg.Connection, owner: psycopg.Connection, slug: str,
         " (SELECT session_id FROM sessions WHERE org_id = %(org)s AND first_seen >= %(start)s"
         "  AND last_seen < %(end)s ORDER BY md5(session_id) LIMIT %(others)s)",
         {"org": org_id, "start": start, "end": end, "others": DETAIL_SESSIONS - 1})]
-    return Context(conn, org_id, start, end, cursor, tuple(sessions))
+    busiest_seat = owner.execute(
+        "SELECT seat_identity FROM sessions WHERE org_id = %s AND last_seen >= %s"
+        " AND seat_identity IS NOT NULL GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1",
+        (org_id, start)).fetchone()[0]
+    return Context(conn, org_id, start, end, cursor, tuple(sessions), busiest_seat)
 
 
 def measure(contexts: dict[str, Context], repeat: int) -> dict[str, list[Query]]:

@@ -125,6 +125,26 @@ def test_a_linked_id_does_not_open_a_session_whose_seat_is_someone_elses(client,
     assert client.get(f"/api/v1/sessions/{alices}", headers=bob.headers).status_code == 404
 
 
+def test_an_event_stored_without_a_session_is_its_own_seats(client, db, org, people_of):
+    # Before migration 0008 an event without session.id was stored without a session; the
+    # events export still gives it to its own seat, and to no one else.
+    ingest_session(client, org, WRITE_SESSION)
+    ingest_session(client, org, BASH_SESSION)
+    db.execute("UPDATE log_events SET session_id = NULL WHERE org_id = %s", (org.org.org_id,))
+    window = "from=2026-11-01&to=2026-12-01"
+
+    def exported(who: str, user: str = "") -> set[str | None]:
+        lines = client.get(f"/api/v1/export/events.ndjson?{window}&user={user}",
+                           headers=people_of[who].headers).get_data(as_text=True)
+        return {json.loads(line)["seat_identity"] for line in lines.splitlines()}
+
+    assert exported("alice") == {"alice@example.com"}
+    assert exported("bob") == set()
+    assert exported("admin", "ALICE@example.com") == {"alice@example.com"}
+    assert exported("admin", BASH_USER_ID) == {BASH_USER_ID}
+    assert exported("admin") == {"alice@example.com", BASH_USER_ID}
+
+
 def a_later_record(session: str, **attributes: str) -> dict:
     """The session's logs with their first record a second later, and ``attributes``
     (dots as underscores) added to it or in place of its own."""
