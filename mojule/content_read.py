@@ -31,10 +31,7 @@ log = logging.getLogger("mojule.content")
 @dataclass
 class SessionOwner:
     session_id: str
-    user_email: str | None
-    user_account_uuid: str | None
-    user_id: str | None
-    seat_identity: str | None
+    seat_identity: str | None   # the session's seat: who it belongs to (owns_session)
 
 
 def find_session(conn: psycopg.Connection, org_id: int, session_id: str) -> SessionOwner | None:

@@ -1,5 +1,5 @@
 -- Reads a session's seat identity to decide who may read its content.
-SELECT session_id, user_email, user_account_uuid, user_id, seat_identity
+SELECT session_id, seat_identity
   FROM sessions
  WHERE org_id = %(org_id)s
    AND session_id = %(session_id)s

@@ -87,7 +87,8 @@ def export_sessions(ctx: CliContext, slug, since, until, tz, output) -> None:
 @with_common
 @click.option("--event", "event_names", multiple=True,
               help="Only events of this name (e.g. permission_mode_changed); repeatable.")
-@click.option("--user", help="Only this seat's events (email, account or install id).")
+@click.option("--user", help="Only the events of this seat's sessions (an email, account "
+                             "or install id, as group_by=user names it).")
 @click.option("--notable", is_flag=True,
               help="Only the events the Security page counts (failed logins, denied tools, "
                    "blocking hooks, failed MCP connections; every event of its other "

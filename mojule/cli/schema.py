@@ -19,9 +19,9 @@ def init_db(ctx: CliContext, app_role: str, reset_app_password: bool) -> None:
     Connects with MOJULE_OWNER_DATABASE_URL when set (the role that owns the schema),
     else MOJULE_DATABASE_URL.
     """
-    url = ctx.config["OWNER_DATABASE_URL"] or ctx.config["DATABASE_URL"]
-    variable = "MOJULE_OWNER_DATABASE_URL" if ctx.config["OWNER_DATABASE_URL"] \
-        else "MOJULE_DATABASE_URL"
+    owner_url = ctx.config["OWNER_DATABASE_URL"]
+    url, variable = ((owner_url, "MOJULE_OWNER_DATABASE_URL") if owner_url
+                     else (ctx.config["DATABASE_URL"], "MOJULE_DATABASE_URL"))
     with ctx.connect(url, variable) as conn:
         user = conn.info.user
         try:
@@ -38,7 +38,7 @@ def init_db(ctx: CliContext, app_role: str, reset_app_password: bool) -> None:
         except psycopg.errors.InsufficientPrivilege as exc:
             detail = f" ({exc.diag.message_detail})" if exc.diag.message_detail else ""
             raise click.ClickException(
-                f"cannot create or grant role {app_role!r} as role {conn.info.user!r}: "
+                f"cannot create or grant role {app_role!r} as role {user!r}: "
                 f"{exc.diag.message_primary}{detail}. Connect as a role with CREATEROLE "
                 "that owns the schema") from None
         except schema.UnsafeAppRole as exc:
