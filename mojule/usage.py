@@ -170,7 +170,13 @@ def lookup(attributes: dict, resource: dict, key: str) -> Any:
 def context(attributes: dict, resource: dict) -> Context:
     """Return the session, seat and client a record belongs to."""
     values = {key: text(lookup(attributes, resource, key)) for key in SEAT_KEYS}
-    identity = next((values[key] for key in SEAT_KEYS if values[key]), None)
+    source = next((key for key in SEAT_KEYS if values[key]), None)
+    identity = values[source] if source else None
+    if source == "user.email" or (source == "enduser.id" and "@" in identity):
+        # An email names its seat in lower case, however it was typed, so that a person is
+        # one seat (and one license seat), and so that the user filter, which lower-cases
+        # an email, finds it (migrations 0025 and 0026 brought older seats in line).
+        identity = identity.lower()
     email = values["user.email"]
     # An empty id names no session: left as sent, it would be one session shared by all.
     session_id = text(lookup(attributes, resource, "session.id")) or None
@@ -180,7 +186,7 @@ def context(attributes: dict, resource: dict) -> Context:
     return Context(
         session_id=session_id,
         seat=Seat(
-            identity=identity.lower() if identity and identity == email else identity,
+            identity=identity,
             email=email,
             account_uuid=values["user.account_uuid"],
             user_id=values["user.id"],

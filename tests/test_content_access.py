@@ -285,6 +285,36 @@ def test_a_seat_named_by_enduser_id_is_the_members_with_that_email(client, db, o
     assert [row["session_id"] for row in listed] == [session_id]
 
 
+def test_an_enduser_email_is_one_seat_however_it_is_typed(client, db, org, people_of):
+    # A directory may give the address as Bob@Example.com, another machine as typed: the
+    # seat is the lower-case email, which the user filter (and the Users page) names.
+    for spelling, session in (("Bob@Example.com", BASH_SESSION), ("BOB@example.com",
+                                                                  WRITE_SESSION)):
+        logs = json.loads(fixture_bytes(session, "logs"))
+        for resource in logs["resourceLogs"]:
+            resource["resource"]["attributes"] = [
+                item for item in resource["resource"]["attributes"]
+                if item["key"] != "user.email"] + [
+                {"key": "enduser.id", "value": {"stringValue": spelling}}]
+            for scope in resource["scopeLogs"]:
+                for record in scope["logRecords"]:
+                    record["attributes"] = [item for item in record["attributes"]
+                                            if item["key"] != "user.email"]
+        assert client.post("/v1/logs", json=logs, headers=org.headers).status_code == 202
+    window = "from=2026-11-01&to=2026-12-01"
+    admin = people_of["admin"].headers
+
+    users = client.get(f"/api/v1/usage?{window}&group_by=user", headers=admin).get_json()
+    picked = {spelling: client.get(f"/api/v1/sessions?{window}&user={spelling}",
+                                   headers=admin).get_json()["sessions"]
+              for spelling in ("bob@example.com", "Bob@Example.com")}
+
+    assert [row["key"] for row in users["rows"]] == [{"user": "bob@example.com"}]
+    assert [len(sessions) for sessions in picked.values()] == [2, 2]
+    assert db.execute("SELECT DISTINCT seat_identity FROM log_events WHERE org_id = %s",
+                      (org.org.org_id,)).fetchall() == [("bob@example.com",)]
+
+
 def test_admin_of_another_org_gets_404_like_a_missing_session(client, db, org, people_of):
     session_id = ingest_session(client, org, WRITE_SESSION)
     stranger_org = make_org(db)

@@ -155,6 +155,49 @@ def test_migration_0024_folds_the_ids_already_registered_into_their_seats(
     assert seen == {digest("alice@example.com"): False, digest("u-b"): True}
 
 
+def test_migration_0025_puts_enduser_emails_in_lower_case_and_folds_their_seats(
+        fresh_database_url, monkeypatch):
+    install_release_before(fresh_database_url, 25, monkeypatch)
+    with connect(fresh_database_url) as conn:
+        org_id = make_org(conn).org.org_id
+        with org_transaction(conn, org_id):
+            # Carol's enduser.id as her directory spells it, then as typed later; Dan's
+            # install id holds an '@' and is left as sent.
+            for session_id, seat, install in (("s1", "Carol@Example.com", "u-c"),
+                                              ("s2", "carol@example.com", None),
+                                              ("s3", "Dan@Host", "Dan@Host")):
+                conn.execute("INSERT INTO sessions (org_id, session_id, seat_identity,"
+                             " user_id, first_seen, last_seen)"
+                             " VALUES (%s, %s, %s, %s, now(), now())",
+                             (org_id, session_id, seat, install))
+                conn.execute("SELECT mojule_ensure_partition('log_events', current_date)")
+                conn.execute("INSERT INTO log_events (org_id, time, record_id, time_unix_nano,"
+                             " session_id, event_name, seat_identity, user_id, attributes,"
+                             " resource_attributes) VALUES (%s, now(), %s, 1, %s, 'x', %s,"
+                             " %s, '{}', '{}')",
+                             (org_id, session_id.encode(), session_id, seat, install))
+        for identity, days in (("Carol@Example.com", 3), ("carol@example.com", 20),
+                               ("Dan@Host", 5)):
+            conn.execute("UPDATE license_seats SET last_seen = now() - make_interval(days => %s)"
+                         " WHERE seat_digest = %s", (days, digest(identity)))
+
+        schema.apply_migrations(conn)
+
+        with org_transaction(conn, org_id):
+            seats = conn.execute("SELECT session_id, seat_identity FROM sessions"
+                                 " ORDER BY 1").fetchall()
+            events = conn.execute("SELECT session_id, seat_identity FROM log_events"
+                                  " ORDER BY 1").fetchall()
+        registered = dict(conn.execute("SELECT seat_digest, round(extract(epoch FROM now()"
+                                       " - last_seen) / 86400) FROM license_seats").fetchall())
+        install = conn.execute("SELECT mojule_seat_digest(%s)", (digest("u-c"),)).fetchone()[0]
+    expected = [("s1", "carol@example.com"), ("s2", "carol@example.com"), ("s3", "Dan@Host")]
+    assert seats == expected and events == expected
+    # Carol is one seat, last seen 3 days ago (the rewrite did not count as a sighting).
+    assert registered == {digest("carol@example.com"): 3, digest("Dan@Host"): 5}
+    assert install == digest("carol@example.com")
+
+
 def test_without_a_license_the_sixth_seat_pauses_ingestion_once_for_every_worker(site,
                                                                                 site_config):
     test_org = make_org(site)

@@ -650,3 +650,52 @@ def test_two_clients_of_one_seat_with_opposite_exporters_count_cost_once(client,
 
     assert totals(db, org)["cost_usd"] == (claude_result(first)["cost_usd"]
                                            + claude_result(second)["cost_usd"])
+
+
+def as_enduser(payload, spelling: str):
+    """The payload with user.email taken off, and its seat named by OTEL_RESOURCE_ATTRIBUTES
+    ``enduser.id=<spelling>`` instead, as an API-key sign-in sends it."""
+    if isinstance(payload, list):
+        return [as_enduser(item, spelling) for item in payload
+                if not (isinstance(item, dict) and item.get("key") == "user.email")]
+    if not isinstance(payload, dict):
+        return payload
+    sent = {key: as_enduser(value, spelling) for key, value in payload.items()}
+    if "resource" in sent:
+        sent["resource"] = {**sent["resource"], "attributes": [
+            *sent["resource"].get("attributes", []),
+            {"key": "enduser.id", "value": {"stringValue": spelling}}]}
+    return sent
+
+
+def test_init_db_settles_usage_an_upgrade_found_to_be_one_seats(client, org, db, cli_env,
+                                                                 database_url):
+    # Before 0025 and 0026, Carol's events (enduser.id as she typed it) and her metrics
+    # sent without session ids (as her directory spells it) were two seats, each counting
+    # the session's cost.
+    send(client, org, "logs", as_enduser(body(WRITE_TOOL, "logs"), "carol@example.com"))
+    send(client, org, "metrics", as_enduser(without_session_ids(body(WRITE_TOOL, "metrics")),
+                                            "Carol@Example.com"))
+    one_session = claude_result(WRITE_TOOL)["cost_usd"]
+    assert totals(db, org)["cost_usd"] == one_session
+    with org_transaction(db, org.org.org_id):
+        (unattributed,) = db.execute(
+            "UPDATE sessions SET seat_identity = 'Carol@Example.com', has_api_requests = false"
+            " WHERE org_id = %s AND unattributed RETURNING session_id",
+            (org.org.org_id,)).fetchone()
+        db.execute("UPDATE metric_points SET seat_identity = 'Carol@Example.com'"
+                   " WHERE org_id = %s AND session_id = %s", (org.org.org_id, unattributed))
+        rollup.refresh(db, org.org.org_id, [unattributed])
+    assert totals(db, org)["cost_usd"] == 2 * one_session
+    with db.transaction():
+        for name in ("0025_enduser_emails_in_lower_case.sql",
+                     "0026_enduser_email_seats_in_lower_case.sql"):
+            migration = (schema.MIGRATIONS_DIR / name).read_text()
+            db.execute(migration[migration.index("DO $$"):])
+
+    result = CliRunner().invoke(cli, ["init-db"],
+                                env={**cli_env, "MOJULE_OWNER_DATABASE_URL": database_url})
+
+    assert result.exit_code == 0, result.output
+    assert f"{org.org.slug}: 1 sessions now take cost" in result.stderr
+    assert totals(db, org)["cost_usd"] == one_session

@@ -132,6 +132,12 @@ def when(moment) -> str:
     return "-" if moment is None else moment.strftime("%Y-%m-%d %H:%M:%S")
 
 
+def reconciled(slug: str, sessions: int) -> str:
+    """Say what rollup.reconcile_unattributed settled in an org (purge and init-db)."""
+    return (f"{slug}: {sessions} sessions now take cost and tokens from their seat's events,"
+            " which counted them twice")
+
+
 @click.group()
 def cli() -> None:
     """Mojule: the receiver and analytics service for Claude Code telemetry.

@@ -7,7 +7,7 @@ import click
 import orjson
 
 from mojule import audit, orgs, retention
-from mojule.cli import CliContext, cli, parse_moment, pass_cli
+from mojule.cli import CliContext, cli, parse_moment, pass_cli, reconciled
 from mojule.db import org_transaction
 from mojule.keyring import Keyring
 
@@ -37,8 +37,7 @@ def purge(ctx: CliContext, dry_run: bool, now_text: str | None) -> None:
             click.echo(f"{result.slug}: destroyed data keys "
                        f"{', '.join(map(str, result.shredded))}, whose content is all purged")
         if result.reconciled:
-            click.echo(f"{result.slug}: {result.reconciled} sessions now take cost and "
-                       "tokens from their seat's events, which counted them twice")
+            click.echo(reconciled(result.slug, result.reconciled))
 
     try:
         retention.purge_expired_content(ctx.conn, now, dry_run, audit.cli_actor(), report,

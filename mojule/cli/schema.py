@@ -5,7 +5,8 @@ import click
 import psycopg
 
 from mojule import orgs, rollup, schema, usage_days
-from mojule.cli import CliContext, cli, pass_cli
+from mojule.cli import CliContext, cli, pass_cli, reconciled
+from mojule.db import org_transaction
 
 
 @cli.command("init-db")
@@ -43,8 +44,15 @@ def init_db(ctx: CliContext, app_role: str, reset_app_password: bool) -> None:
                 "that owns the schema") from None
         except schema.UnsafeAppRole as exc:
             raise click.ClickException(str(exc)) from None
-        # What a migration listed for recounting (usage_recount), a batch per transaction.
         for org in orgs.list_orgs(conn):
+            # What the daily purge settles, at once: seats a migration merged (0026) may
+            # show a session's cost counted by its seat's events already.
+            with org_transaction(conn, org.org_id):
+                settled = rollup.reconcile_unattributed(conn, org.org_id)
+            if settled:
+                click.echo(reconciled(org.slug, settled), err=True)
+            # What a migration listed for recounting (usage_recount), a batch per
+            # transaction.
             recounted = rollup.recount_pending(conn, org.org_id)
             if recounted:
                 click.echo(f"{org.slug}: recounted the usage of {recounted} session(s)",
