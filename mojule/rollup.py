@@ -224,6 +224,9 @@ def recount_pending(conn: psycopg.Connection, org_id: int) -> int:
                 session_ids = [session_id for (session_id,) in conn.execute(
                     query("rollup_recount_take"), {"org_id": org_id, "batch": RECOUNT_BATCH})]
                 refresh(conn, org_id, sorted(session_ids))
+                # A recount may find none of a session's records left to count (0027).
+                conn.execute(query("rollup_drop_emptied"),
+                             {"org_id": org_id, "session_ids": session_ids})
         except psycopg.errors.DeadlockDetected:
             # An ingest that locked the same sessions in another order won; the batch
             # rolled back, its sessions still listed, and is taken again.

@@ -814,3 +814,114 @@ def test_a_report_runs_with_room_to_sort_and_without_jit(client, org, db):
 def test_the_servers_connections_never_compile_statements_with_jit(app):
     with app.app_context():
         assert get_connection().execute("SHOW jit").fetchone()[0] == "off"
+
+
+def stored_as_before_0027(db, org, session_id: str) -> dict:
+    """Store what a release before 0027 let anyone holding the org's token add to a
+    session, and count it as that release did: a request of negative cost and tokens,
+    negative points of Claude Code's lines and active-time counters (one carrying
+    content), and a span of negative duration and tokens. Return the span's own length.
+
+    Every statement names the org: the test connection is not held to row security, and
+    other tests' orgs hold the same session.
+    """
+    ids = {"org_id": org.org.org_id, "session_id": session_id}
+    with org_transaction(db, org.org.org_id):
+        db.execute("INSERT INTO log_events SELECT (jsonb_populate_record(NULL::log_events,"
+                   " to_jsonb(e) || jsonb_build_object("
+                   "  'record_id', (e.record_id || '\\x01'::bytea)::text,"
+                   "  'input_tokens', -900000, 'output_tokens', -1, 'cache_read_tokens', -1,"
+                   "  'cache_creation_tokens', -1, 'cost_usd', -5.5,"
+                   "  'cost_usd_micros', -5500000, 'duration_ms', -1))).*"
+                   " FROM log_events AS e WHERE e.org_id = %(org_id)s"
+                   " AND e.session_id = %(session_id)s AND e.event_name = 'api_request'"
+                   " LIMIT 1", ids)
+        forged = db.execute(
+            "INSERT INTO metric_points SELECT (jsonb_populate_record(NULL::metric_points,"
+            " to_jsonb(m) || jsonb_build_object("
+            "  'record_id', (m.record_id || '\\x01'::bytea)::text,"
+            "  'series_hash', (m.series_hash || '\\x01'::bytea)::text,"
+            "  'temporality', 1, 'value', -1000))).*"
+            " FROM (SELECT DISTINCT ON (metric_name) * FROM metric_points"
+            "        WHERE org_id = %(org_id)s AND session_id = %(session_id)s"
+            "          AND metric_name IN ('claude_code.lines_of_code.count',"
+            "                              'claude_code.active_time.total')) AS m"
+            " RETURNING record_id, time", ids).fetchall()
+        db.execute("INSERT INTO content_values SELECT org_id, %(time)s, 'metrics',"
+                   " %(record_id)s, attribute, session_id, dek_id, ciphertext"
+                   " FROM content_values WHERE org_id = %(org_id)s"
+                   " AND session_id = %(session_id)s LIMIT 1",
+                   {**ids, "record_id": forged[0][0], "time": forged[0][1]})
+        span = db.execute(
+            "UPDATE spans SET duration_ms = -5, input_tokens = -3"
+            " WHERE org_id = %(org_id)s AND (trace_id, span_id) = ("
+            "  SELECT trace_id, span_id FROM spans WHERE org_id = %(org_id)s"
+            "   AND session_id = %(session_id)s ORDER BY start_time LIMIT 1)"
+            " RETURNING trace_id, span_id,"
+            " (end_time_unix_nano - start_time_unix_nano) / 1e6::float8", ids).fetchone()
+        # A session of nothing but a negative cost, and a gauge of another name that may
+        # well go below zero (kept).
+        db.execute("INSERT INTO sessions SELECT (jsonb_populate_record(NULL::sessions,"
+                   " to_jsonb(s) || jsonb_build_object('session_id', 'forged',"
+                   "  'has_api_requests', false))).*"
+                   " FROM sessions AS s WHERE s.org_id = %(org_id)s"
+                   " AND s.session_id = %(session_id)s", ids)
+        for session, name, kind, value in (
+                ("forged", "claude_code.cost.usage", "sum", -5),
+                (session_id, "system.temperature.delta", "gauge", -2)):
+            db.execute(
+                "INSERT INTO metric_points SELECT (jsonb_populate_record(NULL::metric_points,"
+                " to_jsonb(m) || jsonb_build_object("
+                "  'record_id', (m.record_id || %(tag)s::bytea)::text,"
+                "  'series_hash', (m.series_hash || %(tag)s::bytea)::text,"
+                "  'session_id', %(session)s::text, 'metric_name', %(name)s::text, 'kind', %(kind)s::text,"
+                "  'is_monotonic', false, 'temporality', 1, 'value', %(value)s::int))).*"
+                " FROM metric_points AS m WHERE m.org_id = %(org_id)s"
+                " AND m.session_id = %(session_id)s"
+                " AND m.metric_name = 'claude_code.cost.usage' LIMIT 1",
+                {**ids, "tag": name.encode(), "session": session, "name": name,
+                 "kind": kind, "value": value})
+        rollup.refresh(db, org.org.org_id, [session_id, "forged"])
+    return {"trace_id": span[0], "span_id": span[1], "length_ms": span[2]}
+
+
+def test_migration_0027_drops_the_negative_usage_stored_and_a_recount_restores_the_totals(
+        client, org, db):
+    for signal in ("logs", "metrics", "traces"):
+        send(client, org, signal, fixture_bytes(WRITE_TOOL, signal))
+    session_id, org_id = session_id_of(WRITE_TOOL), org.org.org_id
+    figures = ("cost_usd", "tokens", "lines_added", "active_time_s", "api_requests")
+
+    def session_figures() -> dict:
+        detail = analytics.session_totals(db, org_id, session_id)
+        return {figure: detail[figure] for figure in figures}
+
+    honest, honest_cost = session_figures(), totals(db, org)["cost_usd"]
+    span = stored_as_before_0027(db, org, session_id)
+    forged, forged_cost = session_figures(), totals(db, org)["cost_usd"]
+    migration = (schema.MIGRATIONS_DIR / "0027_negative_usage_dropped.sql").read_text()
+
+    with db.transaction():
+        db.execute(migration[migration.index("DO $$"):])
+    recounted = rollup.recount_pending(db, org_id)
+
+    # The forged figures had lowered the session's usage; the forged request is still a
+    # request, with no figures of its own.
+    assert [figure for figure in figures if forged[figure] == honest[figure]] == []
+    assert forged_cost < honest_cost - 5
+    assert recounted == 2
+    assert session_figures() == {**honest, "api_requests": honest["api_requests"] + 1}
+    assert totals(db, org)["cost_usd"] == honest_cost
+    with org_transaction(db, org_id):
+        negative_points = db.execute("SELECT array_agg(metric_name) FROM metric_points"
+                                     " WHERE org_id = %s AND value < 0",
+                                     (org_id,)).fetchone()[0]
+        metric_content = db.execute("SELECT count(*) FROM content_values"
+                                    " WHERE org_id = %s AND signal = 'metrics'",
+                                    (org_id,)).fetchone()[0]
+        span_figures = db.execute("SELECT duration_ms, input_tokens FROM spans"
+                                  " WHERE org_id = %s AND trace_id = %s AND span_id = %s",
+                                  (org_id, span["trace_id"], span["span_id"])).fetchone()
+    assert (negative_points, metric_content) == (["system.temperature.delta"], 0)
+    assert span_figures == (span["length_ms"], None)
+
