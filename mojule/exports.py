@@ -19,7 +19,7 @@ from psycopg.rows import dict_row
 
 from mojule import accounting, analytics, security_events
 from mojule.accounting import Scope
-from mojule.db import close_iterable, org_transaction, query
+from mojule.db import close_iterable, query
 
 EVENTS_FETCH = 2000
 # What a spreadsheet takes a cell beginning with for a formula (OWASP, "CSV Injection"). A
@@ -267,7 +267,9 @@ def event_rows(conn: psycopg.Connection, org_id: int, start: datetime, end: date
 def _stream_events(conn: psycopg.Connection, org_id: int, params: dict) -> Iterator[dict]:
     # A generator of its own: event_rows checks its parameters when called, so that a bad
     # one is a 400 before a response starts streaming, not an error in the middle of it.
-    with org_transaction(conn, org_id), \
+    # An analytics transaction: a member's export sorts thousands of wide rows, which
+    # spilled to disk in the default work_mem.
+    with accounting.transaction(conn, org_id), \
             conn.cursor(name="mojule_export_events", row_factory=dict_row) as cur:
         cur.itersize = EVENTS_FETCH
         # The standard library's decoder took 40% of the export's time. The attributes

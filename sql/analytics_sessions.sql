@@ -18,9 +18,12 @@ SELECT s.session_id, s.seat_identity, s.user_email, s.user_account_uuid, s.user_
    AND (%(user)s::text IS NULL OR s.seat_identity IN (%(user)s::text, lower(%(user)s::text)))
    -- A member's own sessions: the seat is their email (from user.email or enduser.id) or
    -- an account or install id an admin linked to them. Never by a linked id that merely
-   -- came along with someone else's seat: that session, and its content, are theirs.
+   -- came along with someone else's seat: that session, and its content, are theirs. An
+   -- email seat is in lower case (ingest, and migrations 0025 and 0026 for older ones), as
+   -- seat_emails are: compared as stored, the sessions_seat index finds them, where
+   -- lower() read every session of the org.
    AND (%(all_seats)s
-        OR lower(s.seat_identity) = ANY (%(seat_emails)s::text[])
+        OR s.seat_identity = ANY (%(seat_emails)s::text[])
         OR s.seat_identity = ANY (%(seat_account_uuids)s::text[])
         OR s.seat_identity = ANY (%(seat_user_ids)s::text[]))
    AND (%(after_last_seen)s::timestamptz IS NULL

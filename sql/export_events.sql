@@ -23,6 +23,7 @@ SELECT e.time, e.session_id, e.event_name, e.event_sequence, e.prompt_id, e.seat
    AND e.time < %(to)s
    -- A filtered export picks the seats' sessions first, then reads their events through
    -- log_events_session: looking up each event's session instead read the whole window.
+   -- Seats are compared as stored, as in analytics_sessions.sql (emails in lower case).
    -- A session's first and last seen hold the times of all its records, so the window
    -- keeps every session with events in it.
    AND ((%(all_seats)s AND %(user)s::text IS NULL)
@@ -33,14 +34,14 @@ SELECT e.time, e.session_id, e.event_name, e.event_sequence, e.prompt_id, e.seat
                   AND s.first_seen < %(to)s
                   AND s.last_seen >= %(from)s
                   AND (%(all_seats)s
-                       OR lower(s.seat_identity) = ANY (%(seat_emails)s::text[])
+                       OR s.seat_identity = ANY (%(seat_emails)s::text[])
                        OR s.seat_identity = ANY (%(seat_account_uuids)s::text[])
                        OR s.seat_identity = ANY (%(seat_user_ids)s::text[]))
                   AND (%(user)s::text IS NULL
                        OR s.seat_identity IN (%(user)s::text, lower(%(user)s::text)))))
         OR (e.session_id IS NULL
             AND (%(all_seats)s
-                 OR lower(e.seat_identity) = ANY (%(seat_emails)s::text[])
+                 OR e.seat_identity = ANY (%(seat_emails)s::text[])
                  OR e.seat_identity = ANY (%(seat_account_uuids)s::text[])
                  OR e.seat_identity = ANY (%(seat_user_ids)s::text[]))
             AND (%(user)s::text IS NULL
