@@ -881,6 +881,18 @@ def stored_as_before_0027(db, org, session_id: str) -> dict:
                 " AND m.metric_name = 'claude_code.cost.usage' LIMIT 1",
                 {**ids, "tag": name.encode(), "session": session, "name": name,
                  "kind": kind, "value": value})
+        # A negative start of the `claude agents` process, which made the session none.
+        db.execute(
+            "INSERT INTO metric_points SELECT (jsonb_populate_record(NULL::metric_points,"
+            " to_jsonb(m) || jsonb_build_object("
+            "  'record_id', (m.record_id || '\\x02'::bytea)::text,"
+            "  'series_hash', (m.series_hash || '\\x02'::bytea)::text, 'value', -1,"
+            "  'attributes', m.attributes || '{\"start_type\": \"agents_view\"}'))).*"
+            " FROM metric_points AS m WHERE m.org_id = %(org_id)s"
+            " AND m.session_id = %(session_id)s"
+            " AND m.metric_name = 'claude_code.session.count' LIMIT 1", ids)
+        db.execute("UPDATE sessions SET agents_view = true WHERE org_id = %(org_id)s"
+                   " AND session_id = %(session_id)s", ids)
         rollup.refresh(db, org.org.org_id, [session_id, "forged"])
     return {"trace_id": span[0], "span_id": span[1], "length_ms": span[2]}
 
@@ -924,4 +936,6 @@ def test_migration_0027_drops_the_negative_usage_stored_and_a_recount_restores_t
                                   (org_id, span["trace_id"], span["span_id"])).fetchone()
     assert (negative_points, metric_content) == (["system.temperature.delta"], 0)
     assert span_figures == (span["length_ms"], None)
+    assert db.execute("SELECT agents_view FROM sessions WHERE org_id = %s AND session_id = %s",
+                      (org_id, session_id)).fetchone() == (False,)
 

@@ -51,7 +51,26 @@ BEGIN
                                          'claude_code.pull_request.count',
                                          'claude_code.code_edit_tool.decision',
                                          'claude_code.active_time.total'))
-            RETURNING m.session_id, m.record_id, m.time),
+            RETURNING m.session_id, m.record_id, m.time, m.metric_name, m.attributes),
+        -- A session.count point of start_type agents_view marked its session as the
+        -- `claude agents` process, no session (0009): a negative one no longer does.
+        -- (This statement still sees the deleted points: the negative ones are left out.)
+        unmarked AS (
+            UPDATE sessions AS s
+               SET agents_view = false
+             WHERE s.org_id = org
+               AND s.agents_view
+               AND s.session_id IN (SELECT d.session_id
+                                      FROM dropped AS d
+                                     WHERE d.metric_name = 'claude_code.session.count'
+                                       AND (d.attributes ->> 'start_type') = 'agents_view')
+               AND NOT EXISTS (SELECT 1
+                                 FROM metric_points AS m
+                                WHERE m.org_id = org
+                                  AND m.session_id = s.session_id
+                                  AND m.metric_name = 'claude_code.session.count'
+                                  AND (m.attributes ->> 'start_type') = 'agents_view'
+                                  AND coalesce(m.value, 0) >= 0)),
         content_dropped AS (
             DELETE FROM content_values AS c
              USING dropped AS d
