@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 import pytest
 from click.testing import CliRunner
+from psycopg.types.json import Jsonb
 
 from mojule import accounting, analytics, orgs, retention, rollup, schema
 from mojule.analytics import BadParameter
@@ -816,6 +817,25 @@ def test_the_servers_connections_never_compile_statements_with_jit(app):
         assert get_connection().execute("SHOW jit").fetchone()[0] == "off"
 
 
+def forged_point(db, ids: dict, source_metric: str, tag: bytes,
+                 attributes: dict | None = None, **changes) -> tuple:
+    """Insert a copy of one of the session's points of ``source_metric``, under a record
+    id and series of its own (``tag`` appended), with ``changes`` over its columns and
+    ``attributes`` over its attributes, as a release that took negative points stored it;
+    return its record id and time."""
+    return db.execute(
+        "INSERT INTO metric_points SELECT (jsonb_populate_record(NULL::metric_points,"
+        " to_jsonb(m) || jsonb_build_object("
+        "  'record_id', (m.record_id || %(tag)s::bytea)::text,"
+        "  'series_hash', (m.series_hash || %(tag)s::bytea)::text,"
+        "  'attributes', m.attributes || %(attributes)s::jsonb) || %(changes)s::jsonb)).*"
+        " FROM metric_points AS m WHERE m.org_id = %(org_id)s"
+        " AND m.session_id = %(session_id)s AND m.metric_name = %(source)s LIMIT 1"
+        " RETURNING record_id, time",
+        {**ids, "tag": tag, "source": source_metric, "attributes": Jsonb(attributes or {}),
+         "changes": Jsonb(changes)}).fetchone()
+
+
 def stored_as_before_0027(db, org, session_id: str) -> dict:
     """Store what a release before 0027 let anyone holding the org's token add to a
     session, and count it as that release did: a request of negative cost and tokens,
@@ -836,17 +856,11 @@ def stored_as_before_0027(db, org, session_id: str) -> dict:
                    " FROM log_events AS e WHERE e.org_id = %(org_id)s"
                    " AND e.session_id = %(session_id)s AND e.event_name = 'api_request'"
                    " LIMIT 1", ids)
-        forged = db.execute(
-            "INSERT INTO metric_points SELECT (jsonb_populate_record(NULL::metric_points,"
-            " to_jsonb(m) || jsonb_build_object("
-            "  'record_id', (m.record_id || '\\x01'::bytea)::text,"
-            "  'series_hash', (m.series_hash || '\\x01'::bytea)::text,"
-            "  'temporality', 1, 'value', -1000))).*"
-            " FROM (SELECT DISTINCT ON (metric_name) * FROM metric_points"
-            "        WHERE org_id = %(org_id)s AND session_id = %(session_id)s"
-            "          AND metric_name IN ('claude_code.lines_of_code.count',"
-            "                              'claude_code.active_time.total')) AS m"
-            " RETURNING record_id, time", ids).fetchall()
+        forged = [forged_point(db, ids, "claude_code.lines_of_code.count", b"\x01",
+                               attributes={"type": "added"}, type="added", value=-1000,
+                               temporality=1),
+                  forged_point(db, ids, "claude_code.active_time.total", b"\x01",
+                               value=-1000, temporality=1)]
         db.execute("INSERT INTO content_values SELECT org_id, %(time)s, 'metrics',"
                    " %(record_id)s, attribute, session_id, dek_id, ciphertext"
                    " FROM content_values WHERE org_id = %(org_id)s"
@@ -866,31 +880,14 @@ def stored_as_before_0027(db, org, session_id: str) -> dict:
                    "  'has_api_requests', false))).*"
                    " FROM sessions AS s WHERE s.org_id = %(org_id)s"
                    " AND s.session_id = %(session_id)s", ids)
-        for session, name, kind, value in (
-                ("forged", "claude_code.cost.usage", "sum", -5),
-                (session_id, "system.temperature.delta", "gauge", -2)):
-            db.execute(
-                "INSERT INTO metric_points SELECT (jsonb_populate_record(NULL::metric_points,"
-                " to_jsonb(m) || jsonb_build_object("
-                "  'record_id', (m.record_id || %(tag)s::bytea)::text,"
-                "  'series_hash', (m.series_hash || %(tag)s::bytea)::text,"
-                "  'session_id', %(session)s::text, 'metric_name', %(name)s::text, 'kind', %(kind)s::text,"
-                "  'is_monotonic', false, 'temporality', 1, 'value', %(value)s::int))).*"
-                " FROM metric_points AS m WHERE m.org_id = %(org_id)s"
-                " AND m.session_id = %(session_id)s"
-                " AND m.metric_name = 'claude_code.cost.usage' LIMIT 1",
-                {**ids, "tag": name.encode(), "session": session, "name": name,
-                 "kind": kind, "value": value})
+        forged_point(db, ids, "claude_code.cost.usage", b"cost", session_id="forged",
+                     value=-5, is_monotonic=False, temporality=1)
+        forged_point(db, ids, "claude_code.cost.usage", b"gauge",
+                     metric_name="system.temperature.delta", kind="gauge", value=-2,
+                     is_monotonic=False, temporality=1)
         # A negative start of the `claude agents` process, which made the session none.
-        db.execute(
-            "INSERT INTO metric_points SELECT (jsonb_populate_record(NULL::metric_points,"
-            " to_jsonb(m) || jsonb_build_object("
-            "  'record_id', (m.record_id || '\\x02'::bytea)::text,"
-            "  'series_hash', (m.series_hash || '\\x02'::bytea)::text, 'value', -1,"
-            "  'attributes', m.attributes || '{\"start_type\": \"agents_view\"}'))).*"
-            " FROM metric_points AS m WHERE m.org_id = %(org_id)s"
-            " AND m.session_id = %(session_id)s"
-            " AND m.metric_name = 'claude_code.session.count' LIMIT 1", ids)
+        forged_point(db, ids, "claude_code.session.count", b"\x02", value=-1,
+                     attributes={"start_type": "agents_view"})
         db.execute("UPDATE sessions SET agents_view = true WHERE org_id = %(org_id)s"
                    " AND session_id = %(session_id)s", ids)
         rollup.refresh(db, org.org.org_id, [session_id, "forged"])
