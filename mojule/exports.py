@@ -13,7 +13,6 @@ from typing import Any, AnyStr
 
 import orjson
 import psycopg
-import psycopg.types.json
 from psycopg import sql
 from psycopg.rows import dict_row
 
@@ -272,9 +271,10 @@ def _stream_events(conn: psycopg.Connection, org_id: int, params: dict) -> Itera
     with accounting.transaction(conn, org_id), \
             conn.cursor(name="mojule_export_events", row_factory=dict_row) as cur:
         cur.itersize = EVENTS_FETCH
-        # The standard library's decoder took 40% of the export's time. The attributes
-        # are what ingest wrote from OTLP values (texts, booleans, 64-bit integers, finite
-        # doubles, lists and maps of them), which orjson decodes to the same values.
-        psycopg.types.json.set_json_loads(orjson.loads, cur)
         cur.execute(query("export_events"), params)
-        yield from cur
+        # The attributes come as PostgreSQL's JSON text, which ndjson_lines writes as it
+        # is: decoding them into Python values, only to encode them again, took a third
+        # of the export's time.
+        for row in cur:
+            row["attributes"] = orjson.Fragment(row["attributes"])
+            yield row

@@ -11,12 +11,14 @@
 -- (org_id, event_name, time) index finds them), and only those a security review counts
 -- (notable_names: the kinds of the Security page, whose events count as
 -- mojule_security_notable(), migration 0014, decides).
+-- The cost and the attributes come as text: the export writes PostgreSQL's exact decimal
+-- and JSON texts as they are, instead of making each into Python values and back.
 SELECT e.time, e.session_id, e.event_name, e.event_sequence, e.prompt_id, e.seat_identity,
        e.user_email, e.user_account_uuid, e.user_id, e.terminal_type, e.app_version,
        e.model, e.input_tokens, e.output_tokens, e.cache_read_tokens, e.cache_creation_tokens,
-       e.cost_usd, e.cost_usd_micros, e.duration_ms, e.tool_name, e.decision,
+       e.cost_usd::text AS cost_usd, e.cost_usd_micros, e.duration_ms, e.tool_name, e.decision,
        e.decision_source, e.success, e.error_type, e.status_code, e.attempt,
-       e.content_keys, e.attributes
+       e.content_keys, e.attributes::text AS attributes
   FROM log_events AS e
  WHERE e.org_id = %(org_id)s
    AND e.time >= %(from)s

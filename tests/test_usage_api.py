@@ -10,6 +10,7 @@ import re
 from datetime import UTC, datetime
 from decimal import Decimal
 
+import orjson
 import psycopg
 import pytest
 from click.testing import CliRunner
@@ -202,6 +203,18 @@ def test_ndjson_exports_carry_no_content(client, loaded):
     assert [json.loads(line)["key"]["model"] for line in usage.splitlines()]
 
 
+def test_the_events_export_gives_each_cost_as_its_exact_decimal_text(client, loaded):
+    people, ids = loaded
+    text = get(client, f"/api/v1/export/events.ndjson?{WINDOW}", people["admin"]).get_data(as_text=True)
+    costs = [(line["session_id"], line["cost_usd"]) for line in map(json.loads, text.splitlines())
+             if line["event_name"] == "api_request"]
+
+    assert costs and all(isinstance(cost, str) for _, cost in costs)
+    for name, session_id in ids.items():
+        assert sum(Decimal(cost) for session, cost in costs if session == session_id) \
+            == Decimal(str(claude_result(name)["total_cost_usd"]))
+
+
 def test_a_streamed_export_is_sent_in_pieces_of_many_lines(client, loaded):
     # A server writes each piece of a streamed answer as an HTTP chunk of its own.
     people, _ = loaded
@@ -258,11 +271,15 @@ def test_an_export_failing_midway_gives_its_connection_back_idle(app, client, lo
     # pool would otherwise get the connection back inside it, and throw it away.
     people, _ = loaded
 
-    def broken(value):
-        raise ValueError("cannot write this")
+    class BrokenWriter:
+        Fragment = orjson.Fragment
 
-    monkeypatch.setattr(exports, "_jsonable", broken)
-    with pytest.raises(TypeError, match="not JSON serializable"):    # orjson's wording
+        @staticmethod
+        def dumps(value, **options):
+            raise TypeError("cannot write this")
+
+    monkeypatch.setattr(exports, "orjson", BrokenWriter)
+    with pytest.raises(TypeError, match="cannot write this"):
         get(client, f"/api/v1/export/events.ndjson?{WINDOW}", people["admin"]).get_data()
 
     assert pool_stats(app).get("returns_bad", 0) == 0
