@@ -97,8 +97,9 @@ def _decompressor(content_encoding: str):
         return None
     if coding in ("gzip", "x-gzip"):
         return lambda: zlib.decompressobj(16 + zlib.MAX_WBITS)
-    if coding == "deflate":
-        # zlib-wrapped deflate per RFC 9110; the "+32" auto-detect also takes gzip.
+    if coding in ("deflate", "zlib"):
+        # zlib-wrapped deflate per RFC 9110 (the OpenTelemetry Collector's `compression:
+        # zlib` names it "zlib"); the "+32" auto-detect also takes gzip.
         return lambda: zlib.decompressobj(32 + zlib.MAX_WBITS)
     raise UnknownContentEncoding()
 

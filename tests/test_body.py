@@ -120,9 +120,9 @@ def test_missing_content_type_is_415(client, org, db):
 
 @pytest.mark.parametrize("encoding, encode", [
     ("gzip", gzip.compress), ("x-gzip", gzip.compress), ("GZIP", gzip.compress),
-    ("deflate", deflate), ("identity", lambda data: data),
+    ("deflate", deflate), ("zlib", deflate), ("identity", lambda data: data),
     ("gzip", lambda data: gzip.compress(data[:4000]) + gzip.compress(data[4000:])),
-], ids=["gzip", "x-gzip", "upper-case", "deflate", "identity", "two-gzip-members"])
+], ids=["gzip", "x-gzip", "upper-case", "deflate", "zlib", "identity", "two-gzip-members"])
 def test_supported_content_codings_are_decoded(client, org, db, encoding, encode):
     response = post(client, org, encode(LOGS), **{"Content-Encoding": encoding})
 
