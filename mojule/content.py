@@ -63,6 +63,13 @@ RESOURCE_PREFIX = "resource."
 SCOPE_PREFIX = "scope."
 METADATA_PREFIX = "metadata."
 
+# OTLP's own texts (a span's or span event's name, a log's severity text and event name,
+# a metric's unit and description, a scope's name and version, a trace state, a schema
+# URL) are labels, not content, unless one is as long as content: some instrumentations
+# name a span after its SQL statement, and span.addEvent(message) names an event after a
+# message. Such a text is stored as content under OTLP_FIELD_PREFIX and its field's name.
+OTLP_FIELD_PREFIX = "otlp."
+
 # Content is stored under its attribute name, which is part of an indexed key, and a btree
 # entry holds at most 2704 bytes. No exporter sends a key anywhere near this long.
 MAX_KEY_LENGTH = 256
@@ -85,6 +92,15 @@ class ContentPolicy:
             return (_longest_string(value) >= self.long_string
                     or _names_content(value, self.keys))
         return False
+
+    def take_long_text(self, content: dict[str, Any], field: str, value: Any) -> Any:
+        """Return an OTLP field's ``value``, or None once it is moved into ``content`` as
+        ``otlp.<field>``: a text of ``long_string`` characters or more is content,
+        whichever field it came in."""
+        if type(value) is str and len(value) >= self.long_string:
+            content[OTLP_FIELD_PREFIX + field] = value
+            return None
+        return value
 
     def split(self, attributes: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
         """Return (usage attributes, content attributes); the input is left untouched.

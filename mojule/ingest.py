@@ -176,15 +176,19 @@ def otlp_extra(policy: ContentPolicy, scope_extra: dict[str, Any],
 
     otlp_extra keeps what OTLP sent that has no column of its own, and only what was sent
     (flags, trace state, the counts of dropped attributes, events and links, the metric's
-    description and metadata, a point's exemplars, the schema URLs and attributes of the
-    resource and scope): NULL for a record that sent none. Content in the scope's
+    description and metadata, a point's exemplars and non-finite value, the schema URLs
+    and attributes of the resource and scope): NULL for a record that sent none. Content in the scope's
     attributes is split out as ``scope.<key>``, as a resource's is, and content in a
     metric's metadata as ``metadata.<key>``; exemplars come with theirs split out already
-    (ContentPolicy.split_parts).
+    (ContentPolicy.split_parts). A text as long as content (a description, a trace
+    state) is content too, as ``otlp.<name>`` (ContentPolicy.take_long_text).
     """
     extra = {name: value for name, value in sent.items() if value}
     extra.update(scope_extra)
     content = {}
+    for name in [name for name, value in extra.items() if type(value) is str]:
+        if policy.take_long_text(content, name, extra[name]) is None:
+            del extra[name]
     for name, prefix in EXTRA_ATTRIBUTES.items():
         attributes = extra.get(name)
         if attributes:
@@ -192,6 +196,14 @@ def otlp_extra(policy: ContentPolicy, scope_extra: dict[str, Any],
             extra[name] = usage
             content.update({prefix + key: value for key, value in taken.items()})
     return (jsonb(extra) if extra else None), content
+
+
+def scope_columns(policy: ContentPolicy, record: Any,
+                  content: dict[str, Any]) -> tuple[str | None, str | None]:
+    """Return a record's scope name and version for their columns: None when empty, or
+    when as long as content, which then holds them (ContentPolicy.take_long_text)."""
+    return (policy.take_long_text(content, "scope_name", record.scope_name) or None,
+            policy.take_long_text(content, "scope_version", record.scope_version) or None)
 
 
 @functools.lru_cache(maxsize=1024)

@@ -17,6 +17,7 @@ from mojule.ingest import (
     enum,
     jsonb,
     otlp_extra,
+    scope_columns,
     timestamp,
 )
 from mojule.receiver import receive
@@ -52,14 +53,15 @@ def log_batch(payload, policy: ContentPolicy, org_id: int) -> Batch:
 EVENT_PREFIX = "claude_code."
 
 
-def event_name(record: otlp.LogRecord, usage: dict) -> str:
-    """Return the event's short name: ``event.name``, the OTLP eventName, or the body.
+def event_name(record: otlp.LogRecord, usage: dict, sent_name: str | None) -> str:
+    """Return the event's short name: ``event.name``, the OTLP eventName (``sent_name``,
+    None when it is content), or the body.
 
     The short name is what reports count (api_request, tool_result ...): a full name
     (claude_code.api_request), as the body spells it and another exporter may put in
     either field, loses its prefix.
     """
-    name = text(usage.get("event.name")) or text(record.event_name)
+    name = text(usage.get("event.name")) or text(sent_name)
     if not name and isinstance(record.body, str) and record.body.startswith(EVENT_PREFIX):
         name = text(record.body)
     if name and name.startswith(EVENT_PREFIX) and len(name) > len(EVENT_PREFIX):
@@ -76,7 +78,10 @@ def _add_record(batch: Batch, policy: ContentPolicy, org_id: int, record: otlp.L
     extra, scope_content = otlp_extra(policy, record.scope_extra, flags=record.flags,
                                       dropped_attributes=record.dropped_attributes)
     content = {**content, **resource_content, **scope_content}
-    name = event_name(record, usage)
+    scope_name, scope_version = scope_columns(policy, record, content)
+    severity_text = policy.take_long_text(content, "severity_text", record.severity_text)
+    name = event_name(record, usage, policy.take_long_text(content, "event_name",
+                                                           record.event_name))
     # Claude Code's body only repeats the event name; any other body is a message: content.
     if record.body is not None and record.body != EVENT_PREFIX + name:
         content[LOG_BODY] = record.body
@@ -98,8 +103,7 @@ def _add_record(batch: Batch, policy: ContentPolicy, org_id: int, record: otlp.L
         text(get("decision_source") or get("source")), boolean(get("success")),
         text(get("error_type")), integer(get("status_code"), bits=32),
         integer(get("attempt") or get("total_attempts"), bits=32),
-        enum(record.severity_number) or None, record.severity_text or None,
-        record.trace_id, record.span_id, record.scope_name or None,
-        record.scope_version or None, content_keys(content), jsonb(usage), resource_json, extra,
+        enum(record.severity_number) or None, severity_text or None,
+        record.trace_id, record.span_id, scope_name, scope_version, content_keys(content), jsonb(usage), resource_json, extra,
     )
     batch.add(row, record.identity, time, ctx, resource, content)

@@ -24,6 +24,7 @@ from mojule.ingest import (
     enum,
     jsonb,
     otlp_extra,
+    scope_columns,
     timestamp,
 )
 from mojule.receiver import receive
@@ -89,11 +90,14 @@ def _add_point(batch: Batch, policy: ContentPolicy, org_id: int, point: otlp.Met
     exemplars, exemplar_content = policy.split_parts(point.exemplars, "exemplar",
                                                      "filtered_attributes")
     extra, extra_content = otlp_extra(
-        policy, point.scope_extra, flags=point.flags, dropped_attributes=point.dropped_attributes,
+        policy, point.scope_extra, value=point.value_not_finite, flags=point.flags,
+        dropped_attributes=point.dropped_attributes,
         description=point.description, metadata=point.metadata,
         metadata_dropped_attributes=point.metadata_dropped_attributes, exemplars=exemplars,
         dropped_exemplars=point.dropped_exemplars)
     content = {**content, **resource_content, **extra_content, **exemplar_content}
+    scope_name, scope_version = scope_columns(policy, point, content)
+    unit = policy.take_long_text(content, "unit", point.unit) or ""
     ctx = batch.context(usage, resource)
     if ctx.session_id is None:
         ctx = unattributed(ctx, time)
@@ -101,14 +105,13 @@ def _add_point(batch: Batch, policy: ContentPolicy, org_id: int, point: otlp.Met
     get = usage.get
     row = (
         org_id, time, point.identity, point.series_hash, point.metric_name, point.kind,
-        enum(point.temporality), point.is_monotonic, point.unit, point.start_time_unix_nano,
+        enum(point.temporality), point.is_monotonic, unit, point.start_time_unix_nano,
         point.time_unix_nano, decimal(point.value),
         None if point.distribution is None else jsonb(point.distribution),
         ctx.session_id, seat.identity, seat.email, seat.account_uuid, seat.user_id,
         seat.organization_uuid, ctx.terminal_type, ctx.app_version, ctx.service_name,
         text(get("model")), text(get("type")), text(get("tool_name")), text(get("decision")),
-        text(get("language")), point.scope_name or None, point.scope_version or None,
-        content_keys(content), jsonb(usage), resource_json, extra,
+        text(get("language")), scope_name, scope_version, content_keys(content), jsonb(usage), resource_json, extra,
     )
     batch.add(row, point.identity, time, ctx, resource, content)
     # A point sent without session.id says nothing about the seat's unattributed session.

@@ -24,6 +24,7 @@ from mojule.ingest import (
     enum,
     jsonb,
     otlp_extra,
+    scope_columns,
     timestamp,
 )
 from mojule.receiver import receive
@@ -59,7 +60,8 @@ def split_span_content(policy: ContentPolicy, span: otlp.Span) -> tuple[dict, li
     """Return (usage attributes, events, links, content) with content split out.
 
     Content of events and links is named ``event.<i>.<key>`` and ``link.<i>.<key>``; the
-    stored events and links list the names of what was taken out.
+    stored events and links list the names of what was taken out. An event's name or a
+    link's trace state as long as content is content too (ContentPolicy.take_long_text).
     """
     usage, content = policy.split(span.attributes)
     content = dict(content)
@@ -68,6 +70,7 @@ def split_span_content(policy: ContentPolicy, span: otlp.Span) -> tuple[dict, li
     events = []
     all_content = span_events_are_content(span.name)
     for index, event in enumerate(span.events):
+        name = policy.take_long_text(content, f"event.{index}.name", event["name"]) or ""
         if all_content or event["name"] in CONTENT_SPAN_EVENTS:
             # As policy.split does: a key too long to index cannot be stored encrypted.
             kept, taken = {}, {key: value for key, value in event["attributes"].items()
@@ -75,11 +78,14 @@ def split_span_content(policy: ContentPolicy, span: otlp.Span) -> tuple[dict, li
         else:
             kept, taken = policy.split(event["attributes"])
         content.update({f"event.{index}.{key}": value for key, value in taken.items()})
-        events.append({"name": event["name"], "time_unix_nano": event["time_unix_nano"],
+        events.append({"name": name, "time_unix_nano": event["time_unix_nano"],
                        "attributes": kept, "dropped_attributes": event["dropped_attributes"],
                        "content_keys": sorted(taken)})
     links, link_content = policy.split_parts(span.links, "link")
     content.update(link_content)
+    for index, link in enumerate(links):
+        link["trace_state"] = policy.take_long_text(
+            content, f"link.{index}.trace_state", link["trace_state"]) or ""
     return usage, events, links, content
 
 
@@ -96,6 +102,8 @@ def _add_span(batch: Batch, policy: ContentPolicy, org_id: int, span: otlp.Span)
                                       dropped_links=span.dropped_links)
     content.update(resource_content)
     content.update(scope_content)
+    scope_name, scope_version = scope_columns(policy, span, content)
+    name = policy.take_long_text(content, "name", span.name) or ""
     ctx = batch.context(usage, resource)
     seat = ctx.seat
     get = usage.get
@@ -104,13 +112,12 @@ def _add_span(batch: Batch, policy: ContentPolicy, org_id: int, span: otlp.Span)
         duration_ms = (span.end_time_unix_nano - span.start_time_unix_nano) / 1e6
     row = (
         org_id, start, span.trace_id, span.span_id, span.identity, span.parent_span_id,
-        span.name, enum(span.kind), span.start_time_unix_nano, span.end_time_unix_nano,
+        name, enum(span.kind), span.start_time_unix_nano, span.end_time_unix_nano,
         duration_ms, enum(span.status_code), ctx.session_id, seat.identity, seat.email,
         seat.account_uuid, seat.user_id, seat.organization_uuid, ctx.terminal_type,
         ctx.app_version, ctx.service_name, text(get("model")), text(get("tool_name")),
         count(get("input_tokens")), count(get("output_tokens")),
         count(get("cache_read_tokens")), count(get("cache_creation_tokens")),
-        boolean(get("success")), span.scope_name or None, span.scope_version or None,
-        content_keys(content), jsonb(usage), jsonb(events), jsonb(links), resource_json, extra,
+        boolean(get("success")), scope_name, scope_version, content_keys(content), jsonb(usage), jsonb(events), jsonb(links), resource_json, extra,
     )
     batch.add(row, span.identity, start, ctx, resource, content)

@@ -9,6 +9,7 @@ import json
 import re
 import secrets
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 
@@ -99,8 +100,7 @@ BAD_RECORDS = {
     "metrics": {
         "not an object": None,
         "NaN value": with_changes(good_point(), asDouble=float("nan")),
-        "NaN string value": with_changes(good_point(), asDouble="NaN"),
-        "infinite value": with_changes(good_point(), asDouble="-Infinity"),
+        "garbage string value": with_changes(good_point(), asDouble="lots"),
         "no value": with_changes(good_point(), asDouble=None),
         "unparseable time": with_changes(good_point(), timeUnixNano="12:00"),
         "asInt out of range": with_changes(good_point(), asDouble=None, asInt=str(2 ** 64)),
@@ -216,6 +216,25 @@ def test_distribution_with_non_finite_doubles_is_stored_with_them_named(client, 
     assert stored["summary"] == {"count": 12, "sum": "Infinity", "quantileValues": [
         {"quantile": 0.5, "value": "NaN"}, {"quantile": 0.99, "value": "-Infinity"}]}
     assert (stored["histogram"]["min"], stored["histogram"]["max"]) == ("NaN", "Infinity")
+
+
+def test_a_gauge_point_of_nan_or_infinity_is_kept_as_sent_without_a_value(client, org, db):
+    # The Collector's JSON writer sends a Prometheus gauge's NaN as "NaN" (and infinities
+    # as "+Inf"): the point is kept, its value named in otlp_extra, and nothing sums it.
+    payload = fixture_payload("bash-tool", "metrics")
+    payload["resourceMetrics"][0]["scopeMetrics"][0]["metrics"] = [
+        {"name": "queue_depth", "gauge": {"dataPoints": [
+            {"timeUnixNano": NOW, "asDouble": sent} for sent in ("NaN", "+Inf", "-Inf", 4.5)]}}]
+
+    answer = post(client, org, "metrics", payload).get_json()
+    resent = post(client, org, "metrics", payload).get_json()
+
+    assert answer["counts"]["metricPoints"] == 4 and answer["skipped"] == 0
+    assert resent["duplicates"] == 4        # each recognised by its value as sent
+    stored = db.execute("SELECT value, otlp_extra ->> 'value' FROM metric_points"
+                        " WHERE org_id = %s ORDER BY 2", (org.org.org_id,)).fetchall()
+    assert sorted(stored, key=str) == sorted(
+        [(None, "-Infinity"), (None, "Infinity"), (None, "NaN"), (Decimal("4.5"), None)], key=str)
 
 
 def test_values_postgresql_cannot_hold_in_typed_columns_cost_only_the_column(client, org, db):

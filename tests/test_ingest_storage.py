@@ -807,6 +807,53 @@ def test_long_or_nul_text_is_kept_as_content_wherever_it_comes(client, org, db, 
                    "status.message") == "MARK-status\x00failed"
 
 
+def test_otlp_texts_as_long_as_content_are_content(client, org, db, master_key):
+    # Not only attributes: some instrumentations name a span after its SQL statement, or
+    # a span event after a message (span.addEvent(message)), and any OTLP text can be long.
+    def long(field: str) -> str:
+        return f"MARK-{field}-" + "x" * 2000
+
+    logs = fixture_payload("bash-tool", "logs")
+    log_scope = logs["resourceLogs"][0]["scopeLogs"][0]
+    log_scope["scope"].update(name=long("scope_name"), version=long("scope_version"))
+    log_scope["schemaUrl"] = long("scope_schema_url")
+    first_log = log_scope["logRecords"][0]
+    first_log.update(severityText=long("severity_text"), eventName=long("event_name"))
+    metrics = fixture_payload("bash-tool", "metrics")
+    metric = metrics["resourceMetrics"][0]["scopeMetrics"][0]["metrics"][0]
+    metric.update(unit=long("unit"), description=long("description"))
+    traces = fixture_payload("bash-tool", "traces")
+    traces["resourceSpans"][0]["schemaUrl"] = long("resource_schema_url")
+    span = next(span for span in records(traces, "traces") if span["name"] != "claude_code.tool")
+    span.update(name=long("name"), traceState=long("trace_state"),
+                events=[{"name": long("event"), "timeUnixNano": span["startTimeUnixNano"]}],
+                links=[{"traceId": span["traceId"], "spanId": "00f067aa0ba902b7",
+                        "traceState": long("link")}])
+
+    for signal, payload in (("logs", logs), ("metrics", metrics), ("traces", traces)):
+        response = client.post(f"/v1/{signal}", json=payload, headers=org.headers)
+        assert response.status_code == 202 and response.get_json()["skipped"] == 0
+        assert sum(response.get_json()["counts"].values()) == len(records(payload, signal))
+
+    org_id = org.org.org_id
+    assert "MARK-" not in org_rows_as_text(db, org_id)
+    record_id, keys, name, kept_event = db.execute(
+        "SELECT record_id, content_keys, name, events -> 0 FROM spans"
+        " WHERE org_id = %s AND span_id = %s", (org_id, span["spanId"].lower())).fetchone()
+    assert {"otlp.name", "otlp.trace_state", "otlp.event.0.name", "otlp.link.0.trace_state",
+            "otlp.resource_schema_url"} <= set(keys)
+    assert (name, kept_event["name"]) == ("", "")
+    assert decrypt(db, master_key, org_id, "traces", record_id, "otlp.name") == long("name")
+    (log_keys,) = db.execute("SELECT content_keys FROM log_events WHERE org_id = %s"
+                             " AND 'otlp.severity_text' = ANY (content_keys)", (org_id,)).fetchone()
+    assert {"otlp.event_name", "otlp.scope_name", "otlp.scope_version",
+            "otlp.scope_schema_url"} <= set(log_keys)
+    assert db.execute("SELECT count(*) FROM metric_points WHERE org_id = %s AND unit = ''"
+                      " AND content_keys @> ARRAY['otlp.unit', 'otlp.description']",
+                      (org_id,)).fetchone()[0] == sum(
+        len(metric[kind]["dataPoints"]) for kind in ("sum", "gauge") if kind in metric)
+
+
 # (An attribute with an empty key is dropped and counted, as decode_attributes says.)
 ODD_CONTENT_KEYS = ["a,b", 'quote"d', "back\\slash", "{brace}", " spaced ", "new\nline",
                     "NULL", "tab\tand, all \\\" {}", "Zoë"]

@@ -638,9 +638,24 @@ def test_point_without_a_value_is_skipped():
     assert decode_point(data_point(asDouble=None)) == Skipped("data point has no value")
 
 
-@pytest.mark.parametrize("bad", ["NaN", "Infinity", "-Infinity", float("nan"), {}, "", True])
-def test_non_finite_or_garbage_point_value_is_skipped(bad):
-    assert decode_point(data_point(asDouble=bad)) == Skipped("asDouble is not a finite number")
+@pytest.mark.parametrize("bad, reason", [
+    (float("nan"), "asDouble is not a finite number"), ({}, "asDouble is not a finite number"),
+    (True, "asDouble is not a finite number"), ("", "asDouble is not a number"),
+    ("many", "asDouble is not a number")])
+def test_garbage_point_value_or_a_bare_nan_is_skipped(bad, reason):
+    # A bare NaN comes only from a non-standard JSON writer: ProtoJSON writes "NaN".
+    assert decode_point(data_point(asDouble=bad)) == Skipped(reason)
+
+
+@pytest.mark.parametrize("sent, kept", [("NaN", "NaN"), ("Infinity", "Infinity"),
+                                        ("+Inf", "Infinity"), ("-Infinity", "-Infinity")])
+def test_a_non_finite_point_value_is_kept_as_sent_but_as_no_value(sent, kept):
+    # ProtoJSON's spellings, and the Collector's: a Prometheus gauge can be NaN.
+    point = decode_point(data_point(asDouble=sent))
+
+    assert (point.value, point.value_not_finite) == (None, kept)
+    assert point.identity != decode_point(data_point(asDouble="-Inf" if kept != "-Infinity"
+                                                     else "NaN")).identity
 
 
 def test_point_without_time_is_skipped():
@@ -850,7 +865,7 @@ EXEMPLAR = {"timeUnixNano": str(T0), "asDouble": 0.042, "traceId": TRACE_ID.uppe
 
 
 def test_exemplars_are_decoded_and_a_bad_one_costs_only_itself():
-    bad = [5, {"timeUnixNano": str(T0)}, {**EXEMPLAR, "asDouble": "NaN"},
+    bad = [5, {"timeUnixNano": str(T0)}, {**EXEMPLAR, "asDouble": "much"},
            {**EXEMPLAR, "traceId": "xyz"}, {**EXEMPLAR, "filteredAttributes": {"a": 1}}]
     sent = [EXEMPLAR, *bad, {"time_unix_nano": str(T0), "as_int": "7"}]
 
@@ -876,14 +891,15 @@ def test_exemplars_are_decoded_and_a_bad_one_costs_only_itself():
 
 def test_skipped_points_line_up_with_the_points_sent():
     decoded = list(iter_metric_points(metrics_request(
-        metric(data_point(), "x", data_point(asDouble=None), data_point(asDouble="NaN")),
+        metric(data_point(), "x", data_point(asDouble=None), data_point(asDouble="NaN"),
+               data_point(asDouble=float("inf"))),
         metric(data_point(), kind="gauge"),
         5,
         {"name": "claude_code.cost.usage", "sum": {"dataPoints": {}}},
     )))
 
     assert [item.reason if isinstance(item, Skipped) else item.kind for item in decoded] == [
-        "sum", "data point is not an object", "data point has no value",
+        "sum", "data point is not an object", "data point has no value", "sum",
         "asDouble is not a finite number", "gauge", "metric is not an object",
         "dataPoints is not a list"]
 

@@ -77,9 +77,11 @@ def _metric(metric: dict, kind: str, data: dict, scope: Scope) -> _Metric:
                    kind, temporality, is_monotonic, digest)
 
 
-def _number(point: dict) -> float | int:
-    """Return a sum or gauge value, typed by its field; raise Malformed if unusable."""
-    value = float_field(point, "asDouble")
+def _number(point: dict) -> float | int | str:
+    """Return a sum, gauge or exemplar value, typed by its field: "NaN", "Infinity" or
+    "-Infinity" for a non-finite double, as double_as_sent names them (a Prometheus gauge
+    can be NaN, and the Collector writes it "NaN"). Raises Malformed if unusable."""
+    value = double_as_sent_field(point, "asDouble")
     if value is not None:
         return value
     value = get_field(point, "asInt")
@@ -198,6 +200,8 @@ def _point(point: Any, metric: _Metric) -> MetricPoint:
     # different values, and neither may be lost.
     window = (start.to_bytes(8, "big") + time.to_bytes(8, "big")
               + orjson.dumps(canonical(value if distribution is None else distribution)))
+    # A non-finite value is kept as sent, but as no value: nothing can sum it.
+    value_not_finite = value if type(value) is str else None
     scope = metric.scope
     return MetricPoint(
         resource=scope.resource,
@@ -214,7 +218,8 @@ def _point(point: Any, metric: _Metric) -> MetricPoint:
         is_monotonic=metric.is_monotonic,
         start_time_unix_nano=start,
         time_unix_nano=time,
-        value=value,
+        value=None if value_not_finite else value,
+        value_not_finite=value_not_finite,
         distribution=distribution,
         attributes=attributes,
         dropped_attributes=dropped,

@@ -69,6 +69,7 @@ class MetricPoint:
     start_time_unix_nano: int     # 0 when absent
     time_unix_nano: int
     value: float | None           # sum and gauge only; an int when sent as asInt
+    value_not_finite: str | None  # "NaN", "Infinity" or "-Infinity" (value is then None)
     distribution: dict | None     # the other kinds' fields, under their OTLP names; a
                                   # non-finite sum, min, max or quantile value as "NaN",
                                   # "Infinity" or "-Infinity"
