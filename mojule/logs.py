@@ -5,6 +5,8 @@ validate, transform to rows, store, answer.
 """
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask import Blueprint
 
 from mojule import otlp
@@ -69,8 +71,21 @@ def event_name(record: otlp.LogRecord, usage: dict, sent_name: str | None) -> st
     return name or "log"
 
 
+def record_time(record: otlp.LogRecord) -> datetime:
+    """Return when a log record happened: its time, or, when that is out of range (a
+    device whose clock is wrong), the time the exporter observed it, as logs.proto has it
+    for a record without a time. Raises Malformed when neither is in range."""
+    try:
+        return timestamp(record.time_unix_nano)
+    except Malformed:
+        observed = record.observed_time_unix_nano
+        if not observed or observed == record.time_unix_nano:
+            raise
+        return timestamp(observed)
+
+
 def _add_record(batch: Batch, policy: ContentPolicy, org_id: int, record: otlp.LogRecord) -> None:
-    time = timestamp(record.time_unix_nano)
+    time = record_time(record)
     # Typed columns are read from what is left once content is split out, so a key an
     # operator declares content never reaches a plaintext column.
     usage, content = policy.split(record.attributes)

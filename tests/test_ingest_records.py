@@ -59,6 +59,10 @@ def record_list(payload: dict, signal: str) -> list:
     return metric["sum"]["dataPoints"]
 
 
+def good_log() -> dict:
+    return copy.deepcopy(record_list(fixture_payload("bash-tool", "logs"), "logs")[0])
+
+
 def good_point() -> dict:
     return copy.deepcopy(record_list(fixture_payload("bash-tool", "metrics"), "metrics")[0])
 
@@ -216,6 +220,26 @@ def test_distribution_with_non_finite_doubles_is_stored_with_them_named(client, 
     assert stored["summary"] == {"count": 12, "sum": "Infinity", "quantileValues": [
         {"quantile": 0.5, "value": "NaN"}, {"quantile": 0.99, "value": "-Infinity"}]}
     assert (stored["histogram"]["min"], stored["histogram"]["max"]) == ("NaN", "Infinity")
+
+
+def test_a_log_record_whose_clock_is_wrong_is_stored_at_its_observed_time(client, org, db):
+    # A device whose clock says 1980 (or next year): the exporter's observed time stands
+    # in for it, as logs.proto has it for a record without a time. Without either: skipped.
+    payload = fixture_payload("bash-tool", "logs")
+    payload["resourceLogs"][0]["scopeLogs"][0]["logRecords"] = [
+        with_changes(good_log(), timeUnixNano="315532800000000000", observedTimeUnixNano=NOW),
+        with_changes(good_log(), timeUnixNano=str(2 ** 62), observedTimeUnixNano=NOW,
+                     eventName="later"),
+        with_changes(good_log(), timeUnixNano="315532800000000000",
+                     observedTimeUnixNano="315532800000000001", eventName="lost")]
+
+    answer = post(client, org, "logs", payload).get_json()
+
+    assert (answer["counts"]["logEvents"], answer["skipped"]) == (2, 1)
+    stored = db.execute("SELECT time, time_unix_nano FROM log_events WHERE org_id = %s"
+                        " ORDER BY time_unix_nano", (org.org.org_id,)).fetchall()
+    observed = datetime.fromtimestamp(int(NOW) // 1000 / 1e6, UTC)
+    assert stored == [(observed, 315532800000000000), (observed, 2 ** 62)]
 
 
 def test_a_gauge_point_of_nan_or_infinity_is_kept_as_sent_without_a_value(client, org, db):
