@@ -13,6 +13,7 @@ import psycopg
 
 from mojule import audit
 from mojule.crypto import (
+    KeyUnwrapError,
     MasterKey,
     unwrap_data_key_any,
     unwrap_record_key_any,
@@ -48,7 +49,11 @@ def rotate_master_key(conn: psycopg.Connection, masters: Sequence[MasterKey],
                 current += 1
                 continue
             with org_transaction(conn, org_id):
-                dek, _ = unwrap_data_key_any(masters, wrapped, org_id, dek_id)
+                try:
+                    dek, _ = unwrap_data_key_any(masters, wrapped, org_id, dek_id)
+                except KeyUnwrapError as exc:
+                    raise KeyUnwrapError(f"{exc} Org {org_id}'s data key {dek_id} is "
+                                         f"wrapped with master key {master_key_id}.") from None
                 conn.execute(query("data_key_rewrap"), {
                     "org_id": org_id, "dek_id": dek_id, "master_key_id": new.key_id,
                     "wrapped_key": wrap_data_key(new, dek, org_id, dek_id)})
@@ -78,13 +83,36 @@ def _rewrap_record_key(conn: psycopg.Connection, masters: Sequence[MasterKey],
     return 1
 
 
-def rotate_org_key(conn: psycopg.Connection, master: MasterKey, org_id: int, actor: str) -> int:
-    """Retire the org's current data key and start a new one; return the new dek_id."""
+def rotate_org_key(conn: psycopg.Connection, masters: Sequence[MasterKey], org_id: int,
+                   actor: str) -> int:
+    """Retire the org's current data key and start a new one under ``masters[0]``; return
+    the new dek_id. Raises KeyUnwrapError, changing nothing, when the org's keys do not
+    open under ``masters``: a key made under a mistyped master key would stop the org's
+    ingest, and block every later master-key rotation."""
     with org_transaction(conn, org_id):
         conn.execute(query("data_key_lock"), {"org_id": org_id})
+        _check_masters_open(conn, masters, org_id)
         conn.execute(query("data_key_retire"), {"org_id": org_id})
-        dek_id, *_ = create_data_key(conn, master, org_id)
+        dek_id, *_ = create_data_key(conn, masters[0], org_id)
         audit.record(conn, org_id, audit.Entry(
             action="keys.rotate", outcome="ok", actor_type="cli", actor_id=actor,
             details={"dek_id": dek_id}))
     return dek_id
+
+
+def _check_masters_open(conn: psycopg.Connection, masters: Sequence[MasterKey],
+                        org_id: int) -> None:
+    """Raise KeyUnwrapError, naming the master key needed, unless ``masters`` open the
+    org's newest data key and its record-id key (what ingest uses)."""
+    data_keys = conn.execute(query("data_key_wrapping"), {"org_id": org_id}).fetchall()
+    record_key = conn.execute(query("record_key_wrapping"), {"org_id": org_id}).fetchone()
+    try:
+        if data_keys:
+            dek_id, wrapped, wrapped_by = data_keys[-1]
+            unwrap_data_key_any(masters, wrapped, org_id, dek_id)
+        if record_key is not None:
+            wrapped, wrapped_by = record_key
+            unwrap_record_key_any(masters, wrapped, org_id)
+    except KeyUnwrapError as exc:
+        raise KeyUnwrapError(f"{exc} The org's keys are wrapped with master key "
+                             f"{wrapped_by}.") from None

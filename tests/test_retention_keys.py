@@ -55,7 +55,7 @@ def test_purge_past_one_orgs_window_removes_only_that_orgs_content(client, db, o
         ingest_session(client, test_org, "bash-tool")
     before = {o.org.org_id: counts(db, o.org.org_id) for o in (org, other_org)}
 
-    result = run(cli_env, "purge", "--now", AFTER_95_DAYS)
+    result = run(cli_env, "purge", "--allow-future-now", "--now", AFTER_95_DAYS)
 
     assert result.exit_code == 0, result.output
     assert f"{org.org.slug}: removed {before[org.org.org_id]['content_values']} content values" \
@@ -67,9 +67,20 @@ def test_purge_past_one_orgs_window_removes_only_that_orgs_content(client, db, o
     assert after["audit_log"] == before[org.org.org_id]["audit_log"] + 1
     assert counts(db, other_org.org.org_id) == before[other_org.org.org_id]
 
-    again = run(cli_env, "purge", "--now", AFTER_95_DAYS)
+    again = run(cli_env, "purge", "--allow-future-now", "--now", AFTER_95_DAYS)
     assert f"{org.org.slug}: removed 0 content values" in again.output
     assert counts(db, org.org.org_id)["audit_log"] == after["audit_log"]
+
+
+def test_purge_refuses_a_future_now_unless_told_so(client, db, org, cli_env):
+    # A mistyped year (--now 8999-12-31) would delete all content, today's included.
+    ingest_session(client, org, "bash-tool")
+    before = counts(db, org.org.org_id)
+
+    result = run(cli_env, "purge", "--now", AFTER_95_DAYS)
+
+    assert result.exit_code == 2 and "is in the future" in result.output
+    assert counts(db, org.org.org_id) == before
 
 
 def test_purge_dry_run_counts_and_removes_nothing(client, db, org, cli_env):
@@ -86,7 +97,7 @@ def test_purge_inside_the_window_removes_nothing(client, db, org, cli_env):
     ingest_session(client, org, "bash-tool")
     before = counts(db, org.org.org_id)
 
-    run(cli_env, "purge", "--now", "2027-02-20T12:00:00Z")       # 86 days later
+    run(cli_env, "purge", "--allow-future-now", "--now", "2027-02-20T12:00:00Z")       # 86 days later
 
     assert counts(db, org.org.org_id) == before
 
@@ -96,7 +107,7 @@ def test_second_purge_started_while_one_runs_exits_cleanly(client, db, org, data
     before = counts(db, org.org.org_id)
     with psycopg.connect(database_url, autocommit=True) as holder:
         holder.execute("SELECT pg_advisory_lock(%s)", (PURGE_LOCK,))
-        result = run(cli_env, "purge", "--now", AFTER_95_DAYS)
+        result = run(cli_env, "purge", "--allow-future-now", "--now", AFTER_95_DAYS)
 
     assert result.exit_code == 0
     assert "already running" in result.output
@@ -186,6 +197,22 @@ def test_master_key_rotation_rewraps_keys_and_all_content_reads_back(config, db,
     assert old_only.exit_code != 0
 
 
+def test_org_key_rotation_under_a_wrong_master_key_changes_nothing(client, db, org, cli_env,
+                                                                     master_key):
+    # A key made under a mistyped master key would stop the org's ingest (503) and leave a
+    # key no later master-key rotation can open.
+    ingest_session(client, org, "bash-tool")
+    before = key_states(db, org.org.org_id)
+    wrong = {**cli_env, "MOJULE_MASTER_KEY": generate_master_key()}
+
+    result = run(wrong, "keys", "rotate", "--org", org.org.slug)
+
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert f"wrapped with master key {load_master_key(master_key).key_id}" in result.output
+    assert key_states(db, org.org.org_id) == before
+    assert run(cli_env, "keys", "rotate", "--org", org.org.slug).exit_code == 0
+
+
 def test_org_key_rotation_uses_a_new_key_and_old_content_still_reads(client, app, db, org, cli_env):
     admin = make_user(db, org, "admin@example.com", "admin")
     first = ingest_session(client, org, "bash-tool")
@@ -264,7 +291,7 @@ def test_purge_destroys_the_key_of_a_period_whose_content_is_all_gone(client, ap
     assert age_keys_retired == [(1,)]
     now = datetime.now(UTC).isoformat()
 
-    result = run(cli_env, "purge", "--now", now)
+    result = run(cli_env, "purge", "--allow-future-now", "--now", now)
 
     assert result.exit_code == 0, result.output
     assert f"{org.org.slug}: destroyed data keys 1, whose content is all purged" in result.output
@@ -284,7 +311,7 @@ def test_purge_destroys_the_key_of_a_period_whose_content_is_all_gone(client, ap
         assert again.status_code == 202
         assert answer["duplicates"] == sum(answer["counts"].values()) > 0
     assert counts(db, org.org.org_id) == rows_before
-    assert "destroyed" not in run(cli_env, "purge", "--now", now).output
+    assert "destroyed" not in run(cli_env, "purge", "--allow-future-now", "--now", now).output
 
 
 def test_a_retired_key_that_still_encrypts_kept_content_is_not_destroyed(client, db, org,
@@ -292,7 +319,7 @@ def test_a_retired_key_that_still_encrypts_kept_content_is_not_destroyed(client,
     ingest_session(client, org, "bash-tool")          # today's content, under key 1
     age_keys(db, org.org.org_id, 200, retired=True)   # a key retired long ago, by its dates
 
-    result = run(cli_env, "purge", "--now", datetime.now(UTC).isoformat())
+    result = run(cli_env, "purge", "--allow-future-now", "--now", datetime.now(UTC).isoformat())
 
     assert result.exit_code == 0 and "destroyed" not in result.output
     assert db.execute("SELECT dek_id FROM data_keys WHERE org_id = %s",
@@ -353,7 +380,7 @@ def test_purge_keys_an_org_from_before_record_keys_before_it_destroys_its_first_
                " WHERE org_id = %s AND dek_id = 1", (org_id,))
     rows_before = counts(db, org_id)["log_events"]
 
-    result = run(cli_env, "purge", "--now", "2027-06-01T00:00:00Z")
+    result = run(cli_env, "purge", "--allow-future-now", "--now", "2027-06-01T00:00:00Z")
 
     assert "destroyed data keys 1," in result.output, result.output
     keyring.forget()
@@ -396,7 +423,7 @@ def test_key_changes_of_an_org_run_one_after_the_other(db, org, database_url, ma
                 Keyring([master]).current_cipher(conn, org_id).dek_id))
         else:
             thread = in_org_transaction(database_url, org_id, lambda conn: used.append(
-                keys.rotate_org_key(conn, master, org_id, "ops")))
+                keys.rotate_org_key(conn, [master], org_id, "ops")))
         thread.join(0.5)
         assert thread.is_alive()                 # waiting for the first to commit
     thread.join(10)
@@ -415,7 +442,7 @@ def test_purge_still_removes_content_when_no_master_key_opens_an_orgs_keys(db, o
     db.execute("UPDATE data_keys SET retired_at = now() - interval '200 days'"
                " WHERE org_id = %s", (org.org.org_id,))
 
-    result = run(cli_env, "purge", "--now", datetime.now(UTC).isoformat())
+    result = run(cli_env, "purge", "--allow-future-now", "--now", datetime.now(UTC).isoformat())
 
     assert result.exit_code == 0, result.output
     assert f"{org.org.slug}: data keys kept:" in result.output

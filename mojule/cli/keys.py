@@ -37,7 +37,10 @@ def rotate_master(ctx: CliContext) -> None:
 def rotate(ctx: CliContext, slug: str) -> None:
     """Start a new data key for the org's new content; older content stays readable."""
     target = ctx.org(slug)
-    dek_id = keys.rotate_org_key(ctx.conn, ctx.config["MASTER_KEYS"][0], target.org_id,
-                                 audit.cli_actor())
+    try:
+        dek_id = keys.rotate_org_key(ctx.conn, ctx.config["MASTER_KEYS"], target.org_id,
+                                     audit.cli_actor())
+    except CryptoError as exc:
+        raise click.ClickException(f"{exc} Nothing was changed: is MOJULE_MASTER_KEY right?")
     click.echo(f"org {slug} now encrypts new content with data key {dek_id} "
                "(running servers switch within a minute)", err=True)

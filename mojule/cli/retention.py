@@ -15,9 +15,12 @@ from mojule.keyring import Keyring
 @cli.command("purge")
 @click.option("--dry-run", is_flag=True, help="Count what would be removed; remove nothing.")
 @click.option("--now", "now_text", metavar="TIMESTAMP",
-              help="Stand-in for the current time (ISO 8601), for tests and backfills.")
+              help="Stand-in for the current time (ISO 8601), for tests and backfills; "
+                   "a future one only with --dry-run or --allow-future-now.")
+@click.option("--allow-future-now", "allow_future", is_flag=True,
+              help="Purge as of a --now in the future (tests).")
 @pass_cli
-def purge(ctx: CliContext, dry_run: bool, now_text: str | None) -> None:
+def purge(ctx: CliContext, dry_run: bool, now_text: str | None, allow_future: bool) -> None:
     """Delete verbatim content older than each org's window (run daily from cron).
 
     Also settles the sessions whose cost their seat's events turned out to count already,
@@ -26,6 +29,11 @@ def purge(ctx: CliContext, dry_run: bool, now_text: str | None) -> None:
     while one runs exits at once with status 0.
     """
     now = parse_moment(now_text, "--now") or datetime.now(UTC)
+    if now > datetime.now(UTC) and not (dry_run or allow_future):
+        # A mistyped year would delete every org's content, today's included.
+        raise click.BadParameter("is in the future: that would delete content still in its "
+                                 "window. Use --dry-run, or --allow-future-now if you mean it.",
+                                 param_hint="'--now'")
     verb = "would remove" if dry_run else "removed"
 
     def report(result: retention.OrgPurge) -> None:
