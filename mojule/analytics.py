@@ -169,7 +169,7 @@ def check_group_by(group_by: Sequence[str]) -> list[str]:
         if not isinstance(group, str):
             raise BadParameter("group_by", "groups are names")
         if group.startswith(ATTR_PREFIX):
-            if not ATTR_KEY.match(group.removeprefix(ATTR_PREFIX)):
+            if not ATTR_KEY.fullmatch(group.removeprefix(ATTR_PREFIX)):
                 raise BadParameter("group_by", f"{group!r} does not name a resource attribute")
         elif group not in GROUPS:
             raise BadParameter("group_by", f"unknown group {group!r}; use one of "
@@ -230,7 +230,7 @@ def check_event_names(names: Sequence[str] | None) -> list[str] | None:
         raise BadParameter("event", f"give 1 to {MAX_EVENT_NAMES} event names")
     kept = []
     for name in names:
-        if not isinstance(name, str) or not EVENT_NAME.match(name):
+        if not isinstance(name, str) or not EVENT_NAME.fullmatch(name):
             raise BadParameter("event", f"{name!r} is not an event name "
                                "(such as api_request or permission_mode_changed)")
         short = name.removeprefix(EVENT_PREFIX)

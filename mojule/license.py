@@ -137,7 +137,7 @@ def ingestion_state(conn: psycopg.Connection) -> IngestionState:
 def _parse(document: str | bytes) -> tuple[dict, bytes]:
     try:
         parsed = json.loads(document)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise MalformedLicense("The file is not JSON.") from None
     if not isinstance(parsed, dict) or not isinstance(parsed.get("license"), dict) \
             or not isinstance(parsed.get("signature"), str):

@@ -87,7 +87,7 @@ class ResolvedToken:
 def create_org(conn: psycopg.Connection, slug: str, name: str | None = None,
                retention_days: int = DEFAULT_RETENTION_DAYS) -> Org:
     """Create an org and return it. Raises InvalidSlug or OrgExists."""
-    if not SLUG_PATTERN.match(slug):
+    if not SLUG_PATTERN.fullmatch(slug):
         raise InvalidSlug()
     try:
         with conn.transaction(), conn.cursor(row_factory=class_row(Org)) as cur:
@@ -186,7 +186,7 @@ def revoke_ingest_token(conn: psycopg.Connection, org: Org, id_or_prefix: str) -
 
 def _find_one(conn: psycopg.Connection, org: Org, id_or_prefix: str) -> IngestTokenInfo:
     """The org's one token with that id or visible prefix; raises TokenNotFound."""
-    token_id = int(id_or_prefix) if id_or_prefix.isdigit() else None
+    token_id = int(id_or_prefix) if tokens.TOKEN_ID.fullmatch(id_or_prefix) else None
     with conn.cursor(row_factory=class_row(IngestTokenInfo)) as cur:
         matches = cur.execute(query("ingest_token_find"), {
             "org_id": org.org_id, "token_id": token_id, "token_prefix": id_or_prefix,

@@ -197,7 +197,7 @@ def list_user_tokens(conn: psycopg.Connection, user: User) -> list[UserTokenInfo
 
 def revoke_user_token(conn: psycopg.Connection, user: User, id_or_prefix: str) -> UserTokenInfo:
     """Revoke one of the user's tokens by id or prefix. Raises LookupError if not exactly one."""
-    token_id = int(id_or_prefix) if id_or_prefix.isdigit() else None
+    token_id = int(id_or_prefix) if tokens.TOKEN_ID.fullmatch(id_or_prefix) else None
     with org_transaction(conn, user.org_id), \
             conn.cursor(row_factory=class_row(UserTokenInfo)) as cur:
         matches = cur.execute(query("user_token_find"), {

@@ -37,7 +37,7 @@ def available_migrations() -> list[Migration]:
     """Return the migrations shipped with this release, in version order."""
     migrations = []
     for path in sorted(MIGRATIONS_DIR.glob("*.sql")):
-        match = MIGRATION_NAME.match(path.name)
+        match = MIGRATION_NAME.fullmatch(path.name)
         if match is None:
             raise RuntimeError(f"badly named migration file: {path.name}")
         migrations.append(Migration(int(match[1]), match[2], path))

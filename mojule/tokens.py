@@ -8,6 +8,7 @@ token of about 190 random bits needs no slow hash.
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import string
 import zlib
@@ -16,6 +17,9 @@ ALPHABET = string.digits + string.ascii_letters
 RANDOM_LENGTH = 32
 CHECKSUM_LENGTH = 6
 PREFIX_LENGTH = 12           # characters shown in listings and accepted by `token revoke`
+# A token's id as an operator types it: ASCII digits (str.isdigit also takes "²", which
+# int() refuses, and "١", which int() reads as 1).
+TOKEN_ID = re.compile(r"[0-9]{1,18}")
 MAX_TOKEN_LENGTH = 255
 INGEST_PREFIX = "mtk"
 USER_PREFIX = "mut"

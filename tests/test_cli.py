@@ -4,11 +4,15 @@ clear and non-zero on failure, the token printed once, alone on the last line.
 from __future__ import annotations
 
 import base64
+import os
 import re
+import subprocess
+import sys
 import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -58,7 +62,7 @@ def test_org_create_defaults_to_the_slug_and_90_days(db, cli_env):
 
 
 @pytest.mark.parametrize("slug", ["Upper", "has space", "-leading-dash", "a" * 64, "under_score",
-                                  ""])
+                                  "", "newline\n"])
 def test_org_create_with_a_bad_slug_fails_clearly(db, cli_env, slug):
     result = run(cli_env, "org", "create", slug)
 
@@ -131,11 +135,39 @@ def test_token_revoke_by_id_or_prefix_makes_the_receiver_refuse_it(client, db, c
     assert client.post("/v1/logs", data=b"{}", headers=org.headers).status_code == 202
 
 
-def test_token_revoke_of_an_unknown_token_fails_clearly(cli_env, org, other_org):
-    for key in ("mtk_00000000", "987654321", other_org.token[:12]):
+@pytest.mark.parametrize("stdout", ["full", "closed"])
+@pytest.mark.parametrize("command", [("token", "create"), ("token", "rotate", "{prefix}")])
+def test_a_token_nobody_could_see_is_not_made(db, cli_env, org, stdout, command):
+    # Printed to a full disk, or to a closed stdout, a new token was stored (and, rotated,
+    # had its old one expiring) though nobody could ever have read it.
+    before = db.execute("SELECT token_id, expires_at FROM ingest_tokens WHERE org_id = %s"
+                        " ORDER BY 1", (org.org.org_id,)).fetchall()
+    audited = db.execute("SELECT count(*) FROM audit_log WHERE org_id = %s",
+                         (org.org.org_id,)).fetchone()[0]
+    args = [str(Path(sys.executable).parent / "mojule"), *command[:2], "--org", org.org.slug,
+            *(part.format(prefix=org.token[:12]) for part in command[2:])]
+    with open("/dev/full", "w") as full:
+        result = subprocess.run(args, check=False, env={**os.environ, **cli_env}, stdout=full,
+                                stderr=subprocess.PIPE, text=True, timeout=60,
+                                preexec_fn=(lambda: os.close(1)) if stdout == "closed" else None)
+
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert "was not made" in result.stderr
+    assert db.execute("SELECT token_id, expires_at FROM ingest_tokens WHERE org_id = %s"
+                      " ORDER BY 1", (org.org.org_id,)).fetchall() == before
+    assert db.execute("SELECT count(*) FROM audit_log WHERE org_id = %s",
+                      (org.org.org_id,)).fetchone()[0] == audited
+
+
+def test_token_revoke_of_an_unknown_token_fails_clearly(db, cli_env, org, other_org):
+    # "²" and "١" are digits to str.isdigit, and int("١") is 1: neither is token 1.
+    for key in ("mtk_00000000", "987654321", other_org.token[:12], "²", "\u0661"):
         result = run(cli_env, "token", "revoke", "--org", org.org.slug, key)
-        assert result.exit_code != 0
+        assert result.exit_code == 1 and result.exception is None or \
+            isinstance(result.exception, SystemExit), result.output
         assert key in result.output
+    assert db.execute("SELECT count(*) FROM ingest_tokens WHERE revoked_at IS NOT NULL"
+                      " AND org_id = %s", (org.org.org_id,)).fetchone()[0] == 0
 
 
 @pytest.mark.parametrize("command", [("token", "create"), ("token", "list"),
@@ -145,6 +177,14 @@ def test_token_commands_for_an_unknown_org_fail_clearly(cli_env, command):
 
     assert result.exit_code != 0
     assert "no org with slug 'no-such-org'" in result.output
+
+
+@pytest.mark.parametrize("role", ["", "Upper Case", "1st", "x;drop"])
+def test_init_db_refuses_an_app_role_name_it_would_have_to_quote(cli_env, role):
+    result = run(cli_env, "init-db", "--app-role", role)
+
+    assert result.exit_code == 2 and "--app-role" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
 
 
 def test_init_db_twice_applies_everything_once_then_nothing(fresh_database_url, master_key):

@@ -192,6 +192,9 @@ def test_members_are_created_given_roles_identities_and_passwords_with_audit_row
     ("/admin/members/{user_id}/identities", {"identity": "nonsense"}, "An identity is account_uuid"),
     ("/admin/members/{user_id}/password", {"password": "short"}, "at least 12 characters"),
     ("/admin/settings", {"retention_days": "0"}, "from 1 to 36500"),
+    # A digit to str.isdigit, refused by int(): a 500 before.
+    ("/admin/settings", {"retention_days": "\u00b2"}, "from 1 to 36500"),
+    ("/admin/tokens", {"name": "ci", "expires_days": "\u00b2"}, "must be one of"),
 ])
 def test_a_bad_admin_form_says_why_and_changes_nothing(signed_in_admin, db, org, path, fields,
                                                       message):

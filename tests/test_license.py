@@ -163,6 +163,7 @@ def test_license_install_stores_the_license_audits_it_and_status_shows_it(site, 
     (json.dumps(json.loads(signed()) | {"license": fields(seats=9999)}), "does not verify"),
     (signed(Ed25519PrivateKey.generate()), "does not verify"),
     ('{"license": ', "not JSON"),
+    ("[" * 200_000, "not JSON"),        # deeper than the parser recurses
 ])
 def test_license_install_refuses_a_bad_file_clearly_and_stores_nothing(site, site_env, tmp_path,
                                                                       document, message):
@@ -193,10 +194,22 @@ def test_ingest_pause_and_resume_by_hand_are_audit_logged(site, site_env):
     assert license.ingestion_state(site).paused is False
 
 
-def test_resume_says_so_when_the_license_policy_still_pauses(site, site_env, tmp_path):
+def test_license_install_refuses_an_expired_license_and_keeps_the_one_in_force(
+        site, site_env, tmp_path):
+    # It would replace the license in force and, past its grace, pause every org's ingest.
     path = tmp_path / "license.json"
     path.write_text(expiring(datetime.now(UTC) - timedelta(days=30)))
-    assert run(site_env, "license", "install", str(path)).exit_code == 0
+    before = site.execute("SELECT count(*) FROM licenses").fetchone()[0]
+
+    result = run(site_env, "license", "install", str(path))
+
+    assert result.exit_code == 1 and "expired on" in result.output
+    assert site.execute("SELECT count(*) FROM licenses").fetchone()[0] == before
+    assert license.ingestion_state(site).paused is False
+
+
+def test_resume_says_so_when_the_license_policy_still_pauses(site, site_env):
+    license.install(site, expiring(datetime.now(UTC) - timedelta(days=30)), KEYS, "ops")
     run(site_env, "ingest", "pause", "--reason", "audit")
 
     resumed = run(site_env, "ingest", "resume")

@@ -49,6 +49,12 @@ def test_set_password_reads_stdin_and_checks(db, org, cli_env):
                input="correct horse battery staple\n")
 
     assert short.exit_code != 0 and "at least" in short.output
+    not_utf8 = run(cli_env, "user", "set-password", "--org", slug, "--email", "pw@example.com",
+                   input=b"caf\xe9 au lait, s'il vous plait\n")
+    assert not_utf8.exit_code == 1 and "not UTF-8" in not_utf8.output
+    assert not_utf8.exception is None or isinstance(not_utf8.exception, SystemExit)
+    unknown = run(cli_env, "user", "list", "--org", "no-such-org")
+    assert unknown.exit_code == 1 and unknown.stdout == ""
     assert good.exit_code == 0
     assert people.check_password(db, org.org.org_id, "PW@example.com", "correct horse battery staple")
     assert people.check_password(db, org.org.org_id, "pw@example.com", "wrong password!!") is None

@@ -595,6 +595,46 @@ def test_cli_events_export_filters_as_the_api_does(client, db, loaded, org, app_
         "permission_mode_changed", "tool_decision"]
 
 
+def test_cli_export_to_a_file_replaces_it_only_once_whole(loaded, org, app_database_url,
+                                                          master_key, tmp_path, monkeypatch):
+    # A failure mid-export (here the database going away) used to leave the file cut
+    # short, its older content lost, and a traceback.
+    env = {"MOJULE_DATABASE_URL": app_database_url, "MOJULE_MASTER_KEY": master_key}
+    args = ["export", "events", "--org", org.org.slug, "--from", "2026-11-01", "--to",
+            "2026-12-01"]
+    target = tmp_path / "events.ndjson"
+    target.write_text("the export of yesterday\n")
+    whole = CliRunner().invoke(cli, args, env=env).stdout
+    lines = exports.ndjson_lines
+
+    def failing(rows):
+        yield next(lines(rows))
+        raise psycopg.OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(exports, "ndjson_lines", failing)
+    failed = CliRunner().invoke(cli, [*args, "-o", str(target)], env=env)
+
+    assert failed.exit_code == 1 and "lost the database connection" in failed.output
+    assert failed.exception is None or isinstance(failed.exception, SystemExit)
+    assert target.read_text() == "the export of yesterday\n"
+    assert [path.name for path in tmp_path.iterdir()] == ["events.ndjson"]
+    monkeypatch.setattr(exports, "ndjson_lines", lines)
+    written = CliRunner().invoke(cli, [*args, "-o", str(target)], env=env)
+    assert written.exit_code == 0 and written.stdout == ""
+    assert target.read_text() == whole and len(whole.splitlines()) > 20
+
+
+def test_cli_usage_report_of_a_day_out_of_range_fails_clearly(org, app_database_url,
+                                                             master_key):
+    env = {"MOJULE_DATABASE_URL": app_database_url, "MOJULE_MASTER_KEY": master_key}
+
+    result = CliRunner().invoke(cli, ["export", "usage-report", "--org", org.org.slug,
+                                      "--day", "1900-01-01"], env=env)
+
+    assert result.exit_code == 2 and "--day: must be a day between" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
 @pytest.mark.parametrize("args, option", [
     (["--tz", "Mars/Olympus"], "--tz"),
     (["--from", "2026-11-10", "--to", "2026-11-01"], "--to"),

@@ -127,6 +127,22 @@ class Duration(click.ParamType):
         return timedelta(**{DURATION_UNITS[unit]: int(amount)})
 
 
+def show_secret(introduction: str, secret: str) -> None:
+    """Say what the secret is (stderr), then print it alone on stdout's last line, and
+    flush it. Called inside the transaction that stores the secret: one nobody could see
+    (stdout closed, or a full disk) fails the command and is not kept."""
+    if sys.stdout is None or sys.stdout.closed:
+        raise click.ClickException("standard output is closed: the new secret would be "
+                                   "shown nowhere, so it was not made")
+    click.echo(introduction, err=True)
+    try:
+        click.echo(secret)
+        sys.stdout.flush()
+    except OSError as exc:
+        raise click.ClickException(f"cannot print the new secret ({exc.strerror or exc}), "
+                                   "so it was not made") from None
+
+
 def when(moment) -> str:
     """Format an optional timestamp for listings."""
     return "-" if moment is None else moment.strftime("%Y-%m-%d %H:%M:%S")
@@ -138,7 +154,29 @@ def reconciled(slug: str, sessions: int) -> str:
             " which counted them twice")
 
 
-@click.group()
+class MojuleGroup(click.Group):
+    """The command group, and the CLI's one error boundary: what escapes a command as a
+    database error or a bad parameter found late (in a streamed export) is a one-line
+    message and exit status 1, not a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except analytics.BadParameter as exc:
+            raise click.ClickException(str(exc)) from None
+        except psycopg.errors.UndefinedTable as exc:
+            raise click.ClickException(
+                f"the database has no Mojule schema ({exc.diag.message_primary}): "
+                "check MOJULE_DATABASE_URL, or run `mojule init-db`") from None
+        except psycopg.OperationalError as exc:
+            raise click.ClickException(f"lost the database connection: {exc}") from None
+        except psycopg.Error as exc:
+            raise click.ClickException(
+                f"the database refused: {exc.diag.message_primary or exc} "
+                f"(SQLSTATE {exc.sqlstate})") from None
+
+
+@click.group(cls=MojuleGroup)
 def cli() -> None:
     """Mojule: the receiver and analytics service for Claude Code telemetry.
 

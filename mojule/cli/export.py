@@ -1,13 +1,16 @@
 """``mojule export ...``: the API's exports from the command line, for an org as a whole."""
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
+import tempfile
 from datetime import datetime, timedelta
 
 import click
 
 from mojule import analytics, exports, usage_report
-from mojule.analytics import BadParameter
+from mojule.analytics import YEARS, BadParameter
 from mojule.cli import CliContext, cli, parse_moment, pass_cli, time_zone
 
 
@@ -19,14 +22,53 @@ def _window(since: str | None, until: str | None, tz: str) -> tuple[datetime, da
     return start, end
 
 
-def _write(lines, output) -> None:
-    """Write the export, showing progress on stderr when it is a terminal."""
-    stream = output or sys.stdout
-    with click.progressbar(lines, label="exporting", file=sys.stderr, show_pos=True,
-                           item_show_func=lambda _: None) as bar:
-        for line in bar:
+def _write(lines, path: str | None) -> None:
+    """Write the export to the file at ``path``, or to stdout, showing progress on stderr
+    when it is a terminal.
+
+    A file is written beside its target and renamed over it once whole, so that a failed
+    export (a full disk, a lost database) leaves no half file and an older one intact.
+    A target that is not a regular file (a pipe, /dev/stdout) is written directly.
+    """
+    try:
+        if path in (None, "-"):
+            path = None
+        if path is None or (os.path.exists(path) and not os.path.isfile(path)):
+            with (open(path, "w", encoding="utf-8", newline="") if path else
+                  contextlib.nullcontext(sys.stdout)) as stream:
+                _copy(lines, stream)
+            return
+        with tempfile.NamedTemporaryFile(
+                "w", encoding="utf-8", newline="", delete=False, prefix=".mojule-export-",
+                dir=os.path.dirname(os.path.abspath(path))) as part:
+            try:
+                _copy(lines, part)
+                part.close()
+                os.replace(part.name, path)
+            except BaseException:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(part.name)
+                raise
+    except OSError as exc:
+        raise click.ClickException(
+            f"cannot write {path or 'standard output'}: {exc.strerror or exc}") from None
+
+
+def _copy(lines, stream) -> None:
+    if sys.stderr.isatty():
+        with click.progressbar(lines, label="exporting", file=sys.stderr, show_pos=True,
+                               item_show_func=lambda _: None) as bar:
+            for line in bar:
+                stream.write(line)
+    else:       # no progress line in cron's mail
+        for line in lines:
             stream.write(line)
     stream.flush()
+
+
+# -o names a file: it is written in place only once whole (see _write).
+OUTPUT = click.option("--output", "-o", type=click.Path(dir_okay=False, allow_dash=True),
+                      help="Write here instead of stdout.")
 
 
 common = [
@@ -55,7 +97,7 @@ def export_group() -> None:
               help="day, week, user, model, terminal, app_version or attr:<key>; repeatable.")
 @click.option("--format", "fmt", type=click.Choice(["csv", "ndjson"]), default="csv",
               show_default=True)
-@click.option("--output", "-o", type=click.File("w"), help="Write here instead of stdout.")
+@OUTPUT
 @pass_cli
 def export_usage(ctx: CliContext, slug, since, until, tz, groups, fmt, output) -> None:
     """The usage report, one row per group."""
@@ -73,7 +115,7 @@ def export_usage(ctx: CliContext, slug, since, until, tz, groups, fmt, output) -
 
 @export_group.command("sessions")
 @with_common
-@click.option("--output", "-o", type=click.File("w"), help="Write here instead of stdout.")
+@OUTPUT
 @pass_cli
 def export_sessions(ctx: CliContext, slug, since, until, tz, output) -> None:
     """Every session of the window with its totals, as CSV."""
@@ -93,7 +135,7 @@ def export_sessions(ctx: CliContext, slug, since, until, tz, output) -> None:
               help="Only the events the Security page counts (failed logins, denied tools, "
                    "blocking hooks, failed MCP connections; every event of its other "
                    "kinds), and no other event.")
-@click.option("--output", "-o", type=click.File("w"), help="Write here instead of stdout.")
+@OUTPUT
 @pass_cli
 def export_events(ctx: CliContext, slug, since, until, tz, event_names, user, notable,
                   output) -> None:
@@ -112,12 +154,15 @@ def export_events(ctx: CliContext, slug, since, until, tz, event_names, user, no
 @click.option("--org", "slug", required=True, help="The org's slug.")
 @click.option("--day", required=True, type=click.DateTime(formats=["%Y-%m-%d"]),
               help="The UTC day (YYYY-MM-DD).")
-@click.option("--output", "-o", type=click.File("w"), help="Write here instead of stdout.")
+@OUTPUT
 @pass_cli
 def export_usage_report(ctx: CliContext, slug, day, output) -> None:
     """A UTC day's usage per seat and terminal, as JSON lines in the shape of Anthropic's
     Admin API Claude Code report: every record that GET /api/v1/usage_report/claude_code
     pages through."""
+    if day.year not in YEARS:
+        raise click.BadParameter(f"must be a day between the years {YEARS.start} and "
+                                 f"{YEARS.stop - 1}", param_hint="--day")
     org_id = ctx.org(slug).org_id
     records = usage_report.every_record(ctx.conn, org_id, day.date())
     _write((line.decode() for line in exports.ndjson_lines(records)), output)

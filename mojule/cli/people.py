@@ -6,7 +6,7 @@ import sys
 import click
 
 from mojule import people
-from mojule.cli import CliContext, cli, pass_cli, when
+from mojule.cli import CliContext, cli, pass_cli, show_secret, when
 
 MIN_PASSWORD_LENGTH = 12
 
@@ -51,7 +51,12 @@ def user_set_password(ctx: CliContext, slug: str, email: str) -> None:
     if sys.stdin.isatty():
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     else:
-        password = sys.stdin.readline().rstrip("\r\n")
+        try:
+            # Standard input may decode bytes that are not UTF-8 as lone surrogates.
+            password = sys.stdin.readline().rstrip("\r\n")
+            password.encode("utf-8")
+        except UnicodeError:
+            raise click.ClickException("the password on standard input is not UTF-8 text") from None
     if len(password) < MIN_PASSWORD_LENGTH:
         raise click.ClickException(f"the password must be at least {MIN_PASSWORD_LENGTH} characters")
     people.set_password(ctx.conn, target, password)
@@ -78,8 +83,9 @@ def user_set_role(ctx: CliContext, slug: str, email: str, role: str) -> None:
 @pass_cli
 def user_list(ctx: CliContext, slug: str) -> None:
     """List the org's users."""
+    found = people.list_users(ctx.conn, ctx.org(slug).org_id)
     click.echo(f"{'ID':>6}  {'ROLE':<7}  {'CREATED':<20}  EMAIL")
-    for item in people.list_users(ctx.conn, ctx.org(slug).org_id):
+    for item in found:
         click.echo(f"{item.user_id:>6}  {item.role:<7}  {when(item.created_at):<20}  {item.email}")
 
 
@@ -123,11 +129,11 @@ def user_link(ctx: CliContext, slug: str, email: str, identity: str) -> None:
 def user_token(ctx: CliContext, slug: str, email: str, name: str) -> None:
     """Create a personal access token (mut_...); printed once, alone on the last line."""
     target = _user(ctx, slug, email)
-    new_token = people.create_user_token(ctx.conn, target, name)
-    ctx.audit(target.org_id, "user_token.create", target_type="user", target_id=target.email,
-              details={"name": name, "prefix": new_token[:12]})
-    click.echo(f"API token {name!r} for {target.email}; it is shown only now:", err=True)
-    click.echo(new_token)
+    with ctx.conn.transaction():
+        new_token = people.create_user_token(ctx.conn, target, name)
+        ctx.audit(target.org_id, "user_token.create", target_type="user",
+                  target_id=target.email, details={"name": name, "prefix": new_token[:12]})
+        show_secret(f"API token {name!r} for {target.email}; it is shown only now:", new_token)
 
 
 @user.command("tokens")
@@ -136,9 +142,10 @@ def user_token(ctx: CliContext, slug: str, email: str, name: str) -> None:
 @pass_cli
 def user_tokens(ctx: CliContext, slug: str, email: str) -> None:
     """List the user's API tokens (never the tokens themselves)."""
+    found = people.list_user_tokens(ctx.conn, _user(ctx, slug, email))
     click.echo(f"{'ID':>6}  {'PREFIX':<12}  {'CREATED':<20}  {'LAST USED':<20}  "
                f"{'REVOKED':<20}  NAME")
-    for row in people.list_user_tokens(ctx.conn, _user(ctx, slug, email)):
+    for row in found:
         click.echo(f"{row.token_id:>6}  {row.token_prefix:<12}  {when(row.created_at):<20}  "
                    f"{when(row.last_used_at):<20}  {when(row.revoked_at):<20}  {row.name}")
 

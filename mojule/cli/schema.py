@@ -1,6 +1,8 @@
 """``mojule init-db``: create or upgrade the schema and the app's database role."""
 from __future__ import annotations
 
+import re
+
 import click
 import psycopg
 
@@ -8,9 +10,19 @@ from mojule import orgs, rollup, schema, usage_days
 from mojule.cli import CliContext, cli, pass_cli, reconciled
 from mojule.db import org_transaction
 
+# A role name that needs no quoting, in SQL or in the URL init-db prints for the shell.
+ROLE_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+
+
+def _role_name(ctx, param, value: str) -> str:
+    if not ROLE_NAME.fullmatch(value):
+        raise click.BadParameter("must be 1 to 63 lower-case letters, digits or _, "
+                                 "not starting with a digit")
+    return value
+
 
 @cli.command("init-db")
-@click.option("--app-role", default=schema.APP_ROLE, show_default=True,
+@click.option("--app-role", default=schema.APP_ROLE, show_default=True, callback=_role_name,
               help="The role the server connects as (created if missing).")
 @click.option("--reset-app-password", is_flag=True, help="Give the app role a new password.")
 @pass_cli

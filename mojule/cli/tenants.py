@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 import click
 
 from mojule import audit, orgs
-from mojule.cli import NEVER, CliContext, Duration, cli, pass_cli, when
+from mojule.cli import NEVER, CliContext, Duration, cli, pass_cli, show_secret, when
 
 
 @cli.group()
@@ -99,15 +99,15 @@ def token_create(ctx: CliContext, slug: str, name: str, expires_in: timedelta | 
     """Create an ingest token; it is printed once, alone on the last line."""
     target = ctx.org(slug)
     expires_at = _expiry(expires_in)
-    # The token and its audit row are committed together, before the token is shown.
+    # The token and its audit row are committed together, once the token was shown.
     with ctx.conn.transaction():
         new_token = orgs.create_ingest_token(ctx.conn, target, name, expires_at)
         ctx.audit(target.org_id, "token.create", target_type="ingest_token",
                   target_id=new_token[:12],
                   details={"name": name, "expires_at": expires_at and expires_at.isoformat()})
-    expiry = f", expires {when(expires_at)} UTC" if expires_at else ""
-    click.echo(f"ingest token {name!r} for org {slug}{expiry}; it is shown only now:", err=True)
-    click.echo(new_token)
+        expiry = f", expires {when(expires_at)} UTC" if expires_at else ""
+        show_secret(f"ingest token {name!r} for org {slug}{expiry}; it is shown only now:",
+                    new_token)
 
 
 @token.command("list")
@@ -149,6 +149,9 @@ def token_rotate(ctx: CliContext, slug: str, id_or_prefix: str, overlap: timedel
                       target_id=str(old.token_id), token_id=old.token_id,
                       details={"new_token": new_token[:12],
                                "old_expires_at": old.expires_at.isoformat()})
+            show_secret(f"token {old.token_id} ({old.token_prefix}, {old.name}) now expires "
+                        f"{when(old.expires_at)} UTC; its replacement is shown only now:",
+                        new_token)
     except orgs.TokenNotFound:
         raise click.ClickException(
             f"no single token of org {slug} has id or prefix {id_or_prefix!r}") from None
@@ -163,9 +166,6 @@ def token_rotate(ctx: CliContext, slug: str, id_or_prefix: str, overlap: timedel
                        f"{replacement.state(datetime.now(UTC))}: create a new one")
         raise click.ClickException(
             f"token {id_or_prefix} of org {slug} was rotated already; {advice}") from None
-    click.echo(f"token {old.token_id} ({old.token_prefix}, {old.name}) now expires "
-               f"{when(old.expires_at)} UTC; its replacement is shown only now:", err=True)
-    click.echo(new_token)
 
 
 @token.command("revoke")

@@ -13,7 +13,7 @@ from flask import g, redirect, render_template, request, session, url_for
 
 from mojule import audit, orgs, people, policy
 from mojule.api import request_entry
-from mojule.api.params import filter_text
+from mojule.api.params import WHOLE_NUMBER, filter_text
 from mojule.auth import signed_in
 from mojule.dashboard.ingestion import ingestion_state, policy_decision
 from mojule.dashboard.web import (
@@ -74,7 +74,7 @@ def _days_from_now(text: str, field: str, allowed=TOKEN_LIFETIMES_DAYS,
     text = text.strip()
     if allow_never and text in ("", "never"):
         return None
-    if not text.isdigit() or int(text) not in allowed:
+    if not WHOLE_NUMBER.fullmatch(text) or int(text) not in allowed:
         raise BadRequest(f"{field} must be one of {', '.join(map(str, allowed))} days.")
     return datetime.now(UTC) + timedelta(days=int(text))
 
@@ -250,7 +250,7 @@ def settings():
         return render_template("admin/settings.html", section="settings", org=org, done=done,
                                most=MAX_RETENTION_DAYS)
     text = request.form.get("retention_days", "").strip()
-    if not text.isdigit() or not 1 <= int(text) <= MAX_RETENTION_DAYS:
+    if not WHOLE_NUMBER.fullmatch(text) or not 1 <= int(text) <= MAX_RETENTION_DAYS:
         return render_template("admin/settings.html", section="settings", org=org,
                                most=MAX_RETENTION_DAYS,
                                error=f"The window is a whole number of days from 1 to "
@@ -271,7 +271,7 @@ def audit_log():
     span = _audit_period()
     actor, target = filter_text("actor"), filter_text("target")
     after = request.args.get("after", "0")
-    after_id = int(after) if after.isdigit() else 0
+    after_id = int(after) if WHOLE_NUMBER.fullmatch(after) else 0
     conn = get_connection()
     with org_transaction(conn, g.user.org_id):
         rows = list(audit.rows(conn, g.user.org_id, span.start, span.end, actor, target,

@@ -72,7 +72,7 @@ def _page(token: str | None):
     content = request.values.get("content") == "1"
     attributes = request.values.get("attributes", "").strip()
     error = None
-    if attributes and not RESOURCE_ATTRIBUTES.match(attributes):
+    if attributes and not RESOURCE_ATTRIBUTES.fullmatch(attributes):
         error = "Resource attributes are key=value pairs separated by commas, without spaces."
         attributes = ""
     scheme = "https" if request_is_https() else "http"

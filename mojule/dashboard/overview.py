@@ -47,7 +47,7 @@ def overview():
     span = period()
     usage = Usage(span)
     team_key = request.args.get("team", "").strip() or DEFAULT_TEAM_KEY
-    if not analytics.ATTR_KEY.match(team_key):
+    if not analytics.ATTR_KEY.fullmatch(team_key):
         team_key = DEFAULT_TEAM_KEY
     totals = usage.rows()[0]
     by_day = {row["key"]["day"]: row for row in usage.rows("day")}
@@ -97,7 +97,7 @@ def _attribute_keys(span: Period) -> list[str]:
     with org_transaction(conn, g.user.org_id):
         keys = [row[0] for row in conn.execute(query("dashboard_attribute_keys"), {
             "org_id": g.user.org_id, "from": span.start, "to": span.end})]
-    return [key for key in keys if analytics.ATTR_KEY.match(key)]
+    return [key for key in keys if analytics.ATTR_KEY.fullmatch(key)]
 
 
 def _exports(span: Period) -> dict[str, str]:

@@ -74,7 +74,7 @@ def _unknown_org(conn, slug: str, email: str, password: str, target: str, addres
     refused: after the same password hashing (the time taken does not tell), and locked
     after as many failures (migration 0018: counted under the installation's org 0, per
     org name and email)."""
-    if not orgs.SLUG_PATTERN.match(slug):
+    if not orgs.SLUG_PATTERN.fullmatch(slug):
         # No org has such a name, so refusing it tells nothing; and counted, "a/b" with
         # "c@d" would share the count of "a" with "b/c@d".
         people.check_password(conn, INSTALLATION_ORG, email, password)
