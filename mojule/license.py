@@ -37,6 +37,9 @@ from mojule.db import org_transaction, query
 VENDOR_PUBLIC_KEY = "0ke2eASmT27QseCaY/QuX0P4+imMpZYquceY+pyJOOo="
 FIELDS = ("license_id", "licensee", "seats", "issued_at", "not_after")
 MAX_TEXT = 200
+# The years a license's times may name: the policy adds its grace period to not_after,
+# which overflows near datetime.max (year 9999).
+YEARS = range(2000, 9001)
 
 
 class LicenseError(Exception):
@@ -177,4 +180,7 @@ def _moment(fields: dict, name: str) -> datetime:
     if moment is None or moment.tzinfo is None:
         raise MalformedLicense(f"The license's {name} must be an ISO 8601 time with a zone, "
                                "e.g. 2027-01-01T00:00:00Z.")
+    if moment.year not in YEARS:
+        raise MalformedLicense(f"The license's {name} must be between the years "
+                               f"{YEARS.start} and {YEARS.stop - 1}.")
     return moment

@@ -126,6 +126,7 @@ def test_the_built_in_vendor_key_is_always_trusted():
     (signed(licensee=""), "licensee"),
     (signed(not_after="2027-01-01"), "with a zone"),
     (signed(not_after="2025-01-01T00:00:00Z"), "before it was issued"),
+    (signed(not_after="9999-12-31T23:59:59-14:00"), "between the years"),
 ])
 def test_a_malformed_license_is_refused_saying_what_is_wrong(document, problem):
     with pytest.raises(MalformedLicense, match=problem):
