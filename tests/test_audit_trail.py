@@ -2,6 +2,10 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -149,6 +153,31 @@ def test_audit_export_writes_json_lines(client, org, admin, cli_env):
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert [line["action"] for line in lines] == ["content.read", "content.read"]
     assert all(line["outcome"] == "allowed" for line in lines)
+
+
+@pytest.mark.parametrize("args, option", [
+    (["--org", "{slug}", "--from", "2027-01-01T00:00:00Z", "--to", "2026-01-01T00:00:00Z"],
+     "--to"),
+    (["--org-id", "99999999999999999999"], "--org-id")])
+def test_audit_export_with_a_bad_window_or_id_fails_naming_the_option(org, cli_env, args,
+                                                                       option):
+    # Before, the window exported nothing with status 0, and the id was a traceback.
+    result = run(cli_env, "audit", "export", *(arg.format(slug=org.org.slug) for arg in args))
+
+    assert result.exit_code == 2 and option in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_audit_export_to_a_full_disk_fails_with_a_message(client, org, admin, cli_env):
+    read_content(client, org, admin, 2)
+    with open("/dev/full", "w") as full:
+        result = subprocess.run(
+            [str(Path(sys.executable).parent / "mojule"), "audit", "export", "--org",
+             org.org.slug], check=False, env={**os.environ, **cli_env}, stdout=full,
+            stderr=subprocess.PIPE, text=True, timeout=60)
+
+    assert result.returncode == 1 and "No space left on device" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_cli_changes_are_audited(db, org, cli_env):

@@ -6,6 +6,7 @@ message and a non-zero exit on failure, so cron can alert.
 """
 from __future__ import annotations
 
+import errno
 import re
 import sys
 from datetime import datetime, timedelta
@@ -174,6 +175,10 @@ class MojuleGroup(click.Group):
             raise click.ClickException(
                 f"the database refused: {exc.diag.message_primary or exc} "
                 f"(SQLSTATE {exc.sqlstate})") from None
+        except OSError as exc:
+            if exc.errno == errno.EPIPE:
+                raise       # click ends quietly when a reader (| head) stops reading
+            raise click.ClickException(str(exc)) from None
 
 
 @click.group(cls=MojuleGroup)

@@ -64,7 +64,7 @@ def chain_options(command):
     command = click.option("--installation", is_flag=True,
                            help="The installation's chain (license, ingestion pause and "
                                 "resume, org deletions).")(command)
-    command = click.option("--org-id", type=click.IntRange(min=1),
+    command = click.option("--org-id", type=click.IntRange(min=1, max=2**63 - 1),
                            help="An org's id: the chain of a deleted org stays, and the "
                                 "installation's chain names its id.")(command)
     return click.option("--org", "slug", help="The org's slug.")(command)
@@ -113,7 +113,9 @@ def audit_export(ctx: CliContext, slug: str | None, org_id: int | None, installa
                  since: str | None, until: str | None) -> None:
     """Write an audit chain's rows as JSON lines to standard output."""
     org_id, _ = chain_of(ctx, slug, org_id, installation)
+    start, end = parse_moment(since, "--from"), parse_moment(until, "--to")
+    if start is not None and end is not None and end <= start:
+        raise click.BadParameter("must be after --from", param_hint="--to")
     with org_transaction(ctx.conn, org_id):
-        for row in audit.rows(ctx.conn, org_id, parse_moment(since, "--from"),
-                              parse_moment(until, "--to")):
+        for row in audit.rows(ctx.conn, org_id, start, end):
             click.echo(orjson.dumps(row).decode())
