@@ -53,6 +53,10 @@ class MalformedLicense(LicenseError):
     """The file is not a license file."""
 
 
+class ExpiredLicense(LicenseError):
+    """The license has expired."""
+
+
 class UntrustedSignature(LicenseError):
     """The signature does not verify with any trusted key: the file was altered after it was
     signed, or it was signed by a key this installation does not trust (the vendor's key and
@@ -103,12 +107,19 @@ def verify(document: str | bytes, keys: Iterable[Ed25519PublicKey]) -> License:
 
 
 def install(conn: psycopg.Connection, document: str, keys: Iterable[Ed25519PublicKey],
-            actor: str) -> License:
+            actor: str, now: datetime | None = None) -> License:
     """Verify a license file, store it as the license in force, and audit-log it.
 
-    Raises MalformedLicense or UntrustedSignature, storing nothing.
+    Raises MalformedLicense or UntrustedSignature, or ExpiredLicense when it ended before
+    ``now`` (None: an expired license is stored too, as tests of the policy need), storing
+    nothing.
     """
     found = verify(document, keys)
+    if now is not None and found.not_after <= now:
+        # Installed, it would replace the license in force, and pause ingestion once its
+        # grace period is over.
+        raise ExpiredLicense(f"The license expired on {found.not_after:%Y-%m-%d}; nothing "
+                             "was installed. Ask for a renewed one.")
     with org_transaction(conn, audit.INSTALLATION_ORG):
         conn.execute(query("license_install"), {
             "license_id": found.license_id, "document": document, "licensee": found.licensee,

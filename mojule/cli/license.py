@@ -22,13 +22,8 @@ def install(ctx: CliContext, file) -> None:
     """Verify the license FILE and make it the license in force."""
     try:
         document = file.read().decode("utf-8")
-        not_after = license.verify(document, _keys(ctx)).not_after
-        if not_after <= datetime.now(UTC):
-            # It would replace the license in force, and pause ingestion past its grace.
-            raise click.ClickException(
-                f"{file.name}: this license expired on {not_after:%Y-%m-%d}; nothing was "
-                "installed (ask for a renewed one)")
-        found = license.install(ctx.conn, document, _keys(ctx), audit.cli_actor())
+        found = license.install(ctx.conn, document, _keys(ctx), audit.cli_actor(),
+                                now=datetime.now(UTC))
     except UnicodeDecodeError:
         raise click.ClickException(f"{file.name}: the file is not UTF-8 text") from None
     except OSError as exc:
