@@ -624,6 +624,16 @@ def test_cli_export_to_a_file_replaces_it_only_once_whole(loaded, org, app_datab
     assert target.read_text() == whole and len(whole.splitlines()) > 20
 
 
+def test_cli_usage_export_by_an_unknown_group_fails_clearly(org, app_database_url, master_key):
+    env = {"MOJULE_DATABASE_URL": app_database_url, "MOJULE_MASTER_KEY": master_key}
+
+    result = CliRunner().invoke(cli, ["export", "usage", "--org", org.org.slug,
+                                      "--group-by", "colour"], env=env)
+
+    assert result.exit_code == 1 and "unknown group 'colour'" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
 def test_cli_usage_report_of_a_day_out_of_range_fails_clearly(org, app_database_url,
                                                              master_key):
     env = {"MOJULE_DATABASE_URL": app_database_url, "MOJULE_MASTER_KEY": master_key}

@@ -94,6 +94,13 @@ def parse_moment(text: str | None, option: str, tz: str = "UTC") -> datetime | N
     return moment if moment.tzinfo else moment.replace(tzinfo=zone)
 
 
+def check_window(start: datetime | None, end: datetime | None) -> None:
+    """Raise click.BadParameter naming --to when it is not after --from (either may be
+    left open: None)."""
+    if start is not None and end is not None and end <= start:
+        raise click.BadParameter("must be after --from", param_hint="--to")
+
+
 DURATION = re.compile(r"(\d{1,6})([smhd])")
 DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 

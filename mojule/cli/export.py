@@ -11,14 +11,13 @@ import click
 
 from mojule import analytics, exports, usage_report
 from mojule.analytics import YEARS, BadParameter
-from mojule.cli import CliContext, cli, parse_moment, pass_cli, time_zone
+from mojule.cli import CliContext, check_window, cli, parse_moment, pass_cli, time_zone
 
 
 def _window(since: str | None, until: str | None, tz: str) -> tuple[datetime, datetime]:
     end = parse_moment(until, "--to", tz) or datetime.now(time_zone(tz))
     start = parse_moment(since, "--from", tz) or end - timedelta(days=30)
-    if end <= start:
-        raise click.BadParameter("must be after --from", param_hint="--to")
+    check_window(start, end)
     return start, end
 
 
@@ -105,10 +104,7 @@ def export_usage(ctx: CliContext, slug, since, until, tz, groups, fmt, output) -
     start, end = _window(since, until, tz)
     groups = analytics.listed(groups)
     export = exports.usage_csv if fmt == "csv" else exports.usage_rows
-    try:
-        rows = export(ctx.conn, org_id, start, end, groups, tz, None)
-    except BadParameter as exc:
-        raise click.ClickException(str(exc)) from None
+    rows = export(ctx.conn, org_id, start, end, groups, tz, None)   # BadParameter: MojuleGroup
     lines = rows if fmt == "csv" else exports.ndjson_lines(rows)
     _write((line.decode() for line in lines), output)
 

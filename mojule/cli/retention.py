@@ -7,7 +7,7 @@ import click
 import orjson
 
 from mojule import audit, orgs, retention
-from mojule.cli import CliContext, cli, parse_moment, pass_cli, reconciled
+from mojule.cli import CliContext, check_window, cli, parse_moment, pass_cli, reconciled
 from mojule.db import org_transaction
 from mojule.keyring import Keyring
 
@@ -114,8 +114,7 @@ def audit_export(ctx: CliContext, slug: str | None, org_id: int | None, installa
     """Write an audit chain's rows as JSON lines to standard output."""
     org_id, _ = chain_of(ctx, slug, org_id, installation)
     start, end = parse_moment(since, "--from"), parse_moment(until, "--to")
-    if start is not None and end is not None and end <= start:
-        raise click.BadParameter("must be after --from", param_hint="--to")
+    check_window(start, end)
     with org_transaction(ctx.conn, org_id):
         for row in audit.rows(ctx.conn, org_id, start, end):
             click.echo(orjson.dumps(row).decode())
