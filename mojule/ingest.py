@@ -177,11 +177,11 @@ def otlp_extra(policy: ContentPolicy, scope_extra: dict[str, Any],
     otlp_extra keeps what OTLP sent that has no column of its own, and only what was sent
     (flags, trace state, the counts of dropped attributes, events and links, the metric's
     description and metadata, a point's exemplars and non-finite value, the schema URLs
-    and attributes of the resource and scope): NULL for a record that sent none. Content in the scope's
-    attributes is split out as ``scope.<key>``, as a resource's is, and content in a
-    metric's metadata as ``metadata.<key>``; exemplars come with theirs split out already
-    (ContentPolicy.split_parts). A text as long as content (a description, a trace
-    state) is content too, as ``otlp.<name>`` (ContentPolicy.take_long_text).
+    and attributes of the resource and scope): NULL for a record that sent none. Content
+    in the scope's attributes is split out as ``scope.<key>``, as a resource's is, and
+    content in a metric's metadata as ``metadata.<key>``; exemplars come with theirs split
+    out already (ContentPolicy.split_parts). A text as long as content (a description, a
+    trace state) is content too, as ``otlp.<name>`` (ContentPolicy.take_long_text).
     """
     extra = {name: value for name, value in sent.items() if value}
     extra.update(scope_extra)

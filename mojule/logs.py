@@ -119,6 +119,7 @@ def _add_record(batch: Batch, policy: ContentPolicy, org_id: int, record: otlp.L
         text(get("error_type")), integer(get("status_code"), bits=32),
         integer(get("attempt") or get("total_attempts"), bits=32),
         enum(record.severity_number) or None, severity_text or None,
-        record.trace_id, record.span_id, scope_name, scope_version, content_keys(content), jsonb(usage), resource_json, extra,
+        record.trace_id, record.span_id, scope_name, scope_version, content_keys(content),
+        jsonb(usage), resource_json, extra,
     )
     batch.add(row, record.identity, time, ctx, resource, content)

@@ -111,7 +111,8 @@ def _add_point(batch: Batch, policy: ContentPolicy, org_id: int, point: otlp.Met
         ctx.session_id, seat.identity, seat.email, seat.account_uuid, seat.user_id,
         seat.organization_uuid, ctx.terminal_type, ctx.app_version, ctx.service_name,
         text(get("model")), text(get("type")), text(get("tool_name")), text(get("decision")),
-        text(get("language")), scope_name, scope_version, content_keys(content), jsonb(usage), resource_json, extra,
+        text(get("language")), scope_name, scope_version, content_keys(content),
+        jsonb(usage), resource_json, extra,
     )
     batch.add(row, point.identity, time, ctx, resource, content)
     # A point sent without session.id says nothing about the seat's unattributed session.

@@ -118,6 +118,7 @@ def _add_span(batch: Batch, policy: ContentPolicy, org_id: int, span: otlp.Span)
         ctx.app_version, ctx.service_name, text(get("model")), text(get("tool_name")),
         count(get("input_tokens")), count(get("output_tokens")),
         count(get("cache_read_tokens")), count(get("cache_creation_tokens")),
-        boolean(get("success")), scope_name, scope_version, content_keys(content), jsonb(usage), jsonb(events), jsonb(links), resource_json, extra,
+        boolean(get("success")), scope_name, scope_version, content_keys(content),
+        jsonb(usage), jsonb(events), jsonb(links), resource_json, extra,
     )
     batch.add(row, span.identity, start, ctx, resource, content)
