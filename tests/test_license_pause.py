@@ -129,24 +129,34 @@ def test_the_seat_register_needs_no_grant_to_the_app_role(site, site_config):
                         (digest("u-a"),)).fetchone() == (digest("alice@example.com"),)
 
 
+def forge_session(conn, org_id: int, session_id: str, seat: str, install: str | None,
+                  email: str | None = None) -> None:
+    """Store a session row as the release before a migration would have (in an org
+    transaction: the test connection is superuser, so the SQL names org_id)."""
+    conn.execute("INSERT INTO sessions (org_id, session_id, seat_identity, user_email,"
+                 " user_id, first_seen, last_seen) VALUES (%s, %s, %s, %s, %s, now(), now())",
+                 (org_id, session_id, seat, email, install))
+
+
+def last_seen_days_ago(conn, days_by_identity: dict[str, int]) -> None:
+    """Date each identity's license seat back to its last sighting that many days ago."""
+    for identity, days in days_by_identity.items():
+        conn.execute("UPDATE license_seats SET last_seen = now() - make_interval(days => %s)"
+                     " WHERE seat_digest = %s", (days, digest(identity)))
+
+
 def test_migration_0024_folds_the_ids_already_registered_into_their_seats(
         fresh_database_url, monkeypatch):
     install_release_before(fresh_database_url, 24, monkeypatch)
     with connect(fresh_database_url) as conn:
         org_id = make_org(conn).org.org_id
         with org_transaction(conn, org_id):
-            for session_id, seat, email, install in (("s1", "alice@example.com",
-                                                      "alice@example.com", "u-a"),
-                                                     ("s2", "u-a", None, "u-a"),
-                                                     ("s3", "u-b", None, "u-b")):
-                conn.execute("INSERT INTO sessions (org_id, session_id, seat_identity,"
-                             " user_email, user_id, first_seen, last_seen)"
-                             " VALUES (%s, %s, %s, %s, %s, now(), now())",
-                             (org_id, session_id, seat, email, install))
+            forge_session(conn, org_id, "s1", "alice@example.com", "u-a",
+                          email="alice@example.com")
+            forge_session(conn, org_id, "s2", "u-a", "u-a")
+            forge_session(conn, org_id, "s3", "u-b", "u-b")
         # Alice was last seen under her email 40 days ago, under her install yesterday.
-        for identity, days in (("alice@example.com", 40), ("u-a", 1), ("u-b", 2)):
-            conn.execute("UPDATE license_seats SET last_seen = now() - make_interval(days => %s)"
-                         " WHERE seat_digest = %s", (days, digest(identity)))
+        last_seen_days_ago(conn, {"alice@example.com": 40, "u-a": 1, "u-b": 2})
 
         schema.apply_migrations(conn)
 
@@ -166,20 +176,15 @@ def test_migration_0025_puts_enduser_emails_in_lower_case_and_folds_their_seats(
             for session_id, seat, install in (("s1", "Carol@Example.com", "u-c"),
                                               ("s2", "carol@example.com", None),
                                               ("s3", "Dan@Host", "Dan@Host")):
-                conn.execute("INSERT INTO sessions (org_id, session_id, seat_identity,"
-                             " user_id, first_seen, last_seen)"
-                             " VALUES (%s, %s, %s, %s, now(), now())",
-                             (org_id, session_id, seat, install))
+                forge_session(conn, org_id, session_id, seat, install)
                 conn.execute("SELECT mojule_ensure_partition('log_events', current_date)")
                 conn.execute("INSERT INTO log_events (org_id, time, record_id, time_unix_nano,"
                              " session_id, event_name, seat_identity, user_id, attributes,"
                              " resource_attributes) VALUES (%s, now(), %s, 1, %s, 'x', %s,"
                              " %s, '{}', '{}')",
                              (org_id, session_id.encode(), session_id, seat, install))
-        for identity, days in (("Carol@Example.com", 3), ("carol@example.com", 20),
-                               ("Dan@Host", 5)):
-            conn.execute("UPDATE license_seats SET last_seen = now() - make_interval(days => %s)"
-                         " WHERE seat_digest = %s", (days, digest(identity)))
+        last_seen_days_ago(conn, {"Carol@Example.com": 3, "carol@example.com": 20,
+                                  "Dan@Host": 5})
 
         schema.apply_migrations(conn)
 
