@@ -55,6 +55,7 @@ class BadParameter(ValueError):
     def __init__(self, parameter: str, problem: str):
         super().__init__(f"Invalid {parameter!r}: {problem}")
         self.parameter = parameter
+        self.problem = problem
 
 
 def usage(conn: psycopg.Connection, org_id: int, from_: datetime, to: datetime,

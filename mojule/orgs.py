@@ -173,14 +173,17 @@ def list_ingest_tokens(conn: psycopg.Connection, org: Org) -> list[IngestTokenIn
 def revoke_ingest_token(conn: psycopg.Connection, org: Org, id_or_prefix: str) -> IngestTokenInfo:
     """Revoke the org's token given by id or visible prefix and return it.
 
-    Revoking twice is harmless. Raises TokenNotFound when nothing, or more than one
-    token, matches.
+    Raises TokenNotFound when nothing, or more than one token, matches, and
+    tokens.AlreadyRevoked, changing nothing, when it was revoked before: a second
+    revocation is not a second event for the audit trail.
     """
     with org_transaction(conn, org.org_id), \
             conn.cursor(row_factory=class_row(IngestTokenInfo)) as cur:
-        token_id = _find_one(conn, org, id_or_prefix).token_id
+        found = _find_one(conn, org, id_or_prefix)
+        if found.revoked_at is not None:
+            raise tokens.AlreadyRevoked(found.token_prefix, found.revoked_at)
         return cur.execute(query("ingest_token_revoke"), {
-            "org_id": org.org_id, "token_id": token_id,
+            "org_id": org.org_id, "token_id": found.token_id,
         }).fetchone()
 
 

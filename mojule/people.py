@@ -18,6 +18,7 @@ from mojule.db import org_transaction, query
 
 ROLES = ("admin", "member")
 IDENTITY_KINDS = ("email", "account_uuid", "user_id")
+MIN_PASSWORD_LENGTH = 12     # as WeakPassword says
 _hasher = PasswordHasher()
 
 
@@ -31,6 +32,10 @@ class UserExists(Exception):
 
 class InvalidEmail(Exception):
     """That is not an email address."""
+
+
+class WeakPassword(Exception):
+    """A password has at least 12 characters, and not only spaces."""
 
 
 class InvalidIdentity(Exception):
@@ -124,7 +129,9 @@ def set_role(conn: psycopg.Connection, user: User, role: str) -> None:
 
 
 def set_password(conn: psycopg.Connection, user: User, password: str) -> None:
-    """Store an argon2id hash of the user's dashboard password."""
+    """Store an argon2id hash of the user's dashboard password. Raises WeakPassword."""
+    if len(password) < MIN_PASSWORD_LENGTH or not password.strip():
+        raise WeakPassword()
     with org_transaction(conn, user.org_id):
         conn.execute(query("user_set_password"), {
             "org_id": user.org_id, "user_id": user.user_id,
@@ -152,12 +159,15 @@ def check_password(conn: psycopg.Connection, org_id: int, email: str, password: 
 
 
 def parse_identity(text: str) -> tuple[str, str]:
-    """Return (kind, value) of ``account_uuid:...``, ``user_id:...`` or ``email:...``."""
+    """Return (kind, value) of ``account_uuid:...``, ``user_id:...`` or ``email:...``.
+
+    Raises InvalidIdentity, or InvalidEmail for an ``email:`` that is not an address.
+    """
     kind, sep, value = text.partition(":")
     value = value.strip()
     if not sep or kind not in IDENTITY_KINDS or not value:
         raise InvalidIdentity()
-    return kind, value.lower() if kind == "email" else value
+    return kind, normalise_email(value) if kind == "email" else value
 
 
 def link_identity(conn: psycopg.Connection, user: User, kind: str, value: str) -> None:
@@ -196,7 +206,8 @@ def list_user_tokens(conn: psycopg.Connection, user: User) -> list[UserTokenInfo
 
 
 def revoke_user_token(conn: psycopg.Connection, user: User, id_or_prefix: str) -> UserTokenInfo:
-    """Revoke one of the user's tokens by id or prefix. Raises LookupError if not exactly one."""
+    """Revoke one of the user's tokens by id or prefix. Raises LookupError if not exactly
+    one matches, and tokens.AlreadyRevoked, changing nothing, if it was revoked before."""
     token_id = int(id_or_prefix) if tokens.TOKEN_ID.fullmatch(id_or_prefix) else None
     with org_transaction(conn, user.org_id), \
             conn.cursor(row_factory=class_row(UserTokenInfo)) as cur:
@@ -205,6 +216,8 @@ def revoke_user_token(conn: psycopg.Connection, user: User, id_or_prefix: str) -
             "token_prefix": id_or_prefix}).fetchall()
         if len(matches) != 1:
             raise LookupError(id_or_prefix)
+        if matches[0].revoked_at is not None:
+            raise tokens.AlreadyRevoked(matches[0].token_prefix, matches[0].revoked_at)
         return cur.execute(query("user_token_revoke"), {
             "org_id": user.org_id, "token_id": matches[0].token_id}).fetchone()
 

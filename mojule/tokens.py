@@ -12,6 +12,7 @@ import re
 import secrets
 import string
 import zlib
+from datetime import datetime
 
 ALPHABET = string.digits + string.ascii_letters
 RANDOM_LENGTH = 32
@@ -23,6 +24,15 @@ TOKEN_ID = re.compile(r"[0-9]{1,18}")
 MAX_TOKEN_LENGTH = 255
 INGEST_PREFIX = "mtk"
 USER_PREFIX = "mut"
+
+
+class AlreadyRevoked(Exception):
+    """That token was revoked before; nothing changed (``revoked_at`` says when)."""
+
+    def __init__(self, prefix: str, revoked_at: datetime):
+        super().__init__(prefix)
+        self.prefix = prefix
+        self.revoked_at = revoked_at
 
 
 def _base62(number: int, width: int) -> str:

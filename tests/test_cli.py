@@ -135,6 +135,22 @@ def test_token_revoke_by_id_or_prefix_makes_the_receiver_refuse_it(client, db, c
     assert client.post("/v1/logs", data=b"{}", headers=org.headers).status_code == 202
 
 
+def test_revoking_a_token_twice_changes_nothing_and_audits_once(db, cli_env, org):
+    def revocations():
+        return db.execute("SELECT count(*) FROM audit_log WHERE org_id = %s"
+                          " AND action = 'token.revoke'", (org.org.org_id,)).fetchone()[0]
+
+    first = run(cli_env, "token", "revoke", "--org", org.org.slug, org.token[:12])
+    revoked_at = orgs.list_ingest_tokens(db, org.org)[0].revoked_at
+    second = run(cli_env, "token", "revoke", "--org", org.org.slug, org.token[:12])
+
+    assert first.exit_code == 0 and "revoked token" in first.output
+    assert second.exit_code == 0, second.output
+    assert "revoked already" in second.output and "nothing changed" in second.output
+    assert orgs.list_ingest_tokens(db, org.org)[0].revoked_at == revoked_at
+    assert revocations() == 1
+
+
 @pytest.mark.parametrize("stdout", ["full", "closed"])
 @pytest.mark.parametrize("command", [("token", "create"), ("token", "rotate", "{prefix}")])
 def test_a_token_nobody_could_see_is_not_made(db, cli_env, org, stdout, command):
@@ -382,6 +398,30 @@ def test_a_duration_that_is_not_one_is_refused_naming_the_option(cli_env, org, o
 
     assert result.exit_code == 2
     assert option in result.output and "90d" in result.output
+
+
+@pytest.mark.parametrize("command, name, problem", [
+    (("org", "set", "{slug}"), "", "must not be blank"),
+    (("org", "set", "{slug}"), "   ", "must not be blank"),
+    (("org", "create", "{new}"), "x" * 101, "101 characters; at most 100"),
+    (("token", "create", "--org", "{slug}"), "", "must not be blank"),
+    (("token", "create", "--org", "{slug}"), "two\nlines", "one line"),
+    (("user", "token", "--org", "{slug}", "--email", "nobody@example.com"), "\t", "blank"),
+])
+def test_a_blank_long_or_multi_line_name_is_refused_naming_the_option(db, cli_env, org, command,
+                                                                      name, problem):
+    def names():
+        return db.execute("SELECT (SELECT array_agg(name ORDER BY org_id) FROM orgs),"
+                          " (SELECT array_agg(name ORDER BY token_id) FROM ingest_tokens"
+                          "   WHERE org_id = %s)", (org.org.org_id,)).fetchone()
+
+    before = names()
+    result = run(cli_env, *(part.format(slug=org.org.slug, new=new_slug()) for part in command),
+                 "--name", name)
+
+    assert result.exit_code == 2, result.output
+    assert "--name" in result.output and problem in result.output
+    assert names() == before
 
 
 @pytest.mark.parametrize("expires_in, lifetime", [(None, timedelta(days=30)), ("never", None),

@@ -33,6 +33,11 @@ def test_user_lifecycle_from_the_cli(db, org, cli_env):
                   token[:12])
     assert revoked.exit_code == 0
     assert people.resolve_user_token(db, token).revoked
+    again = run(cli_env, "user", "token-revoke", "--org", slug, "--email", "dev@example.com",
+                token[:12])
+    assert again.exit_code == 0 and "revoked already" in again.output
+    assert db.execute("SELECT count(*) FROM audit_log WHERE org_id = %s"
+                      " AND action = 'user_token.revoke'", (org.org.org_id,)).fetchone()[0] == 1
 
     deleted = run(cli_env, "user", "delete", "--org", slug, "--email", "dev@example.com")
     assert deleted.exit_code == 0
@@ -49,6 +54,9 @@ def test_set_password_reads_stdin_and_checks(db, org, cli_env):
                input="correct horse battery staple\n")
 
     assert short.exit_code != 0 and "at least" in short.output
+    blank = run(cli_env, "user", "set-password", "--org", slug, "--email", "pw@example.com",
+                input=" " * 16 + "\n")
+    assert blank.exit_code == 1 and "not only spaces" in blank.output
     not_utf8 = run(cli_env, "user", "set-password", "--org", slug, "--email", "pw@example.com",
                    input=b"caf\xe9 au lait, s'il vous plait\n")
     assert not_utf8.exit_code == 1 and "not UTF-8" in not_utf8.output
@@ -96,3 +104,17 @@ def test_bad_input_exits_non_zero_with_a_clear_message(org, cli_env, args, messa
 
     assert result.exit_code != 0
     assert message.lower() in result.output.lower()
+
+
+@pytest.mark.parametrize("identity", ["email:two words@example.com", "email:nobody",
+                                      "email:@example.com"])
+def test_linking_an_email_that_is_not_an_address_is_refused(db, org, cli_env, identity):
+    slug = org.org.slug
+    run(cli_env, "user", "create", "--org", slug, "--email", "linked@example.com")
+
+    result = run(cli_env, "user", "link", "--org", slug, "--email", "linked@example.com",
+                 "--identity", identity)
+
+    assert result.exit_code == 1 and "not an email address" in result.output
+    assert db.execute("SELECT count(*) FROM user_identities WHERE org_id = %s",
+                      (org.org.org_id,)).fetchone()[0] == 0

@@ -106,11 +106,14 @@ def test_token_is_revoked_by_id_or_by_its_first_12_characters(db, org, by):
     assert orgs.resolve_ingest_token(db, org.token).revoked
 
 
-def test_revoking_twice_keeps_the_first_revocation_time(db, org):
+def test_revoking_twice_keeps_the_first_revocation_time_and_says_so(db, org):
     first = orgs.revoke_ingest_token(db, org.org, org.token[:12])
-    second = orgs.revoke_ingest_token(db, org.org, org.token[:12])
+    with pytest.raises(tokens.AlreadyRevoked) as second:
+        orgs.revoke_ingest_token(db, org.org, str(first.token_id))
 
-    assert second.revoked_at == first.revoked_at
+    assert second.value.revoked_at == first.revoked_at
+    assert second.value.prefix == org.token[:12]
+    assert orgs.list_ingest_tokens(db, org.org)[0].revoked_at == first.revoked_at
 
 
 @pytest.mark.parametrize("key", ["999999999", "mtk_00000000", "", "mtk_"])

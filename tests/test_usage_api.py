@@ -630,7 +630,8 @@ def test_cli_usage_export_by_an_unknown_group_fails_clearly(org, app_database_ur
     result = CliRunner().invoke(cli, ["export", "usage", "--org", org.org.slug,
                                       "--group-by", "colour"], env=env)
 
-    assert result.exit_code == 1 and "unknown group 'colour'" in result.output
+    assert result.exit_code == 2 and "unknown group 'colour'" in result.output
+    assert "--group-by" in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
 
 

@@ -135,6 +135,27 @@ class Duration(click.ParamType):
         return timedelta(**{DURATION_UNITS[unit]: int(amount)})
 
 
+class Label(click.ParamType):
+    """A name or reason a person gives (an org's display name, what a token is for, why
+    ingestion is paused): trimmed, not blank, at most ``max_length`` characters, and on one
+    line, as every listing, the dashboard and the audit trail show it."""
+
+    name = "text"
+
+    def __init__(self, max_length: int = 100):
+        self.max_length = max_length
+
+    def convert(self, value, param, ctx) -> str:
+        text = str(value).strip()
+        if not text:
+            self.fail("must not be blank", param, ctx)
+        if len(text) > self.max_length:
+            self.fail(f"is {len(text)} characters; at most {self.max_length}", param, ctx)
+        if any(not character.isprintable() for character in text):
+            self.fail("must be printable text on one line", param, ctx)
+        return text
+
+
 def show_secret(introduction: str, secret: str) -> None:
     """Say what the secret is (stderr), then print it alone on stdout's last line, and
     flush it. Called inside the transaction that stores the secret: one nobody could see

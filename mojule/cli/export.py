@@ -102,7 +102,10 @@ def export_usage(ctx: CliContext, slug, since, until, tz, groups, fmt, output) -
     """The usage report, one row per group."""
     org_id = ctx.org(slug).org_id
     start, end = _window(since, until, tz)
-    groups = analytics.listed(groups)
+    try:
+        groups = analytics.check_group_by(analytics.listed(groups))
+    except analytics.BadParameter as exc:
+        raise click.BadParameter(exc.problem, param_hint="--group-by") from None
     export = exports.usage_csv if fmt == "csv" else exports.usage_rows
     rows = export(ctx.conn, org_id, start, end, groups, tz, None)   # BadParameter: MojuleGroup
     lines = rows if fmt == "csv" else exports.ndjson_lines(rows)
@@ -142,7 +145,9 @@ def export_events(ctx: CliContext, slug, since, until, tz, event_names, user, no
         rows = exports.event_rows(ctx.conn, org_id, start, end, None, user,
                                   analytics.listed(event_names), notable)
     except BadParameter as exc:
-        raise click.BadParameter(str(exc), param_hint="--event") from None
+        if exc.parameter != "event":
+            raise
+        raise click.BadParameter(exc.problem, param_hint="--event") from None
     _write((line.decode() for line in exports.ndjson_lines(rows)), output)
 
 

@@ -5,10 +5,8 @@ import sys
 
 import click
 
-from mojule import people
-from mojule.cli import CliContext, cli, pass_cli, show_secret, when
-
-MIN_PASSWORD_LENGTH = 12
+from mojule import people, tokens
+from mojule.cli import CliContext, Label, cli, pass_cli, show_secret, when
 
 
 def _user(ctx: CliContext, slug: str, email: str) -> people.User:
@@ -57,9 +55,10 @@ def user_set_password(ctx: CliContext, slug: str, email: str) -> None:
             password.encode("utf-8")
         except UnicodeError:
             raise click.ClickException("the password on standard input is not UTF-8 text") from None
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise click.ClickException(f"the password must be at least {MIN_PASSWORD_LENGTH} characters")
-    people.set_password(ctx.conn, target, password)
+    try:
+        people.set_password(ctx.conn, target, password)
+    except people.WeakPassword as exc:
+        raise click.ClickException(exc.__doc__) from None
     ctx.audit(target.org_id, "user.set_password", target_type="user", target_id=target.email)
     click.echo(f"password set for {target.email}", err=True)
 
@@ -113,7 +112,7 @@ def user_link(ctx: CliContext, slug: str, email: str, identity: str) -> None:
     target = _user(ctx, slug, email)
     try:
         kind, value = people.parse_identity(identity)
-    except people.InvalidIdentity as exc:
+    except (people.InvalidIdentity, people.InvalidEmail) as exc:
         raise click.ClickException(f"{identity!r}: {exc.__doc__}") from None
     people.link_identity(ctx.conn, target, kind, value)
     ctx.audit(target.org_id, "user.link", target_type="user", target_id=target.email,
@@ -124,7 +123,8 @@ def user_link(ctx: CliContext, slug: str, email: str, identity: str) -> None:
 @user.command("token")
 @click.option("--org", "slug", required=True, help="The org's slug.")
 @click.option("--email", required=True, help="The user's email.")
-@click.option("--name", default="api", show_default=True, help="What the token is for.")
+@click.option("--name", type=Label(), default="api", show_default=True,
+              help="What the token is for.")
 @pass_cli
 def user_token(ctx: CliContext, slug: str, email: str, name: str) -> None:
     """Create a personal access token (mut_...); printed once, alone on the last line."""
@@ -163,6 +163,10 @@ def user_token_revoke(ctx: CliContext, slug: str, email: str, id_or_prefix: str)
     except LookupError:
         raise click.ClickException(
             f"no single token of {target.email} has id or prefix {id_or_prefix!r}") from None
+    except tokens.AlreadyRevoked as earlier:
+        click.echo(f"token {id_or_prefix} ({earlier.prefix}) of {target.email} was revoked "
+                   f"already, {when(earlier.revoked_at)} UTC; nothing changed", err=True)
+        return
     ctx.audit(target.org_id, "user_token.revoke", target_type="user", target_id=target.email,
               token_id=revoked.token_id)
     click.echo(f"revoked token {revoked.token_id} ({revoked.token_prefix})", err=True)

@@ -5,8 +5,17 @@ from datetime import UTC, datetime, timedelta
 
 import click
 
-from mojule import audit, orgs
-from mojule.cli import NEVER, CliContext, Duration, cli, pass_cli, show_secret, when
+from mojule import audit, orgs, tokens
+from mojule.cli import (
+    NEVER,
+    CliContext,
+    Duration,
+    Label,
+    cli,
+    pass_cli,
+    show_secret,
+    when,
+)
 
 
 @cli.group()
@@ -16,7 +25,7 @@ def org() -> None:
 
 @org.command("create")
 @click.argument("slug")
-@click.option("--name", help="Display name (defaults to the slug).")
+@click.option("--name", type=Label(), help="Display name (defaults to the slug).")
 @click.option("--retention-days", type=click.IntRange(1, 36500), default=orgs.DEFAULT_RETENTION_DAYS,
               show_default=True, help="How long verbatim content is kept.")
 @pass_cli
@@ -34,7 +43,7 @@ def org_create(ctx: CliContext, slug: str, name: str | None, retention_days: int
 
 @org.command("set")
 @click.argument("slug")
-@click.option("--name", help="New display name.")
+@click.option("--name", type=Label(), help="New display name.")
 @click.option("--retention-days", type=click.IntRange(1, 36500), help="New content window.")
 @pass_cli
 def org_set(ctx: CliContext, slug: str, name: str | None, retention_days: int | None) -> None:
@@ -91,7 +100,8 @@ def _expiry(expires_in: timedelta | None) -> datetime | None:
 
 @token.command("create")
 @click.option("--org", "slug", required=True, help="The org's slug.")
-@click.option("--name", default="ingest", show_default=True, help="What the token is for.")
+@click.option("--name", type=Label(), default="ingest", show_default=True,
+              help="What the token is for.")
 @click.option("--expires-in", type=Duration(positive=True), metavar="DURATION",
               help="Refuse the token after this long (e.g. 90d, 12h); default: never.")
 @pass_cli
@@ -180,6 +190,10 @@ def token_revoke(ctx: CliContext, slug: str, id_or_prefix: str) -> None:
     except orgs.TokenNotFound:
         raise click.ClickException(
             f"no single token of org {slug} has id or prefix {id_or_prefix!r}") from None
+    except tokens.AlreadyRevoked as earlier:
+        click.echo(f"token {id_or_prefix} ({earlier.prefix}) of org {slug} was revoked "
+                   f"already, {when(earlier.revoked_at)} UTC; nothing changed", err=True)
+        return
     ctx.audit(target.org_id, "token.revoke", target_type="ingest_token",
               target_id=str(revoked.token_id), token_id=revoked.token_id)
     click.echo(f"revoked token {revoked.token_id} ({revoked.token_prefix}, {revoked.name})",

@@ -25,10 +25,10 @@ from mojule.dashboard.web import (
 )
 from mojule.db import get_connection, org_transaction, query
 from mojule.errors import BadRequest, NotFound
+from mojule.tokens import AlreadyRevoked
 
 bp = page_blueprint("admin")
 bp.before_request(require_admin)
-MIN_PASSWORD_LENGTH = 12          # as `mojule user set-password`
 MAX_RETENTION_DAYS = 36500        # as `mojule org set --retention-days`
 AUDIT_PAGE = 100
 AUDIT_DAYS = 7
@@ -131,6 +131,10 @@ def revoke_token(token_id: int):
                     details={"name": revoked.name, "prefix": revoked.token_prefix})
     except orgs.TokenNotFound:
         raise NotFound("No such ingest token in this org.") from None
+    except AlreadyRevoked as earlier:
+        # A second click, or a form from before someone else revoked it: the token is
+        # revoked, as asked, and the audit trail keeps its one revocation.
+        return redirect(url_for(".tokens", revoked=earlier.prefix))
     return redirect(url_for(".tokens", revoked=revoked.token_prefix))
 
 
@@ -192,7 +196,7 @@ def link_identity(user_id: int):
     member, identity = _member(user_id), request.form.get("identity", "").strip()
     try:
         kind, value = people.parse_identity(identity)
-    except people.InvalidIdentity as exc:
+    except (people.InvalidIdentity, people.InvalidEmail) as exc:
         return _members_page(error=f"{identity or 'The identity'}: {exc.__doc__}"), 400
     conn = get_connection()
     with org_transaction(conn, g.user.org_id):
@@ -207,13 +211,13 @@ def link_identity(user_id: int):
 def set_password(user_id: int):
     """Set a person's dashboard password (their other sessions end)."""
     member, password = _member(user_id), request.form.get("password", "")
-    if len(password) < MIN_PASSWORD_LENGTH:
-        return _members_page(error=f"A password has at least {MIN_PASSWORD_LENGTH} "
-                                   "characters."), 400
     conn = get_connection()
-    with org_transaction(conn, g.user.org_id):
-        people.set_password(conn, member, password)
-        _record("user.set_password", target_type="user", target_id=member.email)
+    try:
+        with org_transaction(conn, g.user.org_id):
+            people.set_password(conn, member, password)
+            _record("user.set_password", target_type="user", target_id=member.email)
+    except people.WeakPassword as exc:
+        return _members_page(error=exc.__doc__), 400
     return redirect(url_for(".members", done=f"Password set for {member.email}."))
 
 
@@ -234,7 +238,7 @@ def _members_page(**extra: Any):
     return render_template("admin/members.html", section="members",
                            members=people.list_users(conn, g.user.org_id),
                            identities=identities, roles=people.ROLES,
-                           min_password=MIN_PASSWORD_LENGTH,
+                           min_password=people.MIN_PASSWORD_LENGTH,
                            sign_in_url=url_for("signin.sign_in_form", org=session["org_slug"],
                                                _external=True), **extra)
 
