@@ -18,7 +18,7 @@ import pytest
 from mojule import create_app, orgs, people
 from mojule.auth import user_token_or_signed_in
 from mojule.crypto import generate_master_key
-from mojule.dashboard import session_secret
+from mojule.dashboard import logins, session_secret
 from mojule.dashboard.logins import ACCOUNT_LIMIT, ADDRESS_LIMIT, WINDOW
 from mojule.db import close_pool
 from tests import conftest
@@ -49,6 +49,12 @@ def sign_in(client, test_org, email: str, password: str = PASSWORD, address: str
     form = {"csrf_token": csrf_of(page.text), "org": test_org.org.slug, "email": email,
             "password": password, "tz": "Europe/Paris", **fields}
     return client.post("/sign-in", data=form, **where)
+
+
+def sign_out(client) -> None:
+    """Sign out through the button on the overview, keeping the browser's other cookies."""
+    assert client.post("/sign-out", data={"csrf_token": csrf_of(client.get("/").text)}
+                       ).status_code == 302
 
 
 def session_cookie_header(response) -> str:
@@ -253,6 +259,76 @@ def test_failures_from_many_addresses_lock_the_email_everywhere(client, org, adm
 
     assert sign_in(client, org, "admin@example.com", address="203.0.113.9").status_code == 429
     assert sign_in(client, org, "someone.else@example.com", address="203.0.113.9").status_code == 401
+
+
+def test_a_browser_that_signed_in_before_is_not_locked_out_by_failures_elsewhere(
+        app, db, org, admin):
+    owner, guesser, stranger = app.test_client(), app.test_client(), app.test_client()
+    person(db, org, "other@example.com")
+    assert sign_in(owner, org, "admin@example.com", address="203.0.113.50").status_code == 302
+    sign_out(owner)
+    for email in ("admin@example.com", "other@example.com"):
+        for n in range(ACCOUNT_LIMIT):
+            sign_in(guesser, org, email, "guess", address=f"198.51.100.{n}")
+
+    # The owner's browser, from an address it never used; someone else's, from another.
+    assert sign_in(owner, org, "admin@example.com", address="203.0.113.51").status_code == 302
+    assert sign_in(stranger, org, "admin@example.com", address="203.0.113.52").status_code == 429
+    # The browser is remembered for the account it signed in as, not for another one.
+    sign_out(owner)
+    assert sign_in(owner, org, "other@example.com", address="203.0.113.51").status_code == 429
+
+
+def test_a_remembered_browser_still_gets_only_an_addresses_guesses(app, org, admin):
+    browser = app.test_client()
+    signed_in = sign_in(browser, org, "admin@example.com", address="203.0.113.60")
+    sign_out(browser)
+
+    answers = [sign_in(browser, org, "admin@example.com", "guess",
+                       address="203.0.113.61").status_code for _ in range(ADDRESS_LIMIT + 1)]
+
+    assert answers == [401] * ADDRESS_LIMIT + [429]
+    cookie = next(header for header in signed_in.headers.getlist("Set-Cookie")
+                  if header.startswith("mojule_device="))
+    assert "HttpOnly" in cookie and "Path=/sign-in" in cookie and "SameSite=Lax" in cookie
+    assert "admin" not in cookie.lower() and str(org.org.org_id) + ":" not in cookie
+
+
+def test_one_address_guessing_across_emails_is_locked_for_every_email(app, db, org, other_org,
+                                                                     admin, monkeypatch):
+    monkeypatch.setattr(logins, "SPRAY_LIMIT", 4)
+    sprayer, remembered = app.test_client(), app.test_client()
+    assert sign_in(remembered, org, "admin@example.com",
+                   address="192.0.2.90").status_code == 302
+    sign_out(remembered)
+    # Real and made-up emails of a real org, and of an org that does not exist.
+    targets = [(org, "admin@example.com"), (org, "nobody@example.com"),
+               (other_org, f"{uuid.uuid4().hex}@example.com"),
+               (SimpleNamespace(org=SimpleNamespace(slug="no-such-org")), "x@example.com")]
+    answers = [sign_in(sprayer, target, email, "Winter2026!", address="192.0.2.91").status_code
+               for target, email in targets]
+
+    assert answers == [401] * 4
+    locked = sign_in(sprayer, org, "admin@example.com", address="192.0.2.91")
+    assert locked.status_code == 429 and int(locked.headers["Retry-After"]) > 0
+    assert sign_in(sprayer, other_org, "someone@example.com",
+                   address="192.0.2.91").status_code == 429
+    # Another address, and a browser that signed in as that account before, still get in.
+    assert sign_in(app.test_client(), org, "admin@example.com",
+                   address="192.0.2.92").status_code == 302
+    assert sign_in(remembered, org, "admin@example.com", address="192.0.2.91").status_code == 302
+
+
+def test_a_sign_in_whose_email_field_holds_no_address_is_not_logged_nor_shown(client, org,
+                                                                            caplog):
+    typed = "Hunter2-MySecretPassw0rd"
+
+    with caplog.at_level("INFO", logger="mojule.dashboard"):
+        refused = sign_in(client, org, typed, "whatever")
+
+    assert refused.status_code == 401
+    assert typed not in caplog.text and "sign-in refused" in caplog.text
+    assert typed not in refused.text
 
 
 def test_failures_older_than_the_window_no_longer_count(client, db, org, admin):

@@ -5,12 +5,17 @@ names, keyed by the id's digest, says who is signed in. Signing out deletes the 
 password ends every older session, and deleting a user deletes theirs.
 
 Failed sign-ins are counted in PostgreSQL, so every gunicorn worker sees the same count:
-an email of an org is locked for one address after ADDRESS_LIMIT failures from it within
-WINDOW, and for every address after ACCOUNT_LIMIT failures from anywhere (a looser limit,
-so a guesser elsewhere can slow an account down but not easily shut its owner out). A lock
-ends WINDOW after the latest failure; attempts refused while locked are not counted. An
-email's attempts run one at a time (``attempt``): counted in parallel, a burst of wrong
-passwords all passed the count before the first was added.
+- an email of an org is locked for one address after ADDRESS_LIMIT failures from it
+  within WINDOW;
+- and for every address after ACCOUNT_LIMIT failures from anywhere;
+- an address is locked for every email after SPRAY_LIMIT failures from it, whatever the
+  org and email: guessing one common password across many emails is slowed, and so are
+  the password hashes that anyone can make the workers compute, which ingest shares.
+The last two a guesser can set off against someone else, so a browser that signed in as
+that email before (``devices``) passes them. A lock ends WINDOW after the latest failure;
+attempts refused while locked are not counted. An email's attempts run one at a time
+(``attempt``): counted in parallel, a burst of wrong passwords all passed the count
+before the first was added.
 """
 from __future__ import annotations
 
@@ -23,12 +28,17 @@ from datetime import datetime, timedelta
 
 import psycopg
 
+from mojule.audit import INSTALLATION_ORG
 from mojule.db import org_transaction, query
 
 SESSION_LIFETIME = timedelta(hours=12)
 WINDOW = timedelta(minutes=15)
 ADDRESS_LIMIT = 5
 ACCOUNT_LIMIT = 20
+SPRAY_LIMIT = 100
+# An address's failures for every email are counted once more under the installation's
+# org with this key: no email or "org/email" key of migration 0018 is a lone "*".
+ANY_EMAIL = "*"
 
 
 @dataclass(frozen=True)
@@ -78,20 +88,32 @@ def attempt(conn: psycopg.Connection, org_id: int, email: str) -> Iterator[None]
         yield
 
 
-def locked_until(conn: psycopg.Connection, org_id: int, email: str,
-                 source_ip: str) -> datetime | None:
-    """Return when sign-in for ``email`` from ``source_ip`` unlocks, or None if it is open."""
-    with org_transaction(conn, org_id):
-        counts = conn.execute(query("dashboard_sign_in_failures_count"), {
-            "org_id": org_id, "email": email, "source_ip": source_ip,
-            "window_s": WINDOW.total_seconds()}).fetchone()
-    from_address, last_from_address, from_anywhere, last_from_anywhere = counts
+def locked_until(conn: psycopg.Connection, org_id: int, email: str, source_ip: str,
+                 known_device: bool = False) -> datetime | None:
+    """Return when sign-in for ``email`` from ``source_ip`` unlocks, or None if it is open.
+    A ``known_device`` is held by the lock of its address for this email only."""
+    from_address, last_from_address, from_anywhere, last_from_anywhere = _counts(
+        conn, org_id, email, source_ip)
     ends = []
     if from_address >= ADDRESS_LIMIT:
         ends.append(last_from_address + WINDOW)
-    if from_anywhere >= ACCOUNT_LIMIT:
+    if from_anywhere >= ACCOUNT_LIMIT and not known_device:
         ends.append(last_from_anywhere + WINDOW)
     return max(ends, default=None)
+
+
+def address_locked_until(conn: psycopg.Connection, source_ip: str) -> datetime | None:
+    """Return when ``source_ip``'s lock for every email (SPRAY_LIMIT) ends, or None."""
+    from_address, last_from_address, _, _ = _counts(conn, INSTALLATION_ORG, ANY_EMAIL,
+                                                    source_ip)
+    return last_from_address + WINDOW if from_address >= SPRAY_LIMIT else None
+
+
+def _counts(conn: psycopg.Connection, org_id: int, email: str, source_ip: str) -> tuple:
+    with org_transaction(conn, org_id):
+        return conn.execute(query("dashboard_sign_in_failures_count"), {
+            "org_id": org_id, "email": email, "source_ip": source_ip,
+            "window_s": WINDOW.total_seconds()}).fetchone()
 
 
 def record_failure(conn: psycopg.Connection, org_id: int, email: str, source_ip: str) -> None:
@@ -101,6 +123,11 @@ def record_failure(conn: psycopg.Connection, org_id: int, email: str, source_ip:
     with org_transaction(conn, org_id):
         conn.execute(query("dashboard_sign_in_failures_expire"), params)
         conn.execute(query("dashboard_sign_in_failure_insert"), params)
+
+
+def record_address_failure(conn: psycopg.Connection, source_ip: str) -> None:
+    """Count a failed sign-in of any email toward ``source_ip``'s SPRAY_LIMIT."""
+    record_failure(conn, INSTALLATION_ORG, ANY_EMAIL, source_ip)
 
 
 def clear_failures(conn: psycopg.Connection, org_id: int, email: str, source_ip: str) -> None:

@@ -1,8 +1,9 @@
 """Signing in to the dashboard with org, email and password, and signing out.
 
 A failed sign-in says only that the org, email or password is wrong, and takes as long
-whichever it was. Failures are counted per email and address (``logins``); past the limit
-the form answers 429 without checking the password.
+whichever it was. Failures are counted per email and address (``logins``); past a limit
+the form answers 429 without checking the password. A browser that signed in before is
+remembered (``devices``), so that others' failures do not lock its owner out.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from mojule import audit, orgs, people
 from mojule.api import request_entry
 from mojule.audit import INSTALLATION_ORG
 from mojule.auth import UserCredential, public, session_credential, signed_in
-from mojule.dashboard import logins
+from mojule.dashboard import devices, logins
 from mojule.dashboard.web import page_blueprint, valid_tz
 from mojule.db import get_connection, org_transaction
 from mojule.request_log import client_address
@@ -25,6 +26,7 @@ from mojule.request_log import client_address
 log = logging.getLogger("mojule.dashboard")
 bp = page_blueprint("signin")
 WRONG = "The org, email or password is wrong."
+MAX_LOGGED = 254        # characters of a typed email or org logged: an address's limit
 
 
 @bp.get("/sign-in")
@@ -50,23 +52,33 @@ def sign_in():
     try:
         email = people.normalise_email(email)
     except people.InvalidEmail:
-        return _refused(slug, email, target)
+        # What was typed may be a password in the wrong field: it is not logged.
+        return _refused(slug, None, target)
     try:
         org = orgs.find_org(conn, slug)
     except orgs.OrgNotFound:
+        org = None
+    known_device = org is not None and devices.is_known(org.org_id, email)
+    until = None if known_device else logins.address_locked_until(conn, address)
+    if until is not None:
+        return _throttled(slug, email, target, until)
+    if org is None:
         return _unknown_org(conn, slug, email, password, target, address)
     with logins.attempt(conn, org.org_id, email):
-        until = logins.locked_until(conn, org.org_id, email, address)
+        until = logins.locked_until(conn, org.org_id, email, address, known_device)
         if until is not None:
             return _throttled(slug, email, target, until)
         user = people.check_password(conn, org.org_id, email, password)
         if user is None:
             logins.record_failure(conn, org.org_id, email, address)
             _audit_failure(conn, org.org_id, email)
-            return _refused(slug, email, target)
-        logins.clear_failures(conn, org.org_id, email, address)
+        else:
+            logins.clear_failures(conn, org.org_id, email, address)
+    if user is None:
+        logins.record_address_failure(conn, address)
+        return _refused(slug, email, target)
     _start_session(conn, org, user, form.get("tz", ""))
-    return redirect(target)
+    return devices.remember(redirect(target), org.org_id, email)
 
 
 def _unknown_org(conn, slug: str, email: str, password: str, target: str, address: str):
@@ -78,6 +90,7 @@ def _unknown_org(conn, slug: str, email: str, password: str, target: str, addres
         # No org has such a name, so refusing it tells nothing; and counted, "a/b" with
         # "c@d" would share the count of "a" with "b/c@d".
         people.check_password(conn, INSTALLATION_ORG, email, password)
+        logins.record_address_failure(conn, address)
         return _refused(slug, email, target)
     key = f"{slug}/{email}"
     with logins.attempt(conn, INSTALLATION_ORG, key):
@@ -86,6 +99,7 @@ def _unknown_org(conn, slug: str, email: str, password: str, target: str, addres
             return _throttled(slug, email, target, until)
         people.check_password(conn, INSTALLATION_ORG, email, password)
         logins.record_failure(conn, INSTALLATION_ORG, key, address)
+    logins.record_address_failure(conn, address)
     return _refused(slug, email, target)
 
 
@@ -140,9 +154,13 @@ def _throttled(slug: str, email: str, target: str, until: datetime):
         429, {"Retry-After": str(minutes * 60)}
 
 
-def _refused(slug: str, email: str, target: str):
-    log.info("sign-in refused for %r of org %r from %s", email, slug, client_address())
-    return render_template("signin.html", next=target, org=slug, email=email, error=WRONG), 401
+def _refused(slug: str, email: str | None, target: str):
+    """Answer 401; ``email`` None: the email field held no address (nor is it logged)."""
+    log.info("sign-in refused for %s of org %r from %s",
+             "a field that is no email" if email is None else repr(email[:MAX_LOGGED]),
+             slug[:MAX_LOGGED], client_address())
+    return render_template("signin.html", next=target, org=slug, email=email or "",
+                           error=WRONG), 401
 
 
 def _audit_failure(conn, org_id: int, email: str) -> None:
