@@ -38,6 +38,20 @@ def people_of(db, org):
     }
 
 
+@pytest.mark.parametrize("path", ["/api/v1/sessions/{session_id}/content", "/api/v1/audit",
+                                  "/api/v1/usage?group_by=colour",
+                                  "/api/v1/export/sessions.csv"])
+def test_no_read_api_answer_may_be_cached_or_sniffed(client, org, people_of, path):
+    session_id = ingest_session(client, org, WRITE_SESSION)
+
+    response = client.get(path.format(session_id=session_id),
+                          headers=people_of["admin"].headers)
+
+    assert response.status_code in (200, 400)
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
 def test_admin_reads_content_decrypted_and_the_read_is_audited(client, db, org, people_of):
     session_id = ingest_session(client, org, WRITE_SESSION)
     admin = people_of["admin"]

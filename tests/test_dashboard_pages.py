@@ -12,7 +12,7 @@ from decimal import Decimal
 import pytest
 
 from mojule.dashboard.web import MAX_DAYS
-from tests.conftest import ingest_session, make_org
+from tests.conftest import fixture_bytes, ingest_session, make_org
 from tests.test_dashboard import csrf_of, person, sign_in
 
 SESSIONS = ("bash-tool", "failing-bash", "write-tool-resource-attrs")
@@ -52,6 +52,34 @@ def test_overview_totals_equal_the_usage_api(app, loaded, org, who):
     assert int(shown["active_users"]) == totals["active_users"]
     assert int(shown["lines_added"]) == totals["lines_added"]
     assert int(shown["lines_removed"]) == totals["lines_removed"]
+
+
+def test_the_team_choice_lists_the_attribute_keys_of_the_viewers_own_sessions(app, client,
+                                                                             loaded, org):
+    # alice's session again under another id, its department sent as cost_centre; and
+    # a session of bob's own, which has a department only.
+    _, ids = loaded
+    session = ids["write-tool-resource-attrs"].encode()
+    copies = {b"alice-second": {b'"department"': b'"cost_centre"'},
+              b"bob-first": {b"alice@example.com": b"bob@example.com"}}
+    for copy_id, changes in copies.items():
+        for signal in ("logs", "metrics"):
+            body = fixture_bytes("write-tool-resource-attrs", signal).replace(session, copy_id)
+            for old, new in changes.items():
+                body = body.replace(old, new)
+            assert client.post(f"/v1/{signal}", data=body,
+                               headers=org.headers).status_code == 202
+    option = '<option value="cost_centre"'
+
+    seen = {}
+    for who in ("admin", "alice", "bob"):
+        browser = app.test_client()
+        sign_in(browser, org, f"{who}@example.com")
+        page = browser.get(f"/?{PAGE_WINDOW}").text
+        assert "Cost by team" in page
+        seen[who] = option in page
+
+    assert seen == {"admin": True, "alice": True, "bob": False}
 
 
 def test_a_page_refuses_a_period_longer_than_its_charts_show(client, loaded, org):
@@ -100,6 +128,10 @@ def test_a_member_cannot_open_another_users_session_nor_reveal_its_content(clien
     assert page.status_code == 403
     assert "belongs to someone else" in page.text
     assert reveal.status_code == 403
+    # The revealed page's address, reloaded: the session's page, and no second read.
+    reloaded = client.get(f"/sessions/{ids['bash-tool']}/content")
+    assert reloaded.status_code == 303
+    assert reloaded.headers["Location"].endswith(f"/sessions/{ids['bash-tool']}")
     assert "RUNCMD" not in reveal.text
     assert db.execute("SELECT outcome, actor_id FROM audit_log WHERE org_id = %s"
                       " AND action = 'content.read'", (org.org.org_id,)).fetchall() \

@@ -19,9 +19,25 @@ def init_app(app: Flask) -> None:
     """Register the read API's blueprints and turn analytics' parameter errors into 400s."""
     from mojule.api import audit, content, export, security, usage
 
-    for blueprint in (usage.bp, content.bp, audit.bp, export.bp, security.bp):
+    blueprints = (usage.bp, content.bp, audit.bp, export.bp, security.bp)
+    for blueprint in blueprints:
         app.register_blueprint(blueprint)
     app.register_error_handler(BadParameter, _bad_parameter)
+    names = {blueprint.name for blueprint in blueprints}
+    app.after_request(lambda response: _private(response) if request.blueprint in names
+                      else response)
+
+
+# Answers carry decrypted content, the audit trail and people's usage, and a browser
+# fetches the exports with its dashboard cookie: no cache may keep them, and none is
+# read as anything but the type it says.
+PRIVATE_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+
+
+def _private(response):
+    for name, value in PRIVATE_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
 
 
 def _bad_parameter(exc: BadParameter):

@@ -12,6 +12,7 @@ from typing import Any
 from flask import g, render_template, request
 
 from mojule import analytics
+from mojule.accounting import Scope
 from mojule.api import viewer_seats
 from mojule.auth import signed_in
 from mojule.dashboard.web import Period, export_url, page_blueprint, period
@@ -92,11 +93,13 @@ def _daily_series(span: Period, by_day: dict[str, dict]) -> dict[str, Any]:
 
 
 def _attribute_keys(span: Period) -> list[str]:
-    """Return the resource attribute keys the org's sessions carried in the period."""
+    """Return the resource attribute keys the viewer's sessions (an admin: the org's)
+    carried in the period."""
     conn = get_connection()
+    scope = Scope(span.start, span.end, viewer_seats(conn))
     with org_transaction(conn, g.user.org_id):
-        keys = [row[0] for row in conn.execute(query("dashboard_attribute_keys"), {
-            "org_id": g.user.org_id, "from": span.start, "to": span.end})]
+        keys = [row[0] for row in conn.execute(query("dashboard_attribute_keys"),
+                                               scope.params(g.user.org_id))]
     return [key for key in keys if analytics.ATTR_KEY.fullmatch(key)]
 
 

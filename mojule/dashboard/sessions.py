@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import g, render_template, request, url_for
+from flask import g, redirect, render_template, request, url_for
 
 from mojule import analytics
 from mojule.api import content as content_api
@@ -50,6 +50,14 @@ def session_list():
 def session_page(session_id: str):
     """A session's totals, tools, code edits and timeline, without content."""
     return render_template("session.html", session=_detail(session_id), content=None)
+
+
+@bp.get("/sessions/<path:session_id>/content")
+@signed_in
+def content_address(session_id: str):
+    """Where a reload or a bookmark of the revealed page goes: the session's page, whose
+    button reads the content again (each read is audited; a GET reads nothing)."""
+    return redirect(url_for(".session_page", session_id=session_id), 303)
 
 
 @bp.post("/sessions/<path:session_id>/content")

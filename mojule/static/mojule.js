@@ -13,7 +13,8 @@
     datetime: { dateStyle: "medium", timeStyle: "short" },
     date: { dateStyle: "medium" },
     time: { timeStyle: "short" },
-    seconds: { hour: "2-digit", minute: "2-digit", second: "2-digit" }
+    seconds: { hour: "2-digit", minute: "2-digit", second: "2-digit" },
+    "datetime-seconds": { dateStyle: "medium", timeStyle: "medium" }
   };
   function formatTimes() {
     document.querySelectorAll("time[datetime]").forEach(function (el) {
