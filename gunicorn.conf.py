@@ -16,7 +16,9 @@ from mojule.request_log import JsonFormatter
 
 wsgi_app = "mojule.wsgi:app"
 
-# Where to listen. Behind nginx this is loopback or a Unix socket, never a public address.
+# Where to listen. Behind nginx this is loopback, never a public address. Not a Unix
+# socket: requests through one come from no address, so MOJULE_TRUSTED_PROXIES cannot
+# name nginx, /metrics answers 404 and the audit trail records no client address.
 bind = os.environ.get("MOJULE_BIND", "127.0.0.1:8000")
 
 # Sync workers each serve one request at a time and spend most of it waiting on

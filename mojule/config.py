@@ -118,10 +118,12 @@ SETTINGS = (
 )
 
 
-def load(overrides: dict[str, Any] | None = None, environ: dict[str, str] | None = None) -> dict:
+def load(overrides: dict[str, Any] | None = None, environ: dict[str, str] | None = None,
+         optional: frozenset[str] = frozenset()) -> dict:
     """Return the settings as a dict keyed by variable name without the MOJULE_ prefix.
 
     Values come from the defaults, then the environment, then ``overrides`` (tests).
+    A required variable named in ``optional`` may be missing: its value is then "".
     Raises ConfigError naming the first missing or malformed variable.
     """
     environ = os.environ if environ is None else environ
@@ -134,6 +136,9 @@ def load(overrides: dict[str, Any] | None = None, environ: dict[str, str] | None
             continue
         text = environ.get(setting.name, setting.default)
         if text is None or (text == "" and setting.default is None):
+            if setting.name in optional:
+                config[key] = ""
+                continue
             raise ConfigError(f"{setting.name} is not set: {setting.doc}")
         try:
             config[key] = setting.parse(text)

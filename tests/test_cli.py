@@ -4,6 +4,7 @@ clear and non-zero on failure, the token printed once, alone on the last line.
 from __future__ import annotations
 
 import base64
+import importlib.metadata
 import os
 import re
 import subprocess
@@ -18,7 +19,7 @@ import psycopg
 import pytest
 from click.testing import CliRunner
 
-from mojule import orgs, tokens
+from mojule import orgs, schema, tokens
 from mojule.cli import cli
 from mojule.db import connect
 from tests.conftest import fixture_bytes
@@ -220,6 +221,36 @@ def test_init_db_twice_applies_everything_once_then_nothing(fresh_database_url, 
     with connect(fresh_database_url) as conn:
         assert conn.execute("SELECT version, applied_at FROM schema_migrations"
                             " ORDER BY version").fetchall() == recorded
+
+
+def test_a_first_init_db_needs_only_the_owners_url_and_prints_the_apps(fresh_database_url,
+                                                                        master_key):
+    first_install = {"MOJULE_OWNER_DATABASE_URL": fresh_database_url,
+                     "MOJULE_DATABASE_URL": None, "MOJULE_MASTER_KEY": master_key}
+
+    # A role of its own: roles are the cluster's, and the suite's app role has a password.
+    role = f"mojule_app_{uuid.uuid4().hex[:8]}"
+
+    neither = run({**first_install, "MOJULE_OWNER_DATABASE_URL": None}, "init-db")
+    first = run(first_install, "init-db", "--app-role", role)
+
+    assert neither.exit_code == 1 and "set MOJULE_OWNER_DATABASE_URL" in neither.output
+    assert first.exit_code == 0, first.output
+    app_url = first.stdout.strip().splitlines()[-1].removeprefix("MOJULE_DATABASE_URL=")
+    with connect(app_url.strip("'")) as conn:
+        assert conn.execute("SELECT current_user").fetchone()[0] == role
+    with connect(fresh_database_url) as conn:
+        assert schema.pending_migrations(conn) == []
+    # Any other command still needs the server's own URL.
+    listed = run(first_install, "org", "list")
+    assert listed.exit_code == 1 and "MOJULE_DATABASE_URL is not set" in listed.output
+
+
+def test_version_names_the_installed_release(cli_env):
+    result = run(cli_env, "--version")
+
+    assert result.exit_code == 0
+    assert result.output.strip() == f"mojule {importlib.metadata.version('mojule')}"
 
 
 @pytest.mark.parametrize("master_key_value, problem", [

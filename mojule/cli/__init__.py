@@ -27,12 +27,14 @@ class CliContext:
     def __init__(self):
         self._config = None
         self._conn = None
+        # Settings a command can do without (init-db, before the app role's URL exists).
+        self.optional_settings: frozenset[str] = frozenset()
 
     @property
     def config(self) -> dict:
         if self._config is None:
             try:
-                self._config = config_module.load()
+                self._config = config_module.load(optional=self.optional_settings)
             except config_module.ConfigError as exc:
                 raise click.ClickException(str(exc)) from None
         return self._config
@@ -210,6 +212,8 @@ class MojuleGroup(click.Group):
 
 
 @click.group(cls=MojuleGroup)
+@click.version_option(package_name="mojule", prog_name="mojule",
+                      message="%(prog)s %(version)s")
 def cli() -> None:
     """Mojule: the receiver and analytics service for Claude Code telemetry.
 

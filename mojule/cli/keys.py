@@ -18,8 +18,10 @@ def keys_group() -> None:
 def rotate_master(ctx: CliContext) -> None:
     """Re-wrap every data key under MOJULE_MASTER_KEY.
 
-    Set MOJULE_MASTER_KEY to the new key and MOJULE_MASTER_KEY_PREVIOUS to the old one,
-    run this, then drop the previous key. Safe to interrupt and run again.
+    Set MOJULE_MASTER_KEY to the new key and MOJULE_MASTER_KEY_PREVIOUS to the old one
+    in the server's environment and restart the server (it reads its keys at start),
+    run this, then drop the previous key and restart again. Safe to interrupt and run
+    again.
     """
     masters = ctx.config["MASTER_KEYS"]
     try:

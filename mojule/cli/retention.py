@@ -35,12 +35,14 @@ def purge(ctx: CliContext, dry_run: bool, now_text: str | None, allow_future: bo
                                  "window. Use --dry-run, or --allow-future-now if you mean it.",
                                  param_hint="'--now'")
     verb = "would remove" if dry_run else "removed"
+    warned = []
 
     def report(result: retention.OrgPurge) -> None:
         click.echo(f"{result.slug}: {verb} {result.removed} content values older than "
                    f"{result.cutoff:%Y-%m-%d %H:%M} UTC ({result.retention_days}-day window)")
         if result.warning:
             click.echo(f"{result.slug}: {result.warning}", err=True)
+            warned.append(result.slug)
         if result.shredded:
             click.echo(f"{result.slug}: destroyed data keys "
                        f"{', '.join(map(str, result.shredded))}, whose content is all purged")
@@ -52,6 +54,11 @@ def purge(ctx: CliContext, dry_run: bool, now_text: str | None, allow_future: bo
                                         Keyring(ctx.config["MASTER_KEYS"]))
     except retention.PurgeRunning as exc:
         click.echo(f"purge: {exc.__doc__}", err=True)
+    if warned:
+        # Every org was purged; the exit status is for cron and the systemd timer, so
+        # that a master key which opens no stored key is noticed, not logged and lost.
+        raise click.ClickException(f"{len(warned)} org(s) need attention, above: "
+                                   f"{', '.join(warned)}")
 
 
 @cli.group("audit")

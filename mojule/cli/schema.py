@@ -30,11 +30,16 @@ def init_db(ctx: CliContext, app_role: str, reset_app_password: bool) -> None:
     """Create or upgrade the schema (safe to run again; upgrades use the same command).
 
     Connects with MOJULE_OWNER_DATABASE_URL when set (the role that owns the schema),
-    else MOJULE_DATABASE_URL.
+    else MOJULE_DATABASE_URL. On a first install only the former need be set: this
+    prints the app role's URL for the latter.
     """
+    ctx.optional_settings = frozenset({"MOJULE_DATABASE_URL"})
     owner_url = ctx.config["OWNER_DATABASE_URL"]
     url, variable = ((owner_url, "MOJULE_OWNER_DATABASE_URL") if owner_url
                      else (ctx.config["DATABASE_URL"], "MOJULE_DATABASE_URL"))
+    if not url:
+        raise click.ClickException("set MOJULE_OWNER_DATABASE_URL (the role that owns the "
+                                   "schema) or MOJULE_DATABASE_URL")
     with ctx.connect(url, variable) as conn:
         user = conn.info.user
         try:
