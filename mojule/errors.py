@@ -85,7 +85,7 @@ class ServiceUnavailable(MojuleError):
 def init_app(app: Flask) -> None:
     """Register the JSON error handlers."""
     app.register_error_handler(MojuleError, handle_mojule_error)
-    app.register_error_handler(HTTPException, _handle_http_exception)
+    app.register_error_handler(HTTPException, http_error_response)
     app.register_error_handler(psycopg.OperationalError, _handle_database_unavailable)
     app.register_error_handler(PoolTimeout, _handle_database_unavailable)
     app.register_error_handler(KeyUnwrapError, _handle_wrong_master_key)
@@ -108,7 +108,8 @@ def handle_mojule_error(exc: MojuleError):
     return error_response(exc.status, exc.error, exc.message, headers)
 
 
-def _handle_http_exception(exc: HTTPException):
+def http_error_response(exc: HTTPException):
+    """The JSON answer to an error that routing or Werkzeug raised (404, 405, 413...)."""
     if exc.code == 413:
         return error_response(413, "payload_too_large", PayloadTooLarge.__doc__)
     name = (exc.name or "error").lower().replace(" ", "_")

@@ -446,3 +446,28 @@ def test_an_export_view_takes_a_token_or_the_cookie_but_the_cookie_only_to_read(
                            headers={"Authorization": "Bearer mut_wrong"}).status_code == 401
     finally:
         close_pool(app)
+
+
+BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+
+
+@pytest.mark.parametrize("method, path, status", [("GET", "/nope", 404),
+                                                  ("GET", "/admin/foo", 404),
+                                                  ("GET", "/sign-out", 405)])
+def test_a_browser_at_an_address_without_a_page_gets_a_page(client, org, admin, method, path,
+                                                            status):
+    sign_in(client, org, "admin@example.com")
+
+    page = client.open(path, method=method, headers=BROWSER)
+    script = client.open(path, method=method)
+
+    assert page.status_code == status and page.mimetype == "text/html"
+    assert "<h1>" in page.text and page.headers["Cache-Control"] == "no-store"
+    assert script.status_code == status and script.is_json
+
+
+@pytest.mark.parametrize("path", ["/api/v1/nope", "/v1/nope", "/api/ingest/otlp/v1/nope"])
+def test_the_api_and_ingest_answer_json_to_a_browser_too(client, path):
+    response = client.get(path, headers=BROWSER)
+
+    assert response.status_code == 404 and response.is_json

@@ -114,9 +114,13 @@ def test_creating_a_token_shows_it_once_and_it_ingests_then_revoking_it_refuses_
     assert client.post("/v1/logs", data=b'{"resourceLogs": []}', headers=headers).status_code == 202
 
     revoked = post_form(client, f"/admin/tokens/{token_id}/revoke", "/admin/tokens")
-    again = post_form(client, f"/admin/tokens/{token_id}/revoke", "/admin/tokens")
+    confirmed, later = client.get(revoked.headers["Location"]), client.get("/admin/tokens")
 
-    assert revoked.status_code == 302 and again.status_code == 302
+    assert revoked.status_code == 302
+    assert f"Revoked the token {token[:12]}…" in confirmed.text
+    assert "Revoked the token" not in later.text
+    again = post_form(client, f"/admin/tokens/{token_id}/revoke", "/admin/tokens")
+    assert again.status_code == 302
     assert client.post("/v1/logs", data=b'{"resourceLogs": []}', headers=headers).status_code == 401
     assert audit_actions(db, org.org.org_id)[-2:] == [
         ("token.create", "ok", "user", "admin@example.com", token[:12]),
@@ -247,3 +251,16 @@ def test_members_get_403_from_admin_pages_and_forms_and_nothing_changes(client, 
     assert post_form(client, "/connect", "/connect").status_code == 403
     assert org_state(db, org.org.org_id) == before
     assert 'href="/admin/tokens"' not in client.get("/").text
+
+
+def test_a_confirmation_comes_from_the_form_that_was_sent_never_from_the_address(
+        signed_in_admin, org):
+    client, ids = signed_in_admin
+    forged = "Your session expired: sign in again at https://evil.example"
+
+    shown = client.get("/admin/members", query_string={"done": forged})
+    changed = post_form(client, f"/admin/members/{ids['user_id']}/password", "/admin/members",
+                        password="a new password, long enough")
+
+    assert forged not in shown.text
+    assert "Password set for" in client.get(changed.headers["Location"]).text

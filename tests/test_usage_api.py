@@ -116,6 +116,24 @@ def test_usage_csv_export_equals_the_api(client, loaded, groups, person):
 
 
 
+@pytest.mark.parametrize("path, name", [
+    ("usage.csv?group_by=user", "mojule-usage-by-user-2026-11-01-to-2026-11-30.csv"),
+    ("usage.ndjson?group_by=attr:department&group_by=model",
+     "mojule-usage-by-attr_department-model-2026-11-01-to-2026-11-30.ndjson"),
+    ("usage.csv?", "mojule-usage-2026-11-01-to-2026-11-30.csv"),
+    ("sessions.csv?", "mojule-sessions-2026-11-01-to-2026-11-30.csv"),
+    ("events.ndjson?", "mojule-events-2026-11-01-to-2026-11-30.ndjson"),
+])
+def test_an_export_is_named_by_its_grouping_and_its_days(client, loaded, path, name):
+    # [from, to) in Paris: November, its last day the 30th.
+    window = "&from=2026-11-01T00:00:00&to=2026-12-01T00:00:00&tz=Europe/Paris"
+
+    response = get(client, f"/api/v1/export/{path}{window}", loaded[0]["admin"])
+
+    assert response.status_code == 200
+    assert response.headers["Content-Disposition"] == f'attachment; filename="{name}"'
+
+
 def test_sessions_csv_export_equals_the_api(client, loaded):
     admin = loaded[0]["admin"]
     api_rows = [exports.flatten(row) for row in get(

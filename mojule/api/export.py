@@ -6,6 +6,11 @@ with its session cookie (GET only), which is how the dashboard's CSV buttons wor
 """
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
 from flask import Blueprint, Response, g
 
 from mojule import exports
@@ -14,6 +19,7 @@ from mojule.auth import user_token_or_signed_in
 from mojule.db import get_connection, hold_connection
 
 bp = Blueprint("export_api", __name__)
+UNSAFE_IN_FILENAME = re.compile(r"[^A-Za-z0-9._-]")
 
 
 def _download(body, mimetype: str, filename: str) -> Response:
@@ -21,6 +27,18 @@ def _download(body, mimetype: str, filename: str) -> Response:
     response = Response(hold_connection(exports.chunks(body)), mimetype=mimetype)
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
+
+
+def _filename(kind: str, extension: str, groups: Sequence[str] = ()) -> str:
+    """Name a download by what it holds, e.g. ``mojule-usage-by-user-2026-11-01-to-
+    2026-11-30.csv``: exports of other groupings or days do not overwrite each other
+    (the last day is the window's, inclusive, in its time zone)."""
+    tz = params.time_zone()
+    start, end = params.window(tz)
+    last = (end - timedelta(microseconds=1)).astimezone(ZoneInfo(tz))
+    by = f"-by-{'-'.join(groups)}" if groups else ""
+    name = f"mojule-{kind}{by}-{start.astimezone(ZoneInfo(tz)):%Y-%m-%d}-to-{last:%Y-%m-%d}"
+    return f"{UNSAFE_IN_FILENAME.sub('_', name)}.{extension}"
 
 
 def _usage(export):
@@ -36,7 +54,8 @@ def _usage(export):
 @user_token_or_signed_in
 def usage_csv():
     """The usage report as CSV, one line per group (cost_usd among the columns)."""
-    return _download(_usage(exports.usage_csv), "text/csv", "mojule-usage.csv")
+    return _download(_usage(exports.usage_csv), "text/csv",
+                     _filename("usage", "csv", params.group_by()))
 
 
 @bp.get("/api/v1/export/usage.ndjson")
@@ -44,7 +63,7 @@ def usage_csv():
 def usage_ndjson():
     """The usage report as JSON lines, one per group."""
     return _download(exports.ndjson_lines(_usage(exports.usage_rows)), "application/x-ndjson",
-                     "mojule-usage.ndjson")
+                     _filename("usage", "ndjson", params.group_by()))
 
 
 @bp.get("/api/v1/export/sessions.csv")
@@ -57,7 +76,7 @@ def sessions_csv():
     rows = exports.session_rows(conn, g.user.org_id, start, end, viewer_seats(conn),
                                 params.filter_text("user"), params.filter_text("model"))
     lines = exports.csv_lines(exports.session_columns(), exports.flattened(rows))
-    return _download(lines, "text/csv", "mojule-sessions.csv")
+    return _download(lines, "text/csv", _filename("sessions", "csv"))
 
 
 @bp.get("/api/v1/export/events.ndjson")
@@ -72,4 +91,5 @@ def events_ndjson():
     rows = exports.event_rows(conn, g.user.org_id, start, end, viewer_seats(conn),
                               params.filter_text("user"), params.listed("event"),
                               params.flag("notable"))
-    return _download(exports.ndjson_lines(rows), "application/x-ndjson", "mojule-events.ndjson")
+    return _download(exports.ndjson_lines(rows), "application/x-ndjson",
+                     _filename("events", "ndjson"))

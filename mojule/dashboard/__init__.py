@@ -54,3 +54,6 @@ def init_app(app: Flask) -> None:
     web.init_templates(app)
     for blueprint in (signin.bp, overview.bp, sessions.bp, admin.bp, security.bp, connect.bp):
         app.register_blueprint(blueprint)
+    # Before the JSON handler of every HTTP error: Flask looks up a status's own first.
+    for status in (404, 405):
+        app.register_error_handler(status, web.unrouted_page)

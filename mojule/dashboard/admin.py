@@ -9,7 +9,16 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from flask import g, redirect, render_template, request, session, url_for
+from flask import (
+    flash,
+    g,
+    get_flashed_messages,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 
 from mojule import audit, orgs, people, policy
 from mojule.api import request_entry
@@ -49,7 +58,7 @@ def admin_home():
 @signed_in
 def tokens():
     """The org's ingest tokens (never the tokens themselves)."""
-    return _tokens_page(revoked=request.args.get("revoked"))
+    return _tokens_page(done=_confirmation())
 
 
 @bp.post("/admin/tokens")
@@ -134,8 +143,11 @@ def revoke_token(token_id: int):
     except AlreadyRevoked as earlier:
         # A second click, or a form from before someone else revoked it: the token is
         # revoked, as asked, and the audit trail keeps its one revocation.
-        return redirect(url_for(".tokens", revoked=earlier.prefix))
-    return redirect(url_for(".tokens", revoked=revoked.token_prefix))
+        prefix = earlier.prefix
+    else:
+        prefix = revoked.token_prefix
+    flash(f"Revoked the token {prefix}…; requests that use it now get 401.")
+    return redirect(url_for(".tokens"))
 
 
 def _tokens_page(**extra: Any):
@@ -150,7 +162,13 @@ def _tokens_page(**extra: Any):
 @signed_in
 def members():
     """The org's people, their roles and linked seat identities."""
-    return _members_page(done=request.args.get("done"))
+    return _members_page(done=_confirmation())
+
+
+def _confirmation() -> str | None:
+    """What the form that redirected here did. Kept in the signed session cookie (Flask's
+    flash), not the address: a link cannot make this page confirm what someone wrote."""
+    return " ".join(get_flashed_messages()) or None
 
 
 @bp.post("/admin/members")
@@ -168,8 +186,8 @@ def create_member():
                     details={"role": role})
     except (people.InvalidEmail, people.UserExists) as exc:
         return _members_page(error=f"{email}: {exc.__doc__}"), 400
-    return redirect(url_for(".members", done=f"Created {created.email}. Set a password "
-                                             "for them below, or with the CLI."))
+    flash(f"Created {created.email}. Set a password for them below, or with the CLI.")
+    return redirect(url_for(".members"))
 
 
 @bp.post("/admin/members/<int:user_id>/role")
@@ -186,7 +204,8 @@ def set_role(user_id: int):
         people.set_role(conn, member, role)
         _record("user.set_role", target_type="user", target_id=member.email,
                 details={"role": [member.role, role]})
-    return redirect(url_for(".members", done=f"{member.email} is now {role}."))
+    flash(f"{member.email} is now {role}.")
+    return redirect(url_for(".members"))
 
 
 @bp.post("/admin/members/<int:user_id>/identities")
@@ -203,7 +222,8 @@ def link_identity(user_id: int):
         people.link_identity(conn, member, kind, value)
         _record("user.link", target_type="user", target_id=member.email,
                 details={"kind": kind, "value": value})
-    return redirect(url_for(".members", done=f"Linked {kind} {value} to {member.email}."))
+    flash(f"Linked {kind} {value} to {member.email}.")
+    return redirect(url_for(".members"))
 
 
 @bp.post("/admin/members/<int:user_id>/password")
@@ -218,7 +238,8 @@ def set_password(user_id: int):
             _record("user.set_password", target_type="user", target_id=member.email)
     except people.WeakPassword as exc:
         return _members_page(error=exc.__doc__), 400
-    return redirect(url_for(".members", done=f"Password set for {member.email}."))
+    flash(f"Password set for {member.email}.")
+    return redirect(url_for(".members"))
 
 
 def _member(user_id: int) -> people.User:

@@ -18,6 +18,7 @@ from flask import (
     Flask,
     current_app,
     g,
+    make_response,
     render_template,
     request,
     session,
@@ -32,7 +33,13 @@ from mojule.auth import public
 from mojule.dashboard import formats
 from mojule.dashboard.ingestion import ingestion_state
 from mojule.db import get_connection
-from mojule.errors import BadRequest, Forbidden, MojuleError, NotFound
+from mojule.errors import (
+    BadRequest,
+    Forbidden,
+    MojuleError,
+    NotFound,
+    http_error_response,
+)
 
 log = logging.getLogger("mojule.dashboard")
 
@@ -135,6 +142,17 @@ def _bad_parameter_page(exc: BadParameter):
 def _http_error_page(exc: HTTPException):
     status = exc.code or 500
     return render_template("error.html", status=status, message=exc.description), status
+
+
+def unrouted_page(exc: HTTPException):
+    """An address no route has (404), or a method its route does not take (405): a
+    browser gets a page it can leave by a link, and anything else (an exporter, a script,
+    the API under /api and /v1) the JSON error of every other answer."""
+    wants_page = request.accept_mimetypes.best_match(
+        ["application/json", "text/html"]) == "text/html"
+    if not wants_page or request.path.startswith(("/api/", "/v1/")):
+        return http_error_response(exc)
+    return _security_headers(make_response(_http_error_page(exc)))
 
 
 def require_admin() -> None:
