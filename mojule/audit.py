@@ -120,6 +120,17 @@ def rows(conn: psycopg.Connection, org_id: int, since: datetime | None = None,
             "target": target, "after_id": after_id, "limit": limit})
 
 
+def newest_rows(conn: psycopg.Connection, org_id: int, since: datetime | None,
+                until: datetime | None, actor: str | None, target: str | None,
+                before_id: int | None, limit: int) -> list[dict[str, Any]]:
+    """Return up to ``limit`` of the org's audit rows before ``before_id`` (None: from the
+    newest), newest first, filtered; runs in the caller's transaction."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(query("audit_list_newest"), {
+            "org_id": org_id, "since": since, "until": until, "actor": actor,
+            "target": target, "before_id": before_id, "limit": limit}).fetchall()
+
+
 def verify(conn: psycopg.Connection, org_id: int) -> Verification:
     """Recompute the org's chain; report the first row that does not hold."""
     prev_hash, checked = None, 0

@@ -11,6 +11,7 @@ from decimal import Decimal
 
 import pytest
 
+from mojule.dashboard import admin as admin_pages
 from mojule.dashboard.web import MAX_DAYS
 from tests.conftest import fixture_bytes, ingest_session, make_org
 from tests.test_dashboard import csrf_of, person, sign_in
@@ -20,6 +21,7 @@ SESSIONS = ("bash-tool", "failing-bash", "write-tool-resource-attrs")
 PAGE_WINDOW = "from=2026-11-01&to=2026-11-30"
 API_WINDOW = "from=2026-11-01&to=2026-12-01&tz=Europe/Paris"
 METRIC = re.compile(r'data-metric="(\w+)" data-value="([^"]*)"')
+ROW_ACTION = re.compile(r'<tr data-action="([^"]+)"')
 
 
 @pytest.fixture
@@ -229,6 +231,40 @@ def test_connect_page_gives_the_exact_settings_and_a_fresh_token_on_request(clie
         "OTEL_LOG_USER_PROMPTS": "1", "OTEL_LOG_TOOL_DETAILS": "1"}}
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     assert client.post("/v1/logs", data=b'{"resourceLogs": []}', headers=headers).status_code == 202
+
+
+def test_connect_page_says_when_the_viewers_own_sessions_last_sent(app, loaded, org):
+    # The recorded sessions end on 2026-11-26; bob has none. The token's last use is
+    # written at most every 10 minutes, so it is not what the line shows.
+    seen = {}
+    for who in ("admin", "alice", "bob"):
+        browser = app.test_client()
+        sign_in(browser, org, f"{who}@example.com")
+        line = re.search(r'<p class="status-line">(.*?)</p>',
+                         browser.get("/connect").text, re.DOTALL)[1]
+        seen[who] = re.search(r'datetime="([^"]+)"', line)[1][:10] if "datetime" in line \
+            else line
+    assert seen["admin"] == seen["alice"] == "2026-11-26"
+    assert "Nothing received yet from your sessions" in seen["bob"]
+
+
+def test_audit_log_page_shows_the_newest_first_a_page_at_a_time(client, db, loaded, org,
+                                                                  monkeypatch):
+    monkeypatch.setattr(admin_pages, "AUDIT_PAGE", 2)
+    sign_in(client, org, "admin@example.com")
+    for _ in range(3):
+        client.post("/admin/tokens", data={"csrf_token": csrf_of(client.get("/admin/tokens").text),
+                                           "name": "paging"})
+    newest = [row[0] for row in db.execute(
+        "SELECT action FROM audit_log WHERE org_id = %s ORDER BY audit_id DESC LIMIT 4",
+        (org.org.org_id,))]
+
+    first = client.get("/admin/audit")
+    earlier = re.search(r'href="([^"]*before=\d+[^"]*)"[^>]*>Earlier entries', first.text)
+    second = client.get(html.unescape(earlier[1]))
+
+    shown = ROW_ACTION.findall(first.text) + ROW_ACTION.findall(second.text)
+    assert shown == newest and "token.create" in shown
 
 
 def test_audit_log_page_filters_by_actor(app, client, loaded, org):
