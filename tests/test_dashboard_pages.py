@@ -12,6 +12,7 @@ from decimal import Decimal
 import pytest
 
 from mojule.dashboard import admin as admin_pages
+from mojule.dashboard import formats
 from mojule.dashboard.web import MAX_DAYS
 from tests.conftest import fixture_bytes, ingest_session, make_org
 from tests.test_dashboard import csrf_of, person, sign_in
@@ -82,6 +83,28 @@ def test_the_team_choice_lists_the_attribute_keys_of_the_viewers_own_sessions(ap
         seen[who] = option in page
 
     assert seen == {"admin": True, "alice": True, "bob": False}
+
+
+def test_an_empty_range_says_when_telemetry_last_came_if_it_ever_did(app, client, db, loaded,
+                                                                      org):
+    sign_in(client, org, "admin@example.com")
+    stranger = make_org(db)
+    person(db, stranger, "new@example.com", "admin")
+    newcomer = app.test_client()
+    sign_in(newcomer, stranger, "new@example.com")
+
+    quiet = client.get("/?from=2025-01-01&to=2025-01-31").text
+    never = newcomer.get("/?from=2025-01-01&to=2025-01-31").text
+
+    assert "Widen the dates" in quiet and 'datetime="2026-11-26' in quiet
+    assert "Point Claude Code at Mojule" not in quiet
+    assert "Point Claude Code at Mojule" in never and "Widen the dates" not in never
+
+
+@pytest.mark.parametrize("seconds, shown", [(0, "0 s"), (0.3, "under 1 s"), (0.6, "1 s"),
+                                            (200, "3 min 20 s"), (7500, "2 h 05 min")])
+def test_durations_read_as_people_write_them(seconds, shown):
+    assert formats.duration(seconds) == shown
 
 
 def test_a_page_refuses_a_period_longer_than_its_charts_show(client, loaded, org):

@@ -10,18 +10,16 @@ import json
 import re
 import shlex
 
-from flask import g, render_template, request
+from flask import render_template, request
 
-from mojule.accounting import Scope
-from mojule.api import viewer_seats
 from mojule.auth import signed_in
 from mojule.dashboard.admin import create_ingest_token
 from mojule.dashboard.web import (
     page_blueprint,
     request_is_https,
     require_admin,
+    viewer_last_seen,
 )
-from mojule.db import get_connection, org_transaction, query
 
 bp = page_blueprint("connect")
 TOKEN_PLACEHOLDER = "mtk_PASTE_AN_INGEST_TOKEN_HERE"
@@ -78,18 +76,9 @@ def _page(token: str | None):
     scheme = "https" if request_is_https() else "http"
     env = telemetry_environment(f"{scheme}://{request.host}", token or TOKEN_PLACEHOLDER,
                                 content, attributes)
-    last_received = _last_seen()
+    last_received = viewer_last_seen()
     return render_template(
         "connect.html", token=token, content=content, attributes=attributes, error=error,
         shell="\n".join(f"export {name}={shlex.quote(value)}" for name, value in env.items()),
         managed=json.dumps({"env": env}, indent=2), paths=MANAGED_SETTINGS_PATHS,
         last_received=last_received), 400 if error else 200
-
-
-def _last_seen():
-    """When the viewer's sessions (an admin: the org's) last sent anything, or None."""
-    conn = get_connection()
-    scope = Scope(seats=viewer_seats(conn))
-    with org_transaction(conn, g.user.org_id):
-        return conn.execute(query("dashboard_last_seen"), scope.params(g.user.org_id)
-                            ).fetchone()[0]

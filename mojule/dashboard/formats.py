@@ -35,7 +35,9 @@ def percent(part: Any, whole: Any) -> str:
 
 
 def duration(seconds: Any) -> str:
-    """Format seconds as 2 h 05 min, 3 min 20 s or 45 s."""
+    """Format seconds as 2 h 05 min, 3 min 20 s, 45 s or, for a moment, under 1 s."""
+    if 0 < (seconds or 0) < 0.5:
+        return "under 1 s"
     seconds = round(seconds or 0)
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)

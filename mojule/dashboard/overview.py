@@ -15,7 +15,13 @@ from mojule import analytics
 from mojule.accounting import Scope
 from mojule.api import viewer_seats
 from mojule.auth import signed_in
-from mojule.dashboard.web import Period, export_url, page_blueprint, period
+from mojule.dashboard.web import (
+    Period,
+    export_url,
+    page_blueprint,
+    period,
+    viewer_last_seen,
+)
 from mojule.db import get_connection, org_transaction, query
 
 bp = page_blueprint("overview")
@@ -51,9 +57,11 @@ def overview():
     if not analytics.ATTR_KEY.fullmatch(team_key):
         team_key = DEFAULT_TEAM_KEY
     totals = usage.rows()[0]
+    received = _received_anything(totals)
     by_day = {row["key"]["day"]: row for row in usage.rows("day")}
     return render_template(
-        "overview.html", span=span, totals=totals, received=_received_anything(totals),
+        "overview.html", span=span, totals=totals, received=received,
+        last_seen=None if received else viewer_last_seen(),
         by_day=by_day,
         chart=_daily_series(span, by_day),
         by_model=usage.by_cost("model"),

@@ -28,11 +28,13 @@ from flask.sessions import SecureCookieSessionInterface
 from werkzeug.exceptions import HTTPException
 
 from mojule import analytics, orgs
+from mojule.accounting import Scope
 from mojule.analytics import YEARS, BadParameter
+from mojule.api import viewer_seats
 from mojule.auth import public
 from mojule.dashboard import formats
 from mojule.dashboard.ingestion import ingestion_state
-from mojule.db import get_connection
+from mojule.db import get_connection, org_transaction, query
 from mojule.errors import (
     BadRequest,
     Forbidden,
@@ -159,6 +161,15 @@ def require_admin() -> None:
     """Raise Forbidden unless the signed-in user is an admin of their org."""
     if not g.user.is_admin:
         raise Forbidden("Only org admins can open this page.")
+
+
+def viewer_last_seen() -> datetime | None:
+    """When the viewer's sessions (an admin: the org's) were last seen, or None."""
+    conn = get_connection()
+    scope = Scope(seats=viewer_seats(conn))
+    with org_transaction(conn, g.user.org_id):
+        return conn.execute(query("dashboard_last_seen"), scope.params(g.user.org_id)
+                            ).fetchone()[0]
 
 
 def viewer_org() -> orgs.Org:
