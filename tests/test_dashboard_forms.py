@@ -25,6 +25,8 @@ FORMS = {
     "/admin/settings": {"retention_days": "7"},
     "/connect": {},
     "/sessions/<path:session_id>/content": {},
+    "/account/password": {"current_password": PASSWORD, "new_password": "a brand new password",
+                          "confirm_password": "a brand new password"},
 }
 NEW_TOKEN = re.compile(r"mtk_[0-9A-Za-z]{38}")
 
@@ -68,7 +70,7 @@ def form_path(rule: str, ids: dict) -> str:
 
 
 def test_every_dashboard_form_is_covered_here(app):
-    pages = {"signin", "overview", "sessions", "admin", "connect"}
+    pages = {"signin", "overview", "sessions", "admin", "connect", "account", "security"}
     posts = {rule.rule for rule in app.url_map.iter_rules()
              if "POST" in rule.methods and rule.endpoint.split(".")[0] in pages}
 

@@ -34,6 +34,7 @@ def session_secret(master_key: str) -> bytes:
 def init_app(app: Flask) -> None:
     """Configure the session cookie and the templates' helpers; register the pages."""
     from mojule.dashboard import (
+        account,
         admin,
         connect,
         overview,
@@ -52,7 +53,8 @@ def init_app(app: Flask) -> None:
     )
     app.session_interface = web.DashboardSessionInterface()
     web.init_templates(app)
-    for blueprint in (signin.bp, overview.bp, sessions.bp, admin.bp, security.bp, connect.bp):
+    for blueprint in (signin.bp, overview.bp, sessions.bp, admin.bp, security.bp, connect.bp,
+                      account.bp):
         app.register_blueprint(blueprint)
     # Before the JSON handler of every HTTP error: Flask looks up a status's own first.
     for status in (404, 405):
