@@ -7,13 +7,9 @@ compares the password), and this browser's session starts again.
 """
 from __future__ import annotations
 
-import math
-from datetime import UTC, datetime
-
 from flask import (
     flash,
     g,
-    get_flashed_messages,
     redirect,
     render_template,
     request,
@@ -25,7 +21,7 @@ from mojule import audit, people
 from mojule.api import request_entry
 from mojule.auth import signed_in
 from mojule.dashboard import logins
-from mojule.dashboard.web import page_blueprint
+from mojule.dashboard.web import confirmation, page_blueprint
 from mojule.db import get_connection, org_transaction
 from mojule.request_log import client_address
 
@@ -36,7 +32,7 @@ bp = page_blueprint("account")
 @signed_in
 def account():
     """The signed-in person's account and the form to change their password."""
-    return _page(done=" ".join(get_flashed_messages()) or None)
+    return _page(done=confirmation())
 
 
 @bp.post("/account/password")
@@ -51,7 +47,7 @@ def change_password():
     with logins.attempt(conn, user.org_id, user.email):
         until = logins.locked_until(conn, user.org_id, user.email, address)
         if until is not None:
-            minutes = math.ceil((until - datetime.now(UTC)).total_seconds() / 60)
+            minutes = logins.minutes_until(until)
             return _page(error=f"Too many wrong passwords. Try again in {minutes} "
                                f"minute{'s' if minutes != 1 else ''}."), 429
         checked = people.check_password(conn, user.org_id, user.email, current)

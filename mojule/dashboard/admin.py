@@ -12,7 +12,6 @@ from typing import Any
 from flask import (
     flash,
     g,
-    get_flashed_messages,
     redirect,
     render_template,
     request,
@@ -27,6 +26,7 @@ from mojule.auth import signed_in
 from mojule.dashboard.ingestion import ingestion_state, policy_decision
 from mojule.dashboard.web import (
     Period,
+    confirmation,
     page_blueprint,
     period,
     require_admin,
@@ -58,7 +58,7 @@ def admin_home():
 @signed_in
 def tokens():
     """The org's ingest tokens (never the tokens themselves)."""
-    return _tokens_page(done=_confirmation())
+    return _tokens_page(done=confirmation())
 
 
 @bp.post("/admin/tokens")
@@ -162,13 +162,8 @@ def _tokens_page(**extra: Any):
 @signed_in
 def members():
     """The org's people, their roles and linked seat identities."""
-    return _members_page(done=_confirmation())
+    return _members_page(done=confirmation())
 
-
-def _confirmation() -> str | None:
-    """What the form that redirected here did. Kept in the signed session cookie (Flask's
-    flash), not the address: a link cannot make this page confirm what someone wrote."""
-    return " ".join(get_flashed_messages()) or None
 
 
 @bp.post("/admin/members")

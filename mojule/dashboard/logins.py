@@ -20,11 +20,12 @@ before the first was added.
 from __future__ import annotations
 
 import hashlib
+import math
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 
@@ -100,6 +101,12 @@ def locked_until(conn: psycopg.Connection, org_id: int, email: str, source_ip: s
     if from_anywhere >= ACCOUNT_LIMIT and not known_device:
         ends.append(last_from_anywhere + WINDOW)
     return max(ends, default=None)
+
+
+def minutes_until(until: datetime) -> int:
+    """Whole minutes, rounded up, until a lock ends: what a refused person is told to
+    wait, and a 429's Retry-After in minutes."""
+    return math.ceil((until - datetime.now(UTC)).total_seconds() / 60)
 
 
 def address_locked_until(conn: psycopg.Connection, source_ip: str) -> datetime | None:

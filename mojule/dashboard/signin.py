@@ -8,8 +8,7 @@ remembered (``devices``), so that others' failures do not lock its owner out.
 from __future__ import annotations
 
 import logging
-import math
-from datetime import UTC, datetime
+from datetime import datetime
 from urllib.parse import urlencode, urlsplit
 
 from flask import g, redirect, render_template, request, session
@@ -147,7 +146,7 @@ def _start_session(conn, org: orgs.Org, user: people.User, tz: str) -> None:
 
 
 def _throttled(slug: str, email: str, target: str, until: datetime):
-    minutes = math.ceil((until - datetime.now(UTC)).total_seconds() / 60)
+    minutes = logins.minutes_until(until)
     log.info("sign-in throttled for %s of org %s from %s", email, slug, client_address())
     error = f"Too many failed sign-ins. Try again in {minutes} minute{'s' if minutes != 1 else ''}."
     return render_template("signin.html", next=target, org=slug, email=email, error=error), \

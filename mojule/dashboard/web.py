@@ -18,6 +18,7 @@ from flask import (
     Flask,
     current_app,
     g,
+    get_flashed_messages,
     make_response,
     render_template,
     request,
@@ -155,6 +156,13 @@ def unrouted_page(exc: HTTPException):
     if not wants_page or request.path.startswith(("/api/", "/v1/")):
         return http_error_response(exc)
     return _security_headers(make_response(_http_error_page(exc)))
+
+
+def confirmation() -> str | None:
+    """What the form that redirected here did (``flask.flash``). It travels in the signed
+    session cookie, not the address: a link cannot make a page confirm what someone
+    wrote."""
+    return " ".join(get_flashed_messages()) or None
 
 
 def require_admin() -> None:
