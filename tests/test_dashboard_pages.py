@@ -3,7 +3,9 @@ through the audited read.
 """
 from __future__ import annotations
 
+import csv
 import html
+import io
 import json
 import re
 from datetime import date, timedelta
@@ -105,6 +107,23 @@ def test_an_empty_range_says_when_telemetry_last_came_if_it_ever_did(app, client
                                             (200, "3 min 20 s"), (7500, "2 h 05 min")])
 def test_durations_read_as_people_write_them(seconds, shown):
     assert formats.duration(seconds) == shown
+
+
+def test_the_overview_exports_usage_by_the_team_attribute_it_shows(client, loaded, org):
+    users, _ = loaded
+    sign_in(client, org, "admin@example.com")
+
+    page = client.get(f"/?{PAGE_WINDOW}&team=department").text
+    link = re.search(r'<a href="([^"]+)" download>Usage by team \(department\)</a>', page)
+    exported = client.get(html.unescape(link[1]))
+    api = client.get(f"/api/v1/usage?{API_WINDOW}&group_by=attr:department",
+                     headers=users["admin"].headers).get_json()["rows"]
+
+    header, *lines = csv.reader(io.StringIO(exported.get_data(as_text=True), newline=""))
+    assert exported.status_code == 200 and header[0] == "attr:department"
+    assert sorted(line[0] for line in lines) == sorted(
+        row["key"]["attr:department"] or "" for row in api)
+    assert len(lines) == len(api) > 0
 
 
 def test_a_page_refuses_a_period_longer_than_its_charts_show(client, loaded, org):

@@ -68,7 +68,7 @@ def overview():
         by_team=usage.by_cost(f"attr:{team_key}"), team_key=team_key,
         team_keys=_attribute_keys(span),
         top_users=usage.by_cost("user", TOP_USERS),
-        exports=_exports(span))
+        exports=_exports(span, team_key))
 
 
 @bp.get("/users")
@@ -111,13 +111,15 @@ def _attribute_keys(span: Period) -> list[str]:
     return [key for key in keys if analytics.ATTR_KEY.fullmatch(key)]
 
 
-def _exports(span: Period) -> dict[str, str]:
-    """Return the CSV export links for the period."""
+def _exports(span: Period, team_key: str = DEFAULT_TEAM_KEY) -> dict[str, str]:
+    """Return the CSV export links for the period (by team: the team attribute shown)."""
     args = span.api_args()
     return {
         "daily": export_url("/api/v1/export/usage.csv", group_by="day", **args),
         "users": export_url("/api/v1/export/usage.csv", group_by="user", **args),
         "models": export_url("/api/v1/export/usage.csv", group_by="model", **args),
+        "teams": export_url("/api/v1/export/usage.csv", group_by=f"attr:{team_key}", **args),
+        "team_key": team_key,
         "sessions": export_url("/api/v1/export/sessions.csv", **args),
     }
 
