@@ -189,7 +189,7 @@ def revoke_ingest_token(conn: psycopg.Connection, org: Org, id_or_prefix: str) -
 
 def _find_one(conn: psycopg.Connection, org: Org, id_or_prefix: str) -> IngestTokenInfo:
     """The org's one token with that id or visible prefix; raises TokenNotFound."""
-    token_id = int(id_or_prefix) if tokens.TOKEN_ID.fullmatch(id_or_prefix) else None
+    token_id = tokens.typed_id(id_or_prefix)
     with conn.cursor(row_factory=class_row(IngestTokenInfo)) as cur:
         matches = cur.execute(query("ingest_token_find"), {
             "org_id": org.org_id, "token_id": token_id, "token_prefix": id_or_prefix,

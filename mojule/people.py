@@ -18,7 +18,7 @@ from mojule.db import org_transaction, query
 
 ROLES = ("admin", "member")
 IDENTITY_KINDS = ("email", "account_uuid", "user_id")
-MIN_PASSWORD_LENGTH = 12     # as WeakPassword says
+MIN_PASSWORD_LENGTH = 12
 _hasher = PasswordHasher()
 
 
@@ -35,7 +35,11 @@ class InvalidEmail(Exception):
 
 
 class WeakPassword(Exception):
-    """A password has at least 12 characters, and not only spaces."""
+    """A password too short, or of spaces only; its message says the rule."""
+
+    def __init__(self):
+        super().__init__(f"A password has at least {MIN_PASSWORD_LENGTH} characters, "
+                         "and not only spaces.")
 
 
 class InvalidIdentity(Exception):
@@ -208,7 +212,7 @@ def list_user_tokens(conn: psycopg.Connection, user: User) -> list[UserTokenInfo
 def revoke_user_token(conn: psycopg.Connection, user: User, id_or_prefix: str) -> UserTokenInfo:
     """Revoke one of the user's tokens by id or prefix. Raises LookupError if not exactly
     one matches, and tokens.AlreadyRevoked, changing nothing, if it was revoked before."""
-    token_id = int(id_or_prefix) if tokens.TOKEN_ID.fullmatch(id_or_prefix) else None
+    token_id = tokens.typed_id(id_or_prefix)
     with org_transaction(conn, user.org_id), \
             conn.cursor(row_factory=class_row(UserTokenInfo)) as cur:
         matches = cur.execute(query("user_token_find"), {

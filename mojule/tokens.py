@@ -35,6 +35,12 @@ class AlreadyRevoked(Exception):
         self.revoked_at = revoked_at
 
 
+def typed_id(id_or_prefix: str) -> int | None:
+    """The token id an operator typed (`token revoke 3`), or None for anything else (a
+    visible prefix, or digits that are not ASCII)."""
+    return int(id_or_prefix) if TOKEN_ID.fullmatch(id_or_prefix) else None
+
+
 def _base62(number: int, width: int) -> str:
     digits = []
     while number:

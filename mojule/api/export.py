@@ -7,8 +7,8 @@ with its session cookie (GET only), which is how the dashboard's CSV buttons wor
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from datetime import timedelta
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, g
@@ -29,41 +29,43 @@ def _download(body, mimetype: str, filename: str) -> Response:
     return response
 
 
-def _filename(kind: str, extension: str, groups: Sequence[str] = ()) -> str:
+def _filename(kind: str, extension: str, start: datetime, end: datetime, tz: str,
+              groups: Sequence[str] = ()) -> str:
     """Name a download by what it holds, e.g. ``mojule-usage-by-user-2026-11-01-to-
     2026-11-30.csv``: exports of other groupings or days do not overwrite each other
-    (the last day is the window's, inclusive, in its time zone)."""
-    tz = params.time_zone()
-    start, end = params.window(tz)
+    (the last day is the window's [start, end), inclusive, in its time zone)."""
     last = (end - timedelta(microseconds=1)).astimezone(ZoneInfo(tz))
     by = f"-by-{'-'.join(groups)}" if groups else ""
     name = f"mojule-{kind}{by}-{start.astimezone(ZoneInfo(tz)):%Y-%m-%d}-to-{last:%Y-%m-%d}"
     return f"{UNSAFE_IN_FILENAME.sub('_', name)}.{extension}"
 
 
-def _usage(export):
-    """Call ``export`` (exports.usage_rows or usage_csv) with the request's parameters."""
+def _usage(export, extension: str) -> tuple[Iterable, str]:
+    """Call ``export`` (exports.usage_rows or usage_csv) with the request's parameters;
+    return its rows and the download's name."""
     tz = params.time_zone()
     start, end = params.window(tz)
+    groups = params.group_by()
     conn = get_connection()
-    return export(conn, g.user.org_id, start, end, params.group_by(), tz, viewer_seats(conn),
+    rows = export(conn, g.user.org_id, start, end, groups, tz, viewer_seats(conn),
                   params.filter_text("user"))
+    return rows, _filename("usage", extension, start, end, tz, groups)
 
 
 @bp.get("/api/v1/export/usage.csv")
 @user_token_or_signed_in
 def usage_csv():
     """The usage report as CSV, one line per group (cost_usd among the columns)."""
-    return _download(_usage(exports.usage_csv), "text/csv",
-                     _filename("usage", "csv", params.group_by()))
+    lines, filename = _usage(exports.usage_csv, "csv")
+    return _download(lines, "text/csv", filename)
 
 
 @bp.get("/api/v1/export/usage.ndjson")
 @user_token_or_signed_in
 def usage_ndjson():
     """The usage report as JSON lines, one per group."""
-    return _download(exports.ndjson_lines(_usage(exports.usage_rows)), "application/x-ndjson",
-                     _filename("usage", "ndjson", params.group_by()))
+    rows, filename = _usage(exports.usage_rows, "ndjson")
+    return _download(exports.ndjson_lines(rows), "application/x-ndjson", filename)
 
 
 @bp.get("/api/v1/export/sessions.csv")
@@ -76,7 +78,7 @@ def sessions_csv():
     rows = exports.session_rows(conn, g.user.org_id, start, end, viewer_seats(conn),
                                 params.filter_text("user"), params.filter_text("model"))
     lines = exports.csv_lines(exports.session_columns(), exports.flattened(rows))
-    return _download(lines, "text/csv", _filename("sessions", "csv"))
+    return _download(lines, "text/csv", _filename("sessions", "csv", start, end, tz))
 
 
 @bp.get("/api/v1/export/events.ndjson")
@@ -92,4 +94,4 @@ def events_ndjson():
                               params.filter_text("user"), params.listed("event"),
                               params.flag("notable"))
     return _download(exports.ndjson_lines(rows), "application/x-ndjson",
-                     _filename("events", "ndjson"))
+                     _filename("events", "ndjson", start, end, tz))

@@ -58,7 +58,7 @@ def user_set_password(ctx: CliContext, slug: str, email: str) -> None:
     try:
         people.set_password(ctx.conn, target, password)
     except people.WeakPassword as exc:
-        raise click.ClickException(exc.__doc__) from None
+        raise click.ClickException(str(exc)) from None
     ctx.audit(target.org_id, "user.set_password", target_type="user", target_id=target.email)
     click.echo(f"password set for {target.email}", err=True)
 

@@ -60,7 +60,7 @@ def change_password():
             audit.record(conn, user.org_id, request_entry(
                 "user.set_password", "ok", target_type="user", target_id=user.email))
     except people.WeakPassword as exc:
-        return _page(error=exc.__doc__), 400
+        return _page(error=str(exc)), 400
     # The new password ended every session of the account, this one included.
     session["sid"] = logins.start_session(conn, user.org_id, user.user_id)
     flash("Password changed. Every other session of your account is signed out.")

@@ -165,7 +165,6 @@ def members():
     return _members_page(done=confirmation())
 
 
-
 @bp.post("/admin/members")
 @signed_in
 def create_member():
@@ -232,7 +231,7 @@ def set_password(user_id: int):
             people.set_password(conn, member, password)
             _record("user.set_password", target_type="user", target_id=member.email)
     except people.WeakPassword as exc:
-        return _members_page(error=exc.__doc__), 400
+        return _members_page(error=str(exc)), 400
     flash(f"Password set for {member.email}.")
     return redirect(url_for(".members"))
 
