@@ -158,6 +158,8 @@ def _user_credential() -> UserCredential:
         _refuse("unknown user token")
     if resolved.revoked:
         _refuse(f"revoked user token {resolved.token_id} of org {resolved.org_id}")
+    if resolved.expired:
+        _refuse(f"expired user token {resolved.token_id} of org {resolved.org_id}")
     return UserCredential(org_id=resolved.org_id, user_id=resolved.user_id,
                           token_id=resolved.token_id, email=resolved.email, role=resolved.role)
 

@@ -68,6 +68,15 @@ class UserTokenInfo:
     created_at: datetime
     last_used_at: datetime | None
     revoked_at: datetime | None
+    expires_at: datetime | None     # None: it never expires
+
+    def state(self, now: datetime) -> str:
+        """"revoked", "expired" or "active" at ``now``."""
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at is not None and self.expires_at <= now:
+            return "expired"
+        return "active"
 
 
 @dataclass
@@ -75,6 +84,7 @@ class ResolvedUserToken:
     org_id: int
     token_id: int
     revoked: bool
+    expired: bool
     user_id: int
     email: str
     role: str
@@ -191,13 +201,16 @@ def seat_identities(conn: psycopg.Connection, user: User) -> dict[str, list[str]
     return identities
 
 
-def create_user_token(conn: psycopg.Connection, user: User, name: str) -> str:
-    """Create a personal access token (``mut_...``) for the user and return it."""
+def create_user_token(conn: psycopg.Connection, user: User, name: str,
+                      expires_at: datetime | None = None) -> str:
+    """Create a personal access token (``mut_...``) for the user, refused from
+    ``expires_at`` on (None: never), and return it."""
     token = tokens.generate(tokens.USER_PREFIX)
     with org_transaction(conn, user.org_id):
         conn.execute(query("user_token_insert"), {
             "org_id": user.org_id, "user_id": user.user_id, "name": name,
-            "token_prefix": tokens.visible_prefix(token), "token_digest": tokens.digest(token)})
+            "token_prefix": tokens.visible_prefix(token), "token_digest": tokens.digest(token),
+            "expires_at": expires_at})
     return token
 
 
@@ -238,12 +251,12 @@ def resolve_user_token(conn: psycopg.Connection, token: str) -> ResolvedUserToke
         found = conn.execute(query("user_token_resolve"), {"token_digest": digest}).fetchone()
         if found is None:
             return None
-        org_id, token_id, user_id, revoked = found
+        org_id, token_id, user_id, revoked, expired = found
         conn.execute("SELECT set_config('mojule.org_id', %s, true)", (str(org_id),))
         user = conn.execute(query("user_by_id"), {"org_id": org_id, "user_id": user_id}).fetchone()
         if user is None:
             return None
-        if not revoked:
+        if not (revoked or expired):
             conn.execute(query("user_token_touch"), {"org_id": org_id, "token_id": token_id})
     return ResolvedUserToken(org_id=org_id, token_id=token_id, revoked=revoked,
-                             user_id=user_id, email=user[0], role=user[1])
+                             expired=expired, user_id=user_id, email=user[0], role=user[1])

@@ -1,3 +1,4 @@
 -- Stores a new personal access token's digest; the token is shown once and never stored.
-INSERT INTO user_tokens (org_id, user_id, name, token_prefix, token_digest)
-VALUES (%(org_id)s, %(user_id)s, %(name)s, %(token_prefix)s, %(token_digest)s)
+-- expires_at NULL: it never expires.
+INSERT INTO user_tokens (org_id, user_id, name, token_prefix, token_digest, expires_at)
+VALUES (%(org_id)s, %(user_id)s, %(name)s, %(token_prefix)s, %(token_digest)s, %(expires_at)s)

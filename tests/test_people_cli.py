@@ -44,6 +44,36 @@ def test_user_lifecycle_from_the_cli(db, org, cli_env):
     assert people.list_users(db, org.org.org_id) == []
 
 
+def test_a_user_token_made_to_expire_is_refused_once_it_has(client, db, org, cli_env):
+    slug = org.org.slug
+    run(cli_env, "user", "create", "--org", slug, "--email", "ci@example.com")
+    created = run(cli_env, "user", "token", "--org", slug, "--email", "ci@example.com",
+                  "--name", "nightly", "--expires-in", "2h")
+    token = created.stdout.strip().splitlines()[-1]
+    (listed,) = people.list_user_tokens(db, people.find_user(db, org.org.org_id, "ci@example.com"))
+    headers = {"Authorization": f"Bearer {token}"}
+
+    assert created.exit_code == 0 and "expires" in created.stderr
+    assert 7190 < (listed.expires_at - listed.created_at).total_seconds() <= 7200
+    assert client.get("/api/v1/usage", headers=headers).status_code == 200
+    assert run(cli_env, "user", "token", "--org", slug, "--email", "ci@example.com",
+               "--expires-in", "0d").exit_code == 2
+
+    db.execute("UPDATE user_tokens SET expires_at = now() - interval '1 second',"
+               " last_used_at = NULL WHERE org_id = %s AND token_id = %s",
+               (org.org.org_id, listed.token_id))
+
+    assert client.get("/api/v1/usage", headers=headers).status_code == 401
+    (expired,) = people.list_user_tokens(db, people.find_user(db, org.org.org_id,
+                                                              "ci@example.com"))
+    assert expired.last_used_at is None
+    listing = run(cli_env, "user", "tokens", "--org", slug, "--email", "ci@example.com").output
+    assert re.search(r"expired\s+nightly", listing)
+    (audited,) = db.execute("SELECT details FROM audit_log WHERE org_id = %s"
+                            " AND action = 'user_token.create'", (org.org.org_id,)).fetchone()
+    assert audited["expires_at"].startswith(listed.expires_at.strftime("%Y-%m-%d"))
+
+
 def test_set_password_reads_stdin_and_checks(db, org, cli_env):
     slug = org.org.slug
     run(cli_env, "user", "create", "--org", slug, "--email", "pw@example.com")

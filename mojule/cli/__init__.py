@@ -9,7 +9,7 @@ from __future__ import annotations
 import errno
 import re
 import sys
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import click
@@ -109,6 +109,11 @@ DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
 # What a Duration option gives for "never" (no expiry).
 NEVER = timedelta.max
+
+
+def expiry_after(expires_in: timedelta | None) -> datetime | None:
+    """When a token given ``--expires-in`` stops working: None for no option or ``never``."""
+    return None if expires_in in (None, NEVER) else datetime.now(UTC) + expires_in
 
 
 class Duration(click.ParamType):

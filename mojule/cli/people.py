@@ -2,11 +2,21 @@
 from __future__ import annotations
 
 import sys
+from datetime import UTC, datetime, timedelta
 
 import click
 
 from mojule import people, tokens
-from mojule.cli import CliContext, Label, cli, pass_cli, show_secret, when
+from mojule.cli import (
+    CliContext,
+    Duration,
+    Label,
+    cli,
+    expiry_after,
+    pass_cli,
+    show_secret,
+    when,
+)
 
 
 def _user(ctx: CliContext, slug: str, email: str) -> people.User:
@@ -125,15 +135,23 @@ def user_link(ctx: CliContext, slug: str, email: str, identity: str) -> None:
 @click.option("--email", required=True, help="The user's email.")
 @click.option("--name", type=Label(), default="api", show_default=True,
               help="What the token is for.")
+@click.option("--expires-in", type=Duration(positive=True), metavar="DURATION",
+              help="Refuse the token after this long (e.g. 90d, 12h); default: never.")
 @pass_cli
-def user_token(ctx: CliContext, slug: str, email: str, name: str) -> None:
+def user_token(ctx: CliContext, slug: str, email: str, name: str,
+               expires_in: timedelta | None) -> None:
     """Create a personal access token (mut_...); printed once, alone on the last line."""
     target = _user(ctx, slug, email)
+    expires_at = expiry_after(expires_in)
     with ctx.conn.transaction():
-        new_token = people.create_user_token(ctx.conn, target, name)
+        new_token = people.create_user_token(ctx.conn, target, name, expires_at)
         ctx.audit(target.org_id, "user_token.create", target_type="user",
-                  target_id=target.email, details={"name": name, "prefix": new_token[:12]})
-        show_secret(f"API token {name!r} for {target.email}; it is shown only now:", new_token)
+                  target_id=target.email,
+                  details={"name": name, "prefix": new_token[:12],
+                           "expires_at": expires_at and expires_at.isoformat()})
+        expiry = f", expires {when(expires_at)} UTC" if expires_at else ""
+        show_secret(f"API token {name!r} for {target.email}{expiry}; it is shown only now:",
+                    new_token)
 
 
 @user.command("tokens")
@@ -143,11 +161,13 @@ def user_token(ctx: CliContext, slug: str, email: str, name: str) -> None:
 def user_tokens(ctx: CliContext, slug: str, email: str) -> None:
     """List the user's API tokens (never the tokens themselves)."""
     found = people.list_user_tokens(ctx.conn, _user(ctx, slug, email))
+    now = datetime.now(UTC)
     click.echo(f"{'ID':>6}  {'PREFIX':<12}  {'CREATED':<20}  {'LAST USED':<20}  "
-               f"{'REVOKED':<20}  NAME")
+               f"{'REVOKED':<20}  {'EXPIRES':<20}  {'STATE':<8}  NAME")
     for row in found:
         click.echo(f"{row.token_id:>6}  {row.token_prefix:<12}  {when(row.created_at):<20}  "
-                   f"{when(row.last_used_at):<20}  {when(row.revoked_at):<20}  {row.name}")
+                   f"{when(row.last_used_at):<20}  {when(row.revoked_at):<20}  "
+                   f"{when(row.expires_at):<20}  {row.state(now):<8}  {row.name}")
 
 
 @user.command("token-revoke")

@@ -7,11 +7,11 @@ import click
 
 from mojule import audit, orgs, tokens
 from mojule.cli import (
-    NEVER,
     CliContext,
     Duration,
     Label,
     cli,
+    expiry_after,
     pass_cli,
     show_secret,
     when,
@@ -94,10 +94,6 @@ def token() -> None:
     """Create, list, rotate and revoke org ingest tokens (mtk_...)."""
 
 
-def _expiry(expires_in: timedelta | None) -> datetime | None:
-    return None if expires_in in (None, NEVER) else datetime.now(UTC) + expires_in
-
-
 @token.command("create")
 @click.option("--org", "slug", required=True, help="The org's slug.")
 @click.option("--name", type=Label(), default="ingest", show_default=True,
@@ -108,7 +104,7 @@ def _expiry(expires_in: timedelta | None) -> datetime | None:
 def token_create(ctx: CliContext, slug: str, name: str, expires_in: timedelta | None) -> None:
     """Create an ingest token; it is printed once, alone on the last line."""
     target = ctx.org(slug)
-    expires_at = _expiry(expires_in)
+    expires_at = expiry_after(expires_in)
     # The token and its audit row are committed together, once the token was shown.
     with ctx.conn.transaction():
         new_token = orgs.create_ingest_token(ctx.conn, target, name, expires_at)
@@ -150,7 +146,7 @@ def token_rotate(ctx: CliContext, slug: str, id_or_prefix: str, overlap: timedel
     """Replace a token by a new one of the same name, printed once on the last line; the
     old one works until the overlap ends, while installations move to the new one."""
     target = ctx.org(slug)
-    new_expires = orgs.SAME_LIFETIME if expires_in is None else _expiry(expires_in)
+    new_expires = orgs.SAME_LIFETIME if expires_in is None else expiry_after(expires_in)
     try:
         with ctx.conn.transaction():
             new_token, old = orgs.rotate_ingest_token(
