@@ -191,6 +191,16 @@ def link_identity(conn: psycopg.Connection, user: User, kind: str, value: str) -
             "org_id": user.org_id, "user_id": user.user_id, "kind": kind, "value": value})
 
 
+def unlink_identity(conn: psycopg.Connection, user: User, kind: str, value: str) -> None:
+    """Unlink a seat identity from the user. Raises LookupError if it is not theirs."""
+    with org_transaction(conn, user.org_id):
+        unlinked = conn.execute(query("user_identity_unlink"), {
+            "org_id": user.org_id, "user_id": user.user_id, "kind": kind,
+            "value": value}).fetchone()
+    if unlinked is None:
+        raise LookupError(f"{kind}:{value}")
+
+
 def seat_identities(conn: psycopg.Connection, user: User) -> dict[str, list[str]]:
     """Return the seat identities that are the user's, by kind (their email included)."""
     identities = {"email": [user.email], "account_uuid": [], "user_id": []}
@@ -237,6 +247,14 @@ def revoke_user_token(conn: psycopg.Connection, user: User, id_or_prefix: str) -
             raise tokens.AlreadyRevoked(matches[0].token_prefix, matches[0].revoked_at)
         return cur.execute(query("user_token_revoke"), {
             "org_id": user.org_id, "token_id": matches[0].token_id}).fetchone()
+
+
+def revoke_all_user_tokens(conn: psycopg.Connection, user: User) -> list[UserTokenInfo]:
+    """Revoke every usable token of the user; return those revoked (none: an empty list)."""
+    with org_transaction(conn, user.org_id), \
+            conn.cursor(row_factory=class_row(UserTokenInfo)) as cur:
+        return cur.execute(query("user_token_revoke_all"),
+                           {"org_id": user.org_id, "user_id": user.user_id}).fetchall()
 
 
 def resolve_user_token(conn: psycopg.Connection, token: str) -> ResolvedUserToken | None:

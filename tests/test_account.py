@@ -1,6 +1,8 @@
 """Your account page: changing one's own password, under the sign-in throttle."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from mojule import people
@@ -65,3 +67,73 @@ def test_guessing_the_current_password_is_throttled_as_sign_in_is(client, db, or
     assert answers == [400] * ADDRESS_LIMIT + [429]
     assert change(client, PASSWORD).status_code == 429
     assert people.check_password(db, org.org.org_id, "dev@example.com", PASSWORD)
+
+
+MUT_TOKEN = re.compile(r"mut_[0-9A-Za-z]{38}")
+
+
+def post(client, path: str, **fields):
+    return client.post(path, data={"csrf_token": csrf_of(client.get("/account").text), **fields})
+
+
+def test_a_member_makes_an_api_token_for_their_own_usage_and_revokes_it(client, db, org,
+                                                                       member):
+    sign_in(client, org, "dev@example.com")
+
+    created = post(client, "/account/tokens", name="weekly report", expires_days="30")
+
+    token = MUT_TOKEN.search(created.text).group(0)
+    (listed,) = [item for item in people.list_user_tokens(db, member.user)
+                 if item.name == "weekly report"]
+    page = client.get("/account").text
+    assert created.status_code == 200 and "shown only this once" in created.text
+    assert token not in page and f"{token[:12]}…" in page and "weekly report" in page
+    assert listed.name == "weekly report"
+    assert 29.9 < (listed.expires_at - listed.created_at).total_seconds() / 86400 <= 30
+    api = client.application.test_client()              # no cookie: the token alone
+    used = api.get("/api/v1/usage", headers={"Authorization": f"Bearer {token}"})
+    assert used.status_code == 200
+
+    revoked = post(client, f"/account/tokens/{listed.token_id}/revoke")
+    again = post(client, f"/account/tokens/{listed.token_id}/revoke")
+
+    assert revoked.status_code == again.status_code == 302
+    assert f"Revoked the API token {token[:12]}…" in client.get(revoked.headers["Location"]).text
+    assert api.get("/api/v1/usage",
+                   headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    assert db.execute("SELECT action, actor_id, target_id FROM audit_log WHERE org_id = %s"
+                      " AND action LIKE 'user_token.%%' ORDER BY audit_id",
+                      (org.org.org_id,)).fetchall() == [
+        ("user_token.create", "dev@example.com", "dev@example.com"),
+        ("user_token.revoke", "dev@example.com", "dev@example.com")]
+
+
+@pytest.mark.parametrize("fields, message", [
+    ({"name": "  ", "expires_days": "30"}, "Name the token"),
+    ({"name": "x" * 101, "expires_days": "30"}, "at most 100 characters"),
+    ({"name": "two\nlines", "expires_days": "30"}, "on one line"),
+    ({"name": "ci", "expires_days": "5"}, "must be one of"),
+    ({"name": "ci", "expires_days": "-30"}, "must be one of"),
+])
+def test_a_bad_api_token_form_says_why_and_makes_no_token(client, db, org, member, fields,
+                                                          message):
+    sign_in(client, org, "dev@example.com")
+    before = people.list_user_tokens(db, member.user)
+
+    refused = post(client, "/account/tokens", **fields)
+
+    assert refused.status_code == 400 and message in refused.text
+    assert people.list_user_tokens(db, member.user) == before
+
+
+def test_nobody_revokes_another_persons_api_token_from_their_account_page(client, db, org,
+                                                                         member):
+    admin = person(db, org, "boss@example.com", "admin")
+    sign_in(client, org, "dev@example.com")
+
+    (theirs,) = people.list_user_tokens(db, admin.user)
+
+    refused = post(client, f"/account/tokens/{theirs.token_id}/revoke")
+
+    assert refused.status_code == 404
+    assert people.resolve_user_token(db, admin.token).revoked is False

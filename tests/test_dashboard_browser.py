@@ -336,6 +336,7 @@ def test_every_page_renders_cleanly_at_desktop_and_phone_width(visitor, demo):
         "admin-tokens": "/admin/tokens", "admin-members": "/admin/members",
         "admin-retention": "/admin/settings", "admin-audit": "/admin/audit",
         "admin-security": f"/admin/security?{PAGE_WINDOW}", "admin-license": "/admin/license",
+        "account": "/account",
     }
     unlabelled = ("[...document.querySelectorAll('input:not([type=hidden]), select, textarea')]"
                   ".filter(e => !e.labels.length && !e.getAttribute('aria-label')).map(e => e.id)")
@@ -348,7 +349,8 @@ def test_every_page_renders_cleanly_at_desktop_and_phone_width(visitor, demo):
         admin.sign_in(demo.org, "admin@example.com")
         member.sign_in(demo.org, "alice@example.com")
         shots = [(admin, name, path) for name, path in pages.items()]
-        shots += [(member, "member-overview", f"/?{PAGE_WINDOW}"), (member, "member-usage", "/users")]
+        shots += [(member, "member-overview", f"/?{PAGE_WINDOW}"), (member, "member-usage", "/users"),
+                  (member, "member-account", "/account")]
         for who, name, path in shots:
             page = who.go(path)
             who.screenshot(name)

@@ -22,11 +22,16 @@ FORMS = {
     "/admin/members/<int:user_id>/role": {"role": "admin"},
     "/admin/members/<int:user_id>/identities": {"identity": "account_uuid:abc-123"},
     "/admin/members/<int:user_id>/password": {"password": "a brand new password"},
+    "/admin/members/<int:user_id>/identities/unlink": {"identity": "account_uuid:abc-123"},
+    "/admin/members/<int:user_id>/tokens/revoke": {},
+    "/admin/members/<int:user_id>/delete": {},
     "/admin/settings": {"retention_days": "7"},
     "/connect": {},
     "/sessions/<path:session_id>/content": {},
     "/account/password": {"current_password": PASSWORD, "new_password": "a brand new password",
                           "confirm_password": "a brand new password"},
+    "/account/tokens": {"name": "weekly report", "expires_days": "90"},
+    "/account/tokens/<int:token_id>/revoke": {},
 }
 NEW_TOKEN = re.compile(r"mtk_[0-9A-Za-z]{38}")
 
@@ -44,6 +49,7 @@ def org_state(db, org_id: int) -> dict:
         "identities": rows("SELECT kind, value FROM user_identities WHERE org_id = %(org_id)s"),
         "org": rows("SELECT retention_days FROM orgs WHERE org_id = %(org_id)s"),
         "sessions": rows("SELECT session_digest FROM dashboard_sessions WHERE org_id = %(org_id)s"),
+        "user_tokens": rows("SELECT token_id, revoked_at FROM user_tokens WHERE org_id = %(org_id)s"),
     }
 
 
@@ -218,6 +224,54 @@ def test_a_bad_admin_form_says_why_and_changes_nothing(signed_in_admin, db, org,
     assert org_state(db, org.org.org_id) == before
 
 
+def test_a_departing_member_is_offboarded_from_the_members_page(app, signed_in_admin, db,
+                                                                org):
+    client, ids = signed_in_admin
+    member = people.find_user(db, org.org.org_id, "member@example.com")
+    people.link_identity(db, member, "account_uuid", "abc-123")
+    people.link_identity(db, member, "user_id", "install-9")
+    kept = people.create_user_token(db, member, "report")
+    spare = people.create_user_token(db, member, "spare")
+    their_browser = app.test_client()
+    sign_in(their_browser, org, "member@example.com", address="192.0.2.77")
+    page = client.get("/admin/members")
+    assert "3 usable" in page.text and "Revoke all" in page.text     # person() made one
+
+    unlinked = post_form(client, f"/admin/members/{member.user_id}/identities/unlink",
+                         "/admin/members", identity="user_id:install-9")
+    assert unlinked.status_code == 302
+    assert people.seat_identities(db, member)["user_id"] == []
+    assert people.seat_identities(db, member)["account_uuid"] == ["abc-123"]
+
+    revoked = post_form(client, f"/admin/members/{member.user_id}/tokens/revoke",
+                        "/admin/members")
+    assert "Revoked 3 API tokens of member@example.com" in client.get(
+        revoked.headers["Location"]).text
+    for token in (kept, spare):
+        assert client.get("/api/v1/usage", headers={
+            "Authorization": f"Bearer {token}"}).status_code == 401
+    assert "3 usable" not in client.get("/admin/members").text
+    assert people.revoke_all_user_tokens(db, member) == []
+
+    me = people.find_user(db, org.org.org_id, "admin@example.com")
+    refused = post_form(client, f"/admin/members/{me.user_id}/delete", "/admin/members")
+    assert refused.status_code == 400 and "cannot remove yourself" in refused.text
+
+    removed = post_form(client, f"/admin/members/{member.user_id}/delete", "/admin/members")
+    assert removed.status_code == 302
+    assert "Removed member@example.com" in client.get(removed.headers["Location"]).text
+    assert [user.email for user in people.list_users(db, org.org.org_id)] == ["admin@example.com"]
+    assert their_browser.get("/").status_code == 302           # signed out
+    assert db.execute("SELECT count(*) FROM user_identities WHERE org_id = %s",
+                      (org.org.org_id,)).fetchone()[0] == 0
+    assert db.execute("SELECT count(*) FROM sessions WHERE org_id = %s AND session_id = %s",
+                      (org.org.org_id, ids["session_id"])).fetchone()[0] == 1
+    assert audit_actions(db, org.org.org_id) == [
+        ("user.unlink", "ok", "user", "admin@example.com", "member@example.com"),
+        *[("user_token.revoke", "ok", "user", "admin@example.com", "member@example.com")] * 3,
+        ("user.delete", "ok", "user", "admin@example.com", "member@example.com")]
+
+
 def test_an_admin_cannot_demote_themselves(signed_in_admin, db, org):
     client, _ = signed_in_admin
     me = people.find_user(db, org.org.org_id, "admin@example.com")
@@ -250,6 +304,10 @@ def test_members_get_403_from_admin_pages_and_forms_and_nothing_changes(client, 
                  "/admin/security", "/admin/license"):
         assert client.get(path).status_code == 403, path
     assert post_form(client, "/admin/tokens", "/", name="mine").status_code == 403
+    member = people.find_user(db, org.org.org_id, "member@example.com")
+    for action in ("delete", "tokens/revoke"):
+        assert post_form(client, f"/admin/members/{member.user_id}/{action}",
+                         "/").status_code == 403
     assert post_form(client, "/connect", "/connect").status_code == 403
     assert org_state(db, org.org.org_id) == before
     assert 'href="/admin/tokens"' not in client.get("/").text

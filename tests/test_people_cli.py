@@ -74,6 +74,25 @@ def test_a_user_token_made_to_expire_is_refused_once_it_has(client, db, org, cli
     assert audited["expires_at"].startswith(listed.expires_at.strftime("%Y-%m-%d"))
 
 
+def test_unlink_takes_a_linked_identity_back_and_says_when_there_is_none(db, org, cli_env):
+    slug = org.org.slug
+    run(cli_env, "user", "create", "--org", slug, "--email", "dev@example.com")
+    run(cli_env, "user", "link", "--org", slug, "--email", "dev@example.com",
+        "--identity", "account_uuid:abc-123")
+
+    unlinked = run(cli_env, "user", "unlink", "--org", slug, "--email", "dev@example.com",
+                   "--identity", "account_uuid:abc-123")
+    again = run(cli_env, "user", "unlink", "--org", slug, "--email", "dev@example.com",
+                "--identity", "account_uuid:abc-123")
+
+    assert unlinked.exit_code == 0 and "unlinked account_uuid abc-123" in unlinked.output
+    assert people.seat_identities(db, people.find_user(db, org.org.org_id, "dev@example.com")
+                                  )["account_uuid"] == []
+    assert again.exit_code == 1 and "is not linked to dev@example.com" in again.output
+    assert db.execute("SELECT count(*) FROM audit_log WHERE org_id = %s"
+                      " AND action = 'user.unlink'", (org.org.org_id,)).fetchone()[0] == 1
+
+
 def test_set_password_reads_stdin_and_checks(db, org, cli_env):
     slug = org.org.slug
     run(cli_env, "user", "create", "--org", slug, "--email", "pw@example.com")

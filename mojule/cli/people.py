@@ -130,6 +130,30 @@ def user_link(ctx: CliContext, slug: str, email: str, identity: str) -> None:
     click.echo(f"linked {kind} {value} to {target.email}", err=True)
 
 
+@user.command("unlink")
+@click.option("--org", "slug", required=True, help="The org's slug.")
+@click.option("--email", required=True, help="The user's email.")
+@click.option("--identity", required=True,
+              help="account_uuid:<uuid>, user_id:<id> or email:<address> linked to the user.")
+@pass_cli
+def user_unlink(ctx: CliContext, slug: str, email: str, identity: str) -> None:
+    """Unlink a seat identity from the user: its sessions are no longer theirs."""
+    target = _user(ctx, slug, email)
+    try:
+        kind, value = people.parse_identity(identity)
+    except (people.InvalidIdentity, people.InvalidEmail) as exc:
+        raise click.ClickException(f"{identity!r}: {exc.__doc__}") from None
+    with ctx.conn.transaction():
+        try:
+            people.unlink_identity(ctx.conn, target, kind, value)
+        except LookupError:
+            raise click.ClickException(
+                f"{kind}:{value} is not linked to {target.email}") from None
+        ctx.audit(target.org_id, "user.unlink", target_type="user", target_id=target.email,
+                  details={"kind": kind, "value": value})
+    click.echo(f"unlinked {kind} {value} from {target.email}", err=True)
+
+
 @user.command("token")
 @click.option("--org", "slug", required=True, help="The org's slug.")
 @click.option("--email", required=True, help="The user's email.")

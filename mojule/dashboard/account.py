@@ -1,11 +1,17 @@
-"""Your account: who you are signed in as, and changing your own dashboard password.
+"""Your account: who you are signed in as, changing your own dashboard password, and your
+personal access tokens (``mut_...``) for the read API and exports.
 
 Changing it asks for the current password, under the sign-in throttle (``logins``): a
 session left open on someone else's screen must not become a way to guess it. The new
 password ends every other session of the account (``dashboard_session_resolve.sql``
 compares the password), and this browser's session starts again.
+
+A token reads what its owner sees here, no more; each is shown once and its creation and
+revocation are audited as `mojule user token` and `token-revoke` are.
 """
 from __future__ import annotations
+
+from datetime import UTC, datetime
 
 from flask import (
     flash,
@@ -21,11 +27,15 @@ from mojule import audit, people
 from mojule.api import request_entry
 from mojule.auth import signed_in
 from mojule.dashboard import logins
-from mojule.dashboard.web import confirmation, page_blueprint
+from mojule.dashboard.web import confirmation, days_from_now, page_blueprint
 from mojule.db import get_connection, org_transaction
+from mojule.errors import NotFound
 from mojule.request_log import client_address
+from mojule.tokens import AlreadyRevoked
 
 bp = page_blueprint("account")
+API_TOKEN_LIFETIMES_DAYS = (7, 30, 90, 180, 365)
+DEFAULT_API_TOKEN_DAYS = 90     # offered first: a token should not outlive its use unasked
 
 
 @bp.get("/account")
@@ -67,6 +77,55 @@ def change_password():
     return redirect(url_for(".account"))
 
 
+@bp.post("/account/tokens")
+@signed_in
+def create_api_token():
+    """Create a personal access token of the signed-in person and show it, once."""
+    name = request.form.get("name", "").strip()
+    if not name or len(name) > 100 or not name.isprintable():
+        return _page(token_error="Name the token (what it is for), in at most 100 "
+                                 "characters on one line."), 400
+    expires_at = days_from_now(request.form.get("expires_days", ""), "expires_days",
+                               API_TOKEN_LIFETIMES_DAYS)
+    user, conn = g.user, get_connection()
+    with org_transaction(conn, user.org_id):
+        token = people.create_user_token(conn, _person(), name, expires_at)
+        audit.record(conn, user.org_id, request_entry(
+            "user_token.create", "ok", target_type="user", target_id=user.email,
+            details={"name": name, "prefix": token[:12],
+                     "expires_at": expires_at and expires_at.isoformat()}))
+    return _page(new_token=token, new_name=name)
+
+
+@bp.post("/account/tokens/<int:token_id>/revoke")
+@signed_in
+def revoke_api_token(token_id: int):
+    """Revoke one of the signed-in person's tokens; requests that use it get 401."""
+    user, conn = g.user, get_connection()
+    try:
+        with org_transaction(conn, user.org_id):
+            revoked = people.revoke_user_token(conn, _person(), str(token_id))
+            audit.record(conn, user.org_id, request_entry(
+                "user_token.revoke", "ok", target_type="user", target_id=user.email,
+                details={"token_id": revoked.token_id, "prefix": revoked.token_prefix}))
+        prefix = revoked.token_prefix
+    except LookupError:
+        raise NotFound("You have no such API token.") from None
+    except AlreadyRevoked as earlier:
+        prefix = earlier.prefix    # a second click: revoked, as asked, and audited once
+    flash(f"Revoked the API token {prefix}…; requests that use it now get 401.")
+    return redirect(url_for(".account"))
+
+
+def _person() -> people.User:
+    """The signed-in person as the people functions take them."""
+    return people.find_user(get_connection(), g.user.org_id, g.user.email)
+
+
 def _page(**extra):
     return render_template("account.html", active="account",
-                           min_password=people.MIN_PASSWORD_LENGTH, **extra)
+                           min_password=people.MIN_PASSWORD_LENGTH,
+                           api_tokens=people.list_user_tokens(get_connection(), _person()),
+                           lifetimes=API_TOKEN_LIFETIMES_DAYS,
+                           default_days=DEFAULT_API_TOKEN_DAYS, now=datetime.now(UTC),
+                           **extra)

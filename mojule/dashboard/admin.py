@@ -27,6 +27,7 @@ from mojule.dashboard.ingestion import ingestion_state, policy_decision
 from mojule.dashboard.web import (
     Period,
     confirmation,
+    days_from_now,
     page_blueprint,
     period,
     require_admin,
@@ -66,7 +67,8 @@ def tokens():
 def create_token():
     """Create an ingest token and show it, once."""
     name = request.form.get("name", "").strip() or "ingest"
-    expires_at = _days_from_now(request.form.get("expires_days", ""), "expires_days")
+    expires_at = days_from_now(request.form.get("expires_days", ""), "expires_days",
+                               TOKEN_LIFETIMES_DAYS)
     token = create_ingest_token(name[:100], expires_at)
     return _tokens_page(new_token=token, new_name=name[:100])
 
@@ -74,18 +76,6 @@ def create_token():
 # What the forms offer: how long a new token lasts, and a rotated one keeps working.
 TOKEN_LIFETIMES_DAYS = (30, 90, 180, 365)
 ROTATION_OVERLAPS_DAYS = (0, 1, 7)
-
-
-def _days_from_now(text: str, field: str, allowed=TOKEN_LIFETIMES_DAYS,
-                   allow_never: bool = True) -> datetime | None:
-    """The moment ``text`` days from now ("" or "never": None, where allowed); 400 for
-    anything else."""
-    text = text.strip()
-    if allow_never and text in ("", "never"):
-        return None
-    if not WHOLE_NUMBER.fullmatch(text) or int(text) not in allowed:
-        raise BadRequest(f"{field} must be one of {', '.join(map(str, allowed))} days.")
-    return datetime.now(UTC) + timedelta(days=int(text))
 
 
 def create_ingest_token(name: str, expires_at: datetime | None = None) -> str:
@@ -104,7 +94,7 @@ def create_ingest_token(name: str, expires_at: datetime | None = None) -> str:
 def rotate_token(token_id: int):
     """Replace an ingest token by a new one of the same name, shown once; the old one
     keeps working for the chosen overlap while installations move over."""
-    overlap = _days_from_now(request.form.get("overlap_days", "1"), "overlap_days",
+    overlap = days_from_now(request.form.get("overlap_days", "1"), "overlap_days",
                              ROTATION_OVERLAPS_DAYS, allow_never=False)
     conn = get_connection()
     try:
@@ -236,6 +226,60 @@ def set_password(user_id: int):
     return redirect(url_for(".members"))
 
 
+@bp.post("/admin/members/<int:user_id>/identities/unlink")
+@signed_in
+def unlink_identity(user_id: int):
+    """Unlink a seat identity from a person: its sessions are no longer theirs."""
+    member, identity = _member(user_id), request.form.get("identity", "").strip()
+    try:
+        kind, value = people.parse_identity(identity)
+    except (people.InvalidIdentity, people.InvalidEmail) as exc:
+        return _members_page(error=f"{identity or 'The identity'}: {exc.__doc__}"), 400
+    conn = get_connection()
+    try:
+        with org_transaction(conn, g.user.org_id):
+            people.unlink_identity(conn, member, kind, value)
+            _record("user.unlink", target_type="user", target_id=member.email,
+                    details={"kind": kind, "value": value})
+    except LookupError:
+        # A second click, or someone else unlinked it first: it is unlinked, as asked.
+        pass
+    flash(f"Unlinked {kind} {value} from {member.email}.")
+    return redirect(url_for(".members"))
+
+
+@bp.post("/admin/members/<int:user_id>/tokens/revoke")
+@signed_in
+def revoke_member_tokens(user_id: int):
+    """Revoke every usable API token of a person (a lost laptop, a script gone astray)."""
+    member, conn = _member(user_id), get_connection()
+    with org_transaction(conn, g.user.org_id):
+        revoked = people.revoke_all_user_tokens(conn, member)
+        for token in revoked:
+            _record("user_token.revoke", target_type="user", target_id=member.email,
+                    details={"token_id": token.token_id, "prefix": token.token_prefix})
+    flash(f"Revoked {len(revoked)} API token{'' if len(revoked) == 1 else 's'} of "
+          f"{member.email}; requests that use them now get 401.")
+    return redirect(url_for(".members"))
+
+
+@bp.post("/admin/members/<int:user_id>/delete")
+@signed_in
+def delete_member(user_id: int):
+    """Remove a person: their dashboard sessions, API tokens and linked identities go with
+    them. The telemetry of their sessions stays, as the org's."""
+    member = _member(user_id)
+    if member.user_id == g.user.user_id:
+        return _members_page(error="You cannot remove yourself; ask another admin."), 400
+    conn = get_connection()
+    with org_transaction(conn, g.user.org_id):
+        people.delete_user(conn, member)
+        _record("user.delete", target_type="user", target_id=member.email)
+    flash(f"Removed {member.email}: they are signed out and their API tokens refused. "
+          "Their sessions' telemetry stays.")
+    return redirect(url_for(".members"))
+
+
 def _member(user_id: int) -> people.User:
     for member in people.list_users(get_connection(), g.user.org_id):
         if member.user_id == user_id:
@@ -250,9 +294,12 @@ def _members_page(**extra: Any):
         for user_id, kind, value in conn.execute(query("dashboard_identities"),
                                                  {"org_id": g.user.org_id}):
             identities.setdefault(user_id, []).append(f"{kind}:{value}")
+        usable_tokens = dict(conn.execute(query("dashboard_usable_user_tokens"),
+                                          {"org_id": g.user.org_id}).fetchall())
     return render_template("admin/members.html", section="members",
                            members=people.list_users(conn, g.user.org_id),
-                           identities=identities, roles=people.ROLES,
+                           identities=identities, usable_tokens=usable_tokens,
+                           roles=people.ROLES,
                            min_password=people.MIN_PASSWORD_LENGTH,
                            sign_in_url=url_for("signin.sign_in_form", org=session["org_slug"],
                                                _external=True), **extra)

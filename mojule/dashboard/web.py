@@ -8,7 +8,7 @@ import ipaddress
 import logging
 import secrets
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
@@ -32,6 +32,7 @@ from mojule import analytics, orgs
 from mojule.accounting import Scope
 from mojule.analytics import YEARS, BadParameter
 from mojule.api import viewer_seats
+from mojule.api.params import WHOLE_NUMBER
 from mojule.auth import public
 from mojule.dashboard import formats
 from mojule.dashboard.ingestion import ingestion_state
@@ -163,6 +164,18 @@ def confirmation() -> str | None:
     session cookie, not the address: a link cannot make a page confirm what someone
     wrote."""
     return " ".join(get_flashed_messages()) or None
+
+
+def days_from_now(text: str, field: str, allowed: tuple[int, ...],
+                  allow_never: bool = True) -> datetime | None:
+    """The moment ``text`` days from now, for a form's lifetime choice ("" or "never":
+    None, where allowed); BadRequest for anything not offered."""
+    text = text.strip()
+    if allow_never and text in ("", "never"):
+        return None
+    if not WHOLE_NUMBER.fullmatch(text) or int(text) not in allowed:
+        raise BadRequest(f"{field} must be one of {', '.join(map(str, allowed))} days.")
+    return datetime.now(UTC) + timedelta(days=int(text))
 
 
 def require_admin() -> None:
