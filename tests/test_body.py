@@ -8,6 +8,7 @@ import resource
 import zlib
 
 import pytest
+import zstandard
 
 from tests.conftest import fixture_bytes
 from tests.ingest_support import app_client, fixture_payload, org_row_counts, records
@@ -141,7 +142,7 @@ def test_a_leading_utf8_byte_order_mark_is_ignored(client, org, db, encode):
     assert org_row_counts(db, org.org.org_id)["log_events"] == LOG_COUNT
 
 
-@pytest.mark.parametrize("encoding", ["br", "zstd", "compress", "snappy", "gzip, br"])
+@pytest.mark.parametrize("encoding", ["br", "lz4", "compress", "snappy", "gzip, br", "zstd, gzip"])
 def test_unknown_content_coding_is_415(client, org, db, encoding):
     response = post(client, org, LOGS, **{"Content-Encoding": encoding})
 
@@ -299,3 +300,56 @@ def test_deeply_nested_gzip_body_is_400(client, org):
     body = gzip.compress(b"[" * 500_000 + b"]" * 500_000)
 
     assert_error(post(client, org, body, **{"Content-Encoding": "gzip"}), 400, "bad_request")
+
+
+def zstd(data: bytes) -> bytes:
+    return zstandard.ZstdCompressor().compress(data)
+
+
+def zstd_streamed(data: bytes, **params) -> bytes:
+    """``data`` as one zstd frame of unknown size, as a streaming encoder writes it."""
+    compression = zstandard.ZstdCompressionParameters.from_level(3, write_content_size=False,
+                                                                 **params)
+    compressor = zstandard.ZstdCompressor(compression_params=compression).compressobj()
+    return compressor.compress(data) + compressor.flush()
+
+
+@pytest.mark.parametrize("encode", [
+    zstd, zstd_streamed, lambda data: zstd(data[:4000]) + zstd_streamed(data[4000:]),
+], ids=["one-frame", "streamed", "two-frames"])
+def test_zstd_bodies_are_decoded(client, org, db, encode):
+    response = post(client, org, encode(LOGS), **{"Content-Encoding": "zstd"})
+
+    assert response.status_code == 202
+    assert response.get_json()["counts"]["logEvents"] == LOG_COUNT
+    assert org_row_counts(db, org.org.org_id)["log_events"] == LOG_COUNT
+
+
+@pytest.mark.parametrize("body, message", [
+    (zstd(LOGS)[:-20], "corrupt or truncated"),
+    (zstd_streamed(LOGS)[:-3], "corrupt or truncated"),
+    (zstd(LOGS) + b"trailing garbage", "corrupt or truncated"),
+    (b"\x28\xb5\x2f\xfd not zstd at all", "corrupt or truncated"),
+    (LOGS, "corrupt or truncated"),
+    (zstd_streamed(LOGS, window_log=28), "window over 32 MiB"),
+], ids=["truncated", "truncated-stream", "trailing-garbage", "garbage", "not-compressed",
+        "huge-window"])
+def test_a_corrupt_truncated_or_greedy_zstd_body_is_400(client, org, db, body, message):
+    response = post(client, org, body, **{"Content-Encoding": "zstd"})
+
+    assert message in assert_error(response, 400, "bad_request")["message"]
+    assert org_row_counts(db, org.org.org_id)["log_events"] == 0
+
+
+def test_one_gib_zstd_bomb_is_413_without_ballooning_memory(client, org, db):
+    compressor = zstandard.ZstdCompressor().compressobj()
+    zeros = bytes(MIB)
+    bomb = b"".join(compressor.compress(zeros) for _ in range(GIB // MIB)) + compressor.flush()
+    assert len(bomb) < MIB
+    peak_before = peak_rss_bytes()
+
+    response = post(client, org, bomb, **{"Content-Encoding": "zstd"})
+
+    assert_error(response, 413, "payload_too_large")
+    assert peak_rss_bytes() - peak_before < 256 * MIB
+    assert org_row_counts(db, org.org.org_id)["log_events"] == 0

@@ -11,6 +11,7 @@ import json
 from collections.abc import Iterable
 
 import pytest
+import zstandard
 
 from tests.conftest import FIXTURES, fixture_bytes
 
@@ -94,10 +95,12 @@ def test_one_kept_alive_connection_carries_every_export(live, org, db):
     assert stored(db, org.org.org_id) == expected
 
 
-def test_gzip_compressed_export_is_stored(live, org, db):
+@pytest.mark.parametrize("encoding, compress", [
+    ("gzip", gzip.compress), ("zstd", zstandard.ZstdCompressor().compress)])
+def test_compressed_export_is_stored(live, org, db, encoding, compress):
     body = fixture_bytes(SESSIONS[0], "logs")
-    response, answer = post(live.connection(), "logs", gzip.compress(body),
-                            {**org.headers, "Content-Encoding": "gzip"})
+    response, answer = post(live.connection(), "logs", compress(body),
+                            {**org.headers, "Content-Encoding": encoding})
     assert response.status == 202, answer
     assert answer["counts"]["logEvents"] == record_count("logs", body)
     assert stored(db, org.org.org_id)["logs"] == record_count("logs", body)
