@@ -143,7 +143,7 @@ def test_wrong_password_unknown_email_and_unknown_org_get_the_same_answer(client
 
 
 def test_failed_sign_ins_lock_the_email_for_that_address_even_with_the_right_password(
-        client, org, admin):
+        client, db, org, admin):
     for _ in range(ADDRESS_LIMIT):
         assert sign_in(client, org, "admin@example.com", "guess", address="192.0.2.1").status_code == 401
 
@@ -154,6 +154,15 @@ def test_failed_sign_ins_lock_the_email_for_that_address_even_with_the_right_pas
     assert "Too many failed sign-ins" in locked.text
     assert 0 < int(locked.headers["Retry-After"]) <= WINDOW.total_seconds()
     assert elsewhere.status_code == 302
+    # The failure that locked it says so in the audit trail; the refusal after it is not
+    # audited (a flood of them would be).
+    denied = db.execute("SELECT reason, details FROM audit_log WHERE org_id = %s"
+                        " AND action = 'dashboard.sign_in' AND outcome = 'denied'"
+                        " ORDER BY audit_id", (org.org.org_id,)).fetchall()
+    locked_until = datetime.fromisoformat(denied[-1][1]["locked_until"])
+    assert timedelta(0) < locked_until - datetime.now(UTC) <= WINDOW
+    assert [reason for reason, _ in denied] == ["wrong password"] * (ADDRESS_LIMIT - 1) + [
+        f"wrong password; sign-in locked until {locked_until:%Y-%m-%d %H:%M} UTC"]
 
 
 def test_parallel_wrong_passwords_are_counted_one_at_a_time(config, db, org, admin):

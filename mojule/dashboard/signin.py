@@ -8,7 +8,7 @@ remembered (``devices``), so that others' failures do not lock its owner out.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import UTC, datetime
 from urllib.parse import urlencode, urlsplit
 
 from flask import g, redirect, render_template, request, session
@@ -70,7 +70,8 @@ def sign_in():
         user = people.check_password(conn, org.org_id, email, password)
         if user is None:
             logins.record_failure(conn, org.org_id, email, address)
-            _audit_failure(conn, org.org_id, email)
+            _audit_failure(conn, org.org_id, email, logins.locked_until(
+                conn, org.org_id, email, address, known_device))
         else:
             logins.clear_failures(conn, org.org_id, email, address)
     if user is None:
@@ -162,8 +163,10 @@ def _refused(slug: str, email: str | None, target: str):
                            error=WRONG), 401
 
 
-def _audit_failure(conn, org_id: int, email: str) -> None:
-    # Wrong passwords for real users are audited; made-up emails only reach the log.
+def _audit_failure(conn, org_id: int, email: str, locked_until: datetime | None) -> None:
+    # Wrong passwords for real users are audited; made-up emails only reach the log. The
+    # failure that locks the account says until when: the refusals while it is locked are
+    # not audited (a guesser could flood the trail), so this row is where a lock shows.
     try:
         user = people.find_user(conn, org_id, email)
     except people.UserNotFound:
@@ -171,9 +174,13 @@ def _audit_failure(conn, org_id: int, email: str) -> None:
     g.user = UserCredential(org_id, user.user_id, None, user.email, user.role)
     try:
         with org_transaction(conn, org_id):
-            audit.record(conn, org_id, request_entry("dashboard.sign_in", "denied",
-                                                     target_type="user", target_id=email,
-                                                     reason="wrong password"))
+            audit.record(conn, org_id, request_entry(
+                "dashboard.sign_in", "denied", target_type="user", target_id=email,
+                reason="wrong password" if locked_until is None else
+                       f"wrong password; sign-in locked until "
+                       f"{locked_until.astimezone(UTC):%Y-%m-%d %H:%M} UTC",
+                details={} if locked_until is None else
+                        {"locked_until": locked_until.isoformat(timespec="seconds")}))
     finally:
         # request_entry names the actor from g.user; the page answered is a signed-out
         # one, which must not show whose account this is (its header would, and its role).
