@@ -86,6 +86,17 @@ def test_sign_in_goes_on_to_next_and_the_pages_open(client, org, admin):
         assert "admin@example.com" in page.text
 
 
+@pytest.mark.parametrize("who, landing", [("admin", "/admin/members?x=1"), ("member", "/")])
+def test_an_admin_link_signs_a_member_in_to_the_overview_not_a_403(client, db, org, who,
+                                                                   landing):
+    person(db, org, f"{who}@example.com", who)
+
+    response = sign_in(client, org, f"{who}@example.com", next="/admin/members?x=1")
+
+    assert response.headers["Location"] == landing
+    assert client.get(landing).status_code == 200
+
+
 @pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/", "/\\evil.example",
                                     "javascript:alert(1)", "/sign-in?next=/", "/\t/evil.example",
                                     "/\n/evil.example", "/\r\n/evil.example", "/ /evil.example"])

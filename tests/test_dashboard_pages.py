@@ -54,7 +54,11 @@ def test_overview_totals_equal_the_usage_api(app, loaded, org, who):
     assert Decimal(shown["cost_usd"]) == Decimal(totals["cost_usd"]) > 0
     assert json.loads(shown["tokens"]) == totals["tokens"]
     assert int(shown["sessions"]) == totals["sessions"] == (3 if who == "admin" else 1)
-    assert int(shown["active_users"]) == totals["active_users"]
+    if who == "admin":
+        assert int(shown["active_users"]) == totals["active_users"]
+    else:   # "1 active user" says nothing to a member; their active time does
+        assert "active_users" not in shown
+        assert Decimal(shown["active_time_s"]) == Decimal(str(totals["active_time_s"]))
     assert int(shown["lines_added"]) == totals["lines_added"]
     assert int(shown["lines_removed"]) == totals["lines_removed"]
 
@@ -229,6 +233,20 @@ def test_export_buttons_carry_the_pages_filters(client, loaded, org):
     assert f"/api/v1/export/usage.csv?group_by=day&{API_WINDOW.replace('/', '%2F')}" in overview
     assert "/api/v1/export/sessions.csv?user=alice%40example.com&" \
            f"{API_WINDOW.replace('/', '%2F')}" in sessions
+
+
+def test_the_sessions_page_offers_recent_periods_that_keep_its_filters(client, loaded, org):
+    sign_in(client, org, "admin@example.com")
+    page = html.unescape(client.get(f"/sessions?{PAGE_WINDOW}&model=claude").text)
+
+    (link,) = re.findall(r'href="(/sessions\?[^"]*)"[^>]*>Last 30 days<', page)
+    args = dict(arg.split("=", 1) for arg in link.split("?", 1)[1].split("&"))
+    chosen = client.get(link).text
+
+    assert args["model"] == "claude"
+    assert date.fromisoformat(args["to"]) - date.fromisoformat(args["from"]) == timedelta(29)
+    assert re.search(r'aria-current="true">Last 30 days<', chosen)
+    assert not re.search(r'aria-current="true">Last 30 days<', page)
 
 
 def test_times_are_sent_as_utc_for_the_browser_to_show_in_its_zone(client, loaded, org):

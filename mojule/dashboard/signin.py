@@ -78,6 +78,8 @@ def sign_in():
         logins.record_address_failure(conn, address)
         return _refused(slug, email, target)
     _start_session(conn, org, user, form.get("tz", ""))
+    if not user.is_admin and target.startswith("/admin"):
+        target = "/"    # a shared admin link: a member would land on a 403 page
     return devices.remember(redirect(target), org.org_id, email)
 
 
