@@ -14,7 +14,8 @@ import psycopg
 from flask import Blueprint, current_app, jsonify
 
 from mojule.auth import public
-from mojule.db import get_connection, query
+from mojule.db import get_connection
+from mojule.keyring import unconfigured_master_key_ids
 from mojule.schema import pending_migrations
 
 bp = Blueprint("health", __name__)
@@ -73,16 +74,11 @@ def _master_key_state_cached(conn: psycopg.Connection, masters) -> str:
 
 
 def _master_key_state(conn: psycopg.Connection, masters) -> str:
-    """Return "ok" when the configured master keys open every stored key, else why not.
-
-    The configuration refuses to start without a valid master key, but a valid key can
-    still be the wrong one: after a restore, or a rotation whose previous key is gone,
-    every org whose keys it cannot open would have its ingest refused.
-    """
+    """Return "ok" when the configured master keys open every stored key, else why not
+    (the configuration refuses to start without a valid key, but not a wrong one)."""
     if not masters:
         return "missing"
-    in_use = {row[0] for row in conn.execute(query("master_key_ids"))}
-    unknown = sorted(in_use - {master.key_id for master in masters})
+    unknown = unconfigured_master_key_ids(conn, masters)
     if not unknown:
         return "ok"
     log.error("stored keys are wrapped by master key id(s) %s, none of them configured",

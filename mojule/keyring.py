@@ -29,6 +29,15 @@ from mojule.db import query
 CACHE_SECONDS = 60.0
 
 
+def unconfigured_master_key_ids(conn: psycopg.Connection,
+                                masters: Sequence[MasterKey]) -> list[str]:
+    """The ids of master keys that wrap stored keys but are not among ``masters``: a valid
+    key can still be the wrong one (after a restore, or a rotation whose previous key is
+    gone), and the orgs whose keys it cannot open have their ingest refused."""
+    in_use = {row[0] for row in conn.execute(query("master_key_ids"))}
+    return sorted(in_use - {master.key_id for master in masters})
+
+
 class Keyring:
     """The master keys (newest first) and a short-lived cache of unwrapped org data keys."""
 

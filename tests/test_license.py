@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import base64
 import json
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -10,8 +11,9 @@ from click.testing import CliRunner
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from mojule import license, policy
+from mojule import keyring, license, orgs, policy
 from mojule.cli import cli
+from mojule.crypto import generate_master_key, load_master_key
 from mojule.license import MalformedLicense, UntrustedSignature
 from tests.installation import (  # noqa: F401 (fixtures)
     KEYS,
@@ -193,6 +195,26 @@ def test_ingest_pause_and_resume_by_hand_are_audit_logged(site, site_env):
         ("ingest.pause", "cli", "paused by hand (storage migration)"),
         ("ingest.resume", "cli", None)]
     assert license.ingestion_state(site).paused is False
+
+
+def test_status_says_ingestion_is_refused_under_a_master_key_that_opens_no_stored_key(
+        site, site_env, master_key):
+    slug = f"keys-{uuid.uuid4().hex[:8]}"
+    assert run(site_env, "org", "create", slug).exit_code == 0
+    try:
+        # The org's first data key, as its first content would make it.
+        keyring.create_data_key(site, load_master_key(master_key),
+                                orgs.find_org(site, slug).org_id)
+        wrong_key = run({**site_env, "MOJULE_MASTER_KEY": generate_master_key()},
+                        "license", "status")
+        right_key = run(site_env, "license", "status")
+    finally:
+        site.execute("DELETE FROM orgs WHERE slug = %s", (slug,))
+
+    assert wrong_key.exit_code == 1
+    assert "ingestion: refused (503) for orgs whose keys are wrapped by master key" \
+        in wrong_key.output
+    assert right_key.exit_code == 0 and "ingestion: running" in right_key.output
 
 
 def test_license_install_refuses_an_expired_license_and_keeps_the_one_in_force(

@@ -8,6 +8,7 @@ import click
 
 from mojule import audit, license, policy
 from mojule.cli import CliContext, Label, cli, pass_cli, when
+from mojule.keyring import unconfigured_master_key_ids
 
 
 @cli.group("license")
@@ -43,7 +44,8 @@ def install(ctx: CliContext, file) -> None:
 def status(ctx: CliContext) -> None:
     """Print the license, the seats in use and whether ingestion runs.
 
-    Exits 1 while ingestion is paused, so monitoring can alert on it.
+    Exits 1 while ingestion is paused, or refused because stored keys are wrapped by a
+    master key this configuration lacks, so monitoring can alert on it.
     """
     decision = policy.evaluate(ctx.conn, _keys(ctx))
     policy.record(ctx.conn, decision, "system", policy.POLICY_ACTOR)
@@ -59,13 +61,20 @@ def status(ctx: CliContext) -> None:
     click.echo(f"seats:     {decision.seats_in_use} in use in the last "
                f"{policy.SEAT_WINDOW.days} days, {decision.seats_licensed} licensed "
                f"(ingestion pauses above {decision.seat_limit})")
+    # A server with this command's configuration answers 503 to the orgs whose keys its
+    # master keys do not open, whatever the license says (/readyz says so too).
+    unknown = unconfigured_master_key_ids(ctx.conn, ctx.config["MASTER_KEYS"])
     if decision.paused:
         click.echo(f"ingestion: paused: {decision.reason}")
+    elif unknown:
+        click.echo("ingestion: refused (503) for orgs whose keys are wrapped by master key "
+                   f"{', '.join(unknown)}, which MOJULE_MASTER_KEY and "
+                   "MOJULE_MASTER_KEY_PREVIOUS do not hold")
     else:
         click.echo("ingestion: running")
     for note in decision.notes:
         click.echo(f"note:      {note}")
-    if decision.paused:
+    if decision.paused or unknown:
         sys.exit(1)
 
 
