@@ -25,8 +25,12 @@ READ_CHUNK = 64 * 1024
 PROTOBUF_TYPES = {"application/x-protobuf", "application/protobuf"}
 UTF8_BOM = b"\xef\xbb\xbf"
 # zstd is fed this many compressed bytes at a time: its decompressor has no output bound,
-# and one byte can stand for a 128 KiB block, so a step yields at most 128 x 128 KiB.
+# and four bytes can stand for a 128 KiB block, so a step yields at most 4 MiB.
 ZSTD_STEP = 128
+ZSTD_MAX_HEADER = 18     # the longest zstd frame header, where the window size is read
+# Gzip members or zstd frames in one body: exporters send one, bgzip-style writers a few
+# hundred; more is a body built to make the worker start a decoder per dozen bytes.
+MAX_MEMBERS = 1024
 # The largest window a zstd frame may ask for (the decoder allocates it): 32 MiB, what
 # compression level 19 uses; the default limit, 128 MiB, would let a 20-byte body do so.
 ZSTD_MAX_WINDOW = 32 * 1024 * 1024
@@ -46,6 +50,10 @@ class CorruptBody(BadRequest):
 
 class ZstdWindowTooLarge(BadRequest):
     """The zstd frame asks for a window over 32 MiB: compress at level 19 or lower."""
+
+
+class TooManyMembers(BadRequest):
+    """The compressed body has over 1024 gzip members or zstd frames; send one."""
 
 
 class NotJson(BadRequest):
@@ -138,48 +146,64 @@ def _read_limited(stream, max_bytes: int) -> bytes:
 
 
 def _inflate(raw: bytes, make_decompressor, max_bytes: int) -> bytes:
-    """Decompress ``raw`` (possibly several concatenated members) up to ``max_bytes``."""
-    out, total, pending = [], 0, raw
-    while pending:
+    """Decompress ``raw`` (one or more gzip or zlib members) up to ``max_bytes``.
+
+    The input is fed READ_CHUNK bytes at a time from an offset, never re-sliced whole: a
+    body of many tiny members would otherwise cost time growing with their square.
+    """
+    out, total, view, offset = [], 0, memoryview(raw), 0
+    for _ in range(MAX_MEMBERS):
         decompressor = make_decompressor()
+        position = offset
         try:
-            data = decompressor.decompress(pending, max_bytes + 1 - total)
-            while True:
-                total += len(data)
-                if total > max_bytes:
-                    raise PayloadTooLarge()
-                out.append(data)
-                if not decompressor.unconsumed_tail:
-                    break
-                data = decompressor.decompress(decompressor.unconsumed_tail, max_bytes + 1 - total)
+            while not decompressor.eof and position < len(view):
+                chunk = view[position:position + READ_CHUNK]
+                position += len(chunk)
+                data = decompressor.decompress(chunk, max_bytes + 1 - total)
+                while True:
+                    total += len(data)
+                    if total > max_bytes:
+                        raise PayloadTooLarge()
+                    out.append(data)
+                    if not decompressor.unconsumed_tail:
+                        break
+                    data = decompressor.decompress(decompressor.unconsumed_tail,
+                                                   max_bytes + 1 - total)
         except zlib.error:
             raise CorruptBody() from None
         if not decompressor.eof:
-            raise CorruptBody()
-        pending = decompressor.unused_data
-    return b"".join(out)
+            raise CorruptBody()     # truncated: the member never ended
+        offset = position - len(decompressor.unused_data)
+        if offset >= len(view):
+            return b"".join(out)
+    raise TooManyMembers()
 
 
 def _unzstd(raw: bytes, max_bytes: int) -> bytes:
-    """Decompress ``raw`` (one or more zstd frames) up to ``max_bytes``."""
-    out, total, pending = [], 0, raw
+    """Decompress ``raw`` (one or more zstd frames) up to ``max_bytes``, fed ZSTD_STEP
+    bytes at a time from an offset, as _inflate is."""
+    out, total, view, offset = [], 0, memoryview(raw), 0
+    decompressors = zstandard.ZstdDecompressor(max_window_size=ZSTD_MAX_WINDOW)
     try:
-        while pending:
-            if zstandard.get_frame_parameters(pending).window_size > ZSTD_MAX_WINDOW:
+        for _ in range(MAX_MEMBERS):
+            header = zstandard.get_frame_parameters(view[offset:offset + ZSTD_MAX_HEADER])
+            if header.window_size > ZSTD_MAX_WINDOW:
                 raise ZstdWindowTooLarge()
-            decompressor = zstandard.ZstdDecompressor(
-                max_window_size=ZSTD_MAX_WINDOW).decompressobj()
-            position = 0
-            while not decompressor.eof and position < len(pending):
-                data = decompressor.decompress(pending[position:position + ZSTD_STEP])
-                position += ZSTD_STEP
+            decompressor = decompressors.decompressobj()
+            position = offset
+            while not decompressor.eof and position < len(view):
+                chunk = view[position:position + ZSTD_STEP]
+                position += len(chunk)
+                data = decompressor.decompress(chunk)
                 total += len(data)
                 if total > max_bytes:
                     raise PayloadTooLarge()
                 out.append(data)
             if not decompressor.eof:
                 raise CorruptBody()     # truncated: the frame never ended
-            pending = decompressor.unused_data + pending[position:]
+            offset = position - len(decompressor.unused_data)
+            if offset >= len(view):
+                return b"".join(out)
     except zstandard.ZstdError:
         raise CorruptBody() from None
-    return b"".join(out)
+    raise TooManyMembers()

@@ -353,3 +353,20 @@ def test_one_gib_zstd_bomb_is_413_without_ballooning_memory(client, org, db):
     assert_error(response, 413, "payload_too_large")
     assert peak_rss_bytes() - peak_before < 256 * MIB
     assert org_row_counts(db, org.org.org_id)["log_events"] == 0
+
+
+@pytest.mark.parametrize("encoding, member", [
+    ("gzip", gzip.compress(b"", mtime=0)),
+    ("zstd", zstandard.ZstdCompressor(write_checksum=False).compress(b"")),
+])
+def test_a_body_of_more_than_1024_compressed_members_is_400(client, org, db, encoding, member):
+    # Tens of thousands of empty members kept a worker decoding for seconds (the rest of
+    # the body was copied once per member); exporters send one.
+    many = post(client, org, member * 100_000 + gzip.compress(LOGS) if encoding == "gzip"
+                else member * 100_000 + zstd(LOGS), **{"Content-Encoding": encoding})
+    most = post(client, org, member * 1023 + (gzip.compress(LOGS) if encoding == "gzip"
+                                              else zstd(LOGS)), **{"Content-Encoding": encoding})
+
+    assert "over 1024" in assert_error(many, 400, "bad_request")["message"]
+    assert most.status_code == 202
+    assert org_row_counts(db, org.org.org_id)["log_events"] == LOG_COUNT
