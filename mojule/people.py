@@ -6,7 +6,8 @@ email (case-insensitive) or an identity an admin linked to them. Admins see thei
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any
 
 import psycopg
 from argon2 import PasswordHasher
@@ -127,10 +128,27 @@ def list_users(conn: psycopg.Connection, org_id: int) -> list[User]:
         return cur.execute(query("user_list"), {"org_id": org_id}).fetchall()
 
 
-def delete_user(conn: psycopg.Connection, user: User) -> None:
-    """Delete a user with their tokens and linked identities."""
+def delete_user(conn: psycopg.Connection, user: User) -> dict[str, Any]:
+    """Delete a user with their tokens and linked identities; return what went with them
+    (for the audit row): {"identities": ["kind:value", ...], "usable_tokens": n}."""
     with org_transaction(conn, user.org_id):
+        _lock(conn, user)
+        linked = seat_identities(conn, user)
+        now = datetime.now(UTC)
+        dropped = {
+            "identities": [f"{kind}:{value}" for kind in ("account_uuid", "user_id", "email")
+                           for value in linked[kind] if (kind, value) != ("email", user.email)],
+            "usable_tokens": sum(token.state(now) == "active"
+                                 for token in list_user_tokens(conn, user))}
         conn.execute(query("user_delete"), {"org_id": user.org_id, "user_id": user.user_id})
+    return dropped
+
+
+def lock_admins(conn: psycopg.Connection, org_id: int) -> list[int]:
+    """Return the user ids of the org's admins, holding their rows until the transaction
+    ends."""
+    with org_transaction(conn, org_id):
+        return [row[0] for row in conn.execute(query("user_admins_lock"), {"org_id": org_id})]
 
 
 def set_role(conn: psycopg.Connection, user: User, role: str) -> None:
@@ -201,6 +219,14 @@ def unlink_identity(conn: psycopg.Connection, user: User, kind: str, value: str)
         raise LookupError(f"{kind}:{value}")
 
 
+def identity_holder(conn: psycopg.Connection, org_id: int, kind: str, value: str) -> str | None:
+    """Return the email of the person a seat identity is linked to, or None."""
+    with org_transaction(conn, org_id):
+        found = conn.execute(query("user_identity_holder"),
+                             {"org_id": org_id, "kind": kind, "value": value}).fetchone()
+    return None if found is None else found[0]
+
+
 def seat_identities(conn: psycopg.Connection, user: User) -> dict[str, list[str]]:
     """Return the seat identities that are the user's, by kind (their email included)."""
     identities = {"email": [user.email], "account_uuid": [], "user_id": []}
@@ -217,6 +243,7 @@ def create_user_token(conn: psycopg.Connection, user: User, name: str,
     ``expires_at`` on (None: never), and return it."""
     token = tokens.generate(tokens.USER_PREFIX)
     with org_transaction(conn, user.org_id):
+        _lock(conn, user)
         conn.execute(query("user_token_insert"), {
             "org_id": user.org_id, "user_id": user.user_id, "name": name,
             "token_prefix": tokens.visible_prefix(token), "token_digest": tokens.digest(token),
@@ -253,8 +280,16 @@ def revoke_all_user_tokens(conn: psycopg.Connection, user: User) -> list[UserTok
     """Revoke every usable token of the user; return those revoked (none: an empty list)."""
     with org_transaction(conn, user.org_id), \
             conn.cursor(row_factory=class_row(UserTokenInfo)) as cur:
+        _lock(conn, user)
         return cur.execute(query("user_token_revoke_all"),
                            {"org_id": user.org_id, "user_id": user.user_id}).fetchall()
+
+
+def _lock(conn: psycopg.Connection, user: User) -> None:
+    """Hold the user's row until the transaction ends. Raises UserNotFound once removed."""
+    if conn.execute(query("user_lock"), {"org_id": user.org_id,
+                                         "user_id": user.user_id}).fetchone() is None:
+        raise UserNotFound()
 
 
 def resolve_user_token(conn: psycopg.Connection, token: str) -> ResolvedUserToken | None:

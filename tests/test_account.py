@@ -80,7 +80,8 @@ def test_a_member_makes_an_api_token_for_their_own_usage_and_revokes_it(client, 
                                                                        member):
     sign_in(client, org, "dev@example.com")
 
-    created = post(client, "/account/tokens", name="weekly report", expires_days="30")
+    created = post(client, "/account/tokens", name="weekly report", expires_days="30",
+                   current_password=PASSWORD)
 
     token = MUT_TOKEN.search(created.text).group(0)
     (listed,) = [item for item in people.list_user_tokens(db, member.user)
@@ -114,13 +115,21 @@ def test_a_member_makes_an_api_token_for_their_own_usage_and_revokes_it(client, 
     ({"name": "two\nlines", "expires_days": "30"}, "on one line"),
     ({"name": "ci", "expires_days": "5"}, "must be one of"),
     ({"name": "ci", "expires_days": "-30"}, "must be one of"),
+    # A token made in the dashboard expires: "never" is the CLI's alone.
+    ({"name": "ci", "expires_days": "never"}, "must be one of"),
+    ({"name": "ci", "expires_days": ""}, "must be one of"),
+    # A session left open is not enough to make a token that outlives it.
+    ({"name": "ci", "expires_days": "30", "current_password": "not my password"},
+     "The current password is wrong."),
+    ({"name": "ci", "expires_days": "30", "current_password": ""},
+     "The current password is wrong."),
 ])
 def test_a_bad_api_token_form_says_why_and_makes_no_token(client, db, org, member, fields,
                                                           message):
     sign_in(client, org, "dev@example.com")
     before = people.list_user_tokens(db, member.user)
 
-    refused = post(client, "/account/tokens", **fields)
+    refused = post(client, "/account/tokens", **{"current_password": PASSWORD, **fields})
 
     assert refused.status_code == 400 and message in refused.text
     assert people.list_user_tokens(db, member.user) == before
@@ -137,3 +146,33 @@ def test_nobody_revokes_another_persons_api_token_from_their_account_page(client
 
     assert refused.status_code == 404
     assert people.resolve_user_token(db, admin.token).revoked is False
+
+
+def test_one_person_has_at_most_50_usable_api_tokens(client, db, org, member):
+    for n in range(49):                 # person() made the first
+        people.create_user_token(db, member.user, f"script {n}")
+    sign_in(client, org, "dev@example.com")
+
+    refused = post(client, "/account/tokens", name="one more", expires_days="30",
+                   current_password=PASSWORD)
+    people.revoke_user_token(db, member.user, people.list_user_tokens(db, member.user)[0]
+                             .token_prefix)
+    made = post(client, "/account/tokens", name="one more", expires_days="30",
+                current_password=PASSWORD)
+
+    assert refused.status_code == 400 and "You have 50 usable API tokens" in refused.text
+    assert made.status_code == 200 and MUT_TOKEN.search(made.text)
+
+
+def test_guessing_the_password_on_the_token_form_is_throttled_too(client, db, org, member):
+    sign_in(client, org, "dev@example.com")
+    before = people.list_user_tokens(db, member.user)
+
+    answers = [post(client, "/account/tokens", name="x", expires_days="7",
+                    current_password=f"guess {n}").status_code for n in range(ADDRESS_LIMIT)]
+    locked = post(client, "/account/tokens", name="x", expires_days="7",
+                  current_password=PASSWORD)
+
+    assert answers == [400] * ADDRESS_LIMIT
+    assert locked.status_code == 429 and "Too many wrong passwords" in locked.text
+    assert people.list_user_tokens(db, member.user) == before

@@ -3,11 +3,13 @@ every admin action does what it says and leaves the audit row the CLI would.
 """
 from __future__ import annotations
 
+import html
 import re
 
 import pytest
 
 from mojule import orgs, people
+from mojule.dashboard import admin as admin_pages
 from tests.conftest import ingest_session
 from tests.test_dashboard import PASSWORD, csrf_of, person, sign_in
 
@@ -30,7 +32,8 @@ FORMS = {
     "/sessions/<path:session_id>/content": {},
     "/account/password": {"current_password": PASSWORD, "new_password": "a brand new password",
                           "confirm_password": "a brand new password"},
-    "/account/tokens": {"name": "weekly report", "expires_days": "90"},
+    "/account/tokens": {"name": "weekly report", "expires_days": "90",
+                        "current_password": PASSWORD},
     "/account/tokens/<int:token_id>/revoke": {},
 }
 NEW_TOKEN = re.compile(r"mtk_[0-9A-Za-z]{38}")
@@ -266,10 +269,62 @@ def test_a_departing_member_is_offboarded_from_the_members_page(app, signed_in_a
                       (org.org.org_id,)).fetchone()[0] == 0
     assert db.execute("SELECT count(*) FROM sessions WHERE org_id = %s AND session_id = %s",
                       (org.org.org_id, ids["session_id"])).fetchone()[0] == 1
+    (dropped,) = db.execute("SELECT details FROM audit_log WHERE org_id = %s"
+                            " AND action = 'user.delete'", (org.org.org_id,)).fetchone()
+    assert dropped == {"identities": ["account_uuid:abc-123"], "usable_tokens": 0}
     assert audit_actions(db, org.org.org_id) == [
         ("user.unlink", "ok", "user", "admin@example.com", "member@example.com"),
         *[("user_token.revoke", "ok", "user", "admin@example.com", "member@example.com")] * 3,
         ("user.delete", "ok", "user", "admin@example.com", "member@example.com")]
+
+
+@pytest.mark.parametrize("identity, held_by, message, status", [
+    ("account_uuid:bobs-seat", "bob@example.com",
+     "account_uuid:bobs-seat is linked to bob@example.com, not member@example.com", 400),
+    ("email:member@example.com", None, "member@example.com signs in with that email", 400),
+    ("user_id:nobodys", None, "user_id:nobodys is not linked to member@example.com", 302),
+])
+def test_unlinking_says_what_it_did_when_the_identity_is_not_the_members(
+        signed_in_admin, db, org, identity, held_by, message, status):
+    client, ids = signed_in_admin
+    bob = person(db, org, "bob@example.com")
+    people.link_identity(db, bob.user, "account_uuid", "bobs-seat")
+    before = org_state(db, org.org.org_id)
+
+    answer = post_form(client, f"/admin/members/{ids['user_id']}/identities/unlink",
+                       "/admin/members", identity=identity)
+    shown = answer.text if status == 400 else client.get(answer.headers["Location"]).text
+
+    assert answer.status_code == status
+    assert message in html.unescape(shown) and "Unlinked" not in shown
+    assert people.seat_identities(db, bob.user)["account_uuid"] == ["bobs-seat"]
+    assert org_state(db, org.org.org_id) == before
+
+
+@pytest.mark.parametrize("action, fields", [("delete", {}), ("role", {"role": "member"})])
+def test_an_admin_demoted_meanwhile_can_no_longer_remove_or_demote(signed_in_admin, db, org,
+                                                                    monkeypatch, action,
+                                                                    fields):
+    # Two admins removing or demoting each other at once: the second, once the first is
+    # done, is not an admin any more, and the org keeps one.
+    client, _ = signed_in_admin
+    other = person(db, org, "other.admin@example.com", "admin")
+    me = people.find_user(db, org.org.org_id, "admin@example.com")
+    csrf = csrf_of(client.get("/admin/members").text)
+    find_member = admin_pages._member
+
+    def other_admin_lands_first(user_id):
+        # After this request passed the admin check, before it changes anything.
+        people.set_role(db, me, "member")
+        return find_member(user_id)
+
+    monkeypatch.setattr(admin_pages, "_member", other_admin_lands_first)
+
+    answer = client.post(f"/admin/members/{other.user.user_id}/{action}",
+                         data={"csrf_token": csrf, **fields})
+
+    assert answer.status_code == 403
+    assert people.find_user(db, org.org.org_id, "other.admin@example.com").role == "admin"
 
 
 def test_an_admin_cannot_demote_themselves(signed_in_admin, db, org):

@@ -105,8 +105,10 @@ def user_list(ctx: CliContext, slug: str) -> None:
 def user_delete(ctx: CliContext, slug: str, email: str) -> None:
     """Delete the user with their tokens and linked identities."""
     target = _user(ctx, slug, email)
-    people.delete_user(ctx.conn, target)
-    ctx.audit(target.org_id, "user.delete", target_type="user", target_id=target.email)
+    with ctx.conn.transaction():
+        dropped = people.delete_user(ctx.conn, target)
+        ctx.audit(target.org_id, "user.delete", target_type="user", target_id=target.email,
+                  details=dropped)
     click.echo(f"deleted {target.email}", err=True)
 
 

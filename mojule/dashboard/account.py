@@ -34,8 +34,11 @@ from mojule.request_log import client_address
 from mojule.tokens import AlreadyRevoked
 
 bp = page_blueprint("account")
+# A token made here always expires (an operator can make one that never does with
+# `mojule user token`); 90 days is offered first.
 API_TOKEN_LIFETIMES_DAYS = (7, 30, 90, 180, 365)
-DEFAULT_API_TOKEN_DAYS = 90     # offered first: a token should not outlive its use unasked
+DEFAULT_API_TOKEN_DAYS = 90
+MAX_USABLE_API_TOKENS = 50
 
 
 @bp.get("/account")
@@ -50,20 +53,13 @@ def account():
 def change_password():
     """Change one's own password, given the current one."""
     form, user, conn = request.form, g.user, get_connection()
-    current, new = form.get("current_password", ""), form.get("new_password", "")
+    new = form.get("new_password", "")
     if new != form.get("confirm_password", ""):
         return _page(error="The new password and its confirmation differ."), 400
-    address = client_address()
-    with logins.attempt(conn, user.org_id, user.email):
-        until = logins.locked_until(conn, user.org_id, user.email, address)
-        if until is not None:
-            minutes = logins.minutes_until(until)
-            return _page(error=f"Too many wrong passwords. Try again in {minutes} "
-                               f"minute{'s' if minutes != 1 else ''}."), 429
-        checked = people.check_password(conn, user.org_id, user.email, current)
-        if checked is None:
-            logins.record_failure(conn, user.org_id, user.email, address)
-            return _page(error="The current password is wrong."), 400
+    try:
+        checked = _confirm_password(form.get("current_password", ""))
+    except PasswordRefused as refused:
+        return _page(error=refused.message), refused.status
     try:
         with org_transaction(conn, user.org_id):
             people.set_password(conn, checked, new)
@@ -73,27 +69,42 @@ def change_password():
         return _page(error=str(exc)), 400
     # The new password ended every session of the account, this one included.
     session["sid"] = logins.start_session(conn, user.org_id, user.user_id)
-    flash("Password changed. Every other session of your account is signed out.")
+    flash("Password changed. Every other session of your account is signed out; your API "
+          "tokens keep working until you revoke them below.")
     return redirect(url_for(".account"))
 
 
 @bp.post("/account/tokens")
 @signed_in
 def create_api_token():
-    """Create a personal access token of the signed-in person and show it, once."""
-    name = request.form.get("name", "").strip()
+    """Create a personal access token of the signed-in person, given their password, and
+    show it, once. The password: a session left open on someone else's screen must not
+    become a token that outlives it."""
+    form, user, conn = request.form, g.user, get_connection()
+    name = form.get("name", "").strip()
     if not name or len(name) > 100 or not name.isprintable():
         return _page(token_error="Name the token (what it is for), in at most 100 "
                                  "characters on one line."), 400
-    expires_at = days_from_now(request.form.get("expires_days", ""), "expires_days",
-                               API_TOKEN_LIFETIMES_DAYS)
-    user, conn = g.user, get_connection()
-    with org_transaction(conn, user.org_id):
-        token = people.create_user_token(conn, _person(), name, expires_at)
-        audit.record(conn, user.org_id, request_entry(
-            "user_token.create", "ok", target_type="user", target_id=user.email,
-            details={"name": name, "prefix": token[:12],
-                     "expires_at": expires_at and expires_at.isoformat()}))
+    expires_at = days_from_now(form.get("expires_days", ""), "expires_days",
+                               API_TOKEN_LIFETIMES_DAYS, allow_never=False)
+    try:
+        person = _confirm_password(form.get("current_password", ""))
+    except PasswordRefused as refused:
+        return _page(token_error=refused.message), refused.status
+    usable = [token for token in people.list_user_tokens(conn, person)
+              if token.state(datetime.now(UTC)) == "active"]
+    if len(usable) >= MAX_USABLE_API_TOKENS:
+        return _page(token_error=f"You have {len(usable)} usable API tokens, the most one "
+                                 "person may have; revoke one you no longer use."), 400
+    try:
+        with org_transaction(conn, user.org_id):
+            token = people.create_user_token(conn, person, name, expires_at)
+            audit.record(conn, user.org_id, request_entry(
+                "user_token.create", "ok", target_type="user", target_id=user.email,
+                details={"name": name, "prefix": token[:12],
+                         "expires_at": expires_at.isoformat()}))
+    except people.UserNotFound:
+        return _removed()
     return _page(new_token=token, new_name=name)
 
 
@@ -109,6 +120,8 @@ def revoke_api_token(token_id: int):
                 "user_token.revoke", "ok", target_type="user", target_id=user.email,
                 details={"token_id": revoked.token_id, "prefix": revoked.token_prefix}))
         prefix = revoked.token_prefix
+    except people.UserNotFound:
+        return _removed()
     except LookupError:
         raise NotFound("You have no such API token.") from None
     except AlreadyRevoked as earlier:
@@ -117,15 +130,56 @@ def revoke_api_token(token_id: int):
     return redirect(url_for(".account"))
 
 
+class PasswordRefused(Exception):
+    def __init__(self, message: str, status: int):
+        super().__init__(message)
+        self.message, self.status = message, status
+
+
+def _confirm_password(password: str) -> people.User:
+    """The signed-in person, once ``password`` is theirs, checked under the sign-in
+    throttle. Raises PasswordRefused saying why, and with what status."""
+    user, conn, address = g.user, get_connection(), client_address()
+    until = checked = None
+    # The refusal is raised once the attempt's transaction committed the failure.
+    with logins.attempt(conn, user.org_id, user.email):
+        until = logins.locked_until(conn, user.org_id, user.email, address)
+        if until is None:
+            checked = people.check_password(conn, user.org_id, user.email, password)
+            if checked is None:
+                logins.record_failure(conn, user.org_id, user.email, address)
+    if until is not None:
+        minutes = logins.minutes_until(until)
+        raise PasswordRefused(f"Too many wrong passwords. Try again in {minutes} "
+                              f"minute{'s' if minutes != 1 else ''}.", 429)
+    if checked is None:
+        raise PasswordRefused("The current password is wrong.", 400)
+    return checked
+
+
 def _person() -> people.User:
-    """The signed-in person as the people functions take them."""
+    """The signed-in person as the people functions take them. Raises UserNotFound once
+    an admin removed them (their session ends with them, so only during this request)."""
     return people.find_user(get_connection(), g.user.org_id, g.user.email)
+
+
+def _own_tokens() -> list[people.UserTokenInfo]:
+    try:
+        return people.list_user_tokens(get_connection(), _person())
+    except people.UserNotFound:
+        return []
+
+
+def _removed():
+    """Where a person removed while their request ran goes: the sign-in page."""
+    session.clear()
+    return redirect(url_for("signin.sign_in_form"))
 
 
 def _page(**extra):
     return render_template("account.html", active="account",
                            min_password=people.MIN_PASSWORD_LENGTH,
-                           api_tokens=people.list_user_tokens(get_connection(), _person()),
+                           api_tokens=_own_tokens(),
                            lifetimes=API_TOKEN_LIFETIMES_DAYS,
                            default_days=DEFAULT_API_TOKEN_DAYS, now=datetime.now(UTC),
                            **extra)

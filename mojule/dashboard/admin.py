@@ -34,7 +34,7 @@ from mojule.dashboard.web import (
     viewer_org,
 )
 from mojule.db import get_connection, org_transaction, query
-from mojule.errors import BadRequest, NotFound
+from mojule.errors import BadRequest, Forbidden, NotFound
 from mojule.tokens import AlreadyRevoked
 
 bp = page_blueprint("admin")
@@ -185,6 +185,7 @@ def set_role(user_id: int):
         return _members_page(error="You cannot change your own role; ask another admin."), 400
     conn = get_connection()
     with org_transaction(conn, g.user.org_id):
+        _still_admin(conn)
         people.set_role(conn, member, role)
         _record("user.set_role", target_type="user", target_id=member.email,
                 details={"role": [member.role, role]})
@@ -235,6 +236,9 @@ def unlink_identity(user_id: int):
         kind, value = people.parse_identity(identity)
     except (people.InvalidIdentity, people.InvalidEmail) as exc:
         return _members_page(error=f"{identity or 'The identity'}: {exc.__doc__}"), 400
+    if (kind, value) == ("email", member.email):
+        return _members_page(error=f"{member.email} signs in with that email: its sessions "
+                                   "are theirs while they are a member."), 400
     conn = get_connection()
     try:
         with org_transaction(conn, g.user.org_id):
@@ -242,8 +246,13 @@ def unlink_identity(user_id: int):
             _record("user.unlink", target_type="user", target_id=member.email,
                     details={"kind": kind, "value": value})
     except LookupError:
-        # A second click, or someone else unlinked it first: it is unlinked, as asked.
-        pass
+        holder = people.identity_holder(conn, g.user.org_id, kind, value)
+        if holder is not None:
+            return _members_page(error=f"{kind}:{value} is linked to {holder}, not "
+                                       f"{member.email}; nothing was unlinked."), 400
+        # A second click, or another admin unlinked it first: unlinked, as asked.
+        flash(f"{kind}:{value} is not linked to {member.email}; nothing to unlink.")
+        return redirect(url_for(".members"))
     flash(f"Unlinked {kind} {value} from {member.email}.")
     return redirect(url_for(".members"))
 
@@ -273,11 +282,22 @@ def delete_member(user_id: int):
         return _members_page(error="You cannot remove yourself; ask another admin."), 400
     conn = get_connection()
     with org_transaction(conn, g.user.org_id):
-        people.delete_user(conn, member)
-        _record("user.delete", target_type="user", target_id=member.email)
+        _still_admin(conn)
+        dropped = people.delete_user(conn, member)
+        _record("user.delete", target_type="user", target_id=member.email, details=dropped)
     flash(f"Removed {member.email}: they are signed out and their API tokens refused. "
           "Their sessions' telemetry stays.")
     return redirect(url_for(".members"))
+
+
+def _still_admin(conn) -> None:
+    """Hold the org's admins and check the viewer is still one of them (another admin may
+    have demoted or removed them since this request began). Raises Forbidden.
+
+    With the admins held, of two admins removing or demoting each other at once the
+    second finds they no longer are one: the org keeps an admin."""
+    if g.user.user_id not in people.lock_admins(conn, g.user.org_id):
+        raise Forbidden("You are no longer an admin of this org.")
 
 
 def _member(user_id: int) -> people.User:
