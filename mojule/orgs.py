@@ -107,6 +107,15 @@ def find_org(conn: psycopg.Connection, slug: str) -> Org:
     return org
 
 
+def find_org_by_id(conn: psycopg.Connection, org_id: int) -> Org:
+    """Return the org with ``org_id``. Raises OrgNotFound."""
+    with conn.cursor(row_factory=class_row(Org)) as cur:
+        org = cur.execute(query("org_by_id"), {"org_id": org_id}).fetchone()
+    if org is None:
+        raise OrgNotFound()
+    return org
+
+
 def create_ingest_token(conn: psycopg.Connection, org: Org, name: str,
                         expires_at: datetime | None = None) -> str:
     """Create an ingest token for ``org`` and return it; only its digest is stored.

@@ -6,7 +6,7 @@ email (case-insensitive) or an identity an admin linked to them. Admins see thei
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -168,6 +168,9 @@ def set_password(conn: psycopg.Connection, user: User, password: str) -> None:
         conn.execute(query("user_set_password"), {
             "org_id": user.org_id, "user_id": user.user_id,
             "password_hash": _hasher.hash(password)})
+        # No password link outlives the password it was made to replace.
+        conn.execute(query("password_links_void"),
+                     {"org_id": user.org_id, "user_id": user.user_id})
 
 
 def check_password(conn: psycopg.Connection, org_id: int, email: str, password: str) -> User | None:
@@ -313,3 +316,61 @@ def resolve_user_token(conn: psycopg.Connection, token: str) -> ResolvedUserToke
             conn.execute(query("user_token_touch"), {"org_id": org_id, "token_id": token_id})
     return ResolvedUserToken(org_id=org_id, token_id=token_id, revoked=revoked,
                              expired=expired, user_id=user_id, email=user[0], role=user[1])
+
+
+# -- password links ----------------------------------------------------------------------
+# A one-time link with which a person sets their own password (mojule/dashboard/
+# password_link.py): only its digest is stored, it works once, and a newer link or any
+# password set ends it.
+PASSWORD_LINK_LIFETIME = timedelta(hours=72)
+
+
+class LinkNotUsable(Exception):
+    """This link is unknown, used, replaced by a newer one or expired: ask an admin of
+    your organization for a new one."""
+
+
+def create_password_link(conn: psycopg.Connection, user: User,
+                         lifetime: timedelta = PASSWORD_LINK_LIFETIME) -> tuple[str, datetime]:
+    """Make a link secret with which ``user`` sets their password; return it and when it
+    expires. Their older links stop working."""
+    secret = tokens.generate(tokens.PASSWORD_LINK_PREFIX)
+    expires_at = datetime.now(UTC) + lifetime
+    params = {"org_id": user.org_id, "user_id": user.user_id}
+    with org_transaction(conn, user.org_id):
+        _lock(conn, user)
+        conn.execute(query("password_links_void"), params)
+        conn.execute(query("password_link_insert"), {
+            **params, "link_digest": tokens.digest(secret), "expires_at": expires_at})
+    return secret, expires_at
+
+
+def password_link_user(conn: psycopg.Connection, secret: str) -> User:
+    """Return the person a usable link names. Raises LinkNotUsable."""
+    with conn.transaction():
+        return _link_user(conn, secret)
+
+
+def use_password_link(conn: psycopg.Connection, secret: str, password: str) -> User:
+    """Set the password of the person a usable link names, which ends the link; return
+    them. Raises LinkNotUsable or WeakPassword, changing nothing."""
+    with conn.transaction():
+        user = _link_user(conn, secret)
+        set_password(conn, user, password)
+    return user
+
+
+def _link_user(conn: psycopg.Connection, secret: str) -> User:
+    # As resolve_user_token: the row is found by digest alone, then read under its org;
+    # FOR UPDATE holds it, so that of two uses at once the second finds it used.
+    if not tokens.is_well_formed(secret, tokens.PASSWORD_LINK_PREFIX):
+        raise LinkNotUsable()
+    digest = tokens.digest(secret)
+    conn.execute("SELECT set_config('mojule.token_digest', %s, true)", (digest.hex(),))
+    found = conn.execute(query("password_link_resolve"), {"link_digest": digest}).fetchone()
+    if found is None:
+        raise LinkNotUsable()
+    org_id, user_id = found
+    conn.execute("SELECT set_config('mojule.org_id', %s, true)", (str(org_id),))
+    email, _ = conn.execute(query("user_by_id"), {"org_id": org_id, "user_id": user_id}).fetchone()
+    return find_user(conn, org_id, email)

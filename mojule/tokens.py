@@ -24,6 +24,7 @@ TOKEN_ID = re.compile(r"[0-9]{1,18}")
 MAX_TOKEN_LENGTH = 255
 INGEST_PREFIX = "mtk"
 USER_PREFIX = "mut"
+PASSWORD_LINK_PREFIX = "mpl"     # a one-time password link's secret, never a credential
 
 
 class AlreadyRevoked(Exception):

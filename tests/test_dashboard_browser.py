@@ -119,6 +119,7 @@ def demo(database_url, app_database_url, master_key) -> Demo:
         org = make_org(db)
         admin = make_user(db, org, "admin@example.com", "admin")
         alice = make_user(db, org, "alice@example.com", "member")
+        make_user(db, org, "newcomer@example.com", "member")           # no password yet
         for user in (admin.user, alice.user):
             people.set_password(db, user, PASSWORD)
     app = create_app({"DATABASE_URL": app_database_url, "MASTER_KEY": master_key, "POOL_SIZE": 2})
@@ -328,7 +329,7 @@ def test_creating_and_revoking_an_ingest_token(visitor, live, demo):
     assert post_logs(live, token) == 401
 
 
-def test_every_page_renders_cleanly_at_desktop_and_phone_width(visitor, demo):
+def test_every_page_renders_cleanly_at_desktop_and_phone_width(visitor, demo, database_url):
     pages = {
         "overview": f"/?{PAGE_WINDOW}", "sessions": f"/sessions?{PAGE_WINDOW}",
         "session": f"/sessions/{demo.sessions['write-tool-resource-attrs']}",
@@ -345,6 +346,12 @@ def test_every_page_renders_cleanly_at_desktop_and_phone_width(visitor, demo):
         signed_out = visitor(viewport)
         signed_out.go("/sign-in")
         signed_out.screenshot("sign-in")
+        with connect(database_url) as db:
+            secret, _ = people.create_password_link(db, people.find_user(
+                db, demo.org.org.org_id, "newcomer@example.com"))
+        page = signed_out.go(f"/password?link={secret}")
+        signed_out.screenshot("password-link")
+        assert page.evaluate(unlabelled) == [] and page.evaluate(overflow) <= 0
         admin, member = visitor(viewport), visitor(viewport)
         admin.sign_in(demo.org, "admin@example.com")
         member.sign_in(demo.org, "alice@example.com")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import sys
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlencode, urlsplit
 
 import click
 
@@ -71,6 +72,30 @@ def user_set_password(ctx: CliContext, slug: str, email: str) -> None:
         raise click.ClickException(str(exc)) from None
     ctx.audit(target.org_id, "user.set_password", target_type="user", target_id=target.email)
     click.echo(f"password set for {target.email}", err=True)
+
+
+@user.command("password-link")
+@click.option("--org", "slug", required=True, help="The org's slug.")
+@click.option("--email", required=True, help="The user's email.")
+@click.option("--base-url", required=True, metavar="URL",
+              help="The dashboard's address, e.g. https://mojule.example.com.")
+@pass_cli
+def user_password_link(ctx: CliContext, slug: str, email: str, base_url: str) -> None:
+    """Make a one-time link with which the user sets their own password (72 hours; a newer
+    link replaces it); printed once, alone on the last line."""
+    parsed = urlsplit(base_url.strip())
+    if parsed.scheme not in ("http", "https") or not parsed.netloc or parsed.query:
+        raise click.BadParameter("give the dashboard's address, such as "
+                                 "https://mojule.example.com", param_hint="--base-url")
+    target = _user(ctx, slug, email)
+    with ctx.conn.transaction():
+        secret, expires_at = people.create_password_link(ctx.conn, target)
+        ctx.audit(target.org_id, "user.password_link", target_type="user",
+                  target_id=target.email,
+                  details={"expires_at": expires_at.isoformat(timespec="seconds")})
+        link = f"{base_url.strip().rstrip('/')}/password?{urlencode({'link': secret})}"
+        show_secret(f"password link for {target.email}, until {when(expires_at)} UTC; send "
+                    "it to them alone, it is shown only now:", link)
 
 
 @user.command("set-role")

@@ -170,7 +170,7 @@ def create_member():
                     details={"role": role})
     except (people.InvalidEmail, people.UserExists) as exc:
         return _members_page(error=f"{email}: {exc.__doc__}"), 400
-    flash(f"Created {created.email}. Set a password for them below, or with the CLI.")
+    flash(f"Created {created.email}. Make them a link to set their password below.")
     return redirect(url_for(".members"))
 
 
@@ -288,6 +288,21 @@ def delete_member(user_id: int):
     flash(f"Removed {member.email}: they are signed out and their API tokens refused. "
           "Their sessions' telemetry stays.")
     return redirect(url_for(".members"))
+
+
+@bp.post("/admin/members/<int:user_id>/password-link")
+@signed_in
+def make_password_link(user_id: int):
+    """Make a one-time link with which a person sets their own password, and show it once;
+    their older link stops working."""
+    member, conn = _member(user_id), get_connection()
+    with org_transaction(conn, g.user.org_id):
+        secret, expires_at = people.create_password_link(conn, member)
+        _record("user.password_link", target_type="user", target_id=member.email,
+                details={"expires_at": expires_at.isoformat(timespec="seconds")})
+    return _members_page(password_link=url_for("password_link.password_form", link=secret,
+                                               _external=True),
+                         link_for=member.email, link_expires=expires_at)
 
 
 def _still_admin(conn) -> None:

@@ -77,7 +77,7 @@ def sign_in():
     if user is None:
         logins.record_address_failure(conn, address)
         return _refused(slug, email, target)
-    _start_session(conn, org, user, form.get("tz", ""))
+    start_session(conn, org, user, form.get("tz", ""))
     if not user.is_admin and target.startswith("/admin"):
         target = "/"    # a shared admin link: a member would land on a 403 page
     return devices.remember(redirect(target), org.org_id, email)
@@ -136,7 +136,8 @@ def safe_next(target: str | None) -> str:
     return target.removesuffix("?")
 
 
-def _start_session(conn, org: orgs.Org, user: people.User, tz: str) -> None:
+def start_session(conn, org: orgs.Org, user: people.User, tz: str) -> None:
+    """Sign ``user`` in in this browser: a new server-side session, audited."""
     session_id = logins.start_session(conn, org.org_id, user.user_id)
     # A new cookie from scratch: nothing from before sign-in (the CSRF token included) stays.
     session.clear()

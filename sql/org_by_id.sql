@@ -1,0 +1,4 @@
+-- Finds an org by id (a password link names its person's org by id).
+SELECT org_id, slug, name, retention_days, created_at
+  FROM orgs
+ WHERE org_id = %(org_id)s
