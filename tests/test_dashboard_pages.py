@@ -107,6 +107,29 @@ def test_an_empty_range_says_when_telemetry_last_came_if_it_ever_did(app, client
     assert "Point Claude Code at Mojule" in never and "Widen the dates" not in never
 
 
+@pytest.mark.parametrize("details, shown", [
+    ({}, ""),
+    ({"name": "laptops", "expires_at": None}, "name: laptops · expires_at: —"),
+    ({"identities": ["account_uuid:a", "user_id:b"], "usable_tokens": 2},
+     "identities: account_uuid:a, user_id:b · usable_tokens: 2"),
+    ({"identities": []}, "identities: none"),
+    ({"role": {"from": "member"}}, 'role: {"from":"member"}'),
+    ({"text": "x" * 400}, "text: " + "x" * 293 + "…"),
+])
+def test_audit_details_read_on_one_line_and_are_cut(details, shown):
+    assert formats.audit_details(details) == shown
+
+
+def test_the_audit_log_page_shows_each_rows_details(client, db, loaded, org):
+    sign_in(client, org, "admin@example.com")
+    page = client.get("/admin/tokens").text
+    client.post("/admin/tokens", data={"csrf_token": csrf_of(page), "name": "<b>laptops</b>"})
+
+    audit_page = client.get("/admin/audit").text
+
+    assert "name: &lt;b&gt;laptops&lt;/b&gt; · expires_at: —" in audit_page
+
+
 @pytest.mark.parametrize("seconds, shown", [(0, "0 s"), (0.3, "under 1 s"), (0.6, "1 s"),
                                             (200, "3 min 20 s"), (7500, "2 h 05 min")])
 def test_durations_read_as_people_write_them(seconds, shown):

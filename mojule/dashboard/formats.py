@@ -5,10 +5,15 @@ title. Times are written in UTC, for the page's script to show in the viewer's z
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
+
+import orjson
+
+AUDIT_DETAILS_SHOWN = 300    # characters of an audit row's details on the audit log page
 
 
 def usd(value: Any) -> str:
@@ -56,3 +61,25 @@ def utc_text(moment: str | datetime | None) -> str:
     if isinstance(moment, str):
         moment = datetime.fromisoformat(moment)
     return moment.astimezone(ZoneInfo("UTC")).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def audit_details(details: Mapping[str, Any] | None) -> str:
+    """An audit row's details on one line, "name: value · ...", cut to AUDIT_DETAILS_SHOWN
+    characters (the export and the API have them whole)."""
+    parts = []
+    for name, value in (details or {}).items():
+        if isinstance(value, list):
+            text = ", ".join(map(_detail_text, value)) or "none"
+        else:
+            text = _detail_text(value)
+        parts.append(f"{name}: {text}")
+    line = " · ".join(parts)
+    return line if len(line) <= AUDIT_DETAILS_SHOWN else line[:AUDIT_DETAILS_SHOWN - 1] + "…"
+
+
+def _detail_text(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, dict | list):
+        return orjson.dumps(value).decode()
+    return str(value)

@@ -298,7 +298,8 @@ def init_templates(app: Flask) -> None:
                                  page_url=page_url, recent_days=recent_days)
     app.jinja_env.filters.update(usd=formats.usd, usd_exact=formats.usd_exact,
                                  number=formats.number, percent=formats.percent,
-                                 duration=formats.duration, utc_text=formats.utc_text)
+                                 duration=formats.duration, utc_text=formats.utc_text,
+                                 audit_details=formats.audit_details)
     app.context_processor(_page_context)
 
     @public
