@@ -23,6 +23,14 @@ MIN_PASSWORD_LENGTH = 12
 _hasher = PasswordHasher()
 
 
+class TooManyTokens(Exception):
+    """The person has as many usable API tokens as one may; revoke one no longer used."""
+
+    def __init__(self, usable: int):
+        super().__init__(usable)
+        self.usable = usable
+
+
 class UserNotFound(Exception):
     """No user of this org has that email."""
 
@@ -241,12 +249,18 @@ def seat_identities(conn: psycopg.Connection, user: User) -> dict[str, list[str]
 
 
 def create_user_token(conn: psycopg.Connection, user: User, name: str,
-                      expires_at: datetime | None = None) -> str:
+                      expires_at: datetime | None = None, max_usable: int | None = None) -> str:
     """Create a personal access token (``mut_...``) for the user, refused from
-    ``expires_at`` on (None: never), and return it."""
+    ``expires_at`` on (None: never), and return it. Raises TooManyTokens when the user
+    has ``max_usable`` usable tokens already (counted while their row is held)."""
     token = tokens.generate(tokens.USER_PREFIX)
     with org_transaction(conn, user.org_id):
         _lock(conn, user)
+        if max_usable is not None:
+            now = datetime.now(UTC)
+            usable = sum(info.state(now) == "active" for info in list_user_tokens(conn, user))
+            if usable >= max_usable:
+                raise TooManyTokens(usable)
         conn.execute(query("user_token_insert"), {
             "org_id": user.org_id, "user_id": user.user_id, "name": name,
             "token_prefix": tokens.visible_prefix(token), "token_digest": tokens.digest(token),
@@ -343,6 +357,13 @@ def create_password_link(conn: psycopg.Connection, user: User,
         conn.execute(query("password_link_insert"), {
             **params, "link_digest": tokens.digest(secret), "expires_at": expires_at})
     return secret, expires_at
+
+
+def void_password_links(conn: psycopg.Connection, user: User) -> int:
+    """End the user's usable password links; return how many there were."""
+    with org_transaction(conn, user.org_id):
+        return conn.execute(query("password_links_void"),
+                            {"org_id": user.org_id, "user_id": user.user_id}).rowcount
 
 
 def password_link_user(conn: psycopg.Connection, secret: str) -> User:

@@ -28,6 +28,7 @@ FORMS = {
     "/admin/members/<int:user_id>/tokens/revoke": {},
     "/admin/members/<int:user_id>/delete": {},
     "/admin/members/<int:user_id>/password-link": {},
+    "/admin/members/<int:user_id>/password-link/cancel": {},
     "/password": {"link": "mpl_0", "new_password": "a brand new password",
                   "confirm_password": "a brand new password"},
     "/admin/settings": {"retention_days": "7"},

@@ -12,6 +12,9 @@ from click.testing import CliRunner
 
 from mojule import people
 from mojule.cli import cli
+from mojule.config import parse_networks
+from mojule.dashboard.logins import ADDRESS_LIMIT
+from tests.ingest_support import app_client
 from tests.test_dashboard import PASSWORD, csrf_of, person, sign_in, sign_out
 
 NEW_PASSWORD = "my own passphrase at last"
@@ -168,3 +171,65 @@ def test_the_cli_prints_a_link_that_works(app, db, org, cli_env):
     assert bad.exit_code == 2 and "--base-url" in bad.output
     path = f"{urlsplit(url).path}?{urlsplit(url).query}"
     assert set_via(app.test_client(), path).status_code == 302
+
+
+def test_a_pending_link_shows_on_the_members_page_and_an_admin_can_end_it(app, db, org,
+                                                                          admin_browser):
+    member = person(db, org, "dev@example.com")
+    path = make_link(admin_browser, member.user.user_id)
+    page = admin_browser.get("/admin/members").text
+    assert "A password link works until" in page
+
+    ended = admin_browser.post(f"/admin/members/{member.user.user_id}/password-link/cancel",
+                               data={"csrf_token": csrf_of(page)})
+
+    assert ended.status_code == 302
+    assert app.test_client().get(path).status_code == 404
+    assert "A password link works until" not in admin_browser.get("/admin/members").text
+    assert db.execute("SELECT count(*) FROM audit_log WHERE org_id = %s"
+                      " AND action = 'user.password_link_cancel'",
+                      (org.org.org_id,)).fetchone()[0] == 1
+
+
+def test_an_admin_makes_no_link_for_themselves(db, org, admin_browser):
+    me = people.find_user(db, org.org.org_id, "boss@example.com")
+    page = admin_browser.get("/admin/members").text
+
+    refused = admin_browser.post(f"/admin/members/{me.user_id}/password-link",
+                                 data={"csrf_token": csrf_of(page)})
+
+    assert refused.status_code == 400 and "your account page" in refused.text
+    assert db.execute("SELECT count(*) FROM password_links WHERE org_id = %s",
+                      (org.org.org_id,)).fetchone()[0] == 0
+
+
+def test_the_link_is_https_when_the_trusted_proxy_says_the_browser_used_https(
+        config, db, org):
+    person(db, org, "boss@example.com", "admin")
+    member = person(db, org, "dev@example.com")
+    with app_client(config, TRUSTED_PROXIES=parse_networks("127.0.0.1/32")) as browser:
+        https = {"environ_base": {"REMOTE_ADDR": "127.0.0.1"},
+                 "headers": {"X-Forwarded-Proto": "https"}}
+        sign_in(browser, org, "boss@example.com")
+        page = browser.get("/admin/members", **https).text
+        made = browser.post(f"/admin/members/{member.user.user_id}/password-link",
+                            data={"csrf_token": csrf_of(page)}, **https)
+
+    assert html.unescape(LINK.search(made.text).group(1)).startswith("https://")
+
+
+def test_the_link_pages_send_no_referer_and_a_set_password_clears_the_lock(
+        app, db, org, admin_browser):
+    member = person(db, org, "dev@example.com")
+    guesser = app.test_client()
+    for n in range(ADDRESS_LIMIT):
+        sign_in(guesser, org, "dev@example.com", f"guess {n}")
+    path = make_link(admin_browser, member.user.user_id)
+    browser = app.test_client()
+
+    form = browser.get(path)
+    set_via(browser, path)
+    sign_out(browser)
+
+    assert form.headers["Referrer-Policy"] == "no-referrer"
+    assert sign_in(browser, org, "dev@example.com", NEW_PASSWORD).status_code == 302

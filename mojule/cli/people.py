@@ -84,7 +84,8 @@ def user_password_link(ctx: CliContext, slug: str, email: str, base_url: str) ->
     """Make a one-time link with which the user sets their own password (72 hours; a newer
     link replaces it); printed once, alone on the last line."""
     parsed = urlsplit(base_url.strip())
-    if parsed.scheme not in ("http", "https") or not parsed.netloc or parsed.query:
+    if parsed.scheme not in ("http", "https") or not parsed.netloc or parsed.query \
+            or parsed.fragment:
         raise click.BadParameter("give the dashboard's address, such as "
                                  "https://mojule.example.com", param_hint="--base-url")
     target = _user(ctx, slug, email)

@@ -91,20 +91,19 @@ def create_api_token():
         person = _confirm_password(form.get("current_password", ""))
     except PasswordRefused as refused:
         return _page(token_error=refused.message), refused.status
-    usable = [token for token in people.list_user_tokens(conn, person)
-              if token.state(datetime.now(UTC)) == "active"]
-    if len(usable) >= MAX_USABLE_API_TOKENS:
-        return _page(token_error=f"You have {len(usable)} usable API tokens, the most one "
-                                 "person may have; revoke one you no longer use."), 400
     try:
         with org_transaction(conn, user.org_id):
-            token = people.create_user_token(conn, person, name, expires_at)
+            token = people.create_user_token(conn, person, name, expires_at,
+                                             max_usable=MAX_USABLE_API_TOKENS)
             audit.record(conn, user.org_id, request_entry(
                 "user_token.create", "ok", target_type="user", target_id=user.email,
                 details={"name": name, "prefix": token[:12],
                          "expires_at": expires_at.isoformat()}))
     except people.UserNotFound:
         return _removed()
+    except people.TooManyTokens as many:
+        return _page(token_error=f"You have {many.usable} usable API tokens, the most one "
+                                 "person may have; revoke one you no longer use."), 400
     return _page(new_token=token, new_name=name)
 
 

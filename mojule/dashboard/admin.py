@@ -28,6 +28,7 @@ from mojule.dashboard.web import (
     Period,
     confirmation,
     days_from_now,
+    external_url,
     page_blueprint,
     period,
     require_admin,
@@ -165,6 +166,7 @@ def create_member():
     conn = get_connection()
     try:
         with org_transaction(conn, g.user.org_id):
+            _still_admin(conn)
             created = people.create_user(conn, g.user.org_id, email, role)
             _record("user.create", target_type="user", target_id=created.email,
                     details={"role": role})
@@ -204,6 +206,7 @@ def link_identity(user_id: int):
         return _members_page(error=f"{identity or 'The identity'}: {exc.__doc__}"), 400
     conn = get_connection()
     with org_transaction(conn, g.user.org_id):
+        _still_admin(conn)
         people.link_identity(conn, member, kind, value)
         _record("user.link", target_type="user", target_id=member.email,
                 details={"kind": kind, "value": value})
@@ -219,6 +222,7 @@ def set_password(user_id: int):
     conn = get_connection()
     try:
         with org_transaction(conn, g.user.org_id):
+            _still_admin(conn)
             people.set_password(conn, member, password)
             _record("user.set_password", target_type="user", target_id=member.email)
     except people.WeakPassword as exc:
@@ -242,6 +246,7 @@ def unlink_identity(user_id: int):
     conn = get_connection()
     try:
         with org_transaction(conn, g.user.org_id):
+            _still_admin(conn)
             people.unlink_identity(conn, member, kind, value)
             _record("user.unlink", target_type="user", target_id=member.email,
                     details={"kind": kind, "value": value})
@@ -263,6 +268,7 @@ def revoke_member_tokens(user_id: int):
     """Revoke every usable API token of a person (a lost laptop, a script gone astray)."""
     member, conn = _member(user_id), get_connection()
     with org_transaction(conn, g.user.org_id):
+        _still_admin(conn)
         revoked = people.revoke_all_user_tokens(conn, member)
         for token in revoked:
             _record("user_token.revoke", target_type="user", target_id=member.email,
@@ -296,13 +302,29 @@ def make_password_link(user_id: int):
     """Make a one-time link with which a person sets their own password, and show it once;
     their older link stops working."""
     member, conn = _member(user_id), get_connection()
+    if member.user_id == g.user.user_id:
+        return _members_page(error="Change your own password on your account page."), 400
     with org_transaction(conn, g.user.org_id):
+        _still_admin(conn)
         secret, expires_at = people.create_password_link(conn, member)
         _record("user.password_link", target_type="user", target_id=member.email,
                 details={"expires_at": expires_at.isoformat(timespec="seconds")})
-    return _members_page(password_link=url_for("password_link.password_form", link=secret,
-                                               _external=True),
+    return _members_page(password_link=external_url("password_link.password_form",
+                                                    link=secret),
                          link_for=member.email, link_expires=expires_at)
+
+
+@bp.post("/admin/members/<int:user_id>/password-link/cancel")
+@signed_in
+def cancel_password_link(user_id: int):
+    """End a person's pending password link (sent to the wrong address, say)."""
+    member, conn = _member(user_id), get_connection()
+    with org_transaction(conn, g.user.org_id):
+        _still_admin(conn)
+        if people.void_password_links(conn, member):
+            _record("user.password_link_cancel", target_type="user", target_id=member.email)
+    flash(f"The password link of {member.email} no longer works.")
+    return redirect(url_for(".members"))
 
 
 def _still_admin(conn) -> None:
@@ -331,13 +353,16 @@ def _members_page(**extra: Any):
             identities.setdefault(user_id, []).append(f"{kind}:{value}")
         usable_tokens = dict(conn.execute(query("dashboard_usable_user_tokens"),
                                           {"org_id": g.user.org_id}).fetchall())
+        pending_links = dict(conn.execute(query("dashboard_pending_password_links"),
+                                          {"org_id": g.user.org_id}).fetchall())
     return render_template("admin/members.html", section="members",
                            members=people.list_users(conn, g.user.org_id),
                            identities=identities, usable_tokens=usable_tokens,
                            roles=people.ROLES,
                            min_password=people.MIN_PASSWORD_LENGTH,
-                           sign_in_url=url_for("signin.sign_in_form", org=session["org_slug"],
-                                               _external=True), **extra)
+                           pending_links=pending_links,
+                           sign_in_url=external_url("signin.sign_in_form",
+                                                    org=session["org_slug"]), **extra)
 
 
 @bp.route("/admin/settings", methods=("GET", "POST"))

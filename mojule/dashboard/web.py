@@ -159,6 +159,13 @@ def unrouted_page(exc: HTTPException):
     return _security_headers(make_response(_http_error_page(exc)))
 
 
+def external_url(endpoint: str, **values: Any) -> str:
+    """The full address of a page, to send to someone: https when the browser's request
+    came over HTTPS, though behind a proxy the WSGI server saw http."""
+    return url_for(endpoint, _external=True,
+                   _scheme="https" if request_is_https() else request.scheme, **values)
+
+
 def confirmation() -> str | None:
     """What the form that redirected here did (``flask.flash``). It travels in the signed
     session cookie, not the address: a link cannot make a page confirm what someone
