@@ -100,17 +100,17 @@ def create_org(conn: psycopg.Connection, slug: str, name: str | None = None,
 
 def find_org(conn: psycopg.Connection, slug: str) -> Org:
     """Return the org with ``slug``. Raises OrgNotFound."""
-    with conn.cursor(row_factory=class_row(Org)) as cur:
-        org = cur.execute(query("org_by_slug"), {"slug": slug}).fetchone()
-    if org is None:
-        raise OrgNotFound()
-    return org
+    return _one_org(conn, "org_by_slug", {"slug": slug})
 
 
 def find_org_by_id(conn: psycopg.Connection, org_id: int) -> Org:
     """Return the org with ``org_id``. Raises OrgNotFound."""
+    return _one_org(conn, "org_by_id", {"org_id": org_id})
+
+
+def _one_org(conn: psycopg.Connection, statement: str, params: dict) -> Org:
     with conn.cursor(row_factory=class_row(Org)) as cur:
-        org = cur.execute(query("org_by_id"), {"org_id": org_id}).fetchone()
+        org = cur.execute(query(statement), params).fetchone()
     if org is None:
         raise OrgNotFound()
     return org
