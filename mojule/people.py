@@ -353,6 +353,7 @@ def create_password_link(conn: psycopg.Connection, user: User,
     params = {"org_id": user.org_id, "user_id": user.user_id}
     with org_transaction(conn, user.org_id):
         _lock(conn, user)
+        conn.execute(query("password_links_forget"), {"org_id": user.org_id})
         conn.execute(query("password_links_void"), params)
         conn.execute(query("password_link_insert"), {
             **params, "link_digest": tokens.digest(secret), "expires_at": expires_at})

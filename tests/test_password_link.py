@@ -233,3 +233,23 @@ def test_the_link_pages_send_no_referer_and_a_set_password_clears_the_lock(
 
     assert form.headers["Referrer-Policy"] == "no-referrer"
     assert sign_in(browser, org, "dev@example.com", NEW_PASSWORD).status_code == 302
+
+
+def test_links_over_a_day_past_their_use_or_end_are_forgotten_as_new_ones_are_made(
+        db, org, admin_browser):
+    member = person(db, org, "dev@example.com")
+    other = person(db, org, "other@example.com")
+    for _ in range(3):
+        make_link(admin_browser, member.user.user_id)          # two ended, one usable
+    db.execute("UPDATE password_links SET used_at = now() - interval '2 days'"
+               " WHERE org_id = %s AND used_at IS NOT NULL", (org.org.org_id,))
+    usable = db.execute("SELECT link_id FROM password_links WHERE org_id = %s"
+                        " AND used_at IS NULL", (org.org.org_id,)).fetchall()
+
+    make_link(admin_browser, other.user.user_id)
+
+    kept = db.execute("SELECT link_id, user_id, used_at IS NULL FROM password_links"
+                      " WHERE org_id = %s ORDER BY link_id", (org.org.org_id,)).fetchall()
+    assert kept[0][:2] == (usable[0][0], member.user.user_id)
+    assert [(user_id, usable_now) for _, user_id, usable_now in kept] == [
+        (member.user.user_id, True), (other.user.user_id, True)]
