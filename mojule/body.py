@@ -146,64 +146,65 @@ def _read_limited(stream, max_bytes: int) -> bytes:
 
 
 def _inflate(raw: bytes, make_decompressor, max_bytes: int) -> bytes:
-    """Decompress ``raw`` (one or more gzip or zlib members) up to ``max_bytes``.
+    """Decompress ``raw`` (one or more gzip or zlib members) up to ``max_bytes``."""
+    def feed(decompressor, chunk, room):
+        # zlib bounds each output by ``room``; what it has not read yet it keeps.
+        yield decompressor.decompress(chunk, room())
+        while decompressor.unconsumed_tail:
+            yield decompressor.decompress(decompressor.unconsumed_tail, room())
 
-    The input is fed READ_CHUNK bytes at a time from an offset, never re-sliced whole: a
+    return _decode_members(raw, max_bytes, lambda member: make_decompressor(), feed,
+                           READ_CHUNK, zlib.error)
+
+
+def _unzstd(raw: bytes, max_bytes: int) -> bytes:
+    """Decompress ``raw`` (one or more zstd frames) up to ``max_bytes``."""
+    decompressors = zstandard.ZstdDecompressor(max_window_size=ZSTD_MAX_WINDOW)
+
+    def start(frame: memoryview):
+        if zstandard.get_frame_parameters(frame[:ZSTD_MAX_HEADER]).window_size \
+                > ZSTD_MAX_WINDOW:
+            raise ZstdWindowTooLarge()
+        return decompressors.decompressobj()
+
+    def feed(decompressor, chunk, room):
+        # No output bound: ZSTD_STEP keeps each output small.
+        yield decompressor.decompress(chunk)
+
+    return _decode_members(raw, max_bytes, start, feed, ZSTD_STEP, zstandard.ZstdError)
+
+
+def _decode_members(raw: bytes, max_bytes: int, start, feed, step: int, error) -> bytes:
+    """Decode ``raw``, up to MAX_MEMBERS concatenated members (gzip, zlib) or frames
+    (zstd), into at most ``max_bytes``. ``start(view)`` returns the decoder of the member
+    at the view's start; ``feed(decoder, chunk, room)`` yields what a chunk decodes to,
+    where ``room()`` is how much more may come. ``error`` is the decoders' exception.
+
+    The input is fed ``step`` bytes at a time from an offset, never re-sliced whole: a
     body of many tiny members would otherwise cost time growing with their square.
     """
     out, total, view, offset = [], 0, memoryview(raw), 0
-    for _ in range(MAX_MEMBERS):
-        decompressor = make_decompressor()
-        position = offset
-        try:
-            while not decompressor.eof and position < len(view):
-                chunk = view[position:position + READ_CHUNK]
+
+    def room() -> int:
+        return max_bytes + 1 - total
+
+    try:
+        for _ in range(MAX_MEMBERS):
+            decoder = start(view[offset:])
+            position = offset
+            while not decoder.eof and position < len(view):
+                chunk = view[position:position + step]
                 position += len(chunk)
-                data = decompressor.decompress(chunk, max_bytes + 1 - total)
-                while True:
+                for data in feed(decoder, chunk, room):
                     total += len(data)
                     if total > max_bytes:
                         raise PayloadTooLarge()
                     out.append(data)
-                    if not decompressor.unconsumed_tail:
-                        break
-                    data = decompressor.decompress(decompressor.unconsumed_tail,
-                                                   max_bytes + 1 - total)
-        except zlib.error:
-            raise CorruptBody() from None
-        if not decompressor.eof:
-            raise CorruptBody()     # truncated: the member never ended
-        offset = position - len(decompressor.unused_data)
-        if offset >= len(view):
-            return b"".join(out)
-    raise TooManyMembers()
-
-
-def _unzstd(raw: bytes, max_bytes: int) -> bytes:
-    """Decompress ``raw`` (one or more zstd frames) up to ``max_bytes``, fed ZSTD_STEP
-    bytes at a time from an offset, as _inflate is."""
-    out, total, view, offset = [], 0, memoryview(raw), 0
-    decompressors = zstandard.ZstdDecompressor(max_window_size=ZSTD_MAX_WINDOW)
-    try:
-        for _ in range(MAX_MEMBERS):
-            header = zstandard.get_frame_parameters(view[offset:offset + ZSTD_MAX_HEADER])
-            if header.window_size > ZSTD_MAX_WINDOW:
-                raise ZstdWindowTooLarge()
-            decompressor = decompressors.decompressobj()
-            position = offset
-            while not decompressor.eof and position < len(view):
-                chunk = view[position:position + ZSTD_STEP]
-                position += len(chunk)
-                data = decompressor.decompress(chunk)
-                total += len(data)
-                if total > max_bytes:
-                    raise PayloadTooLarge()
-                out.append(data)
-            if not decompressor.eof:
-                raise CorruptBody()     # truncated: the frame never ended
-            offset = position - len(decompressor.unused_data)
+            if not decoder.eof:
+                raise CorruptBody()     # truncated: the member never ended
+            offset = position - len(decoder.unused_data)
             if offset >= len(view):
                 return b"".join(out)
-    except zstandard.ZstdError:
+    except error:
         raise CorruptBody() from None
     raise TooManyMembers()

@@ -142,12 +142,10 @@ def delete_user(conn: psycopg.Connection, user: User) -> dict[str, Any]:
     with org_transaction(conn, user.org_id):
         _lock(conn, user)
         linked = seat_identities(conn, user)
-        now = datetime.now(UTC)
         dropped = {
             "identities": [f"{kind}:{value}" for kind in ("account_uuid", "user_id", "email")
                            for value in linked[kind] if (kind, value) != ("email", user.email)],
-            "usable_tokens": sum(token.state(now) == "active"
-                                 for token in list_user_tokens(conn, user))}
+            "usable_tokens": _usable_tokens(conn, user)}
         conn.execute(query("user_delete"), {"org_id": user.org_id, "user_id": user.user_id})
     return dropped
 
@@ -257,8 +255,7 @@ def create_user_token(conn: psycopg.Connection, user: User, name: str,
     with org_transaction(conn, user.org_id):
         _lock(conn, user)
         if max_usable is not None:
-            now = datetime.now(UTC)
-            usable = sum(info.state(now) == "active" for info in list_user_tokens(conn, user))
+            usable = _usable_tokens(conn, user)
             if usable >= max_usable:
                 raise TooManyTokens(usable)
         conn.execute(query("user_token_insert"), {
@@ -274,6 +271,12 @@ def list_user_tokens(conn: psycopg.Connection, user: User) -> list[UserTokenInfo
             conn.cursor(row_factory=class_row(UserTokenInfo)) as cur:
         return cur.execute(query("user_token_list"),
                            {"org_id": user.org_id, "user_id": user.user_id}).fetchall()
+
+
+def _usable_tokens(conn: psycopg.Connection, user: User) -> int:
+    """How many of the user's tokens are neither revoked nor expired."""
+    now = datetime.now(UTC)
+    return sum(token.state(now) == "active" for token in list_user_tokens(conn, user))
 
 
 def revoke_user_token(conn: psycopg.Connection, user: User, id_or_prefix: str) -> UserTokenInfo:
