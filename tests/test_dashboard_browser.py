@@ -19,8 +19,11 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from flask import Flask
+from flask.sessions import SecureCookieSessionInterface
 
 from mojule import create_app, license, people, policy
+from mojule.dashboard import SESSION_COOKIE, reauth, session_secret
 from mojule.db import close_pool, connect
 from tests import conftest
 from tests.conftest import FIXTURES, ingest_session, make_org, make_user
@@ -327,6 +330,41 @@ def test_creating_and_revoking_an_ingest_token(visitor, live, demo):
     row = page.locator("tr", has_text="browser test laptops")
     assert "revoked" in row.inner_text()
     assert post_logs(live, token) == 401
+
+
+def password_typed_long_ago(visitor: Visitor, master_key: str) -> None:
+    """Age the browser's last password typing past reauth.RECENT, in its signed cookie."""
+    signer = Flask(__name__)
+    signer.secret_key = session_secret(master_key)
+    serializer = SecureCookieSessionInterface().get_signing_serializer(signer)
+    (cookie,) = [one for one in visitor.context.cookies() if one["name"] == SESSION_COOKIE]
+    session = serializer.loads(cookie["value"])
+    session["password_typed_at"] -= int(reauth.RECENT.total_seconds()) + 1
+    visitor.context.add_cookies([{**cookie, "value": serializer.dumps(session)}])
+
+
+def test_an_admin_types_the_password_again_and_the_change_goes_on(visitor, live, demo,
+                                                                    master_key):
+    admin = visitor()
+    admin.sign_in(demo.org, "admin@example.com")
+    password_typed_long_ago(admin, master_key)
+    page = admin.go("/admin/tokens")
+    page.get_by_label("Name").fill("after confirming")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Create token").click()
+
+    assert page.inner_text("h1") == "Confirm your password"
+    assert page.get_by_test_id("new-token").count() == 0
+    admin.screenshot("confirm-password")
+    page.keyboard.type(PASSWORD)          # the password field has the focus
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+
+    assert page.get_by_test_id("new-token").inner_text().startswith("mtk_")
+    assert "after confirming" in page.inner_text("main")
+    # The only error is the browser's note of the asking page's status.
+    assert admin.errors == ["Failed to load resource: the server responded with a status of "
+                            "403 (FORBIDDEN)"]
 
 
 def test_every_page_renders_cleanly_at_desktop_and_phone_width(visitor, demo, database_url):

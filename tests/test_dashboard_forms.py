@@ -10,6 +10,7 @@ import pytest
 
 from mojule import orgs, people
 from mojule.dashboard import admin as admin_pages
+from mojule.dashboard import reauth
 from tests.conftest import ingest_session
 from tests.test_dashboard import PASSWORD, csrf_of, person, sign_in
 
@@ -392,3 +393,32 @@ def test_a_confirmation_comes_from_the_form_that_was_sent_never_from_the_address
 
     assert forged not in shown.text
     assert "Password set for" in client.get(changed.headers["Location"]).text
+
+
+def password_typed_long_ago(client) -> None:
+    """Age the signed-in browser's last password typing past reauth.RECENT."""
+    with client.session_transaction() as cookie:
+        cookie["password_typed_at"] -= int(reauth.RECENT.total_seconds()) + 1
+
+
+# The forms that change the org, each asking for the admin's password unless it was typed
+# within reauth.RECENT.
+ORG_CHANGES = sorted(rule for rule in FORMS if rule.startswith("/admin/") or rule == "/connect")
+
+
+@pytest.mark.parametrize("rule", ORG_CHANGES)
+def test_an_org_change_asks_for_the_password_typed_long_ago_and_changes_nothing(
+        signed_in_admin, db, org, rule):
+    client, ids = signed_in_admin
+    password_typed_long_ago(client)
+    fields = {name: value.format(slug=org.org.slug) for name, value in FORMS[rule].items()}
+    before = org_state(db, org.org.org_id)
+
+    asked = post_form(client, form_path(rule, ids), "/admin/members", **fields)
+
+    assert asked.status_code == 403
+    assert "Confirm your password" in asked.text
+    assert f'action="{form_path(rule, ids)}"' in asked.text
+    for name, value in fields.items():
+        assert f'name="{name}" value="{html.escape(value)}"' in asked.text
+    assert org_state(db, org.org.org_id) == before

@@ -27,10 +27,10 @@ from mojule import audit, people
 from mojule.api import request_entry
 from mojule.auth import signed_in
 from mojule.dashboard import logins
+from mojule.dashboard.reauth import PasswordRefused, confirm_password
 from mojule.dashboard.web import confirmation, days_from_now, page_blueprint
 from mojule.db import get_connection, org_transaction
 from mojule.errors import NotFound
-from mojule.request_log import client_address
 from mojule.tokens import AlreadyRevoked
 
 bp = page_blueprint("account")
@@ -39,6 +39,7 @@ bp = page_blueprint("account")
 API_TOKEN_LIFETIMES_DAYS = (7, 30, 90, 180, 365)
 DEFAULT_API_TOKEN_DAYS = 90
 MAX_USABLE_API_TOKENS = 50
+WRONG_CURRENT = "The current password is wrong."
 
 
 @bp.get("/account")
@@ -57,7 +58,7 @@ def change_password():
     if new != form.get("confirm_password", ""):
         return _page(error="The new password and its confirmation differ."), 400
     try:
-        checked = _confirm_password(form.get("current_password", ""))
+        checked = confirm_password(form.get("current_password", ""), WRONG_CURRENT)
     except PasswordRefused as refused:
         return _page(error=refused.message), refused.status
     try:
@@ -88,7 +89,7 @@ def create_api_token():
     expires_at = days_from_now(form.get("expires_days", ""), "expires_days",
                                API_TOKEN_LIFETIMES_DAYS, allow_never=False)
     try:
-        person = _confirm_password(form.get("current_password", ""))
+        person = confirm_password(form.get("current_password", ""), WRONG_CURRENT)
     except PasswordRefused as refused:
         return _page(token_error=refused.message), refused.status
     try:
@@ -127,33 +128,6 @@ def revoke_api_token(token_id: int):
         prefix = earlier.prefix    # a second click: revoked, as asked, and audited once
     flash(f"Revoked the API token {prefix}…; requests that use it now get 401.")
     return redirect(url_for(".account"))
-
-
-class PasswordRefused(Exception):
-    def __init__(self, message: str, status: int):
-        super().__init__(message)
-        self.message, self.status = message, status
-
-
-def _confirm_password(password: str) -> people.User:
-    """The signed-in person, once ``password`` is theirs, checked under the sign-in
-    throttle. Raises PasswordRefused saying why, and with what status."""
-    user, conn, address = g.user, get_connection(), client_address()
-    until = checked = None
-    # The refusal is raised once the attempt's transaction committed the failure.
-    with logins.attempt(conn, user.org_id, user.email):
-        until = logins.locked_until(conn, user.org_id, user.email, address)
-        if until is None:
-            checked = people.check_password(conn, user.org_id, user.email, password)
-            if checked is None:
-                logins.record_failure(conn, user.org_id, user.email, address)
-    if until is not None:
-        minutes = logins.minutes_until(until)
-        raise PasswordRefused(f"Too many wrong passwords. Try again in {minutes} "
-                              f"minute{'s' if minutes != 1 else ''}.", 429)
-    if checked is None:
-        raise PasswordRefused("The current password is wrong.", 400)
-    return checked
 
 
 def _person() -> people.User:

@@ -23,6 +23,7 @@ from mojule import audit, orgs, people, policy
 from mojule.api import request_entry
 from mojule.api.params import WHOLE_NUMBER, filter_text
 from mojule.auth import signed_in
+from mojule.dashboard import reauth
 from mojule.dashboard.ingestion import ingestion_state, policy_decision
 from mojule.dashboard.web import (
     Period,
@@ -40,6 +41,8 @@ from mojule.tokens import AlreadyRevoked
 
 bp = page_blueprint("admin")
 bp.before_request(require_admin)
+# Every change here asks for the admin's password unless they typed it a moment ago.
+bp.before_request(reauth.ask_unless_typed_recently)
 MAX_RETENTION_DAYS = 36500        # as `mojule org set --retention-days`
 AUDIT_PAGE = 100
 AUDIT_DAYS = 7

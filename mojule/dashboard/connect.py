@@ -13,6 +13,7 @@ import shlex
 from flask import render_template, request
 
 from mojule.auth import signed_in
+from mojule.dashboard import reauth
 from mojule.dashboard.admin import create_ingest_token
 from mojule.dashboard.web import (
     page_blueprint,
@@ -63,6 +64,9 @@ def connect():
 def connect_with_token():
     """The settings with a fresh ingest token filled in, shown once."""
     require_admin()
+    asked = reauth.ask_unless_typed_recently()
+    if asked is not None:
+        return asked
     return _page(create_ingest_token("Claude Code (connect page)"))
 
 

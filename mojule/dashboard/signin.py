@@ -17,7 +17,7 @@ from mojule import audit, orgs, people
 from mojule.api import request_entry
 from mojule.audit import INSTALLATION_ORG
 from mojule.auth import UserCredential, public, session_credential, signed_in
-from mojule.dashboard import devices, logins
+from mojule.dashboard import devices, logins, reauth
 from mojule.dashboard.web import page_blueprint, valid_tz
 from mojule.db import get_connection, org_transaction
 from mojule.request_log import client_address
@@ -143,6 +143,7 @@ def start_session(conn, org: orgs.Org, user: people.User, tz: str) -> None:
     session.clear()
     session.update(org_id=org.org_id, org_slug=org.slug, sid=session_id,
                    tz=tz if valid_tz(tz) else "UTC")
+    reauth.password_typed()         # a password (or a password link) was just used
     g.user = UserCredential(org.org_id, user.user_id, None, user.email, user.role)
     with org_transaction(conn, org.org_id):
         audit.record(conn, org.org_id, request_entry("dashboard.sign_in", "ok",
