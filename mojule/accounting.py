@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
 
 from mojule.db import org_transaction, query
 
@@ -76,7 +77,8 @@ class Scope:
     ``seats`` restricts it to one person's sessions, in the shape of
     ``people.seat_identities``: {"email": [...], "account_uuid": [...], "user_id": [...]}.
     ``user`` keeps the sessions of one seat (its identity, email, account or install id);
-    ``model`` the sessions that used a model (suffixes such as ``[1m]`` ignored).
+    ``model`` the sessions that used a model (suffixes such as ``[1m]`` ignored);
+    ``attributes`` the sessions whose resource attributes have these (key, value) pairs.
     """
 
     start: datetime = EVER_START
@@ -84,15 +86,17 @@ class Scope:
     seats: Mapping[str, Sequence[str]] | None = None
     user: str | None = None
     model: str | None = None
+    attributes: tuple[tuple[str, str], ...] = ()
     session_ids: Sequence[str] | None = None
     after: tuple[datetime, str] | None = None   # keyset: (last_seen, session_id) seen last
     limit: int | None = None
 
     @property
     def filters_sessions(self) -> bool:
-        """True when the scope keeps only some sessions: a person's, a seat's or a
-        model's."""
-        return self.seats is not None or self.user is not None or self.model is not None
+        """True when the scope keeps only some sessions: a person's, a seat's, a model's
+        or a team's (resource attributes)."""
+        return (self.seats is not None or self.user is not None or self.model is not None
+                or bool(self.attributes))
 
     def params(self, org_id: int) -> dict[str, Any]:
         """Return the parameters analytics_sessions.sql and analytics_usage.sql expect."""
@@ -104,6 +108,7 @@ class Scope:
             "session_ids": None if self.session_ids is None else list(self.session_ids),
             "user": self.user,
             "model": self.model,
+            "attributes": Jsonb(dict(self.attributes)) if self.attributes else None,
             "all_seats": self.seats is None,
             "seat_emails": [email.lower() for email in seats.get("email", ())],
             "seat_account_uuids": list(seats.get("account_uuid", ())),

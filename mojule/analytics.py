@@ -32,6 +32,9 @@ from mojule.logs import EVENT_PREFIX
 # What a usage report can be grouped by, besides attr:<resource attribute>.
 GROUPS = ("day", "week", "user", "model", "terminal", "app_version")
 MAX_GROUP_LEVELS = 2
+# Resource attributes a report or session list may be kept to (attr:team=payments ...).
+MAX_ATTRIBUTE_FILTERS = 4
+MAX_ATTRIBUTE_VALUE = 256
 ATTR_KEY = re.compile(r"^[A-Za-z0-9_.:/-]{1,128}$")
 EVENT_NAME = re.compile(r"^[A-Za-z0-9_.:/-]{1,128}$")
 MAX_EVENT_NAMES = 50
@@ -60,7 +63,8 @@ class BadParameter(ValueError):
 
 def usage(conn: psycopg.Connection, org_id: int, from_: datetime, to: datetime,
           group_by: Sequence[str] = (), tz: str = "UTC", seats: Seats | None = None,
-          user: str | None = None) -> list[dict[str, Any]]:
+          user: str | None = None,
+          attributes: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
     """Return the org's usage in [from_, to), one row per group, ordered by key.
 
     Each row: {"key": {group: value}, "cost_usd", "tokens": {input, output, cache_read,
@@ -73,39 +77,45 @@ def usage(conn: psycopg.Connection, org_id: int, from_: datetime, to: datetime,
     activity in the row; `claude agents` UI processes are none) and ``active_users``
     (distinct seats) are distinct counts per row. Under ``model``, what Claude Code does
     not attribute to a model (active time, commits, tool calls) has the key None.
-    No groups gives one row of totals. Raises BadParameter naming the parameter.
+    No groups gives one row of totals. ``attributes`` keeps the sessions whose resource
+    attributes have those values (as group_by=attr:<key> reads them). Raises BadParameter
+    naming the parameter.
     """
-    scope, groups = usage_scope(from_, to, group_by, tz, seats, user)
+    scope, groups = usage_scope(from_, to, group_by, tz, seats, user, attributes)
     with accounting.transaction(conn, org_id):
         return accounting.report(conn, org_id, scope, groups, tz)
 
 
 def usage_scope(from_: datetime, to: datetime, group_by: Sequence[str] = (),
-                tz: str = "UTC", seats: Seats | None = None,
-                user: str | None = None) -> tuple[Scope, list[str]]:
+                tz: str = "UTC", seats: Seats | None = None, user: str | None = None,
+                attributes: Mapping[str, str] | None = None) -> tuple[Scope, list[str]]:
     """Return the scope and the validated groups of a usage report (see ``usage``).
     Raises BadParameter naming the parameter."""
     _check_window(from_, to)
     groups = check_group_by(group_by)
     _check_tz(tz)
-    return Scope(from_, to, seats=seats, user=seat_user(user)), groups
+    return Scope(from_, to, seats=seats, user=seat_user(user),
+                 attributes=check_attributes(attributes)), groups
 
 
 def list_sessions(conn: psycopg.Connection, org_id: int, from_: datetime, to: datetime,
                   user: str | None = None, model: str | None = None,
                   seats: Seats | None = None, limit: int = 50,
-                  cursor: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
+                  cursor: str | None = None, attributes: Mapping[str, str] | None = None,
+                  ) -> tuple[list[dict[str, Any]], str | None]:
     """Return a page of the sessions active in [from_, to), newest first, and the cursor
     of the next page (None on the last).
 
     Each row is a session's identity, client, first and last seen, and its figures in
     the window (as in ``usage``; the whole session when it lies inside the window).
-    ``model`` keeps the sessions that used it, ignoring suffixes such as ``[1m]``.
-    Raises BadParameter naming the parameter.
+    ``model`` keeps the sessions that used it, ignoring suffixes such as ``[1m]``;
+    ``attributes`` those with these resource attribute values. Raises BadParameter
+    naming the parameter.
     """
     _check_window(from_, to)
     check_limit(limit, MAX_PAGE)
     page = Scope(from_, to, seats=seats, user=seat_user(user), model=_model(model),
+                 attributes=check_attributes(attributes),
                  after=_decode_cursor(cursor), limit=limit + 1)
     with accounting.transaction(conn, org_id):
         sessions = accounting.find_sessions(conn, org_id, page)
@@ -237,6 +247,24 @@ def check_event_names(names: Sequence[str] | None) -> list[str] | None:
         short = name.removeprefix(EVENT_PREFIX)
         kept.append(short or name)
     return sorted(set(kept))
+
+
+def check_attributes(attributes: Mapping[str, str] | None) -> tuple[tuple[str, str], ...]:
+    """Return resource attribute filters as a Scope keeps them, sorted by key. Raises
+    BadParameter("attr:<key>", ...)."""
+    attributes = attributes or {}
+    if len(attributes) > MAX_ATTRIBUTE_FILTERS:
+        raise BadParameter("attr:", f"at most {MAX_ATTRIBUTE_FILTERS} resource attributes "
+                                    "to filter by")
+    for key, value in attributes.items():
+        parameter = f"{ATTR_PREFIX}{key}"
+        if not ATTR_KEY.fullmatch(key):
+            raise BadParameter(parameter[:140], "does not name a resource attribute")
+        if not isinstance(value, str) or not value or len(value) > MAX_ATTRIBUTE_VALUE \
+                or not value.isprintable():
+            raise BadParameter(parameter, f"the value must be 1 to {MAX_ATTRIBUTE_VALUE} "
+                                          "printable characters")
+    return tuple(sorted(attributes.items()))
 
 
 def seat_user(user: str | None) -> str | None:

@@ -129,13 +129,15 @@ def _jsonable(value: Any) -> Any:
 
 
 def usage_rows(conn: psycopg.Connection, org_id: int, start: datetime, end: datetime,
-               groups: Sequence[str], tz: str, seats, user: str | None = None) -> list[dict]:
+               groups: Sequence[str], tz: str, seats, user: str | None = None,
+               attributes: Mapping[str, str] | None = None) -> list[dict]:
     """Return the usage report's rows (already small: one per group)."""
-    return analytics.usage(conn, org_id, start, end, groups, tz, seats, user)
+    return analytics.usage(conn, org_id, start, end, groups, tz, seats, user, attributes)
 
 
 def usage_csv(conn: psycopg.Connection, org_id: int, start: datetime, end: datetime,
-              groups: Sequence[str], tz: str, seats, user: str | None = None) -> list[bytes]:
+              groups: Sequence[str], tz: str, seats, user: str | None = None,
+              attributes: Mapping[str, str] | None = None) -> list[bytes]:
     """Return the usage report as CSV lines, a header first: the columns of ``usage_rows``
     flattened (tokens_input, code_edit_decisions_accepted; models as a JSON array).
 
@@ -146,7 +148,7 @@ def usage_csv(conn: psycopg.Connection, org_id: int, start: datetime, end: datet
     (BadParameter, naming it) or a failing database is the request's error, not a
     download cut short, and the connection is free when the view returns.
     """
-    scope, groups = analytics.usage_scope(start, end, groups, tz, seats, user)
+    scope, groups = analytics.usage_scope(start, end, groups, tz, seats, user, attributes)
     report, params = accounting.report_statement(org_id, scope, groups, tz)
     columns, _ = accounting.grouping(groups)
     sources = _usage_csv_sources(groups, columns)
@@ -212,7 +214,8 @@ def _csv_value(column: str) -> sql.Composable:
 
 def session_rows(conn: psycopg.Connection, org_id: int, start: datetime, end: datetime,
                  seats, user: str | None = None, model: str | None = None,
-                 page_size: int = 200) -> Iterator[dict]:
+                 page_size: int = 200,
+                 attributes: Mapping[str, str] | None = None) -> Iterator[dict]:
     """Yield every session of the window, a page at a time (newest first).
 
     Every page is read from one snapshot. Pages go by last_seen, which ingest moves: read
@@ -227,6 +230,7 @@ def session_rows(conn: psycopg.Connection, org_id: int, start: datetime, end: da
         while True:
             page, cursor = analytics.list_sessions(conn, org_id, start, end, user=user,
                                                    model=model, seats=seats,
+                                                   attributes=attributes,
                                                    limit=page_size, cursor=cursor)
             yield from page
             if cursor is None:

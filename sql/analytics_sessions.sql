@@ -2,7 +2,9 @@
 -- analytics_usage.sql, and, paged by analytics_sessions_page.sql, the session list and
 -- session detail of mojule/analytics.py. Keyset paging: only sessions after the cursor's
 -- (last_seen, session_id). The model filter matches model names with a trailing [...]
--- suffix removed.
+-- suffix removed; the attributes filter ({"team": "payments", ...}) keeps the sessions
+-- whose resource attributes hold every one of its values, read as group_by=attr:<key>
+-- reads them (->>).
 SELECT s.session_id, s.seat_identity, s.user_email, s.user_account_uuid, s.user_id,
        s.organization_uuid, s.first_seen, s.last_seen, s.app_version, s.terminal_type,
        s.service_name, s.resource_attributes, s.has_api_requests, s.unattributed,
@@ -26,6 +28,10 @@ SELECT s.session_id, s.seat_identity, s.user_email, s.user_account_uuid, s.user_
         OR s.seat_identity = ANY (%(seat_emails)s::text[])
         OR s.seat_identity = ANY (%(seat_account_uuids)s::text[])
         OR s.seat_identity = ANY (%(seat_user_ids)s::text[]))
+   AND (%(attributes)s::jsonb IS NULL
+        OR NOT EXISTS (SELECT 1
+                         FROM jsonb_each_text(%(attributes)s::jsonb) AS wanted (key, value)
+                        WHERE (s.resource_attributes ->> wanted.key) IS DISTINCT FROM wanted.value))
    AND (%(after_last_seen)s::timestamptz IS NULL
         OR (s.last_seen, s.session_id) < (%(after_last_seen)s::timestamptz, %(after_session_id)s::text))
    -- The row comparison alone is not an index condition on sessions_page: this one is.

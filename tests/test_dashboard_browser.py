@@ -363,13 +363,14 @@ def test_an_admin_types_the_password_again_and_the_change_goes_on(visitor, live,
     assert page.get_by_test_id("new-token").inner_text().startswith("mtk_")
     assert "after confirming" in page.inner_text("main")
     # The only error is the browser's note of the asking page's status.
-    assert admin.errors == ["Failed to load resource: the server responded with a status of "
-                            "403 (FORBIDDEN)"]
+    noted = "Failed to load resource: the server responded with a status of 403 (FORBIDDEN)"
+    assert admin.errors == [noted]
 
 
 def test_every_page_renders_cleanly_at_desktop_and_phone_width(visitor, demo, database_url):
     pages = {
         "overview": f"/?{PAGE_WINDOW}", "sessions": f"/sessions?{PAGE_WINDOW}",
+        "overview-one-team": f"/?{PAGE_WINDOW}&attr:department=platform",
         "session": f"/sessions/{demo.sessions['write-tool-resource-attrs']}",
         "users": f"/users?{PAGE_WINDOW}", "connect": "/connect",
         "admin-tokens": "/admin/tokens", "admin-members": "/admin/members",

@@ -10,6 +10,7 @@ import json
 import re
 from datetime import date, timedelta
 from decimal import Decimal
+from urllib.parse import unquote
 
 import pytest
 
@@ -363,3 +364,44 @@ def test_audit_log_page_filters_by_actor(app, client, loaded, org):
     assert page.count('data-action="content.read"') == 1
     assert 'data-action="dashboard.sign_in"' in page
     assert "admin@example.com" not in page.split("<tbody>")[1].split("</tbody>")[0]
+
+
+def test_picking_a_team_keeps_every_page_and_export_to_its_sessions(client, loaded, org):
+    users, ids = loaded
+    sign_in(client, org, "admin@example.com")
+    team = "attr:department=platform"
+    everyone = html.unescape(client.get(f"/?{PAGE_WINDOW}").text)
+    (picked,) = re.findall(r'<a href="([^"]+)" title="Show only department = platform">',
+                           everyone)
+
+    overview = client.get(picked).text
+    api = client.get(f"/api/v1/usage?{API_WINDOW}&attr:department=platform",
+                     headers=users["admin"].headers).get_json()["rows"][0]
+    sessions = unquote(html.unescape(client.get(f"/sessions?{PAGE_WINDOW}&{team}").text))
+    people = client.get(f"/users?{PAGE_WINDOW}&{team}").text
+    exported = client.get(html.unescape(re.search(
+        r'<a href="([^"]+)" download>Sessions</a>', overview)[1]))
+
+    assert team in picked and "from=2026-11-01" in picked
+    assert Decimal(figures(overview)["cost_usd"]) == Decimal(api["cost_usd"]) > 0
+    assert int(figures(overview)["sessions"]) == api["sessions"] == 1
+    assert 'data-testid="team-notice"' in overview and "department = platform" in overview
+    assert ids["write-tool-resource-attrs"] in sessions and ids["bash-tool"] not in sessions
+    assert re.search(rf'"/api/v1/export/sessions.csv\?[^"]*{team}', sessions)
+    assert "alice@example.com" in people and "bob@example.com" not in people
+    assert exported.status_code == 200
+    assert len(list(csv.reader(io.StringIO(exported.get_data(as_text=True))))) == 2
+    # The date forms and the presets keep the team; its notice drops it.
+    assert 'name="attr:department" value="platform"' in overview
+    assert re.search(rf'href="[^"]*{team}[^"]*"[^>]*>Last 7 days<', sessions)
+    (dropped,) = re.findall(r'<a class="chip" href="([^"]+)" aria-label="Show every department"',
+                            overview)
+    assert "attr" not in html.unescape(dropped) and "from=2026-11-01" in html.unescape(dropped)
+
+
+def test_a_bad_team_is_a_400_page_naming_it(client, loaded, org):
+    sign_in(client, org, "admin@example.com")
+
+    refused = client.get(f"/sessions?{PAGE_WINDOW}&attr:department=a%00b")
+
+    assert refused.status_code == 400 and "attr:department" in html.unescape(refused.text)

@@ -168,6 +168,36 @@ def test_reports_from_the_rollup_equal_reports_from_the_raw_rows(client, org, db
     assert accounting.rollup_span(FROM, TO, ["day"], "UTC") != (FROM, FROM)   # it was used
 
 
+@pytest.mark.parametrize("variant", ["logs and metrics", "cumulative"])
+def test_a_report_kept_to_a_resource_attribute_equals_that_attributes_group(client, org, db,
+                                                                             variant):
+    org_id = org.org.org_id
+    send_everything(client, org, variant)
+    # The platform session's last record of cost: some of its cost falls each side of it.
+    (cut,) = db.execute(
+        "SELECT max(time) FROM (SELECT session_id, time FROM log_events WHERE org_id = %(org)s"
+        " AND event_name = 'api_request' UNION ALL SELECT session_id, time FROM metric_points"
+        " WHERE org_id = %(org)s AND metric_name = 'claude_code.cost.usage') AS cost"
+        " WHERE session_id IN (SELECT session_id FROM sessions WHERE org_id = %(org)s"
+        " AND resource_attributes ->> 'department' = 'platform')", {"org": org_id}).fetchone()
+    costs = []
+    for start, end in ((FROM, TO), (FROM, cut), (cut, TO)):
+        window = Scope(start, end, attributes=(("department", "platform"),))
+        grouped = {row["key"]["attr:department"]: row
+                   for row in report(db, org_id, start, end, ["attr:department"])}
+        for groups in ([], ["day", "model"]):
+            with accounting.transaction(db, org_id):
+                kept = accounting.report(db, org_id, window, groups)
+                raw = accounting.report(db, org_id, window, groups, use_rollup=False)
+            assert kept == raw, (start, end, groups)
+        with accounting.transaction(db, org_id):
+            (total,) = accounting.report(db, org_id, window, [])
+        assert {**total, "key": {}} == {**grouped["platform"], "key": {}}, (start, end)
+        assert total["sessions"] == 1
+        costs.append(total["cost_usd"])
+    assert costs[0] == costs[1] + costs[2] > 0
+
+
 def test_late_cumulative_points_cost_what_claude_code_reported(client, org, db):
     send_everything(client, org, "late cumulative")
     for name in SESSIONS:

@@ -758,3 +758,66 @@ def test_events_of_one_moment_export_in_their_sequence(client, db, org):
 
     sequences = [json.loads(line)["event_sequence"] for line in exported.splitlines()]
     assert sequences == [1, 2, 3, 4, 5]
+
+
+TEAM = "attr:department=platform"      # write-tool-resource-attrs alone carries it
+
+
+def test_a_resource_attribute_filter_keeps_that_teams_sessions_everywhere(client, loaded):
+    people, ids = loaded
+    admin = people["admin"]
+    sessions = {row["session_id"]: row for row in get(
+        client, f"/api/v1/sessions?{WINDOW}", admin).get_json()["sessions"]}
+    team_session = sessions[ids["write-tool-resource-attrs"]]
+
+    listed = get(client, f"/api/v1/sessions?{WINDOW}&{TEAM}", admin).get_json()["sessions"]
+    (total,) = get(client, f"/api/v1/usage?{WINDOW}&{TEAM}", admin).get_json()["rows"]
+    by_user = get(client, f"/api/v1/usage?{WINDOW}&{TEAM}&group_by=user", admin).get_json()
+    usage_csv = parse_csv(get(client, f"/api/v1/export/usage.csv?{WINDOW}&{TEAM}&group_by=user",
+                              admin).get_data(as_text=True))
+    sessions_csv = parse_csv(get(client, f"/api/v1/export/sessions.csv?{WINDOW}&{TEAM}",
+                                 admin).get_data(as_text=True))
+
+    assert [row["session_id"] for row in listed] == [ids["write-tool-resource-attrs"]]
+    assert total["sessions"] == 1
+    assert Decimal(total["cost_usd"]) == Decimal(team_session["cost_usd"]) > 0
+    assert total["tokens"] == team_session["tokens"]
+    assert [row["key"]["user"] for row in by_user["rows"]] == ["alice@example.com"]
+    assert len(usage_csv) == 2 and usage_csv[1][0] == "alice@example.com"
+    assert len(sessions_csv) == 2 and ids["write-tool-resource-attrs"] in sessions_csv[1]
+
+
+def test_resource_attribute_filters_combine_and_keep_a_members_own_scope(client, loaded):
+    people, ids = loaded
+    both = f"{TEAM}&attr:host.arch=amd64"
+    other = f"{TEAM}&attr:host.arch=arm64"
+
+    def listed(query: str, viewer) -> list[str]:
+        return [row["session_id"] for row in get(
+            client, f"/api/v1/sessions?{WINDOW}&{query}", viewer).get_json()["sessions"]]
+
+    assert listed(both, people["admin"]) == [ids["write-tool-resource-attrs"]]
+    assert listed(other, people["admin"]) == []
+    assert get(client, f"/api/v1/usage?{WINDOW}&{other}", people["admin"]).get_json()[
+        "rows"][0]["sessions"] == 0
+    assert listed(TEAM, people["alice"]) == [ids["write-tool-resource-attrs"]]
+    assert listed(TEAM, people["carol"]) == []
+    # A blank value filters nothing, as a blank user does.
+    assert len(listed("attr:department=", people["admin"])) == len(SESSIONS)
+
+
+@pytest.mark.parametrize("query, parameter", [
+    ("attr:bad%20key=x", "attr:bad key"),
+    ("attr:department=a%00b", "attr:department"),
+    (f"attr:department={'x' * 257}", "attr:department"),
+    ("attr:department=a&attr:department=b", "attr:department"),
+    ("attr:a=1&attr:b=2&attr:c=3&attr:d=4&attr:e=5", "attr:"),
+])
+@pytest.mark.parametrize("url", ["/api/v1/usage", "/api/v1/sessions",
+                                 "/api/v1/export/usage.csv", "/api/v1/export/sessions.csv"])
+def test_a_bad_resource_attribute_filter_is_a_400_naming_it(client, loaded, url, query,
+                                                              parameter):
+    response = get(client, f"{url}?{WINDOW}&{query}", loaded[0]["admin"])
+
+    assert response.status_code == 400
+    assert f"'{parameter}'" in response.get_json()["message"]

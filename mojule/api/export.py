@@ -48,7 +48,7 @@ def _usage(export, extension: str) -> tuple[Iterable, str]:
     groups = params.group_by()
     conn = get_connection()
     rows = export(conn, g.user.org_id, start, end, groups, tz, viewer_seats(conn),
-                  params.filter_text("user"))
+                  params.filter_text("user"), params.attributes())
     return rows, _filename("usage", extension, start, end, tz, groups)
 
 
@@ -76,7 +76,8 @@ def sessions_csv():
     start, end = params.window(tz)
     conn = get_connection()
     rows = exports.session_rows(conn, g.user.org_id, start, end, viewer_seats(conn),
-                                params.filter_text("user"), params.filter_text("model"))
+                                params.filter_text("user"), params.filter_text("model"),
+                                attributes=params.attributes())
     lines = exports.csv_lines(exports.session_columns(), exports.flattened(rows))
     return _download(lines, "text/csv", _filename("sessions", "csv", start, end, tz))
 

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from flask import request
 
 from mojule import analytics, usage
+from mojule.accounting import ATTR_PREFIX
 from mojule.analytics import YEARS
 from mojule.errors import BadRequest
 
@@ -85,6 +86,22 @@ def window(tz: str) -> tuple[datetime, datetime]:
 def group_by() -> list[str]:
     """Return the ``group_by`` groups, repeated (?group_by=day&group_by=model) or comma-separated."""
     return listed("group_by")
+
+
+def attributes() -> dict[str, str]:
+    """Return the resource attribute filters, ``attr:<key>=<value>`` (?attr:team=payments),
+    checked now, so an export refuses them before its download starts. A blank value
+    filters nothing, as a blank ``user`` does. Raises BadParameter (400) naming one."""
+    wanted = {}
+    for name in request.args:
+        if name.startswith(ATTR_PREFIX):
+            values = [value.strip() for value in request.args.getlist(name)]
+            if len(values) > 1:
+                raise BadRequest(f"Parameter {name[:140]!r} is given more than once.")
+            if values[0]:
+                wanted[name.removeprefix(ATTR_PREFIX)] = values[0]
+    analytics.check_attributes(wanted)
+    return wanted
 
 
 def listed(name: str) -> list[str]:

@@ -20,12 +20,13 @@ bp = Blueprint("usage_api", __name__)
 @bp.get("/api/v1/usage")
 @user_token_required
 def usage():
-    """Usage in [from, to) grouped by day, week, user, model, terminal, app_version, attr:<key>."""
+    """Usage in [from, to) grouped by day, week, user, model, terminal, app_version, attr:<key>;
+    ``user`` and ``attr:<key>=<value>`` keep some sessions only."""
     tz = params.time_zone()
     start, end = params.window(tz)
     conn = get_connection()
     rows = analytics.usage(conn, g.user.org_id, start, end, params.group_by(), tz,
-                           viewer_seats(conn), params.filter_text("user"))
+                           viewer_seats(conn), params.filter_text("user"), params.attributes())
     return jsonify({"from": start.isoformat(), "to": end.isoformat(), "tz": tz,
                     "group_by": params.group_by(), "rows": rows})
 
@@ -40,7 +41,8 @@ def sessions():
     rows, cursor = analytics.list_sessions(
         conn, g.user.org_id, start, end, user=params.filter_text("user"),
         model=params.filter_text("model"), seats=viewer_seats(conn),
-        limit=params.limit(), cursor=request.args.get("cursor"))
+        limit=params.limit(), cursor=request.args.get("cursor"),
+        attributes=params.attributes())
     return jsonify({"sessions": rows, "next_cursor": cursor})
 
 

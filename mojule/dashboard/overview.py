@@ -39,7 +39,8 @@ class Usage:
 
     def rows(self, *groups: str) -> list[dict[str, Any]]:
         return analytics.usage(self.conn, g.user.org_id, self.span.start, self.span.end,
-                               list(groups), self.span.tz, self.seats)
+                               list(groups), self.span.tz, self.seats,
+                               attributes=dict(self.span.attributes))
 
     def by_cost(self, group: str, limit: int | None = None) -> list[dict[str, Any]]:
         """Rows grouped by ``group``, most expensive first, each with its key as ``name``."""

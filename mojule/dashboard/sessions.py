@@ -34,7 +34,8 @@ def session_list():
     conn = get_connection()
     rows, next_cursor = analytics.list_sessions(
         conn, g.user.org_id, span.start, span.end, user=user, model=model,
-        seats=viewer_seats(conn), limit=PAGE_SIZE, cursor=cursor)
+        seats=viewer_seats(conn), limit=PAGE_SIZE, cursor=cursor,
+        attributes=dict(span.attributes))
     filters = {**span.page_args(), "user": user, "model": model}
     return render_template(
         "sessions.html", span=span, rows=rows, user=user or "", model=model or "",

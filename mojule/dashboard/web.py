@@ -29,9 +29,9 @@ from flask.sessions import SecureCookieSessionInterface
 from werkzeug.exceptions import HTTPException
 
 from mojule import analytics, orgs
-from mojule.accounting import Scope
+from mojule.accounting import ATTR_PREFIX, Scope
 from mojule.analytics import YEARS, BadParameter
-from mojule.api import viewer_seats
+from mojule.api import params, viewer_seats
 from mojule.api.params import WHOLE_NUMBER
 from mojule.auth import public
 from mojule.dashboard import formats
@@ -221,11 +221,15 @@ def valid_tz(name: object) -> bool:
 
 @dataclass(frozen=True)
 class Period:
-    """Whole days from ``first`` to ``last`` (inclusive) in the viewer's time zone."""
+    """Whole days from ``first`` to ``last`` (inclusive) in the viewer's time zone, and
+    the team a page keeps to: the sessions whose resource attributes have these values
+    (``attr:<key>=<value>``, as the read API takes them). Links that keep the period keep
+    the team too."""
 
     first: date
     last: date
     tz: str
+    attributes: tuple[tuple[str, str], ...] = ()
 
     @property
     def start(self) -> datetime:
@@ -240,18 +244,24 @@ class Period:
         return [(self.first + timedelta(days=n)).isoformat()
                 for n in range((self.last - self.first).days + 1)]
 
+    def team(self) -> dict[str, str]:
+        """Return the team's query parameters (attr:<key>: value)."""
+        return {f"{ATTR_PREFIX}{key}": value for key, value in self.attributes}
+
     def page_args(self) -> dict[str, str]:
         """Return the query parameters that keep this period on another page."""
-        return {"from": self.first.isoformat(), "to": self.last.isoformat()}
+        return {"from": self.first.isoformat(), "to": self.last.isoformat(), **self.team()}
 
     def api_args(self) -> dict[str, str]:
         """Return the read API's parameters for the same window ([from, to) in tz)."""
         return {"from": self.first.isoformat(),
-                "to": (self.last + timedelta(days=1)).isoformat(), "tz": self.tz}
+                "to": (self.last + timedelta(days=1)).isoformat(), "tz": self.tz,
+                **self.team()}
 
 
 def period() -> Period:
-    """Return the page's period from ``from`` and ``to`` (dates), by default the last 30 days.
+    """Return the page's period from ``from`` and ``to`` (dates), by default the last 30
+    days, and its team from ``attr:<key>`` parameters.
 
     Raises BadRequest naming the parameter.
     """
@@ -264,7 +274,7 @@ def period() -> Period:
     if (last - first).days >= MAX_DAYS:
         raise BadRequest(f"A page shows at most {MAX_DAYS:,} days, 'from' to 'to'; the "
                          "exports take any period.")
-    return Period(first, last, tz)
+    return Period(first, last, tz, analytics.check_attributes(params.attributes()))
 
 
 def _date_arg(name: str) -> date | None:
