@@ -123,6 +123,12 @@ def test_usage_csv_export_equals_the_api(client, loaded, groups, person):
     ("usage.csv?", "mojule-usage-2026-11-01-to-2026-11-30.csv"),
     ("sessions.csv?", "mojule-sessions-2026-11-01-to-2026-11-30.csv"),
     ("events.ndjson?", "mojule-events-2026-11-01-to-2026-11-30.ndjson"),
+    ("usage.csv?group_by=user&attr:department=R%26D%20EU",
+     "mojule-usage-by-user-department_R_D_EU-2026-11-01-to-2026-11-30.csv"),
+    ("sessions.csv?attr:team=a&attr:department=platform",
+     "mojule-sessions-department_platform-team_a-2026-11-01-to-2026-11-30.csv"),
+    (f"sessions.csv?attr:team={'x' * 100}",
+     f"mojule-sessions-team_{'x' * 55}-2026-11-01-to-2026-11-30.csv"),
 ])
 def test_an_export_is_named_by_its_grouping_and_its_days(client, loaded, path, name):
     # [from, to) in Paris: November, its last day the 30th.
@@ -565,6 +571,39 @@ def test_cli_export_matches_the_api(client, loaded, org, app_database_url, maste
 
     assert result.exit_code == 0, result.output
     assert result.stdout.replace("\r\n", "\n") == api.replace("\r\n", "\n")
+
+
+@pytest.mark.parametrize("export, query", [("usage", "group_by=user"), ("sessions", "")])
+def test_cli_export_keeps_to_a_team_as_the_api_does(client, loaded, org, app_database_url,
+                                                    master_key, export, query):
+    people, _ = loaded
+    env = {"MOJULE_DATABASE_URL": app_database_url, "MOJULE_MASTER_KEY": master_key}
+    result = CliRunner().invoke(cli, ["export", export, "--org", org.org.slug, "--from",
+                                      "2026-11-01", "--to", "2026-12-01",
+                                      "--attr", "department=platform",
+                                      *(["--group-by", "user"] if query else [])], env=env)
+    api = get(client, f"/api/v1/export/{export}.csv?{WINDOW}&{query}&attr:department=platform",
+              people["admin"]).get_data(as_text=True)
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout.replace("\r\n", "\n") == api.replace("\r\n", "\n")
+    assert len(parse_csv(api)) == 2
+
+
+@pytest.mark.parametrize("attrs, problem", [
+    (["department"], "as KEY=VALUE"),
+    (["department=a", "department=b"], "as KEY=VALUE"),
+    (["bad key=a"], "does not name a resource attribute"),
+    (["department=a\tb"], "printable"),
+])
+def test_cli_export_refuses_a_bad_team_saying_why(org, app_database_url, master_key, attrs,
+                                                  problem):
+    env = {"MOJULE_DATABASE_URL": app_database_url, "MOJULE_MASTER_KEY": master_key}
+    result = CliRunner().invoke(cli, ["export", "sessions", "--org", org.org.slug,
+                                      *[arg for attr in attrs for arg in ("--attr", attr)]],
+                                env=env)
+
+    assert result.exit_code == 2 and "--attr" in result.output and problem in result.output
 
 
 def test_cli_events_export_filters_as_the_api_does(client, db, loaded, org, app_database_url,

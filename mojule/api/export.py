@@ -7,7 +7,7 @@ with its session cookie (GET only), which is how the dashboard's CSV buttons wor
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -20,6 +20,7 @@ from mojule.db import get_connection, hold_connection
 
 bp = Blueprint("export_api", __name__)
 UNSAFE_IN_FILENAME = re.compile(r"[^A-Za-z0-9._-]")
+MAX_TEAM_IN_FILENAME = 60
 
 
 def _download(body, mimetype: str, filename: str) -> Response:
@@ -30,13 +31,17 @@ def _download(body, mimetype: str, filename: str) -> Response:
 
 
 def _filename(kind: str, extension: str, start: datetime, end: datetime, tz: str,
-              groups: Sequence[str] = ()) -> str:
-    """Name a download by what it holds, e.g. ``mojule-usage-by-user-2026-11-01-to-
-    2026-11-30.csv``: exports of other groupings or days do not overwrite each other
-    (the last day is the window's [start, end), inclusive, in its time zone)."""
+              groups: Sequence[str] = (), team: Mapping[str, str] | None = None) -> str:
+    """Name a download by what it holds, e.g. ``mojule-usage-by-user-department_platform-
+    2026-11-01-to-2026-11-30.csv``: exports of other groupings, teams or days do not
+    overwrite each other (the last day is the window's [start, end), inclusive, in its
+    time zone; a long team is cut)."""
     last = (end - timedelta(microseconds=1)).astimezone(ZoneInfo(tz))
     by = f"-by-{'-'.join(groups)}" if groups else ""
-    name = f"mojule-{kind}{by}-{start.astimezone(ZoneInfo(tz)):%Y-%m-%d}-to-{last:%Y-%m-%d}"
+    only = "-".join(f"{key}_{value}" for key, value in sorted((team or {}).items()))
+    only = f"-{only[:MAX_TEAM_IN_FILENAME]}" if only else ""
+    name = (f"mojule-{kind}{by}{only}-{start.astimezone(ZoneInfo(tz)):%Y-%m-%d}"
+            f"-to-{last:%Y-%m-%d}")
     return f"{UNSAFE_IN_FILENAME.sub('_', name)}.{extension}"
 
 
@@ -45,11 +50,11 @@ def _usage(export, extension: str) -> tuple[Iterable, str]:
     return its rows and the download's name."""
     tz = params.time_zone()
     start, end = params.window(tz)
-    groups = params.group_by()
+    groups, team = params.group_by(), params.attributes()
     conn = get_connection()
     rows = export(conn, g.user.org_id, start, end, groups, tz, viewer_seats(conn),
-                  params.filter_text("user"), params.attributes())
-    return rows, _filename("usage", extension, start, end, tz, groups)
+                  params.filter_text("user"), team)
+    return rows, _filename("usage", extension, start, end, tz, groups, team)
 
 
 @bp.get("/api/v1/export/usage.csv")
@@ -74,12 +79,12 @@ def sessions_csv():
     """Every session of the window with its totals, as CSV."""
     tz = params.time_zone()
     start, end = params.window(tz)
-    conn = get_connection()
+    team, conn = params.attributes(), get_connection()
     rows = exports.session_rows(conn, g.user.org_id, start, end, viewer_seats(conn),
                                 params.filter_text("user"), params.filter_text("model"),
-                                attributes=params.attributes())
+                                attributes=team)
     lines = exports.csv_lines(exports.session_columns(), exports.flattened(rows))
-    return _download(lines, "text/csv", _filename("sessions", "csv", start, end, tz))
+    return _download(lines, "text/csv", _filename("sessions", "csv", start, end, tz, team=team))
 
 
 @bp.get("/api/v1/export/events.ndjson")

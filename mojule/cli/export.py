@@ -78,6 +78,27 @@ common = [
 ]
 
 
+def _team(pairs: tuple[str, ...]) -> dict[str, str]:
+    """The --attr KEY=VALUE options as the exports take them. Raises click.BadParameter."""
+    wanted = {}
+    for pair in pairs:
+        key, equals, value = pair.partition("=")
+        if not equals or key in wanted:
+            raise click.BadParameter(f"{pair!r}: give each attribute once, as KEY=VALUE",
+                                     param_hint="--attr")
+        wanted[key] = value
+    try:
+        analytics.check_attributes(wanted)
+    except analytics.BadParameter as exc:
+        raise click.BadParameter(f"{exc.parameter}: {exc.problem}", param_hint="--attr") from None
+    return wanted
+
+
+TEAM = click.option("--attr", "team", multiple=True, metavar="KEY=VALUE",
+                    help="Only the sessions with this resource attribute value, e.g. "
+                         "department=platform; repeatable (all must hold).")
+
+
 def with_common(command):
     for option in reversed(common):
         command = option(command)
@@ -96,31 +117,35 @@ def export_group() -> None:
               help="day, week, user, model, terminal, app_version or attr:<key>; repeatable.")
 @click.option("--format", "fmt", type=click.Choice(["csv", "ndjson"]), default="csv",
               show_default=True)
+@TEAM
 @OUTPUT
 @pass_cli
-def export_usage(ctx: CliContext, slug, since, until, tz, groups, fmt, output) -> None:
+def export_usage(ctx: CliContext, slug, since, until, tz, groups, fmt, team, output) -> None:
     """The usage report, one row per group."""
     org_id = ctx.org(slug).org_id
     start, end = _window(since, until, tz)
+    attributes = _team(team)
     try:
         groups = analytics.check_group_by(analytics.listed(groups))
     except analytics.BadParameter as exc:
         raise click.BadParameter(exc.problem, param_hint="--group-by") from None
     export = exports.usage_csv if fmt == "csv" else exports.usage_rows
-    rows = export(ctx.conn, org_id, start, end, groups, tz, None)   # BadParameter: MojuleGroup
+    rows = export(ctx.conn, org_id, start, end, groups, tz, None,   # BadParameter: MojuleGroup
+                  attributes=attributes)
     lines = rows if fmt == "csv" else exports.ndjson_lines(rows)
     _write((line.decode() for line in lines), output)
 
 
 @export_group.command("sessions")
 @with_common
+@TEAM
 @OUTPUT
 @pass_cli
-def export_sessions(ctx: CliContext, slug, since, until, tz, output) -> None:
+def export_sessions(ctx: CliContext, slug, since, until, tz, team, output) -> None:
     """Every session of the window with its totals, as CSV."""
     org_id = ctx.org(slug).org_id
     start, end = _window(since, until, tz)
-    rows = exports.session_rows(ctx.conn, org_id, start, end, None)
+    rows = exports.session_rows(ctx.conn, org_id, start, end, None, attributes=_team(team))
     _write(exports.csv_lines(exports.session_columns(), exports.flattened(rows)), output)
 
 
