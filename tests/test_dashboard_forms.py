@@ -422,3 +422,18 @@ def test_an_org_change_asks_for_the_password_typed_long_ago_and_changes_nothing(
     for name, value in fields.items():
         assert f'name="{name}" value="{html.escape(value)}"' in asked.text
     assert org_state(db, org.org.org_id) == before
+
+
+@pytest.mark.parametrize("name, problem", [
+    ("x" * 101, "is 101 characters; at most 100"),
+    ("laptops\u2028of the platform team", "must be printable text on one line"),
+])
+def test_an_ingest_token_name_the_cli_would_refuse_is_refused_not_cut(signed_in_admin, db, org,
+                                                                      name, problem):
+    client, _ = signed_in_admin
+    before = org_state(db, org.org.org_id)
+
+    refused = post_form(client, "/admin/tokens", "/admin/tokens", name=name)
+
+    assert refused.status_code == 400 and f"The token&#39;s name {problem}." in refused.text
+    assert org_state(db, org.org.org_id) == before

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import click
 import psycopg
 
-from mojule import analytics, audit, orgs
+from mojule import analytics, audit, labels, orgs
 from mojule import config as config_module
 from mojule.analytics import YEARS
 from mojule.db import connect, org_transaction
@@ -149,17 +149,14 @@ class Label(click.ParamType):
 
     name = "text"
 
-    def __init__(self, max_length: int = 100):
+    def __init__(self, max_length: int = labels.MAX_LENGTH):
         self.max_length = max_length
 
     def convert(self, value, param, ctx) -> str:
         text = str(value).strip()
-        if not text:
-            self.fail("must not be blank", param, ctx)
-        if len(text) > self.max_length:
-            self.fail(f"is {len(text)} characters; at most {self.max_length}", param, ctx)
-        if any(not character.isprintable() for character in text):
-            self.fail("must be printable text on one line", param, ctx)
+        problem = labels.label_problem(text, self.max_length)
+        if problem:
+            self.fail(problem, param, ctx)
         return text
 
 

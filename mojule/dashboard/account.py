@@ -23,7 +23,7 @@ from flask import (
     url_for,
 )
 
-from mojule import audit, people
+from mojule import audit, labels, people
 from mojule.api import request_entry
 from mojule.auth import signed_in
 from mojule.dashboard import logins
@@ -83,7 +83,7 @@ def create_api_token():
     become a token that outlives it."""
     form, user, conn = request.form, g.user, get_connection()
     name = form.get("name", "").strip()
-    if not name or len(name) > 100 or not name.isprintable():
+    if labels.label_problem(name):
         return _page(token_error="Name the token (what it is for), in at most 100 "
                                  "characters on one line."), 400
     expires_at = days_from_now(form.get("expires_days", ""), "expires_days",

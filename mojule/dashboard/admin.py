@@ -19,7 +19,7 @@ from flask import (
     url_for,
 )
 
-from mojule import audit, orgs, people, policy
+from mojule import audit, labels, orgs, people, policy
 from mojule.api import request_entry
 from mojule.api.params import WHOLE_NUMBER, filter_text
 from mojule.auth import signed_in
@@ -71,10 +71,13 @@ def tokens():
 def create_token():
     """Create an ingest token and show it, once."""
     name = request.form.get("name", "").strip() or "ingest"
+    problem = labels.label_problem(name)
+    if problem:
+        return _tokens_page(error=f"The token's name {problem}."), 400
     expires_at = days_from_now(request.form.get("expires_days", ""), "expires_days",
                                TOKEN_LIFETIMES_DAYS)
-    token = create_ingest_token(name[:100], expires_at)
-    return _tokens_page(new_token=token, new_name=name[:100])
+    token = create_ingest_token(name, expires_at)
+    return _tokens_page(new_token=token, new_name=name)
 
 
 # What the forms offer: how long a new token lasts, and a rotated one keeps working.
