@@ -14,10 +14,12 @@ from urllib.parse import unquote
 
 import pytest
 
+from mojule.config import parse_networks
 from mojule.dashboard import admin as admin_pages
 from mojule.dashboard import formats
 from mojule.dashboard.web import MAX_DAYS
 from tests.conftest import fixture_bytes, ingest_session, make_org
+from tests.ingest_support import app_client
 from tests.test_dashboard import csrf_of, person, sign_in
 
 SESSIONS = ("bash-tool", "failing-bash", "write-tool-resource-attrs")
@@ -405,3 +407,18 @@ def test_a_bad_team_is_a_400_page_naming_it(client, loaded, org):
     refused = client.get(f"/sessions?{PAGE_WINDOW}&attr:department=a%00b")
 
     assert refused.status_code == 400 and "attr:department" in html.unescape(refused.text)
+
+
+def test_connect_gives_the_address_the_browser_used_prefix_and_scheme_included(
+        config, db, org):
+    person(db, org, "admin@example.com", "admin")
+    with app_client(config, TRUSTED_PROXIES=parse_networks("127.0.0.1/32")) as browser:
+        behind = {"base_url": "http://mojule.example/telemetry/",
+                  "environ_base": {"REMOTE_ADDR": "127.0.0.1"},
+                  "headers": {"X-Forwarded-Proto": "https"}}
+        sign_in(browser, org, "admin@example.com", base_url="http://mojule.example/telemetry/")
+        page = html.unescape(browser.get("/connect", **behind).text)
+        plain = html.unescape(browser.get("/connect", base_url="http://mojule.example/").text)
+
+    assert "export OTEL_EXPORTER_OTLP_ENDPOINT=https://mojule.example/telemetry\n" in page
+    assert "export OTEL_EXPORTER_OTLP_ENDPOINT=http://mojule.example\n" in plain

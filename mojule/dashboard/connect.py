@@ -16,8 +16,8 @@ from mojule.auth import signed_in
 from mojule.dashboard import reauth
 from mojule.dashboard.admin import create_ingest_token
 from mojule.dashboard.web import (
+    external_url,
     page_blueprint,
-    request_is_https,
     require_admin,
     viewer_last_seen,
 )
@@ -77,9 +77,10 @@ def _page(token: str | None):
     if attributes and not RESOURCE_ATTRIBUTES.fullmatch(attributes):
         error = "Resource attributes are key=value pairs separated by commas, without spaces."
         attributes = ""
-    scheme = "https" if request_is_https() else "http"
-    env = telemetry_environment(f"{scheme}://{request.host}", token or TOKEN_PLACEHOLDER,
-                                content, attributes)
+    # This server's own address as the browser reached it (under its path prefix, if
+    # any): the exporters add /v1/logs and the rest to it.
+    endpoint = external_url("overview.overview").rstrip("/")
+    env = telemetry_environment(endpoint, token or TOKEN_PLACEHOLDER, content, attributes)
     last_received = viewer_last_seen()
     return render_template(
         "connect.html", token=token, content=content, attributes=attributes, error=error,
