@@ -67,7 +67,7 @@ def org_transaction(conn: psycopg.Connection, org_id: int,
     with conn.transaction():
         if snapshot and begins:
             conn.execute(query("transaction_read_snapshot"))
-        conn.execute("SELECT set_config('mojule.org_id', %s, true)", (str(org_id),))
+        conn.execute(query("transaction_org"), {"org_id": str(org_id)})
         yield conn
 
 

@@ -320,12 +320,12 @@ def resolve_user_token(conn: psycopg.Connection, token: str) -> ResolvedUserToke
     """
     digest = tokens.digest(token)
     with conn.transaction():
-        conn.execute("SELECT set_config('mojule.token_digest', %s, true)", (digest.hex(),))
+        conn.execute(query("transaction_token_digest"), {"digest": digest.hex()})
         found = conn.execute(query("user_token_resolve"), {"token_digest": digest}).fetchone()
         if found is None:
             return None
         org_id, token_id, user_id, revoked, expired = found
-        conn.execute("SELECT set_config('mojule.org_id', %s, true)", (str(org_id),))
+        conn.execute(query("transaction_org"), {"org_id": str(org_id)})
         user = conn.execute(query("user_by_id"), {"org_id": org_id, "user_id": user_id}).fetchone()
         if user is None:
             return None
@@ -391,11 +391,12 @@ def _link_user(conn: psycopg.Connection, secret: str) -> User:
     if not tokens.is_well_formed(secret, tokens.PASSWORD_LINK_PREFIX):
         raise LinkNotUsable()
     digest = tokens.digest(secret)
-    conn.execute("SELECT set_config('mojule.token_digest', %s, true)", (digest.hex(),))
+    conn.execute(query("transaction_token_digest"), {"digest": digest.hex()})
     found = conn.execute(query("password_link_resolve"), {"link_digest": digest}).fetchone()
     if found is None:
         raise LinkNotUsable()
     org_id, user_id = found
-    conn.execute("SELECT set_config('mojule.org_id', %s, true)", (str(org_id),))
-    email, _ = conn.execute(query("user_by_id"), {"org_id": org_id, "user_id": user_id}).fetchone()
-    return find_user(conn, org_id, email)
+    conn.execute(query("transaction_org"), {"org_id": str(org_id)})
+    with conn.cursor(row_factory=class_row(User)) as cur:
+        return cur.execute(query("user_by_id_full"),
+                           {"org_id": org_id, "user_id": user_id}).fetchone()
