@@ -8,6 +8,7 @@ import html
 import io
 import json
 import re
+import uuid
 from datetime import date, timedelta
 from decimal import Decimal
 from urllib.parse import unquote
@@ -20,6 +21,7 @@ from mojule.dashboard import formats
 from mojule.dashboard.web import MAX_DAYS
 from tests.conftest import fixture_bytes, ingest_session, make_org
 from tests.ingest_support import app_client
+from tests.test_analytics import shifted
 from tests.test_dashboard import csrf_of, person, sign_in
 
 SESSIONS = ("bash-tool", "failing-bash", "write-tool-resource-attrs")
@@ -422,3 +424,34 @@ def test_connect_gives_the_address_the_browser_used_prefix_and_scheme_included(
 
     assert "export OTEL_EXPORTER_OTLP_ENDPOINT=https://mojule.example/telemetry\n" in page
     assert "export OTEL_EXPORTER_OTLP_ENDPOINT=http://mojule.example\n" in plain
+
+
+def test_the_headline_figures_say_how_they_changed_on_the_days_before(client, loaded, org):
+    users, ids = loaded
+    # A copy of one session two days earlier: the previous period's only usage.
+    earlier = str(uuid.uuid4())
+    for signal in ("logs", "metrics"):
+        payload = fixture_bytes("bash-tool", signal).decode().replace(ids["bash-tool"], earlier)
+        moved = json.dumps(shifted(json.loads(payload), -2 * 24 * 3600 * 10**9))
+        assert client.post(f"/v1/{signal}", data=moved, headers=org.headers).status_code == 202
+    sign_in(client, org, "admin@example.com")
+
+    def api(first: str, last: str) -> dict:
+        return client.get(f"/api/v1/usage?from={first}&to={last}&tz=Europe/Paris",
+                          headers=users["admin"].headers).get_json()["rows"][0]
+
+    def expected(now, before) -> str:
+        percent = round((Decimal(str(now)) - Decimal(str(before))) * 100 / Decimal(str(before)))
+        return f"{'+' if percent > 0 else '−'}{abs(percent)}% on the previous 2 days"
+
+    page = client.get("/?from=2026-11-25&to=2026-11-26").text
+    now, before = api("2026-11-25", "2026-11-27"), api("2026-11-23", "2026-11-25")
+    shown = dict(re.findall(r'data-change="(\w+)">([^<]+)<', page))
+    alone = client.get("/?from=2026-11-26&to=2026-11-26").text    # nothing on the 25th
+
+    assert before["sessions"] == 1 and now["sessions"] == 3
+    assert shown["cost_usd"] == expected(now["cost_usd"], before["cost_usd"])
+    assert shown["sessions"] == expected(3, 1) == "+200% on the previous 2 days"
+    assert shown["tokens"] == expected(sum(now["tokens"].values()),
+                                       sum(before["tokens"].values()))
+    assert "data-change" not in alone

@@ -39,6 +39,17 @@ def percent(part: Any, whole: Any) -> str:
     return f"{100 * (part or 0) / whole:.0f}%"
 
 
+def change(now: Any, before: Any) -> str | None:
+    """Format how ``now`` differs from ``before`` as a whole percentage, +12% or −8% (or
+    "no change"); None when there was nothing before to compare with."""
+    if not before:
+        return None
+    rounded = round((Decimal(str(now or 0)) - Decimal(str(before))) * 100 / Decimal(str(before)))
+    if rounded == 0:
+        return "no change"
+    return f"{'+' if rounded > 0 else '−'}{abs(rounded):,}%"
+
+
 def duration(seconds: Any) -> str:
     """Format seconds as 2 h 05 min, 3 min 20 s, 45 s or, for a moment, under 1 s."""
     if 0 < (seconds or 0) < 0.5:

@@ -15,6 +15,7 @@ from mojule import analytics
 from mojule.accounting import Scope
 from mojule.api import viewer_seats
 from mojule.auth import signed_in
+from mojule.dashboard import formats
 from mojule.dashboard.web import (
     Period,
     export_url,
@@ -58,12 +59,14 @@ def overview():
     if not analytics.ATTR_KEY.fullmatch(team_key):
         team_key = DEFAULT_TEAM_KEY
     totals = usage.rows()[0]
+    earlier = span.previous()
     received = _received_anything(totals)
     by_day = {row["key"]["day"]: row for row in usage.rows("day")}
     return render_template(
         "overview.html", span=span, totals=totals, received=received,
         last_seen=None if received else viewer_last_seen(),
         by_day=by_day,
+        changes=_changes(totals, Usage(earlier).rows()[0]) if earlier and received else {},
         chart=_daily_series(span, by_day),
         by_model=usage.by_cost("model"),
         by_team=usage.by_cost(f"attr:{team_key}"), team_key=team_key,
@@ -79,6 +82,19 @@ def users():
     span = period()
     return render_template("users.html", span=span, rows=Usage(span).by_cost("user"),
                            exports=_exports(span))
+
+
+def _changes(now: dict[str, Any], before: dict[str, Any]) -> dict[str, str]:
+    """How each headline figure changed since the period before, where it had any:
+    {"cost_usd": "+12%", ...}."""
+    def tokens(row: dict[str, Any]) -> int:
+        return sum(row["tokens"].values())
+
+    changed = {name: formats.change(now[name], before[name])
+               for name in ("cost_usd", "sessions", "active_users", "active_time_s",
+                            "lines_added")}
+    changed["tokens"] = formats.change(tokens(now), tokens(before))
+    return {name: text for name, text in changed.items() if text is not None}
 
 
 def _daily_series(span: Period, by_day: dict[str, dict]) -> dict[str, Any]:

@@ -7,7 +7,7 @@ import hmac
 import ipaddress
 import logging
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -243,6 +243,13 @@ class Period:
         """Return every day of the period as YYYY-MM-DD (the keys of a usage by day)."""
         return [(self.first + timedelta(days=n)).isoformat()
                 for n in range((self.last - self.first).days + 1)]
+
+    def previous(self) -> Period | None:
+        """The period of as many days just before this one, or None before 1970."""
+        length = self.last - self.first + timedelta(days=1)
+        if self.first - length < date(YEARS.start, 1, 1):
+            return None
+        return replace(self, first=self.first - length, last=self.first - timedelta(days=1))
 
     def team(self) -> dict[str, str]:
         """Return the team's query parameters (attr:<key>: value)."""
