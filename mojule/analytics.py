@@ -34,7 +34,7 @@ GROUPS = ("day", "week", "user", "model", "terminal", "app_version")
 MAX_GROUP_LEVELS = 2
 # Resource attributes a report or session list may be kept to (attr:team=payments ...).
 MAX_ATTRIBUTE_FILTERS = 4
-MAX_ATTRIBUTE_VALUE = 256
+MAX_ATTRIBUTE_VALUE = 1024
 ATTR_KEY = re.compile(r"^[A-Za-z0-9_.:/-]{1,128}$")
 EVENT_NAME = re.compile(r"^[A-Za-z0-9_.:/-]{1,128}$")
 MAX_EVENT_NAMES = 50
@@ -260,11 +260,17 @@ def check_attributes(attributes: Mapping[str, str] | None) -> tuple[tuple[str, s
         parameter = f"{ATTR_PREFIX}{key}"
         if not ATTR_KEY.fullmatch(key):
             raise BadParameter(parameter[:140], "does not name a resource attribute")
-        if not isinstance(value, str) or not value or len(value) > MAX_ATTRIBUTE_VALUE \
-                or not value.isprintable():
+        if not attribute_value_ok(value):
             raise BadParameter(parameter, f"the value must be 1 to {MAX_ATTRIBUTE_VALUE} "
-                                          "printable characters")
+                                          "characters, without NUL")
     return tuple(sorted(attributes.items()))
+
+
+def attribute_value_ok(value: Any) -> bool:
+    """True for a resource attribute value a filter can name: text of 1 to
+    MAX_ATTRIBUTE_VALUE characters without NUL, as sessions keep them (tabs included)."""
+    return isinstance(value, str) and 0 < len(value) <= MAX_ATTRIBUTE_VALUE \
+        and "\x00" not in value
 
 
 def seat_user(user: str | None) -> str | None:

@@ -6,11 +6,13 @@ with its session cookie (GET only), which is how the dashboard's CSV buttons wor
 """
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import orjson
 from flask import Blueprint, Response, g
 
 from mojule import exports
@@ -33,13 +35,18 @@ def _download(body, mimetype: str, filename: str) -> Response:
 def _filename(kind: str, extension: str, start: datetime, end: datetime, tz: str,
               groups: Sequence[str] = (), team: Mapping[str, str] | None = None) -> str:
     """Name a download by what it holds, e.g. ``mojule-usage-by-user-department_platform-
-    2026-11-01-to-2026-11-30.csv``: exports of other groupings, teams or days do not
-    overwrite each other (the last day is the window's [start, end), inclusive, in its
-    time zone; a long team is cut)."""
+    1f0c9a2e-2026-11-01-to-2026-11-30.csv``: exports of other groupings, teams or days do
+    not overwrite each other (the last day is the window's [start, end), inclusive, in its
+    time zone; a team is named readably, cut if long, then by a digest of it)."""
     last = (end - timedelta(microseconds=1)).astimezone(ZoneInfo(tz))
     by = f"-by-{'-'.join(groups)}" if groups else ""
-    only = "-".join(f"{key}_{value}" for key, value in sorted((team or {}).items()))
-    only = f"-{only[:MAX_TEAM_IN_FILENAME]}" if only else ""
+    only = ""
+    if team:
+        pairs = sorted(team.items())
+        # The readable part loses characters and length; the digest tells teams apart.
+        digest = hashlib.sha256(orjson.dumps(pairs)).hexdigest()[:8]
+        readable = "-".join(f"{key}_{value}" for key, value in pairs)
+        only = f"-{readable[:MAX_TEAM_IN_FILENAME]}-{digest}"
     name = (f"mojule-{kind}{by}{only}-{start.astimezone(ZoneInfo(tz)):%Y-%m-%d}"
             f"-to-{last:%Y-%m-%d}")
     return f"{UNSAFE_IN_FILENAME.sub('_', name)}.{extension}"

@@ -95,10 +95,11 @@ def attributes() -> dict[str, str]:
     wanted = {}
     for name in request.args:
         if name.startswith(ATTR_PREFIX):
-            values = [value.strip() for value in request.args.getlist(name)]
+            values = request.args.getlist(name)
             if len(values) > 1:
                 raise BadRequest(f"Parameter {name[:140]!r} is given more than once.")
-            if values[0]:
+            # As sent: a team named " ops" is not "ops". Blank is no filter.
+            if values[0].strip():
                 wanted[name.removeprefix(ATTR_PREFIX)] = values[0]
     analytics.check_attributes(wanted)
     return wanted

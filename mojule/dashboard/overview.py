@@ -53,7 +53,7 @@ class Usage:
 @signed_in
 def overview():
     """Figures, charts over time, cost by model, team and person, tool use."""
-    span = period()
+    span = period(team=True)
     usage = Usage(span)
     team_key = request.args.get("team", "").strip() or DEFAULT_TEAM_KEY
     if not analytics.ATTR_KEY.fullmatch(team_key):
@@ -79,7 +79,7 @@ def overview():
 @signed_in
 def users():
     """Each person's usage in the period (a member sees only their own)."""
-    span = period()
+    span = period(team=True)
     return render_template("users.html", span=span, rows=Usage(span).by_cost("user"),
                            exports=_exports(span))
 

@@ -16,12 +16,12 @@ import time
 from datetime import timedelta
 from urllib.parse import urlsplit
 
-from flask import g, render_template, request, session
+from flask import g, render_template, request, session, url_for
 
 from mojule import audit, people
 from mojule.api import request_entry
-from mojule.dashboard import devices, logins
-from mojule.dashboard.web import CSRF_FIELD
+from mojule.dashboard import logins
+from mojule.dashboard.web import CSRF_FIELD, safe_next
 from mojule.db import get_connection, org_transaction
 from mojule.request_log import client_address
 
@@ -55,15 +55,19 @@ def confirm_password(password: str, wrong: str = "The password is wrong.") -> pe
     throttle. Raises PasswordRefused saying why (``wrong`` for a wrong password), and with
     what status."""
     user, conn, address = g.user, get_connection(), client_address()
-    known_device = devices.is_known(user.org_id, user.email)
     until = checked = None
     # The refusal is raised once the attempt's transaction committed the failure.
     with logins.attempt(conn, user.org_id, user.email):
-        until = logins.locked_until(conn, user.org_id, user.email, address, known_device)
+        # A browser signed in as this person is a known one (``devices``): failures a
+        # stranger sets off elsewhere do not lock its owner out; its address's do.
+        until = logins.locked_until(conn, user.org_id, user.email, address, known_device=True)
         if until is None:
             checked = people.check_password(conn, user.org_id, user.email, password)
             if checked is None:
                 logins.record_failure(conn, user.org_id, user.email, address)
+            else:
+                # As a sign-in does: earlier typos no longer count towards a lock.
+                logins.clear_failures(conn, user.org_id, user.email, address)
     if until is not None:
         minutes = logins.minutes_until(until)
         raise PasswordRefused(f"Too many wrong passwords. Try again in {minutes} "
@@ -89,7 +93,10 @@ def ask_unless_typed_recently():
     try:
         confirm_password(password)
     except PasswordRefused as refused:
-        _audit("denied", "wrong password" if refused.status == 400 else "throttled")
+        # A refusal while the lock holds checks no password and is not audited, as at
+        # sign-in: the wrong passwords that set the lock off are, and say so.
+        if refused.status == 400:
+            _audit("denied", "wrong password")
         return _ask(refused.message), refused.status
     _audit("ok", None)
     return None
@@ -107,7 +114,8 @@ def _ask(error: str | None):
     """The page that asks for the password, carrying the form's fields on."""
     carried = [(name, value) for name, value in request.form.items(multi=True)
                if name not in (CSRF_FIELD, PASSWORD_FIELD)]
-    return render_template("reauth.html", error=error, action=request.path, fields=carried,
+    return render_template("reauth.html", error=error, fields=carried,
+                           action=url_for(request.endpoint, **(request.view_args or {})),
                            back=_back(), minutes=int(RECENT.total_seconds() // 60),
                            password_field=PASSWORD_FIELD)
 
@@ -115,6 +123,7 @@ def _ask(error: str | None):
 def _back() -> str:
     """The page the form was on (this site's own address from Referer), else the overview."""
     referrer = urlsplit(request.referrer or "")
-    if referrer.netloc != request.host or not referrer.path.startswith("/"):
-        return "/"
-    return referrer.path + (f"?{referrer.query}" if referrer.query else "")
+    if referrer.netloc != request.host:
+        return url_for("overview.overview")
+    back = safe_next(referrer.path + (f"?{referrer.query}" if referrer.query else ""))
+    return url_for("overview.overview") if back == "/" else back

@@ -28,7 +28,7 @@ PAGE_SIZE = 50
 @signed_in
 def session_list():
     """Sessions active in the period, newest first, filtered by user and model."""
-    span = period()
+    span = period(team=True)
     user, model = filter_text("user"), filter_text("model")
     cursor = request.args.get("cursor") or None
     conn = get_connection()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from flask import g, redirect, render_template, request, session
 
@@ -18,7 +18,7 @@ from mojule.api import request_entry
 from mojule.audit import INSTALLATION_ORG
 from mojule.auth import UserCredential, public, session_credential, signed_in
 from mojule.dashboard import devices, logins, reauth
-from mojule.dashboard.web import page_blueprint, valid_tz
+from mojule.dashboard.web import page_blueprint, safe_next, valid_tz
 from mojule.db import get_connection, org_transaction
 from mojule.request_log import client_address
 
@@ -118,22 +118,6 @@ def sign_out():
     slug = session.get("org_slug", "")
     session.clear()
     return redirect(f"/sign-in?{urlencode({'signed_out': 1, 'org': slug})}")
-
-
-def safe_next(target: str | None) -> str:
-    """Return ``target`` when it is a path on this site, else the overview.
-
-    Browsers drop tabs and line breaks from a Location and read a backslash as a slash,
-    so ``/<tab>/evil.example`` leads off the site as ``//evil.example`` does: a target
-    with any control character, space or backslash is refused, not cleaned.
-    """
-    if (not target or not target.startswith("/") or target.startswith("//")
-            or any(char <= " " or char in "\\\x7f" for char in target)
-            or urlsplit(target).netloc):
-        return "/"
-    if target.startswith("/sign-in"):
-        return "/"
-    return target.removesuffix("?")
 
 
 def start_session(conn, org: orgs.Org, user: people.User, tz: str) -> None:

@@ -10,7 +10,7 @@ import secrets
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
 from flask import (
@@ -166,6 +166,22 @@ def external_url(endpoint: str, **values: Any) -> str:
                    _scheme="https" if request_is_https() else request.scheme, **values)
 
 
+def safe_next(target: str | None) -> str:
+    """Return ``target`` when it is a path on this site, else the overview.
+
+    Browsers drop tabs and line breaks from a Location and read a backslash as a slash,
+    so ``/<tab>/evil.example`` leads off the site as ``//evil.example`` does: a target
+    with any control character, space or backslash is refused, not cleaned.
+    """
+    if (not target or not target.startswith("/") or target.startswith("//")
+            or any(char <= " " or char in "\\\x7f" for char in target)
+            or urlsplit(target).netloc):
+        return "/"
+    if target.startswith("/sign-in"):
+        return "/"
+    return target.removesuffix("?")
+
+
 def confirmation() -> str | None:
     """What the form that redirected here did (``flask.flash``). It travels in the signed
     session cookie, not the address: a link cannot make a page confirm what someone
@@ -266,9 +282,10 @@ class Period:
                 **self.team()}
 
 
-def period() -> Period:
+def period(team: bool = False) -> Period:
     """Return the page's period from ``from`` and ``to`` (dates), by default the last 30
-    days, and its team from ``attr:<key>`` parameters.
+    days, and, on a page that keeps to one (``team``), its team from ``attr:<key>``
+    parameters; other pages neither read nor pass one on.
 
     Raises BadRequest naming the parameter.
     """
@@ -281,7 +298,8 @@ def period() -> Period:
     if (last - first).days >= MAX_DAYS:
         raise BadRequest(f"A page shows at most {MAX_DAYS:,} days, 'from' to 'to'; the "
                          "exports take any period.")
-    return Period(first, last, tz, analytics.check_attributes(params.attributes()))
+    return Period(first, last, tz,
+                  analytics.check_attributes(params.attributes()) if team else ())
 
 
 def _date_arg(name: str) -> date | None:
@@ -301,8 +319,11 @@ def _date_arg(name: str) -> date | None:
 def page_url(**changes: Any) -> str:
     """Return this page's URL with some query parameters changed (None removes one)."""
     args = {**request.args.to_dict(), **changes}
-    return url_for(request.endpoint, **(request.view_args or {}),
-                   **{name: value for name, value in args.items() if value not in (None, "")})
+    kept = {name: value for name, value in args.items() if value not in (None, "")}
+    # Not through url_for's keywords: a parameter named endpoint or _external would be
+    # taken for one of url_for's own arguments.
+    path = url_for(request.endpoint, **(request.view_args or {}))
+    return f"{path}?{urlencode(kept, safe=':')}" if kept else path
 
 
 def recent_days(days: int) -> dict[str, str]:
@@ -323,7 +344,8 @@ def init_templates(app: Flask) -> None:
     app.jinja_env.filters.update(usd=formats.usd, usd_exact=formats.usd_exact,
                                  number=formats.number, percent=formats.percent,
                                  duration=formats.duration, utc_text=formats.utc_text,
-                                 audit_details=formats.audit_details)
+                                 audit_details=formats.audit_details,
+                                 pickable_team=analytics.attribute_value_ok)
     app.context_processor(_page_context)
 
     @public
