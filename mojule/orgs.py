@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import psycopg
 import psycopg.sql
@@ -53,6 +54,7 @@ class Org:
     name: str
     retention_days: int
     created_at: datetime
+    monthly_budget_usd: Decimal | None = None     # mojule/budget.py
 
 
 @dataclass
@@ -226,6 +228,13 @@ def set_org(conn: psycopg.Connection, org: Org, name: str | None = None,
     with conn.transaction(), conn.cursor(row_factory=class_row(Org)) as cur:
         return cur.execute(query("org_update"), {
             "org_id": org.org_id, "name": name, "retention_days": retention_days}).fetchone()
+
+
+def set_monthly_budget(conn: psycopg.Connection, org: Org, budget_usd: Decimal | None) -> Org:
+    """Set the org's monthly budget in dollars (None: no budget); return the updated org."""
+    with conn.transaction(), conn.cursor(row_factory=class_row(Org)) as cur:
+        return cur.execute(query("org_budget_set"), {
+            "org_id": org.org_id, "monthly_budget_usd": budget_usd}).fetchone()
 
 
 # Tables holding an org's rows, deleted in this order after its data keys are destroyed.

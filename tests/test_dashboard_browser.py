@@ -22,7 +22,7 @@ import pytest
 from flask import Flask
 from flask.sessions import SecureCookieSessionInterface
 
-from mojule import create_app, license, people, policy
+from mojule import create_app, license, orgs, people, policy
 from mojule.dashboard import SESSION_COOKIE, reauth, session_secret
 from mojule.db import close_pool, connect
 from tests import conftest
@@ -381,6 +381,8 @@ def test_every_page_renders_cleanly_at_desktop_and_phone_width(visitor, demo, da
     unlabelled = ("[...document.querySelectorAll('input:not([type=hidden]), select, textarea')]"
                   ".filter(e => !e.labels.length && !e.getAttribute('aria-label')).map(e => e.id)")
     overflow = "document.documentElement.scrollWidth - window.innerWidth"
+    with connect(database_url) as db:    # the overview shows the month against it
+        orgs.set_monthly_budget(db, demo.org.org, Decimal(5))
     for viewport in (DESKTOP, PHONE):
         signed_out = visitor(viewport)
         signed_out.go("/sign-in")

@@ -33,6 +33,7 @@ FORMS = {
     "/password": {"link": "mpl_0", "new_password": "a brand new password",
                   "confirm_password": "a brand new password"},
     "/admin/settings": {"retention_days": "7"},
+    "/admin/settings/budget": {"monthly_budget_usd": "100"},
     "/connect": {},
     "/sessions/<path:session_id>/content": {},
     "/account/password": {"current_password": PASSWORD, "new_password": "a brand new password",
@@ -59,7 +60,8 @@ def org_state(db, org_id: int) -> dict:
                       " WHERE org_id = %(org_id)s ORDER BY user_id"),
         "identities": rows("SELECT kind, value FROM user_identities WHERE org_id = %(org_id)s"
                            " ORDER BY kind, value"),
-        "org": rows("SELECT retention_days FROM orgs WHERE org_id = %(org_id)s"),
+        "org": rows("SELECT retention_days, monthly_budget_usd FROM orgs"
+                    " WHERE org_id = %(org_id)s"),
         "sessions": rows("SELECT session_digest FROM dashboard_sessions"
                          " WHERE org_id = %(org_id)s ORDER BY session_digest"),
         "user_tokens": rows("SELECT token_id, revoked_at FROM user_tokens WHERE org_id = %(org_id)s"

@@ -1,4 +1,4 @@
-"""GET /api/v1/usage, /api/v1/sessions, /api/v1/sessions/<id> and
+"""GET /api/v1/usage, /api/v1/sessions, /api/v1/sessions/<id>, /api/v1/budget and
 /api/v1/usage_report/claude_code: usage for the org's people.
 
 Views parse parameters and shape answers; the figures come from mojule.analytics, whose
@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from flask import Blueprint, g, jsonify, request
 
-from mojule import analytics, usage_report
+from mojule import analytics, budget, orgs, usage_report
 from mojule.api import params, viewer_seats
 from mojule.auth import user_token_required
 from mojule.db import get_connection
-from mojule.errors import NotFound
+from mojule.errors import Forbidden, NotFound
 
 bp = Blueprint("usage_api", __name__)
 
@@ -55,6 +55,19 @@ def session(session_id: str):
     if detail is None:
         raise NotFound("No such session.")
     return jsonify(detail)
+
+
+@bp.get("/api/v1/budget")
+@user_token_required
+def budget_status():
+    """This calendar month's cost in ``tz`` against the org's monthly budget, and what it is
+    on pace for; for alerting. Admins only."""
+    if not g.user.is_admin:
+        raise Forbidden("Only org admins may read the org's budget.")
+    tz = params.time_zone()
+    conn = get_connection()
+    return jsonify(budget.as_json(budget.month_to_date(
+        conn, orgs.find_org_by_id(conn, g.user.org_id), tz)))
 
 
 @bp.get("/api/v1/usage_report/claude_code")

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 import click
 
 from mojule import audit, orgs, tokens
+from mojule.budget import InvalidBudget, budget_change, budget_text, parse_budget
 from mojule.cli import (
     CliContext,
     Duration,
@@ -45,17 +46,31 @@ def org_create(ctx: CliContext, slug: str, name: str | None, retention_days: int
 @click.argument("slug")
 @click.option("--name", type=Label(), help="New display name.")
 @click.option("--retention-days", type=click.IntRange(1, 36500), help="New content window.")
+@click.option("--monthly-budget", "budget", metavar="USD",
+              help="Monthly budget in US dollars (e.g. 5000), or 'none'; shown against the "
+                   "month's cost, never enforced.")
 @pass_cli
-def org_set(ctx: CliContext, slug: str, name: str | None, retention_days: int | None) -> None:
-    """Change the org SLUG's name or content window."""
-    if name is None and retention_days is None:
-        raise click.UsageError("nothing to change: give --name and/or --retention-days")
+def org_set(ctx: CliContext, slug: str, name: str | None, retention_days: int | None,
+            budget: str | None) -> None:
+    """Change the org SLUG's name, content window or monthly budget."""
+    if name is None and retention_days is None and budget is None:
+        raise click.UsageError("nothing to change: give --name, --retention-days and/or "
+                               "--monthly-budget")
+    try:
+        budget_usd = None if budget is None else parse_budget(budget)
+    except InvalidBudget as exc:
+        raise click.BadParameter(str(exc.__doc__), param_hint="--monthly-budget") from None
     before = ctx.org(slug)
-    after = orgs.set_org(ctx.conn, before, name, retention_days)
+    with ctx.conn.transaction():
+        after = orgs.set_org(ctx.conn, before, name, retention_days)
+        if budget is not None:
+            after = orgs.set_monthly_budget(ctx.conn, after, budget_usd)
     ctx.audit(after.org_id, "org.update", target_type="org", target_id=slug, details={
         "retention_days": [before.retention_days, after.retention_days],
-        "name_changed": before.name != after.name})
-    click.echo(f"org {slug}: content kept {after.retention_days} days", err=True)
+        "name_changed": before.name != after.name,
+        **budget_change(before, after)})
+    click.echo(f"org {slug}: content kept {after.retention_days} days, monthly budget "
+               f"{budget_text(after)}", err=True)
 
 
 @org.command("list")

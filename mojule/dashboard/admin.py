@@ -19,7 +19,7 @@ from flask import (
     url_for,
 )
 
-from mojule import audit, labels, orgs, people, policy
+from mojule import audit, budget, labels, orgs, people, policy
 from mojule.api import request_entry
 from mojule.api.params import WHOLE_NUMBER, filter_text
 from mojule.auth import signed_in
@@ -378,7 +378,7 @@ def settings():
     org = viewer_org()
     if request.method == "GET":
         done = f"Saved: content is kept {org.retention_days} days." \
-            if "saved" in request.args else None
+            if "saved" in request.args else confirmation()
         return render_template("admin/settings.html", section="settings", org=org, done=done,
                                most=MAX_RETENTION_DAYS)
     text = request.form.get("retention_days", "").strip()
@@ -394,6 +394,25 @@ def settings():
                 details={"retention_days": [org.retention_days, after.retention_days],
                          "name_changed": False})
     return redirect(url_for(".settings", saved=1))
+
+
+@bp.post("/admin/settings/budget")
+@signed_in
+def set_budget():
+    """The org's monthly budget in dollars, shown against the month's cost (blank: none)."""
+    org = viewer_org()
+    try:
+        amount = budget.parse_budget(request.form.get("monthly_budget_usd", ""))
+    except budget.InvalidBudget as exc:
+        return render_template("admin/settings.html", section="settings", org=org,
+                               most=MAX_RETENTION_DAYS, error=exc.__doc__), 400
+    conn = get_connection()
+    with org_transaction(conn, g.user.org_id):
+        after = orgs.set_monthly_budget(conn, org, amount)
+        _record("org.update", target_type="org", target_id=org.slug,
+                details=budget.budget_change(org, after))
+    flash(f"Saved: the monthly budget is {budget.budget_text(after)}.")
+    return redirect(url_for(".settings"))
 
 
 @bp.get("/admin/audit")

@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import g, render_template, request
 
-from mojule import analytics
+from mojule import analytics, budget
 from mojule.accounting import Scope
 from mojule.api import viewer_seats
 from mojule.auth import signed_in
@@ -22,6 +22,7 @@ from mojule.dashboard.web import (
     page_blueprint,
     period,
     viewer_last_seen,
+    viewer_org,
 )
 from mojule.db import get_connection, org_transaction, query
 
@@ -67,6 +68,7 @@ def overview():
         last_seen=None if received else viewer_last_seen(),
         by_day=by_day,
         changes=_changes(totals, Usage(earlier).rows()[0]) if earlier and received else {},
+        month=_month_against_budget(span),
         chart=_daily_series(span, by_day),
         by_model=usage.by_cost("model"),
         by_team=usage.by_cost(f"attr:{team_key}"), team_key=team_key,
@@ -82,6 +84,17 @@ def users():
     span = period(team=True)
     return render_template("users.html", span=span, rows=Usage(span).by_cost("user"),
                            exports=_exports(span))
+
+
+def _month_against_budget(span: Period) -> budget.MonthToDate | None:
+    """This month's cost against the org's budget, for an admin of an org with one; not on
+    a team's overview (the budget is the org's)."""
+    if not g.user.is_admin or span.attributes:
+        return None
+    org = viewer_org()
+    if org.monthly_budget_usd is None:
+        return None
+    return budget.month_to_date(get_connection(), org, span.tz)
 
 
 def _changes(now: dict[str, Any], before: dict[str, Any]) -> dict[str, str]:

@@ -1,0 +1,162 @@
+"""An org's monthly budget: set by the CLI or the Settings page, shown to admins against
+the month's cost and its pace on the overview and through GET /api/v1/budget."""
+from __future__ import annotations
+
+import html
+import json
+import re
+import time
+from datetime import datetime
+from decimal import Decimal
+
+import pytest
+from click.testing import CliRunner
+
+from mojule import orgs
+from mojule.budget import InvalidBudget, parse_budget
+from mojule.cli import cli
+from tests.conftest import fixture_bytes
+from tests.test_analytics import shifted
+from tests.test_dashboard import csrf_of, person, sign_in
+
+TZ = "Europe/Paris"
+
+
+@pytest.mark.parametrize("text, amount", [
+    ("5000", Decimal("5000.00")), ("1,250.5", Decimal("1250.50")), (" $99.99 ", Decimal("99.99")),
+    ("", None), ("none", None), ("None", None),
+])
+def test_a_budget_is_read_as_people_type_it(text, amount):
+    assert parse_budget(text) == amount
+
+
+@pytest.mark.parametrize("text", ["0", "-5", "abc", "1.001", "NaN", "Infinity", "1e20", "5 000"])
+def test_a_budget_that_is_no_amount_of_dollars_is_refused(text):
+    with pytest.raises(InvalidBudget):
+        parse_budget(text)
+
+
+def ingest_now(client, org) -> None:
+    """The bash-tool session, moved to end a minute ago: this month's only usage."""
+    logs = json.loads(fixture_bytes("bash-tool", "logs"))
+    last = max(int(value) for value in re.findall(r'"timeUnixNano": ?"(\d+)"',
+                                                  json.dumps(logs)))
+    offset = time.time_ns() - 60 * 10**9 - last
+    for signal in ("logs", "metrics"):
+        moved = json.dumps(shifted(json.loads(fixture_bytes("bash-tool", signal)), offset))
+        assert client.post(f"/v1/{signal}", data=moved, headers=org.headers).status_code == 202
+
+
+@pytest.fixture
+def spending(client, db, org):
+    """An org with usage this month, an admin and a member."""
+    admin, member = person(db, org, "admin@example.com", "admin"), person(db, org, "dev@example.com")
+    ingest_now(client, org)
+    return admin, member
+
+
+def set_budget(db, org, amount: str | None) -> None:
+    orgs.set_monthly_budget(db, org.org, None if amount is None else Decimal(amount))
+
+
+def month_cost(client, admin, answer: dict) -> Decimal:
+    """The month's cost as the usage API reports it for the budget's month."""
+    window = f"from={answer['from'][:10]}&to={answer['to'][:10]}&tz={TZ}"
+    (row,) = client.get(f"/api/v1/usage?{window}", headers=admin.headers).get_json()["rows"]
+    return Decimal(row["cost_usd"])
+
+
+def test_the_budget_api_gives_the_months_cost_its_pace_and_the_budget(client, db, org,
+                                                                       spending):
+    admin, member = spending
+    set_budget(db, org, "0.01")
+
+    answer = client.get(f"/api/v1/budget?tz={TZ}", headers=admin.headers).get_json()
+    spent, forecast = Decimal(answer["spent_usd"]), Decimal(answer["forecast_usd"])
+    start, end, as_of = (datetime.fromisoformat(answer[key]) for key in ("from", "to", "as_of"))
+
+    assert spent == month_cost(client, admin, answer) > 0
+    assert start.day == 1 and start <= as_of < end and answer["month"] == f"{start:%Y-%m}"
+    assert abs(forecast - spent * Decimal((end - start) / (as_of - start))) < Decimal("0.01")
+    assert answer["budget_usd"] == "0.01" and answer["over_budget"] is True
+    assert answer["share_spent"] == pytest.approx(float(spent / Decimal("0.01")))
+    refused = client.get("/api/v1/budget", headers=member.headers)
+    assert refused.status_code == 403
+
+
+def test_without_a_budget_the_api_still_gives_the_months_cost(client, db, org, spending):
+    admin, _ = spending
+    answer = client.get("/api/v1/budget", headers=admin.headers).get_json()
+
+    assert answer["budget_usd"] is None and answer["share_spent"] is None
+    assert answer["over_budget"] is False and Decimal(answer["spent_usd"]) > 0
+    assert client.get("/api/v1/budget?tz=Mars/Base", headers=admin.headers).status_code == 400
+
+
+def test_the_overview_shows_admins_the_month_against_the_budget(app, client, db, org, spending):
+    admin, _ = spending
+    set_budget(db, org, "100000")
+    sign_in(client, org, "admin@example.com")
+    page = client.get("/").text
+    answer = client.get(f"/api/v1/budget?tz={TZ}", headers=admin.headers).get_json()
+    member = app.test_client()
+    sign_in(member, org, "dev@example.com")
+
+    shown = dict(re.findall(r'data-metric="(month_\w+)" data-value="([^"]*)"', page))
+    assert Decimal(shown["month_spent_usd"]) == Decimal(answer["spent_usd"]) > 0
+    assert 'data-testid="budget"' in page and "$100,000.00" in page
+    assert "Over budget" not in page
+    assert 'data-testid="budget"' not in member.get("/").text
+    assert 'data-testid="budget"' not in client.get("/?attr:department=platform").text
+    set_budget(db, org, "0.01")
+    assert "Over budget: this month has cost more than its budget." in client.get("/").text
+    set_budget(db, org, None)
+    assert 'data-testid="budget"' not in client.get("/").text
+
+
+def test_an_admin_sets_and_removes_the_budget_on_the_settings_page(client, db, org, spending):
+    sign_in(client, org, "admin@example.com")
+
+    def post(value: str):
+        page = client.get("/admin/settings").text
+        return client.post("/admin/settings/budget", data={
+            "csrf_token": csrf_of(page), "monthly_budget_usd": value})
+
+    saved = post("1,250.50")
+    said = client.get(saved.headers["Location"]).text
+    refused = post("lots")
+    kept = orgs.find_org(db, org.org.slug).monthly_budget_usd
+    removed = post("")
+
+    assert saved.status_code == 302
+    assert "the monthly budget is $1,250.50 a month" in said
+    assert refused.status_code == 400 and "amount of dollars" in html.unescape(refused.text)
+    assert kept == Decimal("1250.50")
+    assert removed.status_code == 302 and orgs.find_org(db, org.org.slug).monthly_budget_usd is None
+    details = [row[0] for row in db.execute(
+        "SELECT details FROM audit_log WHERE org_id = %s AND action = 'org.update'"
+        " ORDER BY audit_id", (org.org.org_id,))]
+    assert details == [{"monthly_budget_usd": [None, "1250.50"]},
+                       {"monthly_budget_usd": ["1250.50", None]}]
+
+
+def test_the_cli_sets_and_removes_the_budget(db, org, app_database_url, master_key):
+    env = {"MOJULE_DATABASE_URL": app_database_url, "MOJULE_MASTER_KEY": master_key}
+
+    def run(*args):
+        return CliRunner().invoke(cli, ["org", "set", org.org.slug, *args], env=env)
+
+    set_ = run("--monthly-budget", "5000")
+    budget = orgs.find_org(db, org.org.slug).monthly_budget_usd
+    refused = run("--monthly-budget", "-5")
+    cleared = run("--monthly-budget", "none")
+
+    assert set_.exit_code == 0 and "monthly budget $5,000.00 a month" in set_.stderr
+    assert budget == Decimal("5000.00")
+    assert refused.exit_code == 2 and "--monthly-budget" in refused.output
+    assert cleared.exit_code == 0 and orgs.find_org(db, org.org.slug).monthly_budget_usd is None
+    details = [row[0] for row in db.execute(
+        "SELECT details FROM audit_log WHERE org_id = %s AND action = 'org.update'"
+        " ORDER BY audit_id", (org.org.org_id,))]
+    assert [item.get("monthly_budget_usd") for item in details] == [
+        [None, "5000.00"], ["5000.00", None]]
