@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import psycopg
 import psycopg.sql
-from psycopg.rows import class_row
+from psycopg.rows import class_row, dict_row
 
 from mojule import tokens
 from mojule.db import org_transaction, query
@@ -230,11 +230,15 @@ def set_org(conn: psycopg.Connection, org: Org, name: str | None = None,
             "org_id": org.org_id, "name": name, "retention_days": retention_days}).fetchone()
 
 
-def set_monthly_budget(conn: psycopg.Connection, org: Org, budget_usd: Decimal | None) -> Org:
-    """Set the org's monthly budget in dollars (None: no budget); return the updated org."""
-    with conn.transaction(), conn.cursor(row_factory=class_row(Org)) as cur:
-        return cur.execute(query("org_budget_set"), {
+def set_monthly_budget(conn: psycopg.Connection, org: Org,
+                       budget_usd: Decimal | None) -> tuple[Org, Decimal | None]:
+    """Set the org's monthly budget in dollars (None: no budget); return the updated org
+    and the budget it replaced, as it was when this took the row."""
+    with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
+        row = cur.execute(query("org_budget_set"), {
             "org_id": org.org_id, "monthly_budget_usd": budget_usd}).fetchone()
+    replaced = row.pop("replaced_usd")
+    return Org(**row), replaced
 
 
 # Tables holding an org's rows, deleted in this order after its data keys are destroyed.

@@ -19,13 +19,13 @@ from tests.test_dashboard_forms import password_typed_long_ago
 HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)">')
 
 
+
 @pytest.fixture
 def admin_browser(app, db, org):
     person(db, org, "boss@example.com", "admin")
     browser = app.test_client()
     sign_in(browser, org, "boss@example.com")
     return browser
-
 
 def confirm_audits(db, org_id: int) -> list[tuple]:
     return db.execute("SELECT outcome, actor_id, reason, details->>'for' FROM audit_log"
@@ -128,13 +128,16 @@ def test_reading_pages_and_ones_own_account_never_ask(admin_browser, db, org):
     assert add_member(admin_browser, "new@example.com").status_code == 302
 
 
-def test_a_cancel_link_never_leads_off_the_site(admin_browser):
+@pytest.mark.parametrize("referer", ["https://evil.example/admin/members",
+                                     "http://localhost//evil.example/phish"])
+def test_a_cancel_link_never_leads_off_the_site(admin_browser, referer):
+    # Another host, or this one's protocol-relative path, which a browser follows off it.
     password_typed_long_ago(admin_browser)
     page = admin_browser.get("/admin/members").text
 
     asked = admin_browser.post("/admin/members", data={
         "csrf_token": csrf_of(page), "email": "new@example.com", "role": "member"},
-        headers={"Referer": "https://evil.example/admin/members"})
+        headers={"Referer": referer})
 
     assert asked.status_code == 403 and 'href="/">Cancel' in asked.text
 
@@ -181,14 +184,3 @@ def test_under_a_path_prefix_the_form_posts_back_to_the_app(config, db, org):
     assert asked.status_code == 403
     assert 'action="/telemetry/admin/members"' in asked.text
     assert 'href="/telemetry/">Cancel' in asked.text
-
-
-def test_a_cancel_link_is_never_a_protocol_relative_address(admin_browser):
-    password_typed_long_ago(admin_browser)
-    page = admin_browser.get("/admin/members").text
-
-    asked = admin_browser.post("/admin/members", data={
-        "csrf_token": csrf_of(page), "email": "x@example.com", "role": "member"},
-        headers={"Referer": "http://localhost//evil.example/phish"})
-
-    assert asked.status_code == 403 and 'href="/">Cancel' in asked.text

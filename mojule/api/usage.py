@@ -60,14 +60,13 @@ def session(session_id: str):
 @bp.get("/api/v1/budget")
 @user_token_required
 def budget_status():
-    """This calendar month's cost in ``tz`` against the org's monthly budget, and what it is
-    on pace for; for alerting. Admins only."""
+    """This UTC calendar month's cost against the org's monthly budget, and what it is on
+    pace for; for alerting. Admins only."""
     if not g.user.is_admin:
         raise Forbidden("Only org admins may read the org's budget.")
-    tz = params.time_zone()
     conn = get_connection()
     return jsonify(budget.as_json(budget.month_to_date(
-        conn, orgs.find_org_by_id(conn, g.user.org_id), tz)))
+        conn, orgs.find_org_by_id(conn, g.user.org_id))))
 
 
 @bp.get("/api/v1/usage_report/claude_code")

@@ -61,14 +61,15 @@ def org_set(ctx: CliContext, slug: str, name: str | None, retention_days: int | 
     except InvalidBudget as exc:
         raise click.BadParameter(str(exc.__doc__), param_hint="--monthly-budget") from None
     before = ctx.org(slug)
+    replaced = before.monthly_budget_usd
     with ctx.conn.transaction():
         after = orgs.set_org(ctx.conn, before, name, retention_days)
         if budget is not None:
-            after = orgs.set_monthly_budget(ctx.conn, after, budget_usd)
+            after, replaced = orgs.set_monthly_budget(ctx.conn, after, budget_usd)
     ctx.audit(after.org_id, "org.update", target_type="org", target_id=slug, details={
         "retention_days": [before.retention_days, after.retention_days],
         "name_changed": before.name != after.name,
-        **budget_change(before, after)})
+        **budget_change(replaced, after.monthly_budget_usd)})
     click.echo(f"org {slug}: content kept {after.retention_days} days, monthly budget "
                f"{budget_text(after)}", err=True)
 

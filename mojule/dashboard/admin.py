@@ -400,17 +400,19 @@ def settings():
 @signed_in
 def set_budget():
     """The org's monthly budget in dollars, shown against the month's cost (blank: none)."""
-    org = viewer_org()
+    org, typed = viewer_org(), request.form.get("monthly_budget_usd", "")
     try:
-        amount = budget.parse_budget(request.form.get("monthly_budget_usd", ""))
+        amount = budget.parse_budget(typed)
     except budget.InvalidBudget as exc:
         return render_template("admin/settings.html", section="settings", org=org,
-                               most=MAX_RETENTION_DAYS, error=exc.__doc__), 400
+                               most=MAX_RETENTION_DAYS, budget_typed=typed,
+                               budget_error=exc.__doc__), 400
     conn = get_connection()
     with org_transaction(conn, g.user.org_id):
-        after = orgs.set_monthly_budget(conn, org, amount)
-        _record("org.update", target_type="org", target_id=org.slug,
-                details=budget.budget_change(org, after))
+        after, replaced = orgs.set_monthly_budget(conn, org, amount)
+        change = budget.budget_change(replaced, after.monthly_budget_usd)
+        if change:      # saving the same budget again changes nothing to record
+            _record("org.update", target_type="org", target_id=org.slug, details=change)
     flash(f"Saved: the monthly budget is {budget.budget_text(after)}.")
     return redirect(url_for(".settings"))
 

@@ -94,7 +94,7 @@ def _month_against_budget(span: Period) -> budget.MonthToDate | None:
     org = viewer_org()
     if org.monthly_budget_usd is None:
         return None
-    return budget.month_to_date(get_connection(), org, span.tz)
+    return budget.month_to_date(get_connection(), org)
 
 
 def _changes(now: dict[str, Any], before: dict[str, Any]) -> dict[str, str]:
