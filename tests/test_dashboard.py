@@ -57,6 +57,14 @@ def sign_out(client) -> None:
                        ).status_code == 302
 
 
+def admin_signed_in(app, db, test_org, email: str = "boss@example.com"):
+    """A browser signed in as a new admin of ``test_org``."""
+    person(db, test_org, email, "admin")
+    browser = app.test_client()
+    sign_in(browser, test_org, email)
+    return browser
+
+
 def session_cookie_header(response) -> str:
     return next(header for header in response.headers.getlist("Set-Cookie")
                 if header.startswith("mojule_session="))

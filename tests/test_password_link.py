@@ -15,7 +15,14 @@ from mojule.cli import cli
 from mojule.config import parse_networks
 from mojule.dashboard.logins import ADDRESS_LIMIT
 from tests.ingest_support import app_client
-from tests.test_dashboard import PASSWORD, csrf_of, person, sign_in, sign_out
+from tests.test_dashboard import (
+    PASSWORD,
+    admin_signed_in,
+    csrf_of,
+    person,
+    sign_in,
+    sign_out,
+)
 
 NEW_PASSWORD = "my own passphrase at last"
 LINK = re.compile(r'data-testid="new-link">([^<]+)<')
@@ -23,10 +30,7 @@ LINK = re.compile(r'data-testid="new-link">([^<]+)<')
 
 @pytest.fixture
 def admin_browser(app, db, org):
-    person(db, org, "boss@example.com", "admin")
-    browser = app.test_client()
-    sign_in(browser, org, "boss@example.com")
-    return browser
+    return admin_signed_in(app, db, org)
 
 
 def make_link(browser, user_id: int) -> str:

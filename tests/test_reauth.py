@@ -13,7 +13,14 @@ from mojule import people
 from mojule.dashboard import reauth
 from mojule.dashboard.logins import ACCOUNT_LIMIT, ADDRESS_LIMIT
 from tests.ingest_support import app_client
-from tests.test_dashboard import PASSWORD, csrf_of, person, sign_in, sign_out
+from tests.test_dashboard import (
+    PASSWORD,
+    admin_signed_in,
+    csrf_of,
+    person,
+    sign_in,
+    sign_out,
+)
 from tests.test_dashboard_forms import password_typed_long_ago
 
 HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)">')
@@ -22,10 +29,7 @@ HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)">')
 
 @pytest.fixture
 def admin_browser(app, db, org):
-    person(db, org, "boss@example.com", "admin")
-    browser = app.test_client()
-    sign_in(browser, org, "boss@example.com")
-    return browser
+    return admin_signed_in(app, db, org)
 
 def confirm_audits(db, org_id: int) -> list[tuple]:
     return db.execute("SELECT outcome, actor_id, reason, details->>'for' FROM audit_log"
