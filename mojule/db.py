@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, urlencode
 
 import psycopg
 from flask import Flask, current_app, g
@@ -219,3 +220,24 @@ def close_pool(app: Flask) -> None:
     if pool is not None:
         pool.close()
         app.extensions["mojule.pool"] = None
+
+
+def connection_url(conninfo: str, **changes: str) -> str:
+    """Return ``conninfo`` (a URL or key=value words) with some parameters changed, as a
+    postgresql:// URL: what operators paste into MOJULE_DATABASE_URL and read back. Every
+    part is percent-encoded, a socket directory as host too, as libpq reads them."""
+    params = {**psycopg.conninfo.conninfo_to_dict(conninfo), **changes}
+
+    def part(name: str) -> str:
+        return quote(str(params.pop(name, "") or ""), safe="")
+
+    user, password, dbname = part("user"), part("password"), part("dbname")
+    hosts = str(params.pop("host", "") or "").split(",")
+    ports = str(params.pop("port", "") or "").split(",")
+    ports = ports * len(hosts) if len(ports) == 1 else ports     # one port serves all
+    where = ",".join(quote(host, safe="") + (f":{port}" if port else "")
+                     for host, port in zip(hosts, ports, strict=False))
+    login = f"{user}{':' + password if password else ''}@" if user else ""
+    query_args = f"?{urlencode(params)}" if params else ""
+    return f"postgresql://{login}{where}/{dbname}{query_args}"
+

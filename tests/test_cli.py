@@ -14,6 +14,7 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import psycopg
 import pytest
@@ -21,7 +22,7 @@ from click.testing import CliRunner
 
 from mojule import orgs, schema, tokens
 from mojule.cli import cli
-from mojule.db import connect
+from mojule.db import connect, connection_url
 from tests.conftest import fixture_bytes
 from tests.upgrades import install_release_before
 
@@ -535,6 +536,24 @@ def test_init_db_resets_the_app_password_as_an_owner_that_is_not_superuser(owned
     assert first is not None and stored_password() not in (None, first)
     with connect(app_url_printed(reset)) as conn:
         assert conn.execute("SELECT current_user").fetchone()[0] == app_role
+    # A URL, as operators write MOJULE_DATABASE_URL, naming the app role.
+    assert urlsplit(app_url_printed(reset)).scheme == "postgresql"
+    assert urlsplit(app_url_printed(reset)).username == app_role
+
+
+@pytest.mark.parametrize("conninfo, changes", [
+    ("postgresql://owner:secret@db.example:5433/mojule?sslmode=require",
+     {"user": "mojule_app", "password": "p@ss:w/rd?#%&= ü"}),
+    ("host=/var/run/postgresql port=5432 dbname=mojule user=postgres", {"user": "app"}),
+    ("postgresql://h1:5432,h2:5433/mojule?target_session_attrs=read-write", {"user": "app"}),
+    ("dbname=mojule", {}),
+])
+def test_a_connection_is_given_back_as_the_url_of_the_same_parameters(conninfo, changes):
+    url = connection_url(conninfo, **changes)
+
+    assert url.startswith("postgresql://")
+    assert psycopg.conninfo.conninfo_to_dict(url) == {
+        **psycopg.conninfo.conninfo_to_dict(conninfo), **changes}
 
 
 @pytest.mark.parametrize("attribute, named", [("BYPASSRLS", "BYPASSRLS"),

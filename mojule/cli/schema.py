@@ -8,7 +8,7 @@ import psycopg
 
 from mojule import orgs, rollup, schema, usage_days
 from mojule.cli import CliContext, cli, pass_cli, reconciled
-from mojule.db import org_transaction
+from mojule.db import connection_url, org_transaction
 
 # A role name that needs no quoting, in SQL or in the URL init-db prints for the shell.
 ROLE_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
@@ -76,7 +76,7 @@ def init_db(ctx: CliContext, app_role: str, reset_app_password: bool) -> None:
                            err=True)
         _sum_usage_days(conn)
         if password:
-            app_url = psycopg.conninfo.make_conninfo(url, user=app_role, password=password)
+            app_url = connection_url(url, user=app_role, password=password)
             click.echo(f"The server must connect as {app_role} (not superuser, not owner, "
                        "row-level security applies). Set, and keep secret:", err=True)
             click.echo(f"MOJULE_DATABASE_URL='{app_url}'")
