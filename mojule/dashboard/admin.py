@@ -377,23 +377,19 @@ def settings():
     """The content window: how many days verbatim content is kept before the purge."""
     org = viewer_org()
     if request.method == "GET":
-        done = f"Saved: content is kept {org.retention_days} days." \
-            if "saved" in request.args else confirmation()
-        return render_template("admin/settings.html", section="settings", org=org, done=done,
-                               most=MAX_RETENTION_DAYS)
+        return _settings_page(org, done=confirmation())
     text = request.form.get("retention_days", "").strip()
     if not WHOLE_NUMBER.fullmatch(text) or not 1 <= int(text) <= MAX_RETENTION_DAYS:
-        return render_template("admin/settings.html", section="settings", org=org,
-                               most=MAX_RETENTION_DAYS,
-                               error=f"The window is a whole number of days from 1 to "
-                                     f"{MAX_RETENTION_DAYS}."), 400
+        return _settings_page(org, error=f"The window is a whole number of days from 1 to "
+                                         f"{MAX_RETENTION_DAYS}."), 400
     conn = get_connection()
     with org_transaction(conn, g.user.org_id):
         after = orgs.set_org(conn, org, retention_days=int(text))
         _record("org.update", target_type="org", target_id=org.slug,
                 details={"retention_days": [org.retention_days, after.retention_days],
                          "name_changed": False})
-    return redirect(url_for(".settings", saved=1))
+    flash(f"Saved: content is kept {after.retention_days} days.")
+    return redirect(url_for(".settings"))
 
 
 @bp.post("/admin/settings/budget")
@@ -404,9 +400,7 @@ def set_budget():
     try:
         amount = budget.parse_budget(typed)
     except budget.InvalidBudget as exc:
-        return render_template("admin/settings.html", section="settings", org=org,
-                               most=MAX_RETENTION_DAYS, budget_typed=typed,
-                               budget_error=exc.__doc__), 400
+        return _settings_page(org, budget_typed=typed, budget_error=exc.__doc__), 400
     conn = get_connection()
     with org_transaction(conn, g.user.org_id):
         after, replaced = orgs.set_monthly_budget(conn, org, amount)
@@ -415,6 +409,11 @@ def set_budget():
             _record("org.update", target_type="org", target_id=org.slug, details=change)
     flash(f"Saved: the monthly budget is {budget.budget_text(after)}.")
     return redirect(url_for(".settings"))
+
+
+def _settings_page(org: orgs.Org, **extra: Any):
+    return render_template("admin/settings.html", section="settings", org=org,
+                           most=MAX_RETENTION_DAYS, **extra)
 
 
 @bp.get("/admin/audit")

@@ -39,10 +39,12 @@ class Usage:
         self.conn = get_connection()
         self.seats = viewer_seats(self.conn)
 
-    def rows(self, *groups: str) -> list[dict[str, Any]]:
-        return analytics.usage(self.conn, g.user.org_id, self.span.start, self.span.end,
-                               list(groups), self.span.tz, self.seats,
-                               attributes=dict(self.span.attributes))
+    def rows(self, *groups: str, span: Period | None = None) -> list[dict[str, Any]]:
+        """Rows grouped by ``groups``, in this usage's period or in ``span``."""
+        span = span or self.span
+        return analytics.usage(self.conn, g.user.org_id, span.start, span.end,
+                               list(groups), span.tz, self.seats,
+                               attributes=dict(span.attributes))
 
     def by_cost(self, group: str, limit: int | None = None) -> list[dict[str, Any]]:
         """Rows grouped by ``group``, most expensive first, each with its key as ``name``."""
@@ -67,7 +69,7 @@ def overview():
         "overview.html", span=span, totals=totals, received=received,
         last_seen=None if received else viewer_last_seen(),
         by_day=by_day,
-        changes=_changes(totals, Usage(earlier).rows()[0]) if earlier and received else {},
+        changes=_changes(totals, usage.rows(span=earlier)[0]) if earlier and received else {},
         month=_month_against_budget(span),
         chart=_daily_series(span, by_day),
         by_model=usage.by_cost("model"),
