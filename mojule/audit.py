@@ -131,6 +131,21 @@ def newest_rows(conn: psycopg.Connection, org_id: int, since: datetime | None,
             "target": target, "before_id": before_id, "limit": limit}).fetchall()
 
 
+def content_reads_of(conn: psycopg.Connection, org_id: int, seats: dict[str, list[str]],
+                     before_id: int | None, limit: int) -> list[dict[str, Any]]:
+    """Return up to ``limit`` reads of the content of the sessions whose seat is one of
+    ``seats`` (people.seat_identities: emails, account and install ids), refused attempts
+    included, before ``before_id`` (None: from the newest), newest first; runs in the
+    caller's transaction."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(query("audit_content_reads_of_seats"), {
+            "org_id": org_id,
+            "seat_emails": [email.lower() for email in seats.get("email", ())],
+            "seat_account_uuids": list(seats.get("account_uuid", ())),
+            "seat_user_ids": list(seats.get("user_id", ())),
+            "before_id": before_id, "limit": limit}).fetchall()
+
+
 def verify(conn: psycopg.Connection, org_id: int) -> Verification:
     """Recompute the org's chain; report the first row that does not hold."""
     prev_hash, checked = None, 0

@@ -396,14 +396,20 @@ def test_every_page_renders_cleanly_at_desktop_and_phone_width(visitor, demo, da
         admin, member = visitor(viewport), visitor(viewport)
         admin.sign_in(demo.org, "admin@example.com")
         member.sign_in(demo.org, "alice@example.com")
+        page = admin.go(f"/sessions/{demo.sessions['write-tool-resource-attrs']}")
+        with page.expect_navigation():    # Alice's account then lists the admin's read
+            page.get_by_role("button", name="Show content").click()
         shots = [(admin, name, path) for name, path in pages.items()]
         shots += [(member, "member-overview", f"/?{PAGE_WINDOW}"), (member, "member-usage", "/users"),
-                  (member, "member-account", "/account")]
+                  (member, "member-account", "/account"),
+                  (member, "member-content-reads", "/account/content-reads")]
         for who, name, path in shots:
             page = who.go(path)
             who.screenshot(name)
             assert page.evaluate(unlabelled) == [], name
             assert page.evaluate(overflow) <= 0, f"{name} scrolls sideways at {viewport['width']} px"
+            if name == "member-content-reads":
+                assert "admin@example.com" in page.get_by_test_id("content-reads").inner_text()
         for who in (signed_out, admin, member):
             assert who.errors == []
 

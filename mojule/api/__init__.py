@@ -46,9 +46,14 @@ def _bad_parameter(exc: BadParameter):
 
 def viewer_seats(conn: psycopg.Connection) -> dict[str, list[str]] | None:
     """Return the signed-in user's seat identities, or None for an admin (whole org)."""
-    user = g.user
-    if user.is_admin:
+    if g.user.is_admin:
         return None
+    return own_seats(conn)
+
+
+def own_seats(conn: psycopg.Connection) -> dict[str, list[str]]:
+    """Return the signed-in user's own seat identities, whatever their role."""
+    user = g.user
     return seat_identities(conn, User(user.org_id, user.user_id, user.email, user.role, None))
 
 

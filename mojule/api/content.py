@@ -1,8 +1,10 @@
-"""GET /api/v1/sessions/<session_id>/content: a session's verbatim content, audited.
+"""GET /api/v1/sessions/<session_id>/content: a session's verbatim content, audited;
+GET /api/v1/content-reads: who read the content of one's own sessions.
 
 Org admins and the session's own user may read it; every attempt, allowed or not, writes
 exactly one audit row in the same transaction as the read. If the audit row cannot be
-written, nothing is returned.
+written, nothing is returned. Each person, member or admin, can list those rows for their
+own sessions: whoever reads a developer's prompts, the developer can see that they did.
 """
 from __future__ import annotations
 
@@ -10,13 +12,14 @@ import psycopg
 from flask import Blueprint, current_app, g, jsonify
 
 from mojule import audit
-from mojule.api import request_entry, viewer_seats
+from mojule.api import own_seats, params, request_entry, viewer_seats
 from mojule.auth import user_token_required
 from mojule.content_read import find_session, owns_session, session_content
 from mojule.db import get_connection, org_transaction
 from mojule.errors import Forbidden, NotFound, ServiceUnavailable
 
 bp = Blueprint("content_api", __name__)
+MAX_READS_LIMIT = 1000
 
 
 class AuditUnavailable(ServiceUnavailable):
@@ -72,3 +75,38 @@ def _audit(conn, org_id: int, outcome: str, session_id: str, items) -> None:
             details=details))
     except psycopg.Error as exc:
         raise AuditUnavailable() from exc
+
+
+@bp.get("/api/v1/content-reads")
+@user_token_required
+def list_content_reads():
+    """Return the reads of the signed-in user's sessions' content, newest first:
+    ``before`` (an audit id, for the next page), ``limit``."""
+    before_id = params.whole_number("before", 0, 1) or None
+    limit = params.limit(100, MAX_READS_LIMIT)
+    reads = content_reads(get_connection(), before_id, limit)
+    next_before = reads[-1]["audit_id"] if len(reads) == limit else None
+    return jsonify({"reads": [read_json(read) for read in reads], "next_before": next_before})
+
+
+def content_reads(conn: psycopg.Connection, before_id: int | None, limit: int) -> list[dict]:
+    """Return reads of the signed-in user's sessions' content, newest first.
+
+    Listing them is not itself audited: the rows are about the user's own sessions, name
+    only who read which session when, and carry no content."""
+    user = g.user
+    with org_transaction(conn, user.org_id):
+        return audit.content_reads_of(conn, user.org_id, own_seats(conn), before_id, limit)
+
+
+def read_json(read: dict) -> dict:
+    """One content read as the API gives it."""
+    return {"audit_id": read["audit_id"], "occurred_at": read["occurred_at"].isoformat(),
+            "session_id": read["session_id"], "reader": read["actor_id"],
+            "reader_role": read["actor_role"], "via": read_via(read),
+            "outcome": read["outcome"]}
+
+
+def read_via(read: dict) -> str:
+    """How the reader read: with an API token, or signed in to the dashboard."""
+    return "api_token" if read["token_id"] is not None else "dashboard"

@@ -8,6 +8,9 @@ compares the password), and this browser's session starts again.
 
 A token reads what its owner sees here, no more; each is shown once and its creation and
 revocation are audited as `mojule user token` and `token-revoke` are.
+
+The page also lists who read the content of the person's own sessions (the audit trail's
+content reads of them), so that reading a developer's prompts is never hidden from them.
 """
 from __future__ import annotations
 
@@ -25,6 +28,8 @@ from flask import (
 
 from mojule import audit, labels, people
 from mojule.api import request_entry
+from mojule.api.content import content_reads
+from mojule.api.params import WHOLE_NUMBER
 from mojule.auth import signed_in
 from mojule.dashboard import logins
 from mojule.dashboard.reauth import PasswordRefused, confirm_password
@@ -40,6 +45,8 @@ API_TOKEN_LIFETIMES_DAYS = (7, 30, 90, 180, 365)
 DEFAULT_API_TOKEN_DAYS = 90
 MAX_USABLE_API_TOKENS = 50
 WRONG_CURRENT = "The current password is wrong."
+READS_ON_ACCOUNT = 5        # the newest reads of one's content the account page shows
+READS_PAGE = 50
 
 
 @bp.get("/account")
@@ -47,6 +54,21 @@ WRONG_CURRENT = "The current password is wrong."
 def account():
     """The signed-in person's account and the form to change their password."""
     return _page(done=confirmation())
+
+
+@bp.get("/account/content-reads")
+@signed_in
+def content_reads_page():
+    """Every read of the signed-in person's sessions' content, newest first, a page at a time."""
+    before = request.args.get("before", "")
+    before_id = int(before) if WHOLE_NUMBER.fullmatch(before) else None
+    reads = content_reads(get_connection(), before_id, READS_PAGE + 1)
+    next_page = None
+    if len(reads) > READS_PAGE:
+        reads = reads[:READS_PAGE]
+        next_page = url_for(".content_reads_page", before=reads[-1]["audit_id"])
+    return render_template("content_reads.html", active="account", reads=reads,
+                           before=before_id, next_page=next_page)
 
 
 @bp.post("/account/password")
@@ -153,6 +175,7 @@ def _page(**extra):
     return render_template("account.html", active="account",
                            min_password=people.MIN_PASSWORD_LENGTH,
                            api_tokens=_own_tokens(),
+                           content_reads=content_reads(get_connection(), None, READS_ON_ACCOUNT),
                            lifetimes=API_TOKEN_LIFETIMES_DAYS,
                            default_days=DEFAULT_API_TOKEN_DAYS, now=datetime.now(UTC),
                            **extra)
