@@ -569,9 +569,9 @@ def test_a_session_id_with_a_slash_opens_like_any_other(client, loaded, org):
 def test_an_empty_filter_filters_nothing(client, loaded):
     # As a missing one, and as the dashboard's empty field: not "the user named ''".
     admin = loaded[0]["admin"]
-    for url in ("/api/v1/usage", "/api/v1/sessions"):
+    for url, filters in (("/api/v1/usage", "user="), ("/api/v1/sessions", "user=&model=")):
         unfiltered = get(client, f"{url}?{WINDOW}", admin).get_json()
-        assert get(client, f"{url}?{WINDOW}&user=&model=", admin).get_json() == unfiltered
+        assert get(client, f"{url}?{WINDOW}&{filters}", admin).get_json() == unfiltered
     sessions = get(client, f"/api/v1/sessions?{WINDOW}&user=", admin).get_json()["sessions"]
     assert len(sessions) == len(SESSIONS)
 
@@ -876,3 +876,55 @@ def test_a_bad_resource_attribute_filter_is_a_400_naming_it(client, loaded, url,
 
     assert response.status_code == 400
     assert f"'{parameter}'" in response.get_json()["message"]
+
+
+def read_api_urls(app, session_id: str) -> list[str]:
+    """Every GET route of the read API, with a real session for those that name one."""
+    return sorted(rule.rule.replace("<path:session_id>", session_id)
+                  for rule in app.url_map.iter_rules()
+                  if rule.rule.startswith("/api/v1/") and "GET" in rule.methods)
+
+
+def test_every_read_api_route_refuses_a_parameter_it_does_not_take(app, client, loaded):
+    # A typo (usr= for user=) would otherwise answer with the whole org's figures.
+    people, ids = loaded
+    urls = read_api_urls(app, ids["bash-tool"])
+    assert len(urls) >= 12
+
+    for url in urls:
+        response = get(client, f"{url}?usr=alice%40example.com", people["admin"])
+        assert response.status_code == 400, url
+        assert "Unknown parameter 'usr'" in response.get_json()["message"], url
+
+
+def test_usage_refuses_a_model_filter_and_says_to_group_by_model(client, loaded):
+    admin = loaded[0]["admin"]
+
+    for url in ("/api/v1/usage", "/api/v1/export/usage.csv", "/api/v1/export/usage.ndjson"):
+        response = get(client, f"{url}?{WINDOW}&model=claude-opus-5-5", admin)
+        assert response.status_code == 400, url
+        assert "group_by=model" in response.get_json()["message"], url
+
+
+def test_the_parameters_an_endpoint_documents_pass_the_check(client, loaded):
+    admin, alice = loaded[0]["admin"], loaded[0]["alice"]
+    team = "attr:department=platform&attr:team.name=x"
+
+    def answer(url: str, person=admin) -> int:
+        response = get(client, url, person)
+        response.get_data()    # a download holds its connection until it is read
+        return response.status_code
+
+    answers = [
+        answer(f"/api/v1/usage?{WINDOW}&tz=UTC&group_by=day&user=&{team}"),
+        answer(f"/api/v1/sessions?{WINDOW}&tz=UTC&user=&model=&limit=5&{team}"),
+        answer(f"/api/v1/export/sessions.csv?{WINDOW}&tz=UTC&user=&model=&{team}"),
+        answer(f"/api/v1/export/events.ndjson?{WINDOW}&tz=UTC&user=&event=api_request"
+               "&notable=false"),
+        answer("/api/v1/audit?from=2026-11-01T00:00:00Z&actor=x&session=y&after=0&limit=5"),
+        answer(f"/api/v1/security-events?{WINDOW}&tz=UTC"),
+        answer("/api/v1/usage_report/claude_code?starting_at=2026-11-26&limit=5"),
+        answer("/api/v1/content-reads?before=5&limit=5", alice),
+    ]
+
+    assert answers == [200] * len(answers)

@@ -15,6 +15,7 @@ MAX_LIMIT = 1000
 
 @bp.get("/api/v1/audit")
 @user_token_required
+@params.takes("from", "to", "actor", "session", "after", "limit")
 def list_audit():
     """Return audit rows in order: ``from``, ``to``, ``actor``, ``session``, ``after``, ``limit``."""
     user = g.user

@@ -28,6 +28,7 @@ class AuditUnavailable(ServiceUnavailable):
 
 @bp.get("/api/v1/sessions/<path:session_id>/content")
 @user_token_required
+@params.takes()
 def read_session_content(session_id: str):
     """Return the session's events and spans with their content decrypted."""
     items = read_audited_content(session_id)
@@ -79,6 +80,7 @@ def _audit(conn, org_id: int, outcome: str, session_id: str, items) -> None:
 
 @bp.get("/api/v1/content-reads")
 @user_token_required
+@params.takes("before", "limit")
 def list_content_reads():
     """Return the reads of the signed-in user's sessions' content, newest first:
     ``before`` (an audit id, for the next page), ``limit``."""

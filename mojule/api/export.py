@@ -21,6 +21,7 @@ from mojule.auth import user_token_or_signed_in
 from mojule.db import get_connection, hold_connection
 
 bp = Blueprint("export_api", __name__)
+USAGE_PARAMETERS = ("from", "to", "tz", "group_by", "user", params.ATTRIBUTE_FILTERS)
 UNSAFE_IN_FILENAME = re.compile(r"[^A-Za-z0-9._-]")
 MAX_TEAM_IN_FILENAME = 60
 
@@ -66,6 +67,7 @@ def _usage(export, extension: str) -> tuple[Iterable, str]:
 
 @bp.get("/api/v1/export/usage.csv")
 @user_token_or_signed_in
+@params.takes(*USAGE_PARAMETERS)
 def usage_csv():
     """The usage report as CSV, one line per group (cost_usd among the columns)."""
     lines, filename = _usage(exports.usage_csv, "csv")
@@ -74,6 +76,7 @@ def usage_csv():
 
 @bp.get("/api/v1/export/usage.ndjson")
 @user_token_or_signed_in
+@params.takes(*USAGE_PARAMETERS)
 def usage_ndjson():
     """The usage report as JSON lines, one per group."""
     rows, filename = _usage(exports.usage_rows, "ndjson")
@@ -82,6 +85,7 @@ def usage_ndjson():
 
 @bp.get("/api/v1/export/sessions.csv")
 @user_token_or_signed_in
+@params.takes("from", "to", "tz", "user", "model", params.ATTRIBUTE_FILTERS)
 def sessions_csv():
     """Every session of the window with its totals, as CSV."""
     tz = params.time_zone()
@@ -96,6 +100,7 @@ def sessions_csv():
 
 @bp.get("/api/v1/export/events.ndjson")
 @user_token_or_signed_in
+@params.takes("from", "to", "tz", "user", "event", "notable")
 def events_ndjson():
     """Every event of the window without content, as JSON lines, oldest first; ``event``
     (repeatable or comma-separated) keeps some events only, ``user`` one seat's, and

@@ -4,7 +4,9 @@ Every bad parameter is a 400 whose message names it, so a caller knows what to f
 """
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -16,8 +18,35 @@ from mojule.analytics import YEARS
 from mojule.errors import BadRequest
 
 DEFAULT_DAYS = 30
+ATTRIBUTE_FILTERS = f"{ATTR_PREFIX}<key>"      # in takes(): every attr:<key>=<value> filter
+# What to say of a parameter an endpoint does not take but a caller may well expect it to.
+INSTEAD = {"model": "for one model's figures, group by model (group_by=model)"}
 DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 WHOLE_NUMBER = re.compile(r"[0-9]{1,18}")
+
+
+def takes(*names: str) -> Callable[[Callable], Callable]:
+    """Make a view refuse (400) any query parameter but ``names``, so that a typo (``usr=``)
+    or a filter the endpoint does not apply cannot pass unnoticed for the whole org's
+    figures. ``ATTRIBUTE_FILTERS`` among them admits every ``attr:<key>``."""
+    def decorate(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def checked(*args, **kwargs):
+            for name in request.args:
+                if name not in names and not (ATTRIBUTE_FILTERS in names
+                                              and name.startswith(ATTR_PREFIX)):
+                    raise BadRequest(_unknown(name, names))
+            return view(*args, **kwargs)
+        return checked
+    return decorate
+
+
+def _unknown(name: str, names: tuple[str, ...]) -> str:
+    message = f"Unknown parameter {name[:40]!r}: "
+    message += f"this endpoint takes {', '.join(names)}" if names else "this endpoint takes none"
+    if name in INSTEAD and "group_by" in names:
+        message += f"; {INSTEAD[name]}"
+    return message + "."
 
 
 def time_zone() -> str:

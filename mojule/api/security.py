@@ -14,6 +14,7 @@ bp = Blueprint("security_api", __name__)
 
 @bp.get("/api/v1/security-events")
 @user_token_or_signed_in
+@params.takes("from", "to", "tz")
 def security_event_counts():
     """Each kind of security event in the window (``from``, ``to``, ``tz``) with its counts,
     per detail, and the URL of its events' export. Admins only."""

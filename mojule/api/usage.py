@@ -19,6 +19,7 @@ bp = Blueprint("usage_api", __name__)
 
 @bp.get("/api/v1/usage")
 @user_token_required
+@params.takes("from", "to", "tz", "group_by", "user", params.ATTRIBUTE_FILTERS)
 def usage():
     """Usage in [from, to) grouped by day, week, user, model, terminal, app_version, attr:<key>;
     ``user`` and ``attr:<key>=<value>`` keep some sessions only."""
@@ -33,6 +34,8 @@ def usage():
 
 @bp.get("/api/v1/sessions")
 @user_token_required
+@params.takes("from", "to", "tz", "user", "model", "limit", "cursor",
+              params.ATTRIBUTE_FILTERS)
 def sessions():
     """Sessions active in [from, to), newest first, with their totals; cursor paging."""
     tz = params.time_zone()
@@ -48,6 +51,7 @@ def sessions():
 
 @bp.get("/api/v1/sessions/<path:session_id>")
 @user_token_required
+@params.takes()
 def session(session_id: str):
     """One session's totals and its timeline (content attribute names only, never content)."""
     conn = get_connection()
@@ -59,6 +63,7 @@ def session(session_id: str):
 
 @bp.get("/api/v1/budget")
 @user_token_required
+@params.takes()
 def budget_status():
     """This UTC calendar month's cost against the org's monthly budget, and what it is on
     pace for; for alerting. Admins only."""
@@ -71,6 +76,7 @@ def budget_status():
 
 @bp.get("/api/v1/usage_report/claude_code")
 @user_token_required
+@params.takes("starting_at", "limit", "page")
 def claude_code_usage_report():
     """One UTC day's usage per seat and terminal in the shape of Anthropic's Admin API
     report (GET /v1/organizations/usage_report/claude_code): starting_at, limit, page."""
