@@ -21,6 +21,14 @@ class OrgNotFound(Exception):
     """No org has that slug."""
 
 
+class OrgUnderHold(Exception):
+    """The org has active legal holds: deleting it would destroy content they keep."""
+
+    def __init__(self, holds: int):
+        super().__init__(holds)
+        self.holds = holds
+
+
 class OrgExists(Exception):
     """An org with that slug already exists."""
 
@@ -242,7 +250,7 @@ def set_monthly_budget(conn: psycopg.Connection, org: Org,
 
 
 # Tables holding an org's rows, deleted in this order after its data keys are destroyed.
-ORG_TABLES = ("content_values", "log_events", "metric_points", "spans", "usage_rollup",
+ORG_TABLES = ("legal_holds", "content_values", "log_events", "metric_points", "spans", "usage_rollup",
               "session_usage", "usage_days", "usage_days_attributes", "usage_day_changes",
               "usage_days_built", "usage_recount", "sessions", "user_tokens",
               "user_identities", "users", "ingest_tokens", "record_keys", "sign_in_failures")
@@ -256,6 +264,7 @@ def delete_org(conn: psycopg.Connection, org: Org, on_step=None) -> dict[str, in
     key: docs/deploy/backup-restore.rst describes that erasure window. The audit trail
     stays. Returns the rows removed per table.
     """
+    check_deletable(conn, org)
     removed = {}
     with org_transaction(conn, org.org_id):
         removed["data_keys"] = conn.execute(query("org_delete_data_keys"),
@@ -270,6 +279,15 @@ def delete_org(conn: psycopg.Connection, org: Org, on_step=None) -> dict[str, in
     with conn.transaction():
         conn.execute(query("org_delete"), {"org_id": org.org_id})
     return removed
+
+
+def check_deletable(conn: psycopg.Connection, org: Org) -> None:
+    """Raise OrgUnderHold while legal holds keep any of the org's content: they are
+    released first, each on the record (mojule/holds.py)."""
+    with org_transaction(conn, org.org_id):
+        active = conn.execute(query("hold_active_count"), {"org_id": org.org_id}).fetchone()[0]
+    if active:
+        raise OrgUnderHold(active)
 
 
 def list_orgs(conn: psycopg.Connection) -> list[Org]:

@@ -8,6 +8,10 @@ rollup.reconcile_unattributed), recounts what an upgrade left to recount (migrat
 0019, rollup.recount_pending), and sums the days that ended, or changed, for usage reports
 (migration 0021, usage_days.sum_days).
 
+Content that an active legal hold keeps (mojule/holds.py) stays past the window, and so
+do the data keys that encrypt it. Each org's run leaves a content.purge row in its audit
+trail, whether or not it removed anything, as a receipt that the window was enforced.
+
 Usage rows and the audit trail stay. Deletes run in small committed batches with a short
 lock timeout, so ingest is never blocked for long; one purge runs at a time (a second
 start exits cleanly), and running it again removes nothing new.
@@ -36,6 +40,7 @@ class OrgPurge:
     retention_days: int
     cutoff: datetime
     removed: int
+    held: int = 0          # content past the window that legal holds keep
     reconciled: int = 0    # unattributed sessions that now take cost from events
     shredded: list[int] = field(default_factory=list)   # data keys destroyed (dek ids)
     warning: str | None = None                          # what was left, and why
@@ -69,15 +74,17 @@ def purge_expired_content(conn: psycopg.Connection, now: datetime, dry_run: bool
         for org_id, slug, retention_days in conn.execute(query("org_retention_all")).fetchall():
             cutoff = now - timedelta(days=retention_days)
             warnings = []
+            window = {"org_id": org_id, "cutoff": cutoff}
             if dry_run:
                 with org_transaction(conn, org_id):
-                    removed = conn.execute(query("content_expired_count"),
-                                           {"org_id": org_id, "cutoff": cutoff}).fetchone()[0]
+                    removed = conn.execute(query("content_expired_count"), window).fetchone()[0]
+                    held = conn.execute(query("content_held_count"), window).fetchone()[0]
                 reconciled, shredded = 0, []
             else:
                 removed = sum(_delete_batches(conn, org_id, cutoff))
                 # The keys of content now gone go too, in the transaction of the audit row
-                # that lists them (migration 0011).
+                # that lists them (migration 0011): the run's receipt, written even when
+                # it removed nothing.
                 with org_transaction(conn, org_id):
                     try:
                         if keyring is not None:
@@ -87,9 +94,9 @@ def purge_expired_content(conn: psycopg.Connection, now: datetime, dry_run: bool
                         # that opens them (data_key_shred.sql keeps them meanwhile).
                         warnings.append(f"data keys kept: {exc}")
                     shredded = sorted(dek_id for (dek_id,) in conn.execute(
-                        query("data_key_shred"), {"org_id": org_id, "cutoff": cutoff}))
-                    if removed or shredded:
-                        _audit(conn, org_id, cutoff, retention_days, removed, shredded, actor)
+                        query("data_key_shred"), window))
+                    held = conn.execute(query("content_held_count"), window).fetchone()[0]
+                    _audit(conn, org_id, cutoff, retention_days, removed, held, shredded, actor)
                 # Ingest flags these as it goes but may skip one; the daily purge catches it.
                 with org_transaction(conn, org_id):
                     reconciled = rollup.reconcile_unattributed(conn, org_id)
@@ -108,7 +115,7 @@ def purge_expired_content(conn: psycopg.Connection, now: datetime, dry_run: bool
                         warnings.append(unsettled)
                 except psycopg.Error as exc:
                     warnings.append(f"usage days left for the next purge: {exc}")
-            result = OrgPurge(org_id, slug, retention_days, cutoff, removed, reconciled,
+            result = OrgPurge(org_id, slug, retention_days, cutoff, removed, held, reconciled,
                               shredded, "; ".join(warnings) or None)
             results.append(result)
             if progress:
@@ -130,10 +137,10 @@ def _delete_batches(conn: psycopg.Connection, org_id: int, cutoff: datetime) -> 
 
 
 def _audit(conn, org_id: int, cutoff: datetime, retention_days: int, removed: int,
-           shredded: list[int], actor: str):
-    """Record the purge of one org; call in the transaction that destroyed its keys."""
+           held: int, shredded: list[int], actor: str):
+    """Record the purge of one org, the receipt of its run even when it removed nothing."""
     audit.record(conn, org_id, audit.Entry(
         action="content.purge", outcome="ok", actor_type="cli", actor_id=actor,
         target_type="org", target_id=str(org_id),
-        details={"removed": removed, "cutoff": cutoff.isoformat(),
+        details={"removed": removed, "held": held, "cutoff": cutoff.isoformat(),
                  "retention_days": retention_days, "shredded_data_keys": shredded}))

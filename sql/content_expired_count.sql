@@ -1,5 +1,9 @@
--- Counts an org's content older than its cutoff (`mojule purge --dry-run`).
+-- Counts an org's content older than its cutoff that the purge would remove: none that
+-- an active legal hold keeps (`mojule purge --dry-run`).
 SELECT count(*)
-  FROM content_values
- WHERE org_id = %(org_id)s
-   AND time < %(cutoff)s
+  FROM content_values AS c
+ WHERE c.org_id = %(org_id)s
+   AND c.time < %(cutoff)s
+   AND NOT EXISTS (SELECT 1
+                     FROM mojule_held_sessions(%(org_id)s) AS held
+                    WHERE held.session_id = c.session_id)

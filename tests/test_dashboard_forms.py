@@ -8,9 +8,10 @@ import re
 
 import pytest
 
-from mojule import orgs, people
+from mojule import holds, orgs, people
 from mojule.dashboard import admin as admin_pages
 from mojule.dashboard import reauth
+from mojule.db import org_transaction
 from tests.conftest import ingest_session
 from tests.test_dashboard import PASSWORD, csrf_of, person, sign_in
 
@@ -34,6 +35,8 @@ FORMS = {
                   "confirm_password": "a brand new password"},
     "/admin/settings": {"retention_days": "7"},
     "/admin/settings/budget": {"monthly_budget_usd": "100"},
+    "/admin/holds": {"kind": "seat", "target": "someone@example.com", "reason": "matter 7"},
+    "/admin/holds/<int:hold_id>/release": {},
     "/connect": {},
     "/sessions/<path:session_id>/content": {},
     "/account/password": {"current_password": PASSWORD, "new_password": "a brand new password",
@@ -68,6 +71,8 @@ def org_state(db, org_id: int) -> dict:
                             " ORDER BY token_id"),
         "password_links": rows("SELECT link_id, used_at FROM password_links"
                                " WHERE org_id = %(org_id)s ORDER BY link_id"),
+        "holds": rows("SELECT hold_id, released_at FROM legal_holds WHERE org_id = %(org_id)s"
+                      " ORDER BY hold_id"),
     }
 
 
@@ -85,7 +90,10 @@ def signed_in_admin(app, client, db, org):
     session_id = ingest_session(client, org, "write-tool-resource-attrs")
     sign_in(client, org, "admin@example.com")
     token_id = orgs.list_ingest_tokens(db, org.org)[0].token_id
-    ids = {"token_id": token_id, "user_id": member.user.user_id, "session_id": session_id}
+    with org_transaction(db, org.org.org_id):
+        hold = holds.place_hold(db, org.org.org_id, "matter 1", "cli", session_id=session_id)
+    ids = {"token_id": token_id, "user_id": member.user.user_id, "session_id": session_id,
+           "hold_id": hold.hold_id}
     return client, ids
 
 
@@ -95,7 +103,7 @@ def form_path(rule: str, ids: dict) -> str:
 
 def test_every_dashboard_form_is_covered_here(app):
     pages = {"signin", "overview", "sessions", "admin", "connect", "account", "security",
-             "password_link"}
+             "password_link", "holds"}
     posts = {rule.rule for rule in app.url_map.iter_rules()
              if "POST" in rule.methods and rule.endpoint.split(".")[0] in pages}
 

@@ -65,11 +65,23 @@ def test_purge_past_one_orgs_window_removes_only_that_orgs_content(client, db, o
     assert {k: v for k, v in after.items() if k not in ("content_values", "audit_log")} == \
         {k: v for k, v in before[org.org.org_id].items() if k not in ("content_values", "audit_log")}
     assert after["audit_log"] == before[org.org.org_id]["audit_log"] + 1
-    assert counts(db, other_org.org.org_id) == before[other_org.org.org_id]
+    other = before[other_org.org.org_id]
+    assert counts(db, other_org.org.org_id) == {**other, "audit_log": other["audit_log"] + 1}
+    assert purge_receipts(db, other_org.org.org_id) == [(0, 0, 365)]
 
     again = run(cli_env, "purge", "--allow-future-now", "--now", AFTER_95_DAYS)
     assert f"{org.org.slug}: removed 0 content values" in again.output
-    assert counts(db, org.org.org_id)["audit_log"] == after["audit_log"]
+    assert counts(db, org.org.org_id)["content_values"] == 0
+    removed = before[org.org.org_id]["content_values"]
+    assert purge_receipts(db, org.org.org_id) == [(removed, 0, 90), (0, 0, 90)]
+
+
+def purge_receipts(db, org_id: int) -> list[tuple]:
+    """(removed, held, retention_days) of each content.purge audit row, oldest first."""
+    return [(details["removed"], details["held"], details["retention_days"])
+            for (details,) in db.execute(
+                "SELECT details FROM audit_log WHERE org_id = %s AND action = 'content.purge'"
+                " ORDER BY audit_id", (org_id,))]
 
 
 def test_purge_refuses_a_future_now_unless_told_so(client, db, org, cli_env):
@@ -99,7 +111,8 @@ def test_purge_inside_the_window_removes_nothing(client, db, org, cli_env):
 
     run(cli_env, "purge", "--allow-future-now", "--now", "2027-02-20T12:00:00Z")       # 86 days later
 
-    assert counts(db, org.org.org_id) == before
+    assert counts(db, org.org.org_id) == {**before, "audit_log": before["audit_log"] + 1}
+    assert purge_receipts(db, org.org.org_id) == [(0, 0, 90)]    # the run's receipt
 
 
 def test_second_purge_started_while_one_runs_exits_cleanly(client, db, org, database_url, cli_env):

@@ -229,7 +229,16 @@ def main() -> None:
 
 
 def _register() -> None:
-    from mojule.cli import export, keys, license, people, retention, schema, tenants  # noqa: F401
+    from mojule.cli import (  # noqa: F401
+        export,
+        holds,
+        keys,
+        license,
+        people,
+        retention,
+        schema,
+        tenants,
+    )
 
 
 _register()

@@ -40,6 +40,9 @@ def purge(ctx: CliContext, dry_run: bool, now_text: str | None, allow_future: bo
     def report(result: retention.OrgPurge) -> None:
         click.echo(f"{result.slug}: {verb} {result.removed} content values older than "
                    f"{result.cutoff:%Y-%m-%d %H:%M} UTC ({result.retention_days}-day window)")
+        if result.held:
+            click.echo(f"{result.slug}: kept {result.held} content values past the window "
+                       f"under legal holds (mojule hold list --org {result.slug})")
         if result.warning:
             click.echo(f"{result.slug}: {result.warning}", err=True)
             warned.append(result.slug)

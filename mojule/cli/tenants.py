@@ -92,6 +92,13 @@ def org_list(ctx: CliContext) -> None:
 def org_delete(ctx: CliContext, slug: str, yes: bool) -> None:
     """Delete the org SLUG: its data keys first (its content becomes unreadable), then its data."""
     target = ctx.org(slug)
+    try:
+        orgs.check_deletable(ctx.conn, target)
+    except orgs.OrgUnderHold as exc:
+        raise click.ClickException(
+            f"{slug} has {exc.holds} active legal hold(s), which keep content that deleting "
+            f"the org would destroy; release them first (mojule hold list --org {slug})"
+        ) from None
     if not yes:
         click.confirm(f"Delete org {slug} and all its data? This cannot be undone", abort=True)
     ctx.audit(target.org_id, "org.delete", target_type="org", target_id=slug)

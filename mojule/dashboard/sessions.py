@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import g, redirect, render_template, request, url_for
 
-from mojule import analytics
+from mojule import analytics, holds
 from mojule.api import content as content_api
 from mojule.api import viewer_seats
 from mojule.api.params import filter_text
@@ -50,7 +50,8 @@ def session_list():
 @signed_in
 def session_page(session_id: str):
     """A session's totals, tools, code edits and timeline, without content."""
-    return render_template("session.html", session=_detail(session_id), content=None)
+    return render_template("session.html", session=_detail(session_id), content=None,
+                           holds=_holds(session_id))
 
 
 @bp.get("/sessions/<path:session_id>/content")
@@ -69,7 +70,18 @@ def reveal_content(session_id: str):
     items = content_api.read_audited_content(session_id)
     shown = [item for item in items
              if item["content"] or item["tampered"] or item["unreadable"] or item["purged"]]
-    return render_template("session.html", session=_detail(session_id), content=shown)
+    return render_template("session.html", session=_detail(session_id), content=shown,
+                           holds=_holds(session_id))
+
+
+def _holds(session_id: str) -> list | None:
+    """The active legal holds that keep the session's content, for an admin (None for a
+    member: holds are the admins' business)."""
+    if not g.user.is_admin:
+        return None
+    conn = get_connection()
+    with org_transaction(conn, g.user.org_id):
+        return holds.holds_of_session(conn, g.user.org_id, session_id)
 
 
 def _detail(session_id: str) -> dict[str, Any]:

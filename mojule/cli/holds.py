@@ -1,0 +1,80 @@
+"""``mojule hold ...``: legal holds that keep content past the org's window."""
+from __future__ import annotations
+
+import click
+
+from mojule import audit, holds
+from mojule.cli import CliContext, Label, cli, pass_cli, when
+from mojule.db import org_transaction
+
+
+@cli.group("hold")
+def hold() -> None:
+    """Keep a session's content, or a seat's, past the org's window (legal holds)."""
+
+
+@hold.command("place")
+@click.option("--org", "slug", required=True, help="The org's slug.")
+@click.option("--session", "session_id", metavar="SESSION_ID", help="Hold this session's content.")
+@click.option("--seat", metavar="EMAIL_OR_ID",
+              help="Hold the content of every session of this seat, later ones included: "
+                   "an email, or an account or install id, as reports name seats.")
+@click.option("--reason", required=True, type=Label(holds.MAX_REASON_LENGTH),
+              help="Why, e.g. the matter's name or number (audited, shown with the hold).")
+@pass_cli
+def hold_place(ctx: CliContext, slug: str, session_id: str | None, seat: str | None,
+               reason: str) -> None:
+    """Place a hold: `mojule purge` keeps what it covers until it is released.
+
+    Prints the hold's id alone on the last line of stdout.
+    """
+    org = ctx.org(slug)
+    with org_transaction(ctx.conn, org.org_id):
+        try:
+            placed = holds.place_hold(ctx.conn, org.org_id, reason, audit.cli_actor(),
+                                      session_id=session_id, seat=seat)
+        except holds.InvalidHold as exc:
+            raise click.UsageError(str(exc)) from None
+        audit.record(ctx.conn, org.org_id, audit.Entry(
+            action="hold.place", outcome="ok", actor_type="cli", actor_id=audit.cli_actor(),
+            target_type="hold", target_id=str(placed.hold_id),
+            details=holds.audit_details(placed)))
+    click.echo(f"placed hold {placed.hold_id} on {placed.target} of {slug}: its content is "
+               "kept past the window until the hold is released", err=True)
+    click.echo(placed.hold_id)
+
+
+@hold.command("list")
+@click.option("--org", "slug", required=True, help="The org's slug.")
+@click.option("--active", "active_only", is_flag=True, help="Only the holds still active.")
+@pass_cli
+def hold_list(ctx: CliContext, slug: str, active_only: bool) -> None:
+    """List the org's holds, active first: id, what, sessions kept now, placed, released, reason."""
+    org = ctx.org(slug)
+    with org_transaction(ctx.conn, org.org_id):
+        listed = holds.list_holds(ctx.conn, org.org_id, active_only)
+    for item in listed:
+        released = f"released {when(item.released_at)} by {item.released_by}" \
+            if item.released_at else "active"
+        click.echo(f"{item.hold_id}\t{item.target}\t{item.sessions} sessions\t"
+                   f"placed {when(item.placed_at)} by {item.placed_by}\t{released}\t"
+                   f"{item.reason}")
+
+
+@hold.command("release")
+@click.option("--org", "slug", required=True, help="The org's slug.")
+@click.argument("hold_id", type=click.IntRange(min=1))
+@pass_cli
+def hold_release(ctx: CliContext, slug: str, hold_id: int) -> None:
+    """Release the hold HOLD_ID: the next purge removes what the window no longer keeps."""
+    org = ctx.org(slug)
+    with org_transaction(ctx.conn, org.org_id):
+        try:
+            released = holds.release_hold(ctx.conn, org.org_id, hold_id, audit.cli_actor())
+        except holds.HoldNotFound:
+            raise click.ClickException(f"{slug} has no active hold {hold_id} "
+                                       f"(see `mojule hold list --org {slug}`)") from None
+        audit.record(ctx.conn, org.org_id, audit.Entry(
+            action="hold.release", outcome="ok", actor_type="cli", actor_id=audit.cli_actor(),
+            target_type="hold", target_id=str(hold_id), details=holds.audit_details(released)))
+    click.echo(f"released hold {hold_id} on {released.target} of {slug}", err=True)

@@ -1,0 +1,113 @@
+"""Legal holds: content kept past the org's window while a matter needs it.
+
+An admin holds one session's content, or every session of one seat (a person, named as
+reports name seats: their email, or an account or install id), with a reason. While a
+hold is active, `mojule purge` leaves the content it covers, and the data keys that
+encrypt it (migration 0032, mojule_held_sessions). A seat's hold also keeps the sessions
+that seat starts later. Releasing a hold lets the next purge remove what the window no
+longer keeps; a hold is never deleted, and an org with an active hold is not deleted.
+Callers audit each change in the transaction that makes it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import psycopg
+from psycopg.rows import class_row
+
+from mojule import labels
+from mojule.content_read import find_session
+from mojule.db import query
+
+MAX_REASON_LENGTH = 500
+MAX_SEAT_LENGTH = 512
+
+
+class InvalidHold(ValueError):
+    """The hold asked for cannot be placed; the message says why."""
+
+
+class HoldNotFound(LookupError):
+    """No active hold of the org has that id."""
+
+
+@dataclass
+class Hold:
+    org_id: int
+    hold_id: int
+    session_id: str | None
+    seat_identity: str | None
+    reason: str
+    placed_by: str
+    placed_at: datetime
+    released_by: str | None
+    released_at: datetime | None
+    sessions: int | None = None      # sessions it keeps now (listings only)
+
+    @property
+    def active(self) -> bool:
+        return self.released_at is None
+
+    @property
+    def target(self) -> str:
+        """What it holds, as the listings and the audit trail name it."""
+        return f"session {self.session_id}" if self.session_id else f"seat {self.seat_identity}"
+
+
+def place_hold(conn: psycopg.Connection, org_id: int, reason: str, placed_by: str,
+               session_id: str | None = None, seat: str | None = None) -> Hold:
+    """Place a hold on a session of the org, or on a seat; run in the org's transaction.
+
+    Raises InvalidHold for a blank or overlong reason, for neither or both targets, and
+    for a session the org does not have (a typo would otherwise hold nothing).
+    """
+    reason = reason.strip()
+    problem = labels.label_problem(reason, MAX_REASON_LENGTH)
+    if problem:
+        raise InvalidHold(f"The reason {problem}.")
+    session_id, seat = (session_id or "").strip() or None, (seat or "").strip() or None
+    if (session_id is None) == (seat is None):
+        raise InvalidHold("Hold either one session or one seat.")
+    if session_id is not None and find_session(conn, org_id, session_id) is None:
+        raise InvalidHold(f"The org has no session {session_id[:100]!r}.")
+    if seat is not None:
+        if len(seat) > MAX_SEAT_LENGTH or not seat.isprintable():
+            raise InvalidHold(f"A seat is an email, account or install id of at most "
+                              f"{MAX_SEAT_LENGTH} characters on one line.")
+        # Email seats are kept in lower case (ingest; migrations 0025 and 0026).
+        seat = seat.lower() if "@" in seat else seat
+    with conn.cursor(row_factory=class_row(Hold)) as cur:
+        return cur.execute(query("hold_insert"), {
+            "org_id": org_id, "session_id": session_id, "seat_identity": seat,
+            "reason": reason, "placed_by": placed_by}).fetchone()
+
+
+def release_hold(conn: psycopg.Connection, org_id: int, hold_id: int, released_by: str) -> Hold:
+    """Release an active hold; run in the org's transaction. Raises HoldNotFound."""
+    with conn.cursor(row_factory=class_row(Hold)) as cur:
+        hold = cur.execute(query("hold_release"), {
+            "org_id": org_id, "hold_id": hold_id, "released_by": released_by}).fetchone()
+    if hold is None:
+        raise HoldNotFound(hold_id)
+    return hold
+
+
+def list_holds(conn: psycopg.Connection, org_id: int, active_only: bool = False) -> list[Hold]:
+    """Return the org's holds, active first, each with the sessions it keeps now."""
+    with conn.cursor(row_factory=class_row(Hold)) as cur:
+        return cur.execute(query("hold_list"), {"org_id": org_id,
+                                                "active_only": active_only}).fetchall()
+
+
+def holds_of_session(conn: psycopg.Connection, org_id: int, session_id: str) -> list[Hold]:
+    """Return the active holds that keep one session's content (its own and its seat's)."""
+    with conn.cursor(row_factory=class_row(Hold)) as cur:
+        return cur.execute(query("hold_list_of_session"), {
+            "org_id": org_id, "session_id": session_id}).fetchall()
+
+
+def audit_details(hold: Hold) -> dict:
+    """What the audit trail records of a hold."""
+    return {"hold_id": hold.hold_id, "session_id": hold.session_id,
+            "seat": hold.seat_identity, "reason": hold.reason}

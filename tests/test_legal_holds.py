@@ -1,0 +1,234 @@
+"""Legal holds: the purge keeps what an active hold covers, and only that, until it is
+released; holds are placed and released from the CLI and the admin page, on the record."""
+from __future__ import annotations
+
+import re
+
+import pytest
+from click.testing import CliRunner
+
+from mojule.cli import cli
+from tests.conftest import fixture_bytes, ingest_session
+from tests.test_dashboard import csrf_of, person, sign_in
+from tests.test_retention_keys import AFTER_95_DAYS, purge_receipts
+
+ALICES = "write-tool-resource-attrs"     # seat alice@example.com
+BASH = "bash-tool"                       # seat: an install id
+
+
+def run(env: dict, *args: str):
+    return CliRunner().invoke(cli, list(args), env=env)
+
+
+def content_count(db, org_id: int, session_id: str) -> int:
+    return db.execute("SELECT count(*) FROM content_values WHERE org_id = %s AND session_id = %s",
+                      (org_id, session_id)).fetchone()[0]
+
+
+def purge(cli_env) -> str:
+    result = run(cli_env, "purge", "--allow-future-now", "--now", AFTER_95_DAYS)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def place(cli_env, org, *target: str, reason: str = "matter 2026-114") -> int:
+    result = run(cli_env, "hold", "place", "--org", org.org.slug, *target, "--reason", reason)
+    assert result.exit_code == 0, result.output
+    return int(result.stdout.strip().splitlines()[-1])
+
+
+def test_a_held_session_keeps_its_content_past_the_window_until_released(client, db, org,
+                                                                         cli_env):
+    held, other = ingest_session(client, org, ALICES), ingest_session(client, org, BASH)
+    kept = content_count(db, org.org.org_id, held)
+    assert kept and content_count(db, org.org.org_id, other)
+    hold_id = place(cli_env, org, "--session", held)
+
+    output = purge(cli_env)
+
+    assert content_count(db, org.org.org_id, held) == kept
+    assert content_count(db, org.org.org_id, other) == 0
+    assert f"{org.org.slug}: kept {kept} content values past the window under legal holds" \
+        in output
+    assert purge_receipts(db, org.org.org_id)[-1][1] == kept
+
+    released = run(cli_env, "hold", "release", "--org", org.org.slug, str(hold_id))
+    assert released.exit_code == 0, released.output
+    purge(cli_env)
+
+    assert content_count(db, org.org.org_id, held) == 0
+    assert purge_receipts(db, org.org.org_id)[-1][:2] == (kept, 0)
+
+
+def test_a_held_seat_keeps_its_sessions_those_after_the_hold_included(client, db, org, cli_env):
+    first = ingest_session(client, org, ALICES)
+    place(cli_env, org, "--seat", "Alice@Example.com")    # seats' emails are lower case
+    later = "a1a1a1a1-0000-4000-8000-000000000001"
+    for signal in ("logs", "traces"):
+        body = fixture_bytes(ALICES, signal).decode().replace(first, later)
+        assert client.post(f"/v1/{signal}", data=body, headers=org.headers).status_code == 202
+    others = ingest_session(client, org, BASH)
+    kept = {session: content_count(db, org.org.org_id, session) for session in (first, later)}
+    assert all(kept.values())
+
+    purge(cli_env)
+
+    assert {session: content_count(db, org.org.org_id, session) for session in kept} == kept
+    assert content_count(db, org.org.org_id, others) == 0
+
+
+def test_a_hold_keeps_only_its_own_orgs_session(client, db, org, other_org, cli_env):
+    # The same session id in two orgs: a hold in one is nothing to the other.
+    session_id = ingest_session(client, org, ALICES)
+    ingest_session(client, other_org, ALICES)
+    place(cli_env, org, "--session", session_id)
+
+    purge(cli_env)
+
+    assert content_count(db, org.org.org_id, session_id) > 0
+    assert content_count(db, other_org.org.org_id, session_id) == 0
+
+
+def test_a_dry_run_does_not_count_held_content_as_removable(client, db, org, cli_env):
+    held = ingest_session(client, org, ALICES)
+    other = ingest_session(client, org, BASH)
+    place(cli_env, org, "--session", held)
+
+    result = run(cli_env, "purge", "--dry-run", "--now", AFTER_95_DAYS)
+
+    removable = content_count(db, org.org.org_id, other)
+    assert f"{org.org.slug}: would remove {removable} content values" in result.output
+    assert content_count(db, org.org.org_id, held) > 0
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--session", "no-such-session"], "has no session 'no-such-session'"),
+    (["--session", "x", "--seat", "y@example.com"], "either one session or one seat"),
+    ([], "either one session or one seat"),
+    (["--seat", "line\nbreak"], "on one line"),
+])
+def test_a_hold_that_would_hold_nothing_or_is_unclear_is_refused(db, org, cli_env, arguments,
+                                                                 message):
+    result = run(cli_env, "hold", "place", "--org", org.org.slug, *arguments,
+                 "--reason", "matter 1")
+
+    assert result.exit_code == 2
+    assert message in result.output
+    assert db.execute("SELECT count(*) FROM legal_holds WHERE org_id = %s",
+                      (org.org.org_id,)).fetchone()[0] == 0
+
+
+def test_a_hold_needs_a_reason(org, cli_env):
+    result = run(cli_env, "hold", "place", "--org", org.org.slug, "--seat", "a@example.com",
+                 "--reason", "  ")
+
+    assert result.exit_code == 2 and "must not be blank" in result.output
+
+
+def test_holds_are_listed_released_once_and_every_change_is_audited(client, db, org, cli_env):
+    session_id = ingest_session(client, org, ALICES)
+    by_session = place(cli_env, org, "--session", session_id, reason="matter A")
+    by_seat = place(cli_env, org, "--seat", "nobody-yet@example.com", reason="matter B")
+    run(cli_env, "hold", "release", "--org", org.org.slug, str(by_seat))
+
+    again = run(cli_env, "hold", "release", "--org", org.org.slug, str(by_seat))
+    listed = run(cli_env, "hold", "list", "--org", org.org.slug).output.splitlines()
+    active = run(cli_env, "hold", "list", "--org", org.org.slug, "--active").output.splitlines()
+
+    assert again.exit_code == 1 and f"no active hold {by_seat}" in again.output
+    assert [line.split("\t")[:3] for line in listed] == [
+        [str(by_session), f"session {session_id}", "1 sessions"],
+        [str(by_seat), "seat nobody-yet@example.com", "0 sessions"]]
+    assert listed[0].endswith("active\tmatter A") and "released" in listed[1]
+    assert [line.split("\t")[0] for line in active] == [str(by_session)]
+    rows = db.execute("SELECT action, target_id, details->>'reason' FROM audit_log"
+                      " WHERE org_id = %s AND action LIKE 'hold.%%' ORDER BY audit_id",
+                      (org.org.org_id,)).fetchall()
+    assert rows == [("hold.place", str(by_session), "matter A"),
+                    ("hold.place", str(by_seat), "matter B"),
+                    ("hold.release", str(by_seat), "matter B")]
+
+
+def test_an_org_under_hold_is_not_deleted_until_its_holds_are_released(client, db, org,
+                                                                       cli_env):
+    session_id = ingest_session(client, org, ALICES)
+    hold_id = place(cli_env, org, "--session", session_id)
+    audit_before = db.execute("SELECT count(*) FROM audit_log WHERE org_id = %s",
+                              (org.org.org_id,)).fetchone()[0]
+
+    refused = run(cli_env, "org", "delete", org.org.slug, "--yes")
+
+    assert refused.exit_code == 1 and "1 active legal hold" in refused.output
+    assert content_count(db, org.org.org_id, session_id) > 0
+    assert db.execute("SELECT count(*) FROM audit_log WHERE org_id = %s",
+                      (org.org.org_id,)).fetchone()[0] == audit_before
+    run(cli_env, "hold", "release", "--org", org.org.slug, str(hold_id))
+    deleted = run(cli_env, "org", "delete", org.org.slug, "--yes")
+    assert deleted.exit_code == 0, deleted.output
+    assert db.execute("SELECT count(*) FROM legal_holds WHERE org_id = %s",
+                      (org.org.org_id,)).fetchone()[0] == 0
+
+
+@pytest.fixture
+def admin_browser(app, client, db, org):
+    person(db, org, "boss@example.com", "admin")
+    browser = app.test_client()
+    sign_in(browser, org, "boss@example.com")
+    return browser
+
+
+def test_an_admin_places_and_releases_a_hold_on_the_page(admin_browser, client, db, org):
+    session_id = ingest_session(client, org, ALICES)
+    form = admin_browser.get(f"/admin/holds?session={session_id}").text
+    assert f'value="{session_id}"' in form
+
+    placed = admin_browser.post("/admin/holds", data={
+        "csrf_token": csrf_of(form), "kind": "session", "target": session_id,
+        "reason": "matter 9"}, follow_redirects=True)
+
+    (hold_id, released_at), = db.execute(
+        "SELECT hold_id, released_at FROM legal_holds WHERE org_id = %s", (org.org.org_id,))
+    assert released_at is None
+    assert f"Placed hold {hold_id} on session {session_id}" in placed.text
+    row = re.search(rf'<tr data-hold-id="{hold_id}">.*?</tr>', placed.text, re.DOTALL).group(0)
+    assert "matter 9" in row and "active" in row and "boss@example.com" in row
+    page = admin_browser.get(f"/sessions/{session_id}").text
+    assert f"legal hold {hold_id}" in page and "matter 9" in page
+
+    released = admin_browser.post(f"/admin/holds/{hold_id}/release",
+                                  data={"csrf_token": csrf_of(placed.text)},
+                                  follow_redirects=True)
+
+    assert f"Released hold {hold_id}" in released.text
+    assert db.execute("SELECT released_by FROM legal_holds WHERE hold_id = %s",
+                      (hold_id,)).fetchone() == ("boss@example.com",)
+    assert "Place a legal hold" in admin_browser.get(f"/sessions/{session_id}").text
+    actors = db.execute("SELECT action, actor_id FROM audit_log WHERE org_id = %s"
+                        " AND action LIKE 'hold.%%' ORDER BY audit_id",
+                        (org.org.org_id,)).fetchall()
+    assert actors == [("hold.place", "boss@example.com"), ("hold.release", "boss@example.com")]
+
+
+def test_a_refused_hold_keeps_what_was_typed_and_says_why(admin_browser, db, org):
+    form = admin_browser.get("/admin/holds").text
+
+    refused = admin_browser.post("/admin/holds", data={
+        "csrf_token": csrf_of(form), "kind": "session", "target": "not-a-session",
+        "reason": "matter 10"})
+
+    assert refused.status_code == 400
+    assert "has no session" in refused.text
+    assert 'value="not-a-session"' in refused.text and 'value="matter 10"' in refused.text
+    assert db.execute("SELECT count(*) FROM legal_holds WHERE org_id = %s",
+                      (org.org.org_id,)).fetchone()[0] == 0
+
+
+def test_members_neither_see_nor_place_holds(app, client, db, org):
+    session_id = ingest_session(client, org, ALICES)
+    person(db, org, "alice@example.com")
+    member = app.test_client()
+    sign_in(member, org, "alice@example.com")
+
+    assert member.get("/admin/holds").status_code == 403
+    own_page = member.get(f"/sessions/{session_id}").text
+    assert "legal hold" not in own_page.lower()
