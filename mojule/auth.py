@@ -21,7 +21,7 @@ from mojule.dashboard.logins import resolve_session
 from mojule.db import get_connection
 from mojule.errors import Unauthorized
 from mojule.orgs import resolve_ingest_token
-from mojule.people import resolve_user_token
+from mojule.people import WHOLE_ORG_ROLES, resolve_user_token
 
 log = logging.getLogger("mojule.auth")
 
@@ -50,6 +50,11 @@ class UserCredential:
     @property
     def is_admin(self) -> bool:
         return self.role == "admin"
+
+    @property
+    def sees_whole_org(self) -> bool:
+        """Whether their reports and sessions are the whole org's (admins, analysts)."""
+        return self.role in WHOLE_ORG_ROLES
 
 
 def public(view: Callable) -> Callable:

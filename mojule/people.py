@@ -17,7 +17,11 @@ from psycopg.rows import class_row
 from mojule import tokens
 from mojule.db import org_transaction, query
 
-ROLES = ("admin", "member")
+# An admin sees and changes the whole org, its content included; an analyst sees the whole
+# org's usage and sessions but only their own content, and changes nothing; a member sees
+# their own sessions. Listed from most to least power.
+ROLES = ("admin", "analyst", "member")
+WHOLE_ORG_ROLES = ("admin", "analyst")
 IDENTITY_KINDS = ("email", "account_uuid", "user_id")
 MIN_PASSWORD_LENGTH = 12
 _hasher = PasswordHasher()
@@ -66,6 +70,11 @@ class User:
     @property
     def is_admin(self) -> bool:
         return self.role == "admin"
+
+    @property
+    def sees_whole_org(self) -> bool:
+        """Whether their reports and sessions are the whole org's, not only their own."""
+        return self.role in WHOLE_ORG_ROLES
 
 
 @dataclass

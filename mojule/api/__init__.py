@@ -45,8 +45,9 @@ def _bad_parameter(exc: BadParameter):
 
 
 def viewer_seats(conn: psycopg.Connection) -> dict[str, list[str]] | None:
-    """Return the signed-in user's seat identities, or None for an admin (whole org)."""
-    if g.user.is_admin:
+    """Return the signed-in user's seat identities, or None for an admin or analyst (the
+    whole org)."""
+    if g.user.sees_whole_org:
         return None
     return own_seats(conn)
 

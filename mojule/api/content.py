@@ -12,7 +12,7 @@ import psycopg
 from flask import Blueprint, current_app, g, jsonify
 
 from mojule import audit
-from mojule.api import own_seats, params, request_entry, viewer_seats
+from mojule.api import own_seats, params, request_entry
 from mojule.auth import user_token_required
 from mojule.content_read import find_session, owns_session, session_content
 from mojule.db import get_connection, org_transaction
@@ -51,7 +51,7 @@ def read_audited_content(session_id: str) -> list[dict]:
         session = find_session(conn, user.org_id, session_id)
         if session is None:
             outcome = "not_found"
-        elif user.is_admin or owns_session(session, viewer_seats(conn)):
+        elif user.is_admin or owns_session(session, own_seats(conn)):
             outcome = "allowed"
             items = session_content(conn, masters, user.org_id, session_id)
         else:

@@ -66,9 +66,9 @@ def session(session_id: str):
 @params.takes()
 def budget_status():
     """This UTC calendar month's cost against the org's monthly budget, and what it is on
-    pace for; for alerting. Admins only."""
-    if not g.user.is_admin:
-        raise Forbidden("Only org admins may read the org's budget.")
+    pace for; for alerting. Admins and analysts only."""
+    if not g.user.sees_whole_org:
+        raise Forbidden("Only org admins and analysts may read the org's budget.")
     conn = get_connection()
     return jsonify(budget.as_json(budget.month_to_date(
         conn, orgs.find_org_by_id(conn, g.user.org_id))))

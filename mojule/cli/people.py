@@ -30,13 +30,18 @@ def _user(ctx: CliContext, slug: str, email: str) -> people.User:
 
 @cli.group()
 def user() -> None:
-    """Create and manage an org's users (admins and members) and their tokens."""
+    """Create and manage an org's users (admins, analysts, members) and their tokens."""
+
+
+ROLE_HELP = ("member: their own sessions; analyst: the whole org's usage and sessions, no "
+             "one's content but their own, no changes; admin: everything, content included.")
 
 
 @user.command("create")
 @click.option("--org", "slug", required=True, help="The org's slug.")
 @click.option("--email", required=True, help="The user's email (their sign-in).")
-@click.option("--role", type=click.Choice(people.ROLES), default="member", show_default=True)
+@click.option("--role", type=click.Choice(people.ROLES), default="member", show_default=True,
+              help=ROLE_HELP)
 @pass_cli
 def user_create(ctx: CliContext, slug: str, email: str, role: str) -> None:
     """Create a user of the org."""
@@ -102,7 +107,7 @@ def user_password_link(ctx: CliContext, slug: str, email: str, base_url: str) ->
 @user.command("set-role")
 @click.option("--org", "slug", required=True, help="The org's slug.")
 @click.option("--email", required=True, help="The user's email.")
-@click.option("--role", type=click.Choice(people.ROLES), required=True)
+@click.option("--role", type=click.Choice(people.ROLES), required=True, help=ROLE_HELP)
 @pass_cli
 def user_set_role(ctx: CliContext, slug: str, email: str, role: str) -> None:
     """Change the user's role."""

@@ -89,9 +89,9 @@ def users():
 
 
 def _month_against_budget(span: Period) -> budget.MonthToDate | None:
-    """This month's cost against the org's budget, for an admin of an org with one; not on
-    a team's overview (the budget is the org's)."""
-    if not g.user.is_admin or span.attributes:
+    """This month's cost against the org's budget, for an admin or analyst of an org with
+    one; not on a team's overview (the budget is the org's)."""
+    if not g.user.sees_whole_org or span.attributes:
         return None
     org = viewer_org()
     if org.monthly_budget_usd is None:

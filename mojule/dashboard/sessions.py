@@ -12,10 +12,10 @@ from flask import g, redirect, render_template, request, url_for
 
 from mojule import analytics, holds
 from mojule.api import content as content_api
-from mojule.api import viewer_seats
+from mojule.api import own_seats, viewer_seats
 from mojule.api.params import filter_text
 from mojule.auth import signed_in
-from mojule.content_read import find_session
+from mojule.content_read import find_session, owns_session
 from mojule.dashboard.web import export_url, page_blueprint, period
 from mojule.db import get_connection, org_transaction
 from mojule.errors import Forbidden, NotFound
@@ -51,7 +51,8 @@ def session_list():
 def session_page(session_id: str):
     """A session's totals, tools, code edits and timeline, without content."""
     return render_template("session.html", session=_detail(session_id), content=None,
-                           holds=_holds(session_id))
+                           holds=_holds(session_id),
+                           may_read_content=_may_read_content(session_id))
 
 
 @bp.get("/sessions/<path:session_id>/content")
@@ -72,6 +73,17 @@ def reveal_content(session_id: str):
              if item["content"] or item["tampered"] or item["unreadable"] or item["purged"]]
     return render_template("session.html", session=_detail(session_id), content=shown,
                            holds=_holds(session_id))
+
+
+def _may_read_content(session_id: str) -> bool:
+    """Whether the viewer may read the session's content: an admin any session's, anyone
+    else their own's (a member only ever opens their own; an analyst opens every one)."""
+    if g.user.is_admin or not g.user.sees_whole_org:
+        return True
+    conn = get_connection()
+    with org_transaction(conn, g.user.org_id):
+        found = find_session(conn, g.user.org_id, session_id)
+    return found is not None and owns_session(found, own_seats(conn))
 
 
 def _holds(session_id: str) -> list | None:
