@@ -108,6 +108,27 @@ errorlog = "-"
 
 
 def on_starting(server):
+    """Check Mojule's settings, then give the workers' metrics an empty directory, before
+    the master listens and forks its first worker.
+
+    A bad setting stops gunicorn here with one line naming the variable: otherwise it would
+    say "Listening at" and every worker would die with a traceback.
+    """
+    if server.cfg.wsgi_app == wsgi_app:       # not another app served with these settings
+        _check_settings()
+    _prepare_metrics_directory(server)
+
+
+def _check_settings():
+    from mojule import config
+
+    try:
+        config.load()
+    except config.ConfigError as exc:
+        raise SystemExit(f"mojule: {exc}") from None
+
+
+def _prepare_metrics_directory(server):
     """Give the workers' metrics an empty directory before the first worker starts.
 
     PROMETHEUS_MULTIPROC_DIR, when set (systemd: RuntimeDirectory), is emptied of a

