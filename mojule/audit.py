@@ -122,13 +122,16 @@ def rows(conn: psycopg.Connection, org_id: int, since: datetime | None = None,
 
 def newest_rows(conn: psycopg.Connection, org_id: int, since: datetime | None,
                 until: datetime | None, actor: str | None, target: str | None,
-                before_id: int | None, limit: int) -> list[dict[str, Any]]:
+                before_id: int | None, limit: int,
+                action: str | None = None) -> list[dict[str, Any]]:
     """Return up to ``limit`` of the org's audit rows before ``before_id`` (None: from the
-    newest), newest first, filtered; runs in the caller's transaction."""
+    newest), newest first, filtered: ``target`` is a row's target or the seat of the session
+    it targets, ``action`` the start of its action. Runs in the caller's transaction."""
     with conn.cursor(row_factory=dict_row) as cur:
         return cur.execute(query("audit_list_newest"), {
             "org_id": org_id, "since": since, "until": until, "actor": actor,
-            "target": target, "before_id": before_id, "limit": limit}).fetchall()
+            "target": target, "action": action, "before_id": before_id,
+            "limit": limit}).fetchall()
 
 
 def content_reads_of(conn: psycopg.Connection, org_id: int, seats: dict[str, list[str]],

@@ -15,6 +15,7 @@ from urllib.parse import unquote
 
 import pytest
 
+from mojule import people
 from mojule.config import parse_networks
 from mojule.dashboard import admin as admin_pages
 from mojule.dashboard import formats
@@ -455,3 +456,44 @@ def test_the_headline_figures_say_how_they_changed_on_the_days_before(client, lo
     assert shown["tokens"] == expected(sum(now["tokens"].values()),
                                        sum(before["tokens"].values()))
     assert "data-change" not in alone
+
+
+BASH_INSTALL_ID = "106316defa0e7ba26537f2f4f95ee21cddfa9d216aa01da5ebe11b6328282438"
+
+
+def test_an_install_id_seat_says_whose_email_it_was_seen_with_to_admins_only(
+        app, client, db, loaded, org):
+    # bash-tool's seat is an install id, which write-tool's session named beside
+    # alice@example.com: the id stays its own seat, with a hint of whose it is.
+    users, _ = loaded
+    sign_in(client, org, "admin@example.com")
+    people.link_identity(db, users["bob"].user, "user_id", BASH_INSTALL_ID)
+    member = app.test_client()
+    sign_in(member, org, "bob@example.com")
+
+    admins = client.get(f"/users?{PAGE_WINDOW}").text
+    bobs = member.get(f"/users?{PAGE_WINDOW}").text
+
+    row = re.search(rf"<tr>(?:(?!</tr>).)*{BASH_INSTALL_ID}.*?</tr>", admins, re.DOTALL).group(0)
+    assert 'data-testid="seen-with">an id also seen with alice@example.com<' in row
+    assert admins.count('data-testid="seen-with"') == 1
+    assert BASH_INSTALL_ID in bobs and "alice@example.com" not in bobs
+
+
+def test_the_audit_log_finds_reads_of_a_persons_sessions_by_their_email_and_by_action(
+        client, db, loaded, org):
+    users, ids = loaded
+    for session in ("write-tool-resource-attrs", "bash-tool"):
+        reader = client.get(f"/api/v1/sessions/{ids[session]}/content",
+                            headers=users["admin"].headers)
+        assert reader.status_code == 200
+    sign_in(client, org, "admin@example.com")
+
+    by_person = client.get(f"/admin/audit?{PAGE_WINDOW}&target=Alice@Example.com").text
+    by_action = client.get(f"/admin/audit?{PAGE_WINDOW}&action=content.").text
+    by_both = client.get(f"/admin/audit?{PAGE_WINDOW}&action=user.&target=alice@example.com")
+
+    assert re.findall(r'<tr data-action="([^"]+)"', by_person) == ["content.read"]
+    assert ids["write-tool-resource-attrs"] in by_person and ids["bash-tool"] not in by_person
+    assert re.findall(r'<tr data-action="([^"]+)"', by_action) == ["content.read"] * 2
+    assert 'data-action="content.read"' not in by_both.text

@@ -421,23 +421,24 @@ def _settings_page(org: orgs.Org, **extra: Any):
 def audit_log():
     """The org's audit trail in the period, filtered by actor and target, newest first."""
     span = _audit_period()
-    actor, target = filter_text("actor"), filter_text("target")
+    actor, target, action = filter_text("actor"), filter_text("target"), filter_text("action")
     before = request.args.get("before", "")
     before_id = int(before) if WHOLE_NUMBER.fullmatch(before) else None
     conn = get_connection()
     with org_transaction(conn, g.user.org_id):
         rows = audit.newest_rows(conn, g.user.org_id, span.start, span.end, actor, target,
-                                 before_id, AUDIT_PAGE + 1)
+                                 before_id, AUDIT_PAGE + 1, action)
         audit.record(conn, g.user.org_id, request_entry(
             "audit.read", "allowed", details={"rows": min(len(rows), AUDIT_PAGE)}))
-    filters = {**span.page_args(), "actor": actor, "target": target}
+    filters = {**span.page_args(), "actor": actor, "target": target, "action": action}
     next_page = None
     if len(rows) > AUDIT_PAGE:
         rows = rows[:AUDIT_PAGE]
         next_page = url_for(".audit_log", before=rows[-1]["audit_id"],
                             **{name: value for name, value in filters.items() if value})
     return render_template("admin/audit.html", section="audit", span=span, rows=rows,
-                           actor=actor or "", target=target or "", next_page=next_page)
+                           actor=actor or "", target=target or "", action=action or "",
+                           next_page=next_page)
 
 
 def _audit_period() -> Period:

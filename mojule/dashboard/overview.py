@@ -84,7 +84,13 @@ def overview():
 def users():
     """Each person's usage in the period (a member sees only their own)."""
     span = period(team=True)
-    return render_template("users.html", span=span, rows=Usage(span).by_cost("user"),
+    rows = Usage(span).by_cost("user")
+    seen_with = {}
+    if g.user.sees_whole_org:     # a member's linked id may be seen with another's email
+        seen_with = analytics.emails_seen_with(get_connection(), g.user.org_id,
+                                               [row["name"] for row in rows],
+                                               span.start, span.end)
+    return render_template("users.html", span=span, rows=rows, seen_with=seen_with,
                            exports=_exports(span))
 
 
