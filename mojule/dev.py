@@ -29,7 +29,7 @@ DEMO_ORG = "demo"
 DEMO_ADMIN = "admin@demo.example"
 DEFAULT_BIND = "127.0.0.1:8000"
 CLI_ENV_FILE = VAR_DIR / "mojule.env"
-CLI_SETTINGS = ("MOJULE_DATABASE_URL", "MOJULE_OWNER_DATABASE_URL", "MOJULE_MASTER_KEY")
+DATABASE_URL_SETTINGS = ("MOJULE_DATABASE_URL", "MOJULE_OWNER_DATABASE_URL")
 
 
 def _embedded_postgres():
@@ -115,13 +115,14 @@ def prepare(environ: dict[str, str]) -> tuple[dict[str, str], str]:
 
 
 def write_cli_environment(env: dict[str, str], path: Path = CLI_ENV_FILE) -> None:
-    """Write the settings the server runs with where the CLI can source them (mode 0600:
-    they hold the database password and the master key)."""
+    """Write every MOJULE_* setting the server runs with where the CLI can source them
+    (mode 0600: they hold the database password and the master keys)."""
     lines = ["# Written by `make run`: the settings it serves with, for the mojule CLI:",
              "#   set -a; . var/mojule.env; set +a; .venv/bin/mojule org list"]
-    for name in CLI_SETTINGS:
-        value = env[name] if name == "MOJULE_MASTER_KEY" else connection_url(env[name])
-        lines.append(f"{name}={shlex.quote(value)}")
+    for name, value in sorted(env.items()):
+        if name.startswith("MOJULE_"):
+            value = connection_url(value) if name in DATABASE_URL_SETTINGS else value
+            lines.append(f"{name}={shlex.quote(value)}")
     path.touch(mode=0o600)
     path.chmod(0o600)
     path.write_text("\n".join(lines) + "\n")

@@ -1,11 +1,13 @@
 """Legal holds: content kept past the org's window while a matter needs it.
 
-An admin holds one session's content, or every session of one seat (a person, named as
-reports name seats: their email, or an account or install id), with a reason. While a
+An admin holds one session's content, or every session of one seat (one identity, named
+as reports name seats: an email, or an account or install id; a person known by several
+needs a hold on each), with a reason. While a
 hold is active, `mojule purge` leaves the content it covers, and the data keys that
 encrypt it (migration 0032, mojule_held_sessions). A seat's hold also keeps the sessions
 that seat starts later. Releasing a hold lets the next purge remove what the window no
-longer keeps; a hold is never deleted, and an org with an active hold is not deleted.
+longer keeps; a hold is never deleted but with its org, and an org with an active hold
+is not deleted.
 Callers audit each change in the transaction that makes it.
 """
 from __future__ import annotations
@@ -24,8 +26,8 @@ MAX_REASON_LENGTH = 500
 MAX_SEAT_LENGTH = 512
 
 
-class InvalidHold(ValueError):
-    """The hold asked for cannot be placed; the message says why."""
+class InvalidRequest(ValueError):
+    """The hold or erasure asked for cannot be made; the message says why."""
 
 
 class HoldNotFound(LookupError):
@@ -58,29 +60,49 @@ class Hold:
 def place_hold(conn: psycopg.Connection, org_id: int, reason: str, placed_by: str,
                session_id: str | None = None, seat: str | None = None) -> Hold:
     """Place a hold on a session of the org, or on a seat; run in the org's transaction.
+    The hold comes back with ``sessions``, those it keeps now (a seat's may be none yet).
 
-    Raises InvalidHold for a blank or overlong reason, for neither or both targets, and
+    Raises InvalidRequest for a blank or overlong reason, for neither or both targets, and
     for a session the org does not have (a typo would otherwise hold nothing).
     """
+    reason = checked_reason(reason)
+    session_id, seat = checked_target(conn, org_id, session_id, seat)
+    with conn.cursor(row_factory=class_row(Hold)) as cur:
+        hold = cur.execute(query("hold_insert"), {
+            "org_id": org_id, "session_id": session_id, "seat_identity": seat,
+            "reason": reason, "placed_by": placed_by}).fetchone()
+    hold.sessions = conn.execute(query("hold_session_count"), {
+        "org_id": org_id, "hold_id": hold.hold_id}).fetchone()[0]
+    return hold
+
+
+def checked_reason(reason: str) -> str:
+    """Return the reason for a hold or an erasure, trimmed. Raises InvalidRequest."""
     reason = reason.strip()
     problem = labels.label_problem(reason, MAX_REASON_LENGTH)
     if problem:
-        raise InvalidHold(f"The reason {problem}.")
-    session_id, seat = (session_id or "").strip() or None, (seat or "").strip() or None
+        raise InvalidRequest(f"The reason {problem}.")
+    return reason
+
+
+def checked_target(conn: psycopg.Connection, org_id: int, session_id: str | None,
+                   seat: str | None) -> tuple[str | None, str | None]:
+    """Return (session id, seat) of a hold or an erasure: exactly one of them, as ingest
+    stored it (not trimmed; an email seat in lower case). Raises InvalidRequest for
+    neither or both, a session the org does not have, or a seat no seat could be."""
+    session_id = session_id if session_id and session_id.strip() else None
+    seat = seat if seat and seat.strip() else None
     if (session_id is None) == (seat is None):
-        raise InvalidHold("Hold either one session or one seat.")
+        raise InvalidRequest("Name either one session or one seat.")
     if session_id is not None and find_session(conn, org_id, session_id) is None:
-        raise InvalidHold(f"The org has no session {session_id[:100]!r}.")
+        raise InvalidRequest(f"The org has no session {session_id[:100]!r}.")
     if seat is not None:
         if len(seat) > MAX_SEAT_LENGTH or not seat.isprintable():
-            raise InvalidHold(f"A seat is an email, account or install id of at most "
-                              f"{MAX_SEAT_LENGTH} characters on one line.")
+            raise InvalidRequest(f"A seat is an email, account or install id of at most "
+                                 f"{MAX_SEAT_LENGTH} characters on one line.")
         # Email seats are kept in lower case (ingest; migrations 0025 and 0026).
         seat = seat.lower() if "@" in seat else seat
-    with conn.cursor(row_factory=class_row(Hold)) as cur:
-        return cur.execute(query("hold_insert"), {
-            "org_id": org_id, "session_id": session_id, "seat_identity": seat,
-            "reason": reason, "placed_by": placed_by}).fetchone()
+    return session_id, seat
 
 
 def release_hold(conn: psycopg.Connection, org_id: int, hold_id: int, released_by: str) -> Hold:

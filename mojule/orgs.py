@@ -264,9 +264,11 @@ def delete_org(conn: psycopg.Connection, org: Org, on_step=None) -> dict[str, in
     key: docs/deploy/backup-restore.rst describes that erasure window. The audit trail
     stays. Returns the rows removed per table.
     """
-    check_deletable(conn, org)
     removed = {}
     with org_transaction(conn, org.org_id):
+        # No hold may be placed from here until the keys are gone (their content with them).
+        conn.execute(query("holds_lock"))
+        _refuse_while_held(conn, org)
         removed["data_keys"] = conn.execute(query("org_delete_data_keys"),
                                             {"org_id": org.org_id}).rowcount
     for table in ORG_TABLES:
@@ -283,9 +285,14 @@ def delete_org(conn: psycopg.Connection, org: Org, on_step=None) -> dict[str, in
 
 def check_deletable(conn: psycopg.Connection, org: Org) -> None:
     """Raise OrgUnderHold while legal holds keep any of the org's content: they are
-    released first, each on the record (mojule/holds.py)."""
+    released first, each on the record (mojule/holds.py). delete_org checks again, under
+    a lock, in the transaction that destroys the keys."""
     with org_transaction(conn, org.org_id):
-        active = conn.execute(query("hold_active_count"), {"org_id": org.org_id}).fetchone()[0]
+        _refuse_while_held(conn, org)
+
+
+def _refuse_while_held(conn: psycopg.Connection, org: Org) -> None:
+    active = conn.execute(query("hold_active_count"), {"org_id": org.org_id}).fetchone()[0]
     if active:
         raise OrgUnderHold(active)
 

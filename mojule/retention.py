@@ -126,14 +126,18 @@ def purge_expired_content(conn: psycopg.Connection, now: datetime, dry_run: bool
 
 
 def _delete_batches(conn: psycopg.Connection, org_id: int, cutoff: datetime) -> Iterator[int]:
+    """Delete the org's expired content a batch at a time, each committed, each going on
+    from the time the one before reached (rows it kept are not read again)."""
+    after = None
     while True:
         with org_transaction(conn, org_id):
-            conn.execute("SET LOCAL lock_timeout = '2s'")
-            deleted = conn.execute(query("content_expired_delete"), {
-                "org_id": org_id, "cutoff": cutoff, "batch": BATCH_SIZE}).rowcount
-        yield deleted
-        if deleted < BATCH_SIZE:
+            conn.execute(query("lock_timeout_short"))
+            times = [time for (time,) in conn.execute(query("content_expired_delete"), {
+                "org_id": org_id, "cutoff": cutoff, "after": after, "batch": BATCH_SIZE})]
+        yield len(times)
+        if len(times) < BATCH_SIZE:
             return
+        after = max(times)
 
 
 def _audit(conn, org_id: int, cutoff: datetime, retention_days: int, removed: int,

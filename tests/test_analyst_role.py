@@ -123,3 +123,15 @@ def test_the_database_refuses_a_role_it_does_not_know(db, org):
     with pytest.raises(psycopg.errors.CheckViolation):
         db.execute("INSERT INTO users (org_id, email, role) VALUES (%s, 'x@example.com', 'owner')",
                    (org.org.org_id,))
+
+
+def test_an_analysts_events_export_is_their_own_as_a_members_is(client, team):
+    # The whole org's events are what security events are made of (review 65).
+    admin, analyst = team[1]["admin"], team[1]["analyst"]
+    url = f"/api/v1/export/events.ndjson?{WINDOW}"
+
+    theirs = get(client, url, analyst).get_data(as_text=True)
+    alices = get(client, f"{url}&user=alice%40example.com", admin).get_data(as_text=True)
+    everyones = get(client, url, admin).get_data(as_text=True)
+
+    assert theirs == alices and theirs.count("\n") < everyones.count("\n")

@@ -8,6 +8,7 @@ import pytest
 
 from mojule import people
 from mojule.dashboard import account
+from mojule.db import query
 from tests.conftest import ingest_session, make_org, make_user
 from tests.test_dashboard import PASSWORD, csrf_of, sign_in
 
@@ -182,3 +183,34 @@ def test_the_reads_page_wants_a_signed_in_browser(client):
 
     assert response.status_code in (302, 303)
     assert "/sign-in" in response.headers["Location"]
+
+
+def test_the_reads_of_someone_nobody_read_are_found_without_walking_the_audit_trail(db, org):
+    # Review 65: planned as a backward walk of the org's audit trail, an account page of a
+    # person whose content nobody read read every audit row. It starts from their sessions.
+    org_id = org.org.org_id
+    db.execute("""INSERT INTO sessions (org_id, session_id, seat_identity, first_seen, last_seen)
+                  SELECT %s, 's' || g, CASE WHEN g <= 2000 THEN 'busy@example.com'
+                                            ELSE 'other' || (g %% 50) END,
+                         '2026-11-01', '2026-11-01' FROM generate_series(1, 3000) AS g""",
+               (org_id,))
+    db.execute("""INSERT INTO audit_log (org_id, occurred_at, actor_type, action, target_type,
+                                         target_id, outcome, row_hash)
+                  SELECT %s, now(), 'user', CASE WHEN g %% 100 = 0 THEN 'content.read'
+                                                 ELSE 'dashboard.view' END,
+                         'session', 'other' || g, 'allowed', '\\x00'
+                    FROM generate_series(1, 100000) AS g""", (org_id,))
+    db.execute("ANALYZE sessions")
+    db.execute("ANALYZE audit_log")
+    seats = {"org_id": org_id, "seat_emails": ["busy@example.com"], "seat_account_uuids": [],
+             "seat_user_ids": [], "before_id": None, "limit": 6}
+
+    plan = db.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + query("audit_content_reads_of_seats"),
+                      seats).fetchone()[0][0]["Plan"]
+
+    def audit_rows_read(node: dict) -> int:
+        if node.get("Relation Name") == "audit_log":
+            return node["Actual Rows"] * node["Actual Loops"] + node.get("Rows Removed by Filter", 0)
+        return sum(audit_rows_read(child) for child in node.get("Plans", ()))
+
+    assert audit_rows_read(plan) < 100       # not the 1,000 reads of the others

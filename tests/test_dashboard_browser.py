@@ -375,6 +375,7 @@ def test_every_page_renders_cleanly_at_desktop_and_phone_width(visitor, demo, da
         "users": f"/users?{PAGE_WINDOW}", "connect": "/connect",
         "admin-tokens": "/admin/tokens", "admin-members": "/admin/members",
         "admin-retention": "/admin/settings", "admin-holds": "/admin/holds",
+        "admin-erasure": "/admin/erasure",
         "admin-audit": "/admin/audit",
         "admin-security": f"/admin/security?{PAGE_WINDOW}", "admin-license": "/admin/license",
         "account": "/account",

@@ -37,6 +37,7 @@ FORMS = {
     "/admin/settings/budget": {"monthly_budget_usd": "100"},
     "/admin/holds": {"kind": "seat", "target": "someone@example.com", "reason": "matter 7"},
     "/admin/holds/<int:hold_id>/release": {},
+    "/admin/erasure": {"kind": "seat", "target": "nobody@example.com", "reason": "request 1"},
     "/connect": {},
     "/sessions/<path:session_id>/content": {},
     "/account/password": {"current_password": PASSWORD, "new_password": "a brand new password",
@@ -73,6 +74,7 @@ def org_state(db, org_id: int) -> dict:
                                " WHERE org_id = %(org_id)s ORDER BY link_id"),
         "holds": rows("SELECT hold_id, released_at FROM legal_holds WHERE org_id = %(org_id)s"
                       " ORDER BY hold_id"),
+        "content": rows("SELECT count(*) FROM content_values WHERE org_id = %(org_id)s"),
     }
 
 
@@ -103,7 +105,7 @@ def form_path(rule: str, ids: dict) -> str:
 
 def test_every_dashboard_form_is_covered_here(app):
     pages = {"signin", "overview", "sessions", "admin", "connect", "account", "security",
-             "password_link", "holds"}
+             "password_link", "holds", "erasure"}
     posts = {rule.rule for rule in app.url_map.iter_rules()
              if "POST" in rule.methods and rule.endpoint.split(".")[0] in pages}
 

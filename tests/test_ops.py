@@ -341,9 +341,12 @@ def test_make_runs_settings_file_serves_the_cli(tmp_path, app_database_url, data
     # `make run` makes its own database and key; the CLI needs the same settings, and a
     # socket directory's conninfo does not survive a hand-written export line.
     path = tmp_path / "mojule.env"
+    previous = generate_master_key()
     write_cli_environment({"MOJULE_DATABASE_URL": app_database_url,
                            "MOJULE_OWNER_DATABASE_URL": database_url,
-                           "MOJULE_MASTER_KEY": master_key}, path)
+                           "MOJULE_MASTER_KEY": master_key,
+                           "MOJULE_MASTER_KEY_PREVIOUS": previous,
+                           "HOME": "/nowhere"}, path)
     mojule = Path(sys.executable).parent / "mojule"
     clean = {key: value for key, value in os.environ.items() if not key.startswith("MOJULE_")}
 
@@ -355,3 +358,5 @@ def test_make_runs_settings_file_serves_the_cli(tmp_path, app_database_url, data
     sourced = subprocess.run(["bash", "-c", f'set -a; . "{path}"; set +a; env'], env=clean,
                              capture_output=True, text=True, timeout=60, check=True).stdout
     assert f"MOJULE_MASTER_KEY={master_key}" in sourced.splitlines()
+    assert f"MOJULE_MASTER_KEY_PREVIOUS={previous}" in sourced.splitlines()
+    assert "HOME=/nowhere" not in sourced.splitlines()

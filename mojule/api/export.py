@@ -16,7 +16,7 @@ import orjson
 from flask import Blueprint, Response, g
 
 from mojule import exports
-from mojule.api import params, viewer_seats
+from mojule.api import own_seats, params, viewer_seats
 from mojule.auth import user_token_or_signed_in
 from mojule.db import get_connection, hold_connection
 
@@ -104,11 +104,14 @@ def sessions_csv():
 def events_ndjson():
     """Every event of the window without content, as JSON lines, oldest first; ``event``
     (repeatable or comma-separated) keeps some events only, ``user`` one seat's, and
-    ``notable=true`` those the Security page counts."""
+    ``notable=true`` those the Security page counts. The whole org's events are for
+    admins: they are what security events are made of, which an analyst does not see, so
+    an analyst gets their own, as a member does."""
     tz = params.time_zone()
     start, end = params.window(tz)
     conn = get_connection()
-    rows = exports.event_rows(conn, g.user.org_id, start, end, viewer_seats(conn),
+    seats = None if g.user.is_admin else own_seats(conn)
+    rows = exports.event_rows(conn, g.user.org_id, start, end, seats,
                               params.filter_text("user"), params.listed("event"),
                               params.flag("notable"))
     return _download(exports.ndjson_lines(rows), "application/x-ndjson",

@@ -230,6 +230,7 @@ def main() -> None:
 
 def _register() -> None:
     from mojule.cli import (  # noqa: F401
+        erasure,
         export,
         holds,
         keys,

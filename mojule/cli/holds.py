@@ -18,7 +18,8 @@ def hold() -> None:
 @click.option("--session", "session_id", metavar="SESSION_ID", help="Hold this session's content.")
 @click.option("--seat", metavar="EMAIL_OR_ID",
               help="Hold the content of every session of this seat, later ones included: "
-                   "an email, or an account or install id, as reports name seats.")
+                   "an email, or an account or install id, as reports name seats (a person "
+                   "known by several needs a hold on each).")
 @click.option("--reason", required=True, type=Label(holds.MAX_REASON_LENGTH),
               help="Why, e.g. the matter's name or number (audited, shown with the hold).")
 @pass_cli
@@ -33,14 +34,18 @@ def hold_place(ctx: CliContext, slug: str, session_id: str | None, seat: str | N
         try:
             placed = holds.place_hold(ctx.conn, org.org_id, reason, audit.cli_actor(),
                                       session_id=session_id, seat=seat)
-        except holds.InvalidHold as exc:
+        except holds.InvalidRequest as exc:
             raise click.UsageError(str(exc)) from None
         audit.record(ctx.conn, org.org_id, audit.Entry(
             action="hold.place", outcome="ok", actor_type="cli", actor_id=audit.cli_actor(),
             target_type="hold", target_id=str(placed.hold_id),
             details=holds.audit_details(placed)))
-    click.echo(f"placed hold {placed.hold_id} on {placed.target} of {slug}: its content is "
-               "kept past the window until the hold is released", err=True)
+    click.echo(f"placed hold {placed.hold_id} on {placed.target} of {slug}: the content of "
+               f"its {placed.sessions} session(s) is kept past the window until the hold is "
+               "released", err=True)
+    if not placed.sessions:
+        click.echo(f"warning: {slug} has no session of {placed.target} yet; check the seat "
+                   "is written as the Users page writes it", err=True)
     click.echo(placed.hold_id)
 
 

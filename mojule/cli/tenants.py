@@ -92,25 +92,37 @@ def org_list(ctx: CliContext) -> None:
 def org_delete(ctx: CliContext, slug: str, yes: bool) -> None:
     """Delete the org SLUG: its data keys first (its content becomes unreadable), then its data."""
     target = ctx.org(slug)
-    try:
-        orgs.check_deletable(ctx.conn, target)
-    except orgs.OrgUnderHold as exc:
-        raise click.ClickException(
-            f"{slug} has {exc.holds} active legal hold(s), which keep content that deleting "
-            f"the org would destroy; release them first (mojule hold list --org {slug})"
-        ) from None
+    _refuse_while_held(ctx, target)
     if not yes:
         click.confirm(f"Delete org {slug} and all its data? This cannot be undone", abort=True)
+        _refuse_while_held(ctx, target)     # a hold placed while the question was asked
     ctx.audit(target.org_id, "org.delete", target_type="org", target_id=slug)
     # Also in the installation's chain, which outlives the org: it names the id under
     # which the org's own chain stays (mojule audit verify --org-id).
     ctx.audit(audit.INSTALLATION_ORG, "org.delete", target_type="org", target_id=slug,
               details={"org_id": target.org_id})
-    removed = orgs.delete_org(ctx.conn, target)
+    try:
+        removed = orgs.delete_org(ctx.conn, target)
+    except orgs.OrgUnderHold:
+        # Placed in the instant since the check above; delete_org changed nothing.
+        ctx.audit(target.org_id, "org.delete", outcome="error", target_type="org",
+                  target_id=slug, reason="a legal hold was placed; nothing was deleted")
+        raise click.ClickException(f"a legal hold was placed on {slug} meanwhile; "
+                                   "nothing was deleted") from None
     summary = ", ".join(f"{table} {count}" for table, count in removed.items() if count)
     click.echo(f"deleted org {slug} (data keys destroyed first); rows removed: {summary or 'none'}",
                err=True)
 
+
+
+def _refuse_while_held(ctx: CliContext, target: orgs.Org) -> None:
+    try:
+        orgs.check_deletable(ctx.conn, target)
+    except orgs.OrgUnderHold as exc:
+        raise click.ClickException(
+            f"{target.slug} has {exc.holds} active legal hold(s), which keep content that "
+            f"deleting the org would destroy; release them first "
+            f"(mojule hold list --org {target.slug})") from None
 
 @cli.group()
 def token() -> None:

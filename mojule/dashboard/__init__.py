@@ -37,6 +37,7 @@ def init_app(app: Flask) -> None:
         account,
         admin,
         connect,
+        erasure,
         holds,
         overview,
         password_link,
@@ -56,7 +57,7 @@ def init_app(app: Flask) -> None:
     app.session_interface = web.DashboardSessionInterface()
     web.init_templates(app)
     for blueprint in (signin.bp, password_link.bp, overview.bp, sessions.bp, admin.bp,
-                      holds.bp, security.bp, connect.bp, account.bp):
+                      holds.bp, erasure.bp, security.bp, connect.bp, account.bp):
         app.register_blueprint(blueprint)
     # Before the JSON handler of every HTTP error: Flask looks up a status's own first.
     for status in (404, 405):

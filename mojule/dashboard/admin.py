@@ -168,7 +168,7 @@ def create_member():
     """Create a member or admin of the org."""
     email, role = request.form.get("email", ""), request.form.get("role", "member")
     if role not in people.ROLES:
-        raise BadRequest("The role must be admin or member.")
+        raise BadRequest(f"The role must be one of {', '.join(people.ROLES)}.")
     conn = get_connection()
     try:
         with org_transaction(conn, g.user.org_id):
@@ -188,7 +188,7 @@ def set_role(user_id: int):
     """Change a person's role. Admins cannot demote themselves (another admin must)."""
     member, role = _member(user_id), request.form.get("role", "")
     if role not in people.ROLES:
-        raise BadRequest("The role must be admin or member.")
+        raise BadRequest(f"The role must be one of {', '.join(people.ROLES)}.")
     if member.user_id == g.user.user_id and role != member.role:
         return _members_page(error="You cannot change your own role; ask another admin."), 400
     conn = get_connection()

@@ -46,10 +46,12 @@ def place_hold():
             audit.record(conn, g.user.org_id, request_entry(
                 "hold.place", "ok", target_type="hold", target_id=str(placed.hold_id),
                 details=holds.audit_details(placed)))
-    except holds.InvalidHold as exc:
+    except holds.InvalidRequest as exc:
         return _page(error=str(exc), kind=kind, target=target, reason=reason), 400
-    flash(f"Placed hold {placed.hold_id} on {placed.target}: the purge keeps its content "
-          "until the hold is released.")
+    flash(f"Placed hold {placed.hold_id} on {placed.target}: the purge keeps the content of "
+          f"its {placed.sessions} session(s) until the hold is released."
+          + ("" if placed.sessions else " No session has this seat yet: check it is written "
+                                        "as the Users page writes it."))
     return redirect(url_for(".holds_page"))
 
 

@@ -2,8 +2,8 @@
 -- every session of one seat (a person), past the org's content window while a matter
 -- (a lawsuit, an investigation) needs it: `mojule purge` leaves what an active hold
 -- covers, and the data keys that encrypt it, until the hold is released. Holds are
--- released, never deleted, so what was held, by whom and why stays on record (the audit
--- trail has each change too). Applied once by `mojule init-db`; instant: the table is new.
+-- released, not deleted (only with their org), so what was held, by whom and why stays
+-- on record (the audit trail has each change too). Applied once by `mojule init-db`; instant: the table is new.
 CREATE TABLE legal_holds (
     org_id          bigint      NOT NULL,
     hold_id         bigint      GENERATED ALWAYS AS IDENTITY,

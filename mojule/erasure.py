@@ -1,0 +1,51 @@
+"""Erasing a person's content, or one session's, before its window ends.
+
+For an erasure request (a developer's right to have their prompts deleted) or a session
+that captured what it should not have (a secret in a prompt). The content of the seat's
+sessions, or of the session, is deleted in one transaction with its audit row, so it is
+erased and recorded, or neither. Content that a legal hold keeps is refused: the hold is
+released first, on the record. Usage metadata (figures, the seat's name on them) stays,
+as it does after the retention purge; backups keep their copies until they expire.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import psycopg
+
+from mojule import holds
+from mojule.db import query
+
+
+class ContentHeld(Exception):
+    """Legal holds keep content the erasure would delete; nothing was erased."""
+
+    def __init__(self, hold_ids: list[int]):
+        super().__init__(hold_ids)
+        self.hold_ids = hold_ids
+
+
+@dataclass
+class Erased:
+    kind: str          # "session" or "seat"
+    target: str        # the session id, or the seat (an email in lower case)
+    values: int        # content values deleted
+
+
+def erase_content(conn: psycopg.Connection, org_id: int, reason: str,
+                  session_id: str | None = None, seat: str | None = None) -> Erased:
+    """Delete the content of one session of the org, or of every session of a seat; run in
+    the org's transaction, which the caller's audit row (with ``reason``) shares.
+
+    Raises holds.InvalidRequest for a blank reason, neither or both targets or an unknown
+    session, and ContentHeld, deleting nothing, while an active hold keeps any of it.
+    Content sent without a session id names no seat, and is left to the purge.
+    """
+    holds.checked_reason(reason)
+    session_id, seat = holds.checked_target(conn, org_id, session_id, seat)
+    target = {"org_id": org_id, "session_id": session_id, "seat": seat}
+    held = [hold_id for (hold_id,) in conn.execute(query("hold_covering_target"), target)]
+    if held:
+        raise ContentHeld(held)
+    values = conn.execute(query("content_erase"), target).rowcount
+    return Erased("session", session_id, values) if session_id else Erased("seat", seat, values)

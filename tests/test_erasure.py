@@ -1,0 +1,122 @@
+"""Erasure: a seat's content, or a session's, deleted before its window ends, on the record,
+never what a legal hold keeps; usage figures stay."""
+from __future__ import annotations
+
+import re
+
+import pytest
+from click.testing import CliRunner
+
+from mojule.cli import cli
+from tests.conftest import ingest_session
+from tests.test_dashboard import csrf_of, person, sign_in
+from tests.test_legal_holds import ALICES, BASH, content_count, place
+
+WINDOW = "from=2026-11-01&to=2026-12-01"
+
+
+def run(env: dict, *args: str):
+    return CliRunner().invoke(cli, list(args), env=env)
+
+
+def erase(cli_env, org, *target: str, reason: str = "erasure request 31"):
+    return run(cli_env, "content", "erase", "--org", org.org.slug, *target, "--reason", reason,
+               "--yes")
+
+
+@pytest.fixture
+def admin(db, org):
+    return person(db, org, "boss@example.com", "admin")
+
+
+def test_erasing_a_seat_deletes_its_sessions_content_and_keeps_usage(client, db, org, cli_env,
+                                                                    admin):
+    alices, other = ingest_session(client, org, ALICES), ingest_session(client, org, BASH)
+    values = content_count(db, org.org.org_id, alices)
+    usage = client.get(f"/api/v1/usage?{WINDOW}&group_by=user", headers=admin.headers).get_json()
+
+    result = erase(cli_env, org, "--seat", "Alice@Example.com")
+
+    assert result.exit_code == 0, result.output
+    assert f"erased {values} content values of seat alice@example.com" in result.output
+    assert content_count(db, org.org.org_id, alices) == 0
+    assert content_count(db, org.org.org_id, other) > 0
+    assert client.get(f"/api/v1/usage?{WINDOW}&group_by=user",
+                      headers=admin.headers).get_json() == usage
+    row = db.execute("SELECT target_type, target_id, reason, details->>'erased' FROM audit_log"
+                     " WHERE org_id = %s AND action = 'content.erase'",
+                     (org.org.org_id,)).fetchone()
+    assert row == ("seat", "alice@example.com", "erasure request 31", str(values))
+    shown = client.get(f"/api/v1/sessions/{alices}/content", headers=admin.headers).get_json()
+    assert all(not item["content"] for item in shown["items"])
+
+
+@pytest.mark.parametrize("hold, target", [
+    (["--session", "{session}"], ["--seat", "alice@example.com"]),    # a session of the seat
+    (["--seat", "alice@example.com"], ["--session", "{session}"]),    # the session's seat
+    (["--seat", "alice@example.com"], ["--seat", "alice@example.com"]),
+])
+def test_content_a_hold_keeps_is_not_erased(client, db, org, cli_env, hold, target):
+    session_id = ingest_session(client, org, ALICES)
+    values = content_count(db, org.org.org_id, session_id)
+    hold_id = place(cli_env, org, *[part.format(session=session_id) for part in hold])
+
+    result = erase(cli_env, org, *[part.format(session=session_id) for part in target])
+
+    assert result.exit_code == 1
+    assert f"legal hold(s) {hold_id} keep this content; nothing was erased" in result.output
+    assert content_count(db, org.org.org_id, session_id) == values
+    assert db.execute("SELECT count(*) FROM audit_log WHERE org_id = %s"
+                      " AND action = 'content.erase'", (org.org.org_id,)).fetchone()[0] == 0
+
+
+def test_an_erasure_needs_a_target_the_org_has_and_a_reason(org, cli_env):
+    unknown = erase(cli_env, org, "--session", "no-such-session")
+    blank = erase(cli_env, org, "--seat", "a@example.com", reason=" ")
+
+    assert unknown.exit_code == 2 and "has no session 'no-such-session'" in unknown.output
+    assert blank.exit_code == 2 and "must not be blank" in blank.output
+
+
+def test_an_admin_erases_a_session_on_the_page_and_sees_it_listed(app, client, db, org, admin):
+    session_id = ingest_session(client, org, ALICES)
+    values = content_count(db, org.org.org_id, session_id)
+    browser = app.test_client()
+    sign_in(browser, org, "boss@example.com")
+    assert "erase it</a>" in browser.get(f"/sessions/{session_id}").text
+    form = browser.get(f"/admin/erasure?session={session_id}").text
+    assert f'value="{session_id}"' in form
+
+    erased = browser.post("/admin/erasure", data={
+        "csrf_token": csrf_of(form), "kind": "session", "target": session_id,
+        "reason": "secret in a prompt"}, follow_redirects=True)
+
+    assert f"Erased {values} content values of session {session_id}." in erased.text
+    row = re.search(r'<tr data-audit-id="\d+">.*?</tr>', erased.text, re.DOTALL).group(0)
+    assert session_id in row and "secret in a prompt" in row and "boss@example.com" in row
+    assert content_count(db, org.org.org_id, session_id) == 0
+
+
+def test_a_held_session_is_refused_on_the_page_with_what_was_typed_kept(app, client, db, org,
+                                                                        admin, cli_env):
+    session_id = ingest_session(client, org, ALICES)
+    hold_id = place(cli_env, org, "--session", session_id)
+    browser = app.test_client()
+    sign_in(browser, org, "boss@example.com")
+
+    refused = browser.post("/admin/erasure", data={
+        "csrf_token": csrf_of(browser.get("/admin/erasure").text), "kind": "session",
+        "target": session_id, "reason": "request 7"})
+
+    assert refused.status_code == 409
+    assert f"Legal hold {hold_id} keeps this content" in refused.text
+    assert 'value="request 7"' in refused.text
+    assert content_count(db, org.org.org_id, session_id) > 0
+
+
+def test_members_and_analysts_cannot_erase(app, db, org):
+    for email, role in (("carol@example.com", "member"), ("lead@example.com", "analyst")):
+        person(db, org, email, role)
+        browser = app.test_client()
+        sign_in(browser, org, email)
+        assert browser.get("/admin/erasure").status_code == 403
