@@ -44,6 +44,9 @@ KINDS = (
     Kind("api_refusal", "Requests refused by the model", "model", ""),
 )
 KIND_NAMES = [kind.event_name for kind in KINDS]
+# Who, by name, for each kind and detail: a review starts from the people, and the rest
+# are in the events download.
+NAMED_SEATS = 5
 # Modes in which Claude Code does not ask before it acts.
 PERMISSIVE_MODES = frozenset({"bypassPermissions", "auto"})
 
@@ -53,9 +56,10 @@ class KindSummary:
     kind: Kind
     events: int = 0
     seats: int = 0                 # distinct seats (events without one: one unknown seat)
+    named_seats: list[str] = field(default_factory=list)   # the first NAMED_SEATS by name
     last_seen: datetime | None = None
     details: list[dict] = field(default_factory=list)   # {"detail", "events", "seats",
-    #                                                       "last_seen"}, most events first
+    #                                       "named_seats", "last_seen"}, most events first
 
 
 def summary(conn: psycopg.Connection, org_id: int, start: datetime,
@@ -65,15 +69,16 @@ def summary(conn: psycopg.Connection, org_id: int, start: datetime,
     with org_transaction(conn, org_id), conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(query("security_events"), {
             "org_id": org_id, "from": start, "to": end,
-            "event_names": KIND_NAMES}).fetchall()
+            "event_names": KIND_NAMES, "named": NAMED_SEATS}).fetchall()
     found = {kind.event_name: KindSummary(kind) for kind in KINDS}
     for row in rows:
         entry = found[row["event_name"]]
         if row["is_total"]:
             entry.events = row["events"]
             entry.seats = row["seats"]
+            entry.named_seats = row["named_seats"]
             entry.last_seen = row["last_seen"]
         else:
-            entry.details.append(
-                {name: row[name] for name in ("detail", "events", "seats", "last_seen")})
+            entry.details.append({name: row[name] for name in (
+                "detail", "events", "seats", "named_seats", "last_seen")})
     return list(found.values())

@@ -4,12 +4,15 @@
 -- hook blocked, MCP servers that failed to connect, refused requests; their event names
 -- in %(event_names)s, from mojule/security_events.py). One row per kind (is_total) and one
 -- per kind and detail, each with its events, distinct users (events without a seat count
--- as one unknown user) and last time; which events count is mojule_security_notable()
+-- as one unknown user), the first %(named)s of those users by name ('' for the unknown
+-- one), so that the page says who, and last time; which events count is mojule_security_notable()
 -- (migration 0014). Details are plaintext usage attributes only (modes, actions, hook
 -- events, tool names), never content; the (org_id, event_name, time) index finds the few
 -- events.
 SELECT found.event_name, GROUPING(found.detail) = 1 AS is_total, found.detail,
        count(*) AS events, count(DISTINCT coalesce(found.seat_identity, '')) AS seats,
+       (array_agg(DISTINCT coalesce(found.seat_identity, '')
+                  ORDER BY coalesce(found.seat_identity, '')))[1:%(named)s] AS named_seats,
        max(found.time) AS last_seen
   FROM (SELECT e.event_name, e.seat_identity, e.time,
                CASE e.event_name

@@ -213,3 +213,27 @@ def test_the_page_refuses_dates_past_what_a_period_can_hold(client, app, db, org
     page = admin.get(f"/admin/security?{query}")
 
     assert page.status_code == 400 and "between the years" in page.text
+
+
+def test_each_kind_and_detail_names_its_users_on_the_page_and_in_the_api(client, app, db, org,
+                                                                         monkeypatch):
+    # A review starts from the people: who switched to bypassPermissions, not only how many.
+    admin_user = person(db, org, "admin@example.com", "admin")
+    send_records(client, org)
+    admin = app.test_client()
+    sign_in(admin, org, "admin@example.com")
+
+    page = admin.get("/admin/security").text
+    answer = client.get("/api/v1/security-events", headers=admin_user.headers).get_json()
+    monkeypatch.setattr(security_events, "NAMED_SEATS", 1)
+    fewer = client.get("/api/v1/security-events", headers=admin_user.headers).get_json()
+
+    modes = re.search(r'<li data-detail="bypassPermissions">.*?</li>', page, re.DOTALL).group(0)
+    assert f"({ALICE}, {BOB})" in modes
+    plugins = re.search(r'<tr data-kind="plugin_installed".*?</tr>', page, re.DOTALL).group(0)
+    assert f"({BOB})" in plugins
+    kinds = {kind["event_name"]: kind for kind in answer["kinds"]}
+    assert kinds["permission_mode_changed"]["users_named"] == sorted([ALICE, BOB])
+    assert kinds["api_refusal"]["users_named"] == ["", BOB]         # "": no seat named
+    refusals = {kind["event_name"]: kind for kind in fewer["kinds"]}["api_refusal"]
+    assert refusals["users_named"] == [""] and refusals["users"] == 2

@@ -29,9 +29,11 @@ def security_event_counts():
         "label": entry.kind.label,
         "events": entry.events,
         "users": entry.seats,
+        "users_named": entry.named_seats,
         "last_seen": entry.last_seen and entry.last_seen.isoformat(),
         "details": [{"detail": item["detail"], "events": item["events"],
-                     "users": item["seats"], "last_seen": item["last_seen"].isoformat()}
+                     "users": item["seats"], "users_named": item["named_seats"],
+                     "last_seen": item["last_seen"].isoformat()}
                     for item in entry.details],
         "events_export": url_for("export_api.events_ndjson", **entry.kind.export_args(),
                                  **window),
