@@ -38,14 +38,25 @@ def erase_content(conn: psycopg.Connection, org_id: int, reason: str,
     the org's transaction, which the caller's audit row (with ``reason``) shares.
 
     Raises holds.InvalidRequest for a blank reason, neither or both targets or an unknown
-    session, and ContentHeld, deleting nothing, while an active hold keeps any of it.
-    Content sent without a session id names no seat, and is left to the purge.
+    session or a seat without sessions, and ContentHeld, deleting nothing, while an
+    active hold keeps any of it. A seat's content includes its spans sent without a session
+    id (their span names the seat). A seat is one identity: a person's linked ids, and
+    sessions still known by an install id, are erased by naming each.
     """
     holds.checked_reason(reason)
     session_id, seat = holds.checked_target(conn, org_id, session_id, seat)
     target = {"org_id": org_id, "session_id": session_id, "seat": seat}
+    if seat is not None and not conn.execute(query("seat_session_count"), target).fetchone()[0]:
+        raise holds.InvalidRequest(f"The org has no session of seat {seat[:100]!r}; write it "
+                                   "as the Users page does.")
+    # No hold may be placed or released until this transaction ends: one committed while
+    # the content was being deleted would say it keeps what is gone.
+    conn.execute(query("holds_lock"))
     held = [hold_id for (hold_id,) in conn.execute(query("hold_covering_target"), target)]
     if held:
         raise ContentHeld(held)
     values = conn.execute(query("content_erase"), target).rowcount
-    return Erased("session", session_id, values) if session_id else Erased("seat", seat, values)
+    if seat is None:
+        return Erased("session", session_id, values)
+    values += conn.execute(query("content_erase_sessionless_spans"), target).rowcount
+    return Erased("seat", seat, values)

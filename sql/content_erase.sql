@@ -1,7 +1,7 @@
 -- Erases the content of one session, or of every session of a seat (`mojule content
 -- erase`, Admin -> Erasure), in the transaction of its audit row. Never what an active
 -- legal hold keeps (mojule_held_sessions, migration 0032), though erasure.py refuses such
--- a request before it gets here: a hold placed meanwhile still wins.
+-- a request before it gets here, and holds wait for this transaction (holds_lock.sql).
 DELETE FROM content_values AS c
  USING sessions AS s
  WHERE c.org_id = %(org_id)s

@@ -4,13 +4,23 @@ from __future__ import annotations
 
 import re
 
+import psycopg
 import pytest
 from click.testing import CliRunner
 
+from mojule import erasure, holds
 from mojule.cli import cli
+from mojule.db import org_transaction
 from tests.conftest import ingest_session
 from tests.test_dashboard import csrf_of, person, sign_in
-from tests.test_legal_holds import ALICES, BASH, content_count, place
+from tests.test_legal_holds import (
+    ALICES,
+    BASH,
+    content_count,
+    place,
+    sessionless_content,
+    without_session_id,
+)
 
 WINDOW = "from=2026-11-01&to=2026-12-01"
 
@@ -66,8 +76,9 @@ def test_content_a_hold_keeps_is_not_erased(client, db, org, cli_env, hold, targ
     assert result.exit_code == 1
     assert f"legal hold(s) {hold_id} keep this content; nothing was erased" in result.output
     assert content_count(db, org.org.org_id, session_id) == values
-    assert db.execute("SELECT count(*) FROM audit_log WHERE org_id = %s"
-                      " AND action = 'content.erase'", (org.org.org_id,)).fetchone()[0] == 0
+    assert db.execute("SELECT outcome, reason FROM audit_log WHERE org_id = %s"
+                      " AND action = 'content.erase'", (org.org.org_id,)).fetchall() == [
+        ("denied", f"legal hold(s) [{hold_id}]")]        # refused attempts are recorded
 
 
 def test_an_erasure_needs_a_target_the_org_has_and_a_reason(org, cli_env):
@@ -120,3 +131,41 @@ def test_members_and_analysts_cannot_erase(app, db, org):
         browser = app.test_client()
         sign_in(browser, org, email)
         assert browser.get("/admin/erasure").status_code == 403
+
+
+def test_a_seat_without_sessions_is_refused_not_erased_as_nothing(client, db, org, cli_env):
+    # A mistyped email would otherwise be audited as erased, with nothing deleted.
+    ingest_session(client, org, ALICES)
+
+    result = erase(cli_env, org, "--seat", "alice@exmaple.com")
+
+    assert result.exit_code == 2 and "has no session of seat 'alice@exmaple.com'" in result.output
+    assert db.execute("SELECT count(*) FROM audit_log WHERE org_id = %s"
+                      " AND action = 'content.erase'", (org.org.org_id,)).fetchone()[0] == 0
+
+
+def test_erasing_a_seat_also_erases_its_spans_sent_without_a_session(client, db, org, cli_env):
+    ingest_session(client, org, ALICES, signals=("logs",))     # the spans come without one
+    answer = client.post("/v1/traces", data=without_session_id(ALICES, "traces"),
+                         headers=org.headers)
+    assert answer.status_code == 202
+    assert sessionless_content(db, org.org.org_id) > 0
+
+    result = erase(cli_env, org, "--seat", "alice@example.com")
+
+    assert result.exit_code == 0, result.output
+    assert sessionless_content(db, org.org.org_id) == 0
+
+
+def test_no_hold_is_placed_while_an_erasure_is_under_way(client, db, org, database_url):
+    # Review 66: a hold committed between an erasure's check and its commit said it kept
+    # what was gone. The erasure holds placements off until it ends.
+    session_id = ingest_session(client, org, ALICES)
+    with psycopg.connect(database_url) as eraser, org_transaction(eraser, org.org.org_id):
+        erasure.erase_content(eraser, org.org.org_id, "request 9", session_id=session_id)
+        with psycopg.connect(database_url, autocommit=True) as admin:
+            admin.execute("SET lock_timeout = '200ms'")
+            with pytest.raises(psycopg.errors.LockNotAvailable), \
+                    org_transaction(admin, org.org.org_id):
+                holds.place_hold(admin, org.org.org_id, "matter 5", "cli",
+                                 session_id=session_id)

@@ -39,12 +39,21 @@ def content_erase(ctx: CliContext, slug: str, session_id: str | None, seat: str 
         except holds.InvalidRequest as exc:
             raise click.UsageError(str(exc)) from None
         except erasure.ContentHeld as exc:
-            raise click.ClickException(
-                f"legal hold(s) {', '.join(map(str, exc.hold_ids))} keep this content; "
-                f"nothing was erased (mojule hold list --org {slug})") from None
-        audit.record(ctx.conn, org.org_id, audit.Entry(
-            action="content.erase", outcome="ok", actor_type="cli", actor_id=audit.cli_actor(),
-            target_type=erased.kind, target_id=erased.target, reason=reason,
-            details={"erased": erased.values}))
+            held = exc
+        else:
+            held = None
+            audit.record(ctx.conn, org.org_id, audit.Entry(
+                action="content.erase", outcome="ok", actor_type="cli",
+                actor_id=audit.cli_actor(), target_type=erased.kind, target_id=erased.target,
+                reason=reason, details={"erased": erased.values}))
+    if held is not None:
+        # Refused attempts are on the record too, as refused content reads are.
+        ctx.audit(org.org_id, "content.erase", outcome="denied",
+                  target_type="session" if session_id else "seat",
+                  target_id=session_id or seat, reason=f"legal hold(s) {held.hold_ids}",
+                  details={"requested_because": reason})
+        raise click.ClickException(
+            f"legal hold(s) {', '.join(map(str, held.hold_ids))} keep this content; "
+            f"nothing was erased (mojule hold list --org {slug})")
     click.echo(f"erased {erased.values} content values of {erased.kind} {erased.target} "
                f"in {slug}", err=True)

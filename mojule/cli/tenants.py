@@ -105,8 +105,11 @@ def org_delete(ctx: CliContext, slug: str, yes: bool) -> None:
         removed = orgs.delete_org(ctx.conn, target)
     except orgs.OrgUnderHold:
         # Placed in the instant since the check above; delete_org changed nothing.
-        ctx.audit(target.org_id, "org.delete", outcome="error", target_type="org",
-                  target_id=slug, reason="a legal hold was placed; nothing was deleted")
+        for chain, details in ((target.org_id, {}),
+                               (audit.INSTALLATION_ORG, {"org_id": target.org_id})):
+            ctx.audit(chain, "org.delete", outcome="error", target_type="org",
+                      target_id=slug, reason="a legal hold was placed; nothing was deleted",
+                      details=details)
         raise click.ClickException(f"a legal hold was placed on {slug} meanwhile; "
                                    "nothing was deleted") from None
     summary = ", ".join(f"{table} {count}" for table, count in removed.items() if count)

@@ -46,6 +46,12 @@ def erase():
     except holds.InvalidRequest as exc:
         return _page(error=str(exc), kind=kind, target=target, reason=reason), 400
     except erasure.ContentHeld as exc:
+        # Refused attempts are on the record too, as refused content reads are.
+        with org_transaction(conn, g.user.org_id):
+            audit.record(conn, g.user.org_id, request_entry(
+                "content.erase", "denied", target_type=kind if kind == "seat" else "session",
+                target_id=target[:512], reason=f"legal hold(s) {exc.hold_ids}",
+                details={"requested_because": reason.strip()}))
         held = ", ".join(map(str, exc.hold_ids))
         return _page(error=f"Legal hold {held} keeps this content; nothing was erased. "
                            "Release the hold first, under Legal holds.",
