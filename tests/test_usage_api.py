@@ -606,6 +606,28 @@ def test_cli_export_keeps_to_a_team_as_the_api_does(client, loaded, org, app_dat
     assert len(parse_csv(api)) == 2
 
 
+@pytest.mark.parametrize("arguments, query", [
+    (["usage", "--group-by", "day", "--user", "Alice@Example.com"], "usage.csv?group_by=day&user=Alice%40Example.com"),
+    (["sessions", "--user", "alice@example.com"], "sessions.csv?user=alice%40example.com"),
+    (["sessions", "--model", "claude-haiku-9"], "sessions.csv?model=claude-haiku-9"),
+])
+def test_cli_export_filters_as_the_api_does(client, loaded, org, app_database_url, master_key,
+                                            arguments, query):
+    # The API's exports took user (and model) filters that the CLI's did not.
+    people, _ = loaded
+    env = {"MOJULE_DATABASE_URL": app_database_url, "MOJULE_MASTER_KEY": master_key}
+    command, *options = arguments
+    result = CliRunner().invoke(cli, ["export", command, "--org", org.org.slug, "--from",
+                                      "2026-11-01", "--to", "2026-12-01", *options], env=env)
+    api = get(client, f"/api/v1/export/{query}&{WINDOW}", people["admin"]).get_data(as_text=True)
+    everyone = get(client, f"/api/v1/export/{query.split('?')[0]}?{WINDOW}",
+                   people["admin"]).get_data(as_text=True)
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout.replace("\r\n", "\n") == api.replace("\r\n", "\n")
+    assert api != everyone                  # the filter kept some rows out
+
+
 @pytest.mark.parametrize("attrs, problem", [
     (["department"], "as KEY=VALUE"),
     (["department=a", "department=b"], "as KEY=VALUE"),

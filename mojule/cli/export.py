@@ -94,6 +94,8 @@ def _team(pairs: tuple[str, ...]) -> dict[str, str]:
     return wanted
 
 
+USER = click.option("--user", help="Only this seat's sessions (an email, account or install "
+                                   "id, as group_by=user names it).")
 TEAM = click.option("--attr", "team", multiple=True, metavar="KEY=VALUE",
                     help="Only the sessions with this resource attribute value, e.g. "
                          "department=platform; repeatable (all must hold).")
@@ -117,10 +119,12 @@ def export_group() -> None:
               help="day, week, user, model, terminal, app_version or attr:<key>; repeatable.")
 @click.option("--format", "fmt", type=click.Choice(["csv", "ndjson"]), default="csv",
               show_default=True)
+@USER
 @TEAM
 @OUTPUT
 @pass_cli
-def export_usage(ctx: CliContext, slug, since, until, tz, groups, fmt, team, output) -> None:
+def export_usage(ctx: CliContext, slug, since, until, tz, groups, fmt, user, team,
+                 output) -> None:
     """The usage report, one row per group."""
     org_id = ctx.org(slug).org_id
     start, end = _window(since, until, tz)
@@ -131,21 +135,25 @@ def export_usage(ctx: CliContext, slug, since, until, tz, groups, fmt, team, out
         raise click.BadParameter(exc.problem, param_hint="--group-by") from None
     export = exports.usage_csv if fmt == "csv" else exports.usage_rows
     rows = export(ctx.conn, org_id, start, end, groups, tz, None,   # BadParameter: MojuleGroup
-                  attributes=attributes)
+                  user or None, attributes=attributes)
     lines = rows if fmt == "csv" else exports.ndjson_lines(rows)
     _write((line.decode() for line in lines), output)
 
 
 @export_group.command("sessions")
 @with_common
+@USER
+@click.option("--model", help="Only the sessions that used this model (a [1m]-style suffix "
+                              "ignored).")
 @TEAM
 @OUTPUT
 @pass_cli
-def export_sessions(ctx: CliContext, slug, since, until, tz, team, output) -> None:
+def export_sessions(ctx: CliContext, slug, since, until, tz, user, model, team, output) -> None:
     """Every session of the window with its totals, as CSV."""
     org_id = ctx.org(slug).org_id
     start, end = _window(since, until, tz)
-    rows = exports.session_rows(ctx.conn, org_id, start, end, None, attributes=_team(team))
+    rows = exports.session_rows(ctx.conn, org_id, start, end, None, user or None,
+                                model or None, attributes=_team(team))
     _write(exports.csv_lines(exports.session_columns(), exports.flattened(rows)), output)
 
 
@@ -153,8 +161,7 @@ def export_sessions(ctx: CliContext, slug, since, until, tz, team, output) -> No
 @with_common
 @click.option("--event", "event_names", multiple=True,
               help="Only events of this name (e.g. permission_mode_changed); repeatable.")
-@click.option("--user", help="Only the events of this seat's sessions (an email, account "
-                             "or install id, as group_by=user names it).")
+@USER
 @click.option("--notable", is_flag=True,
               help="Only the events the Security page counts (failed logins, denied tools, "
                    "blocking hooks, failed MCP connections; every event of its other "
