@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from mojule import holds, orgs
 from mojule.cli import cli
 from mojule.db import org_transaction, query
-from tests.conftest import fixture_bytes, ingest_session
+from tests.conftest import fixture_bytes, ingest_session, make_user
 from tests.test_dashboard import csrf_of, person, sign_in
 from tests.test_retention_keys import AFTER_95_DAYS, purge_receipts
 
@@ -340,3 +340,22 @@ def test_delete_org_checks_for_holds_in_the_transaction_that_destroys_the_keys(c
 
     assert db.execute("SELECT count(*) FROM data_keys WHERE org_id = %s",
                       (org.org.org_id,)).fetchone()[0] > 0
+
+
+def test_admins_read_the_holds_through_the_api_and_no_one_else(client, db, org, cli_env):
+    session_id = ingest_session(client, org, ALICES)
+    kept = place(cli_env, org, "--session", session_id, reason="matter A")
+    gone = place(cli_env, org, "--seat", "bob@example.com", reason="matter B")
+    run(cli_env, "hold", "release", "--org", org.org.slug, str(gone))
+    admin = make_user(db, org, "boss@example.com", "admin")
+    analyst = make_user(db, org, "lead@example.com", "analyst")
+
+    listed = client.get("/api/v1/holds", headers=admin.headers).get_json()["holds"]
+    active = client.get("/api/v1/holds?active=true", headers=admin.headers).get_json()["holds"]
+
+    assert [(hold["hold_id"], hold["active"], hold["sessions"]) for hold in listed] == [
+        (kept, True, 1), (gone, False, 0)]
+    assert listed[0]["session_id"] == session_id and listed[1]["seat"] == "bob@example.com"
+    assert listed[1]["released_by"] and listed[1]["released_at"]
+    assert [hold["hold_id"] for hold in active] == [kept]
+    assert client.get("/api/v1/holds", headers=analyst.headers).status_code == 403

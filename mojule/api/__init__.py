@@ -17,9 +17,9 @@ from mojule.request_log import client_address
 
 def init_app(app: Flask) -> None:
     """Register the read API's blueprints and turn analytics' parameter errors into 400s."""
-    from mojule.api import audit, content, export, security, usage
+    from mojule.api import audit, content, export, holds, security, usage
 
-    blueprints = (usage.bp, content.bp, audit.bp, export.bp, security.bp)
+    blueprints = (usage.bp, content.bp, audit.bp, export.bp, security.bp, holds.bp)
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
     app.register_error_handler(BadParameter, _bad_parameter)
