@@ -58,11 +58,16 @@ class CliContext:
             raise click.ClickException(f"no org with slug {slug!r}") from None
 
     def audit(self, org_id: int, action: str, **fields) -> None:
-        """Record a CLI action in the org's audit trail."""
+        """Record a CLI action in the org's audit trail, in a transaction of its own."""
         with org_transaction(self.conn, org_id):
-            audit.record(self.conn, org_id, audit.Entry(
-                action=action, outcome=fields.pop("outcome", "ok"), actor_type="cli",
-                actor_id=audit.cli_actor(), **fields))
+            self.record(org_id, action, **fields)
+
+    def record(self, org_id: int, action: str, **fields) -> None:
+        """Record a CLI action in the org's audit trail, in the caller's transaction: the
+        one that makes the change, so the change is never left unrecorded."""
+        audit.record(self.conn, org_id, audit.Entry(
+            action=action, outcome=fields.pop("outcome", "ok"), actor_type="cli",
+            actor_id=audit.cli_actor(), **fields))
 
 
 pass_cli = click.make_pass_decorator(CliContext, ensure=True)

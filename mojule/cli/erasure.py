@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from mojule import audit, erasure, holds
+from mojule import erasure, holds
 from mojule.cli import CliContext, Label, cli, pass_cli
 from mojule.db import org_transaction
 
@@ -42,10 +42,9 @@ def content_erase(ctx: CliContext, slug: str, session_id: str | None, seat: str 
             held = exc
         else:
             held = None
-            audit.record(ctx.conn, org.org_id, audit.Entry(
-                action="content.erase", outcome="ok", actor_type="cli",
-                actor_id=audit.cli_actor(), target_type=erased.kind, target_id=erased.target,
-                reason=reason, details={"erased": erased.values}))
+            ctx.record(org.org_id, "content.erase", target_type=erased.kind,
+                       target_id=erased.target, reason=reason,
+                       details={"erased": erased.values})
     if held is not None:
         # Refused attempts are on the record too, as refused content reads are.
         ctx.audit(org.org_id, "content.erase", outcome="denied",

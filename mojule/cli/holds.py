@@ -36,10 +36,8 @@ def hold_place(ctx: CliContext, slug: str, session_id: str | None, seat: str | N
                                       session_id=session_id, seat=seat)
         except holds.InvalidRequest as exc:
             raise click.UsageError(str(exc)) from None
-        audit.record(ctx.conn, org.org_id, audit.Entry(
-            action="hold.place", outcome="ok", actor_type="cli", actor_id=audit.cli_actor(),
-            target_type="hold", target_id=str(placed.hold_id),
-            details=holds.audit_details(placed)))
+        ctx.record(org.org_id, "hold.place", target_type="hold",
+                   target_id=str(placed.hold_id), details=holds.audit_details(placed))
     click.echo(f"placed hold {placed.hold_id} on {placed.target} of {slug}: the content of "
                f"its {placed.sessions} session(s) is kept past the window until the hold is "
                "released", err=True)
@@ -79,7 +77,6 @@ def hold_release(ctx: CliContext, slug: str, hold_id: int) -> None:
         except holds.HoldNotFound:
             raise click.ClickException(f"{slug} has no active hold {hold_id} "
                                        f"(see `mojule hold list --org {slug}`)") from None
-        audit.record(ctx.conn, org.org_id, audit.Entry(
-            action="hold.release", outcome="ok", actor_type="cli", actor_id=audit.cli_actor(),
-            target_type="hold", target_id=str(hold_id), details=holds.audit_details(released)))
+        ctx.record(org.org_id, "hold.release", target_type="hold", target_id=str(hold_id),
+                   details=holds.audit_details(released))
     click.echo(f"released hold {hold_id} on {released.target} of {slug}", err=True)
