@@ -43,6 +43,11 @@ class UserExists(Exception):
     """A user with that email already exists in this org."""
 
 
+class LastAdmin(Exception):
+    """The org's only admin cannot be removed or given another role: nobody would be left
+    to manage its people, tokens and content. Make another admin first."""
+
+
 class InvalidEmail(Exception):
     """That is not an email address."""
 
@@ -164,6 +169,15 @@ def lock_admins(conn: psycopg.Connection, org_id: int) -> list[int]:
     ends."""
     with org_transaction(conn, org_id):
         return [row[0] for row in conn.execute(query("user_admins_lock"), {"org_id": org_id})]
+
+
+def check_admin_remains(conn: psycopg.Connection, user: User) -> None:
+    """Raise LastAdmin when ``user`` is the org's only admin, holding the org's admins until
+    the transaction ends, so two removals at once cannot both pass. Call inside the
+    transaction that removes or demotes them."""
+    admins = lock_admins(conn, user.org_id)
+    if admins == [user.user_id]:
+        raise LastAdmin()
 
 
 def set_role(conn: psycopg.Connection, user: User, role: str) -> None:

@@ -39,9 +39,38 @@ def test_user_lifecycle_from_the_cli(db, org, cli_env):
     assert db.execute("SELECT count(*) FROM audit_log WHERE org_id = %s"
                       " AND action = 'user_token.revoke'", (org.org.org_id,)).fetchone()[0] == 1
 
+    # The org's only admin stays until another admin is made.
+    assert run(cli_env, "user", "create", "--org", slug, "--email", "lead@example.com",
+               "--role", "admin").exit_code == 0
     deleted = run(cli_env, "user", "delete", "--org", slug, "--email", "dev@example.com")
     assert deleted.exit_code == 0
-    assert people.list_users(db, org.org.org_id) == []
+    assert [found.email for found in people.list_users(db, org.org.org_id)] == ["lead@example.com"]
+
+
+@pytest.mark.parametrize("change", [("delete",), ("set-role", "--role", "analyst"),
+                                    ("set-role", "--role", "member")])
+def test_the_orgs_only_admin_is_neither_removed_nor_demoted(db, org, cli_env, change):
+    slug = org.org.slug
+    run(cli_env, "user", "create", "--org", slug, "--email", "only@example.com", "--role", "admin")
+    run(cli_env, "user", "create", "--org", slug, "--email", "dev@example.com")
+    audited = db.execute("SELECT count(*) FROM audit_log WHERE org_id = %s",
+                         (org.org.org_id,)).fetchone()[0]
+
+    refused = run(cli_env, "user", change[0], "--org", slug, "--email", "only@example.com",
+                  *change[1:])
+
+    assert refused.exit_code == 1
+    assert "only admin" in refused.stderr and "another admin first" in refused.stderr
+    users = {found.email: found.role for found in people.list_users(db, org.org.org_id)}
+    assert users == {"only@example.com": "admin", "dev@example.com": "member"}
+    assert db.execute("SELECT count(*) FROM audit_log WHERE org_id = %s",
+                      (org.org.org_id,)).fetchone()[0] == audited
+    # A member goes as before, and with a second admin the first may go too.
+    assert run(cli_env, "user", change[0], "--org", slug, "--email", "dev@example.com",
+               *change[1:]).exit_code == 0
+    run(cli_env, "user", "create", "--org", slug, "--email", "next@example.com", "--role", "admin")
+    assert run(cli_env, "user", change[0], "--org", slug, "--email", "only@example.com",
+               *change[1:]).exit_code == 0
 
 
 def test_a_user_token_made_to_expire_is_refused_once_it_has(client, db, org, cli_env):

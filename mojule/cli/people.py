@@ -28,6 +28,16 @@ def _user(ctx: CliContext, slug: str, email: str) -> people.User:
         raise click.ClickException(f"{email!r}: {exc.__doc__}") from None
 
 
+def _check_admin_remains(ctx: CliContext, slug: str, target: people.User) -> None:
+    try:
+        people.check_admin_remains(ctx.conn, target)
+    except people.LastAdmin:
+        raise click.ClickException(
+            f"{target.email} is the only admin of {slug}: nobody would be "
+            "left to manage its people, tokens and content. Make another admin first "
+            "(mojule user set-role --role admin, or user create --role admin).") from None
+
+
 @cli.group()
 def user() -> None:
     """Create and manage an org's users (admins, analysts, members) and their tokens."""
@@ -112,9 +122,12 @@ def user_password_link(ctx: CliContext, slug: str, email: str, base_url: str) ->
 def user_set_role(ctx: CliContext, slug: str, email: str, role: str) -> None:
     """Change the user's role."""
     target = _user(ctx, slug, email)
-    people.set_role(ctx.conn, target, role)
-    ctx.audit(target.org_id, "user.set_role", target_type="user", target_id=target.email,
-              details={"role": [target.role, role]})
+    with ctx.conn.transaction():
+        if role != "admin":
+            _check_admin_remains(ctx, slug, target)
+        people.set_role(ctx.conn, target, role)
+        ctx.audit(target.org_id, "user.set_role", target_type="user", target_id=target.email,
+                  details={"role": [target.role, role]})
     click.echo(f"{target.email} is now {role}", err=True)
 
 
@@ -137,6 +150,7 @@ def user_delete(ctx: CliContext, slug: str, email: str) -> None:
     """Delete the user with their tokens and linked identities."""
     target = _user(ctx, slug, email)
     with ctx.conn.transaction():
+        _check_admin_remains(ctx, slug, target)
         dropped = people.delete_user(ctx.conn, target)
         ctx.audit(target.org_id, "user.delete", target_type="user", target_id=target.email,
                   details=dropped)
