@@ -37,6 +37,7 @@ EVER_END = datetime.max.replace(tzinfo=UTC)
 KEY_COLUMNS = {
     "day": "key_day",
     "week": "key_week",
+    "month": "key_month",
     "user": "key_user",
     "model": "key_model",
     "terminal": "key_terminal",
@@ -45,24 +46,35 @@ KEY_COLUMNS = {
     "tool": "key_tool",
     "language": "key_language",
 }
+# How a request was made, by group name: the attribute of Claude Code's api_request events
+# and cost and token metrics that says it. The names of skills, agents, plugins and MCP
+# servers that requests also carry are content (mojule/content.py), stored encrypted, so
+# no report groups by them. They share the key column key_source: a report groups by one.
+SOURCE_ATTRIBUTES = {
+    "query_source": "query_source",     # metrics: main, subagent, auxiliary; events finer
+    "speed": "speed",                   # fast mode costs more; metrics name only "fast"
+    "effort": "effort",                 # low ... max
+}
+KEY_COLUMNS.update(dict.fromkeys(SOURCE_ATTRIBUTES, "key_source"))
 ATTR_PREFIX = "attr:"
 ATTR_COLUMNS = ("key_attr_0", "key_attr_1")
 
 # Groups the statement is told of (its by_<group> parameters): it computes, or keeps, a
 # key only for a report grouped by it, and knows that a user's groups are one seat's.
-COMPUTED_KEYS = ("day", "week", "user", "model", "terminal", "app_version", "session",
+COMPUTED_KEYS = ("day", "week", "month", "user", "model", "terminal", "app_version", "session",
                  "tool", "language")
 # usage_rollup's buckets (migration 0003): quarter hours from this origin.
 BUCKET = timedelta(minutes=15)
 BUCKET_ORIGIN = datetime(2000, 1, 1, tzinfo=UTC)
-# What the rollup cannot group by: it keeps no tool or language.
-RAW_ONLY_GROUPS = frozenset({"tool", "language"})
-DAY_GROUPS = frozenset({"day", "week"})
+# What the rollup cannot group by: it keeps no tool, language or request source.
+RAW_ONLY_GROUPS = frozenset({"tool", "language", *SOURCE_ATTRIBUTES})
+DAY_GROUPS = frozenset({"day", "week", "month"})
 # What usage_days (migration 0021) cannot group by: it keeps seats and models only, and
 # usage_days_attributes (migration 0022) resource attributes too, but not by model, nor
 # those of the process (the SQL function mojule_process_attribute, which the summing
 # leaves out: ``process_attribute`` below knows the same).
-UNSUMMED_GROUPS = frozenset({"terminal", "app_version", "session", "tool", "language"})
+UNSUMMED_GROUPS = frozenset({"terminal", "app_version", "session", "tool", "language",
+                             *SOURCE_ATTRIBUTES})
 PROCESS_ATTRIBUTES = frozenset({"service.version", "service.instance.id"})
 PROCESS_ATTRIBUTE_PREFIX = "process."
 DAY = timedelta(days=1)
@@ -131,6 +143,13 @@ def grouping(groups: Sequence[str]) -> tuple[list[str], dict[str, str | None]]:
             column = KEY_COLUMNS[group]
         columns.append(column)
     return columns, attrs
+
+
+def source_attribute(groups: Sequence[str]) -> str | None:
+    """Return the request attribute the report's source group reads (SOURCE_ATTRIBUTES),
+    or None when it has none."""
+    return next((SOURCE_ATTRIBUTES[group] for group in groups if group in SOURCE_ATTRIBUTES),
+                None)
 
 
 # How analytics_usage.sql reads the session_usage rows of the sessions it reads whole,
@@ -267,7 +286,9 @@ def report_params(org_id: int, scope: Scope, groups: Sequence[str], tz: str = "U
             "rollup_to": rollup_to, "days_from": days_from, "days_to": days_to,
             "lone_days": days_from is not None and set(columns) == LONE_DAYS,
             "limit": None, "after_last_seen": None,
-            "after_session_id": None, **{f"by_{key}": key in groups for key in COMPUTED_KEYS}}
+            "after_session_id": None, **{f"by_{key}": key in groups for key in COMPUTED_KEYS},
+            "source_attribute": source_attribute(groups),
+            "by_source": source_attribute(groups) is not None}
 
 
 def joins_sessions(scope: Scope, groups: Sequence[str]) -> bool:

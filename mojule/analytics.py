@@ -30,7 +30,8 @@ from mojule.db import query
 from mojule.logs import EVENT_PREFIX
 
 # What a usage report can be grouped by, besides attr:<resource attribute>.
-GROUPS = ("day", "week", "user", "model", "terminal", "app_version")
+GROUPS = ("day", "week", "month", "user", "model", "tool", "language", "terminal",
+          "app_version", *accounting.SOURCE_ATTRIBUTES)
 MAX_GROUP_LEVELS = 2
 # Resource attributes a report or session list may be kept to (attr:team=payments ...).
 MAX_ATTRIBUTE_FILTERS = 4
@@ -72,11 +73,17 @@ def usage(conn: psycopg.Connection, org_id: int, from_: datetime, to: datetime,
     "api_retries_exhausted", "tool_calls", "tool_successes", "tool_failures",
     "tool_avg_duration_ms", "tool_decisions", "lines_added", "lines_removed", "commits",
     "pull_requests", "code_edit_decisions", "active_time_s", "active_time_by_type_s"}.
-    Days and weeks (ISO, from Monday) are dates in ``tz``. Cost, tokens and the other
+    Days, weeks (ISO, from Monday) and months are dates in ``tz``, a week's and a month's
+    its first day. Cost, tokens and the other
     counts add up across rows to the sum of the sessions; ``sessions`` (those with
     activity in the row; `claude agents` UI processes are none) and ``active_users``
     (distinct seats) are distinct counts per row. Under ``model``, what Claude Code does
-    not attribute to a model (active time, commits, tool calls) has the key None.
+    not attribute to a model (active time, commits, tool calls) has the key None, and under
+    ``tool`` all but tool calls and decisions (cost, tokens, lines, active time), and under
+    ``language`` all but code-edit decisions. Under
+    how requests were made (``query_source``, ``speed``, ``effort``:
+    accounting.SOURCE_ATTRIBUTES), cost, tokens and API requests go to the value their
+    request named, None for none, and all else to None.
     No groups gives one row of totals. ``attributes`` keeps the sessions whose resource
     attributes have those values (as group_by=attr:<key> reads them). Raises BadParameter
     naming the parameter.
@@ -169,7 +176,7 @@ def session_totals(conn: psycopg.Connection, org_id: int, session_id: str,
             events = cur.execute(query("analytics_session_timeline"), {
                 "org_id": org_id, "session_id": session_id, "limit": timeline_limit + 1,
             }).fetchall()
-    tools, code_edits = _tools(by_tool)
+    tools, code_edits = tool_figures(by_tool)
     return {
         **_session(found[0]),
         **_per_session(totals),
@@ -198,6 +205,10 @@ def check_group_by(group_by: Sequence[str]) -> list[str]:
         elif group not in GROUPS:
             raise BadParameter("group_by", f"unknown group {group!r}; use one of "
                                f"{', '.join(GROUPS)} or attr:<resource attribute>")
+    sources = [group for group in groups if group in accounting.SOURCE_ATTRIBUTES]
+    if len(sources) > 1:
+        raise BadParameter("group_by", f"{' and '.join(sources)} cannot be grouped together;"
+                           " pick one of them")
     return groups
 
 
@@ -360,7 +371,7 @@ def _per_session(figures: Mapping[str, Any] | None) -> dict[str, Any]:
             if name not in GROUP_ONLY and name != "key"}
 
 
-def _tools(rows: Sequence[Mapping[str, Any]]) -> tuple[dict[str, dict], list[dict]]:
+def tool_figures(rows: Sequence[Mapping[str, Any]]) -> tuple[dict[str, dict], list[dict]]:
     """Fold rows grouped by (tool, language) into tool figures and code-edit decisions.
 
     Tool calls and permission decisions (events) have no language, so all of a tool's are

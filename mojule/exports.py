@@ -200,7 +200,8 @@ def _is_text(column: str) -> bool:
 def _csv_value(column: str) -> sql.Composable:
     """The text of a column as the export writes it (as ``csv_lines`` would write it)."""
     value = sql.Identifier("report", column)
-    if column in (accounting.KEY_COLUMNS["day"], accounting.KEY_COLUMNS["week"]):
+    if column in (accounting.KEY_COLUMNS["day"], accounting.KEY_COLUMNS["week"],
+                  accounting.KEY_COLUMNS["month"]):
         # As a timestamp without time zone: the session's TimeZone cannot move the day.
         return sql.SQL("to_char({}::timestamp, 'YYYY-MM-DD')").format(value)
     if column == "models":

@@ -20,8 +20,8 @@
 -- these rules); the rest of the window, and gauges, from the raw rows. rollup_from =
 -- rollup_to = from reads everything raw, as a grouping by tool or language must.
 --
--- A session whose counted rows all lie in those whole quarter hours (grouped by day or
--- week: in one local day or week too) and that sent no gauge in the window is read from
+-- A session whose counted rows all lie in those whole quarter hours (grouped by day,
+-- week or month: in one local day, week or month too) and that sent no gauge in the window is read from
 -- session_usage instead: its sums over its whole life, one row, or one per raw model when
 -- grouped by model, with its cost already rounded as above (migration 0006), and with its
 -- session's seat, terminal and app version (migration 0013). Only the other sessions, at
@@ -49,7 +49,8 @@ WITH scope AS NOT MATERIALIZED (
 events AS (
     SELECT e.session_id, e.time, e.event_name, e.model, e.tool_name, e.decision, e.success,
            e.duration_ms, e.cost_usd_micros, e.cost_usd, e.input_tokens, e.output_tokens,
-           e.cache_read_tokens, e.cache_creation_tokens
+           e.cache_read_tokens, e.cache_creation_tokens,
+           CASE WHEN %(by_source)s THEN e.attributes ->> %(source_attribute)s::text END AS source
       FROM log_events AS e
      WHERE e.org_id = %(org_id)s
        AND ((e.time >= %(from)s AND e.time < %(rollup_from)s)
@@ -64,6 +65,7 @@ points AS (
     SELECT m.session_id, m.time, m.record_id, m.metric_name, m.kind, m.temporality,
            m.series_hash, m.start_time_unix_nano, m.time_unix_nano, m.value, m.model,
            m.type, m.tool_name, m.decision, m.language,
+           CASE WHEN %(by_source)s THEN m.attributes ->> %(source_attribute)s::text END AS source,
            CASE WHEN m.time < %(rollup_from)s THEN %(from)s ELSE %(rollup_to)s END AS since
       FROM metric_points AS m
      WHERE m.org_id = %(org_id)s
@@ -83,7 +85,9 @@ points AS (
     UNION ALL
     SELECT m.session_id, m.time, m.record_id, m.metric_name, m.kind, m.temporality,
            m.series_hash, m.start_time_unix_nano, m.time_unix_nano, m.value, m.model,
-           m.type, m.tool_name, m.decision, m.language, %(from)s
+           m.type, m.tool_name, m.decision, m.language,
+           CASE WHEN %(by_source)s THEN m.attributes ->> %(source_attribute)s::text END,
+           %(from)s
       FROM metric_points AS m
      WHERE m.org_id = %(org_id)s
        AND m.kind = 'gauge'
@@ -172,11 +176,12 @@ day_rows AS NOT MATERIALIZED (
            d.active_time_cli_s,
            CASE WHEN %(by_day)s THEN d.day END AS key_day,
            CASE WHEN %(by_week)s THEN date_trunc('week', d.day)::date END AS key_week,
+           CASE WHEN %(by_month)s THEN date_trunc('month', d.day)::date END AS key_month,
            CASE WHEN %(by_user)s THEN d.seat_identity END AS key_user,
            CASE WHEN %(by_model)s THEN d.model_key END AS key_model,
            NULL::text AS key_terminal, NULL::text AS key_app_version,
            NULL::text AS key_attr_0, NULL::text AS key_attr_1, NULL::text AS key_session,
-           NULL::text AS key_tool, NULL::text AS key_language
+           NULL::text AS key_tool, NULL::text AS key_language, NULL::text AS key_source
       FROM usage_days AS d
      WHERE d.org_id = %(org_id)s
        AND %(attr_0)s::text IS NULL
@@ -194,11 +199,12 @@ day_rows AS NOT MATERIALIZED (
            a.active_time_cli_s,
            CASE WHEN %(by_day)s THEN a.day END,
            CASE WHEN %(by_week)s THEN date_trunc('week', a.day)::date END,
+           CASE WHEN %(by_month)s THEN date_trunc('month', a.day)::date END,
            CASE WHEN %(by_user)s THEN a.seat_identity END,
            NULL, NULL, NULL,
            a.resource_attributes ->> %(attr_0)s,
            a.resource_attributes ->> %(attr_1)s,
-           NULL, NULL, NULL
+           NULL, NULL, NULL, NULL
       FROM usage_days_attributes AS a
      WHERE a.org_id = %(org_id)s
        AND %(attr_0)s::text IS NOT NULL
@@ -227,6 +233,9 @@ span_rows AS (
            AND (NOT %(by_week)s
                 OR date_trunc('week', w.first_bucket AT TIME ZONE %(tz)s::text)
                    = date_trunc('week', w.last_bucket AT TIME ZONE %(tz)s::text))
+           AND (NOT %(by_month)s
+                OR date_trunc('month', w.first_bucket AT TIME ZONE %(tz)s::text)
+                   = date_trunc('month', w.last_bucket AT TIME ZONE %(tz)s::text))
            AND NOT EXISTS (SELECT 1
                              FROM points AS g
                             WHERE g.kind = 'gauge'
@@ -244,6 +253,9 @@ span_rows AS (
            CASE WHEN %(by_week)s
                 THEN date_trunc('week', w.first_bucket AT TIME ZONE %(tz)s::text)::date
            END AS key_week,
+           CASE WHEN %(by_month)s
+                THEN date_trunc('month', w.first_bucket AT TIME ZONE %(tz)s::text)::date
+           END AS key_month,
            CASE WHEN %(by_user)s THEN w.seat_identity END AS key_user,
            CASE WHEN %(by_model)s THEN w.model_key END AS key_model,
            CASE WHEN %(by_terminal)s THEN w.terminal_type END AS key_terminal,
@@ -252,7 +264,8 @@ span_rows AS (
            sc.resource_attributes ->> %(attr_1)s AS key_attr_1,
            CASE WHEN %(by_session)s THEN w.session_id END AS key_session,
            NULL::text AS key_tool,
-           NULL::text AS key_language
+           NULL::text AS key_language,
+           NULL::text AS key_source
       {sessions_join}
      WHERE w.org_id = %(org_id)s
        AND w.per_model = %(by_model)s
@@ -278,13 +291,13 @@ run_baselines AS (
 ),
 point_deltas AS (
     SELECT session_id, time, metric_name, model, type, coalesce(type, decision) AS detail,
-           tool_name, language, value AS delta
+           tool_name, language, source, value AS delta
       FROM points
      WHERE kind = 'sum'
        AND temporality <> 2
     UNION ALL
     SELECT pt.session_id, pt.time, pt.metric_name, pt.model, pt.type,
-           coalesce(pt.type, pt.decision), pt.tool_name, pt.language,
+           coalesce(pt.type, pt.decision), pt.tool_name, pt.language, pt.source,
            CASE
                WHEN pt.kind = 'gauge' THEN
                    CASE WHEN pt.time_unix_nano = max(pt.time_unix_nano) OVER series
@@ -313,7 +326,7 @@ facts AS MATERIALIZED (
     -- for a list of sessions the planner expects one and joins them in a nested loop,
     -- which, inlined, computed the metric deltas again for each (a page of the Admin-API-
     -- shaped report grouped by tool: 71 sessions, 275 ms; materialized, 20 ms).
-    SELECT ev.session_id, ev.time, ev.model, ev.tool_name, NULL::text AS language,
+    SELECT ev.session_id, ev.time, ev.model, ev.tool_name, NULL::text AS language, ev.source,
            (ev.event_name <> 'api_request')::integer                       AS facts,
            (ev.event_name = 'api_request')::integer                        AS api_requests,
            0                                                                AS usage_points,
@@ -345,7 +358,7 @@ facts AS MATERIALIZED (
            NULL::numeric AS active_time_user_s, NULL::numeric AS active_time_cli_s
       FROM events AS ev
     UNION ALL
-    SELECT d.session_id, d.time, d.model, d.tool_name, d.language,
+    SELECT d.session_id, d.time, d.model, d.tool_name, d.language, d.source,
            (d.metric_name NOT IN ('claude_code.cost.usage', 'claude_code.token.usage'))::integer,
            0,
            (d.metric_name IN ('claude_code.cost.usage', 'claude_code.token.usage'))::integer,
@@ -376,7 +389,7 @@ facts AS MATERIALIZED (
                 THEN d.delta END
       FROM point_deltas AS d
     UNION ALL
-    SELECT r.session_id, r.bucket, r.model, NULL, NULL, r.facts, r.api_requests,
+    SELECT r.session_id, r.bucket, r.model, NULL, NULL, NULL, r.facts, r.api_requests,
            r.usage_points, r.event_cost_micros, r.event_input_tokens, r.event_output_tokens,
            r.event_cache_read_tokens, r.event_cache_creation_tokens, r.metric_cost_micros,
            r.metric_input_tokens, r.metric_output_tokens, r.metric_cache_read_tokens,
@@ -415,6 +428,8 @@ keyed AS (
                 THEN (f.time AT TIME ZONE %(tz)s::text)::date END AS key_day,
            CASE WHEN %(by_week)s
                 THEN date_trunc('week', f.time AT TIME ZONE %(tz)s::text)::date END AS key_week,
+           CASE WHEN %(by_month)s
+                THEN date_trunc('month', f.time AT TIME ZONE %(tz)s::text)::date END AS key_month,
            sc.seat_identity AS key_user,
            CASE WHEN %(by_model)s THEN regexp_replace(f.model, '\[[^]]*\]$', '') END AS key_model,
            sc.terminal_type AS key_terminal,
@@ -423,7 +438,8 @@ keyed AS (
            sc.resource_attributes ->> %(attr_1)s AS key_attr_1,
            f.session_id AS key_session,
            CASE WHEN %(by_tool)s THEN f.tool_name END AS key_tool,
-           CASE WHEN %(by_language)s THEN f.language END AS key_language
+           CASE WHEN %(by_language)s THEN f.language END AS key_language,
+           f.source AS key_source
       FROM facts AS f
       -- Each session's row looked up once, not once per fact: the facts of a month's
       -- edges are thousands, of a few hundred sessions.

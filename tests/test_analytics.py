@@ -490,6 +490,93 @@ def test_day_and_week_keys_are_iso_dates_and_weeks_begin_on_monday(client, org, 
             date.fromisoformat(week) + timedelta(days=7)
 
 
+@pytest.mark.parametrize("tz", ["UTC", "Pacific/Kiritimati", "America/Los_Angeles"])
+def test_month_keys_are_the_first_day_of_each_local_month(client, org, db, tz):
+    # The fixtures' sessions, and the bash-tool session again 40 days before: two months.
+    send_sessions(client, org)
+    send(client, org, "logs", shifted(body("bash-tool", "logs"), -40 * DAY_NS))
+    org_id = org.org.org_id
+
+    by_day = analytics.usage(db, org_id, FROM, TO, ["day"], tz)
+    by_month = analytics.usage(db, org_id, FROM, TO, ["month"], tz)
+
+    # Each month's row sums its local days' rows.
+    months = {}
+    for row in by_day:
+        month = date.fromisoformat(row["key"]["day"]).replace(day=1).isoformat()
+        months.setdefault(month, []).append(row)
+    assert len(months) == 2
+    assert [row["key"]["month"] for row in by_month] == sorted(months)
+    for row in by_month:
+        days = months[row["key"]["month"]]
+        assert row["cost_usd"] == sum(day["cost_usd"] for day in days)
+        assert row["api_requests"] == sum(day["api_requests"] for day in days)
+        assert row["tool_calls"] == sum(day["tool_calls"] for day in days)
+
+
+def test_tool_groups_hold_the_tool_calls_and_the_rest_has_no_tool(client, org, db):
+    send_sessions(client, org)
+    rows = analytics.usage(db, org.org.org_id, FROM, TO, ["tool"])
+    results = [result for name in SESSIONS for result in events(name, "tool_result")]
+
+    by_tool = {row["key"]["tool"]: row for row in rows}
+    assert {tool for tool in by_tool if tool is not None} == \
+        {result["tool_name"] for result in results}
+    for tool, row in by_tool.items():
+        if tool is not None:
+            assert row["tool_calls"] == sum(result["tool_name"] == tool for result in results)
+            assert row["cost_usd"] == 0
+    (totals,) = analytics.usage(db, org.org.org_id, FROM, TO)
+    assert by_tool[None]["cost_usd"] == totals["cost_usd"] > 0
+
+
+def with_attribute(item: dict, key: str, value: str) -> None:
+    item["attributes"] = [attr for attr in item["attributes"] if attr["key"] != key] + \
+        [{"key": key, "value": {"stringValue": value}}]
+
+
+def test_spend_is_attributed_to_how_its_requests_were_made(client, org, db):
+    # bash-tool's first request ran in fast mode at high effort; write-tool sent only its
+    # metrics, whose cost points name their query source.
+    logs = body("bash-tool", "logs")
+    requests = [record for record in log_records(logs)
+                if attributes(record)["event.name"] == "api_request"]
+    with_attribute(requests[0], "speed", "fast")
+    with_attribute(requests[0], "effort", "max")
+    send(client, org, "logs", logs)
+    send(client, org, "metrics", fixture_bytes(WRITE_TOOL, "metrics"))
+    org_id = org.org.org_id
+
+    def by(group: str) -> dict:
+        return {row["key"][group]: row for row in analytics.usage(db, org_id, FROM, TO, [group])}
+
+    (totals,) = analytics.usage(db, org_id, FROM, TO)
+    first_cost = Decimal(str(attributes(requests[0])["cost_usd"])).quantize(MICRO)
+    for group, value in (("speed", "fast"), ("effort", "max")):
+        rows = by(group)
+        assert rows[value]["api_requests"] == 1
+        assert rows[value]["cost_usd"] == first_cost
+        assert rows[value]["tool_calls"] == 0
+        assert sum(row["cost_usd"] for row in rows.values()) == totals["cost_usd"]
+    metric_sources = {attributes(point).get("query_source")
+                      for metric, point in data_points(body(WRITE_TOOL, "metrics"))
+                      if metric["name"] == "claude_code.cost.usage"}
+    event_sources = {attributes(request)["query_source"] for request in requests}
+    sources = by("query_source")
+    assert set(sources) == metric_sources | event_sources | {None}
+    assert sum(row["cost_usd"] for row in sources.values()) == totals["cost_usd"]
+    assert sources[None]["cost_usd"] == 0     # every request named its source
+    (metric_source,) = metric_sources
+    assert sources[metric_source]["cost_usd"] == \
+        metric_total(WRITE_TOOL, "claude_code.cost.usage").quantize(MICRO)
+
+
+def test_one_request_source_per_report():
+    with pytest.raises(BadParameter, match="speed and effort cannot be grouped together"):
+        analytics.check_group_by(["speed", "effort"])
+    assert analytics.check_group_by(["month", "speed"]) == ["month", "speed"]
+
+
 def test_every_time_zone_reports_accept_postgresql_reads_as_python_does(db):
     # Day boundaries are cut in Python (the window) and in SQL (the day keys): a name
     # PostgreSQL does not know failed there as a 500, and one it reads as an abbreviation
@@ -515,9 +602,9 @@ def test_every_time_zone_reports_accept_postgresql_reads_as_python_does(db):
 def test_usage_totals_equal_the_sum_of_the_sessions_under_every_grouping(client, org, db):
     send_sessions(client, org)
     sessions = all_sessions(db, org)
-    for group_by in ([], ["day"], ["week"], ["user"], ["model"], ["terminal"],
-                     ["app_version"], ["attr:department"], ["day", "user"],
-                     ["model", "attr:department"]):
+    for group_by in ([], ["day"], ["week"], ["month"], ["user"], ["model"], ["tool"],
+                     ["terminal"], ["app_version"], ["attr:department"], ["day", "user"],
+                     ["model", "attr:department"], ["month", "user"]):
         rows = analytics.usage(db, org.org.org_id, FROM, TO, group_by)
         for figure in ADDITIVE:
             assert sum(row[figure] for row in rows) == sum(s[figure] for s in sessions), \

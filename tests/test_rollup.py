@@ -36,8 +36,9 @@ OFFSETS = {"bash-tool": 0, "failing-bash": 37 * MINUTE_NS,
            "write-tool-resource-attrs": (24 * 60 + 3 * 60 + 11) * MINUTE_NS}
 # ["day", "user"] and ["session"] read the sessions read whole one row each, the others
 # summed ahead per group (accounting.WHOLE_SESSIONS).
-GROUPINGS = ([], ["day"], ["week"], ["model"], ["user"], ["attr:department"], ["session"],
-             ["day", "model"], ["terminal", "app_version"], ["day", "user"])
+GROUPINGS = ([], ["day"], ["week"], ["month"], ["model"], ["user"], ["attr:department"],
+             ["session"], ["day", "model"], ["terminal", "app_version"], ["day", "user"],
+             ["month", "tool"])
 
 
 def late_cumulative_exports(name: str) -> list[dict]:

@@ -21,7 +21,8 @@ bp = Blueprint("usage_api", __name__)
 @user_token_required
 @params.takes("from", "to", "tz", "group_by", "user", params.ATTRIBUTE_FILTERS)
 def usage():
-    """Usage in [from, to) grouped by day, week, user, model, terminal, app_version, attr:<key>;
+    """Usage in [from, to) grouped by day, week, month, user, model, tool, terminal,
+    app_version, query_source, speed, effort or attr:<key>;
     ``user`` and ``attr:<key>=<value>`` keep some sessions only."""
     tz = params.time_zone()
     start, end = params.window(tz)

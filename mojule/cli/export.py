@@ -116,7 +116,8 @@ def export_group() -> None:
 @export_group.command("usage")
 @with_common
 @click.option("--group-by", "groups", multiple=True,
-              help="day, week, user, model, terminal, app_version or attr:<key>; repeatable.")
+              help="day, week, month, user, model, tool, terminal, app_version, "
+                   "query_source, speed, effort or attr:<key>; repeatable.")
 @click.option("--format", "fmt", type=click.Choice(["csv", "ndjson"]), default="csv",
               show_default=True)
 @USER
