@@ -372,7 +372,7 @@ def test_every_page_renders_cleanly_at_desktop_and_phone_width(visitor, demo, da
         "overview": f"/?{PAGE_WINDOW}", "sessions": f"/sessions?{PAGE_WINDOW}",
         "overview-one-team": f"/?{PAGE_WINDOW}&attr:department=platform",
         "session": f"/sessions/{demo.sessions['write-tool-resource-attrs']}",
-        "users": f"/users?{PAGE_WINDOW}", "connect": "/connect",
+        "users": f"/users?{PAGE_WINDOW}", "tools": f"/tools?{PAGE_WINDOW}", "connect": "/connect",
         "admin-tokens": "/admin/tokens", "admin-members": "/admin/members",
         "admin-retention": "/admin/settings", "admin-holds": "/admin/holds",
         "admin-erasure": "/admin/erasure",

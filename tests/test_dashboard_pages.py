@@ -184,6 +184,51 @@ def test_users_page_lists_each_seat_with_the_apis_cost(client, loaded, org):
         assert f"${cents:,}" in page
 
 
+TOOL_ROW = re.compile(r'<tr>\s*<th scope="row">([^<]+)<.*?</th>\s*<td class="num">([\d,]+)</td>'
+                      r'\s*<td class="num">([^<]+)</td>\s*<td class="num">([\d,]+)</td>', re.DOTALL)
+
+
+@pytest.mark.parametrize("who", ["admin", "alice"])
+def test_tools_page_lists_each_tool_with_the_apis_figures(client, loaded, org, who):
+    users, _ = loaded
+    sign_in(client, org, f"{who}@example.com")
+
+    page = client.get(f"/tools?{PAGE_WINDOW}").text
+    api = client.get(f"/api/v1/usage?{API_WINDOW}&group_by=tool",
+                     headers=users[who].headers).get_json()["rows"]
+
+    called = {row["key"]["tool"]: row for row in api
+              if row["key"]["tool"] is not None and row["tool_calls"]}
+    shown = {name: (calls, share, failed) for name, calls, share, failed in TOOL_ROW.findall(page)}
+    assert called and set(shown) == set(called)
+    for name, row in called.items():
+        calls, share, failed = shown[name]
+        assert int(calls.replace(",", "")) == row["tool_calls"]
+        assert int(failed.replace(",", "")) == row["tool_failures"]
+        assert share == formats.percent(row["tool_successes"], row["tool_calls"])
+    # Most used first.
+    order = [int(calls.replace(",", "")) for _, calls, _, _ in TOOL_ROW.findall(page)]
+    assert order == sorted(order, reverse=True)
+    assert 'aria-current="page"' in page.split('href="/tools"')[1][:40]
+
+
+def test_tools_page_shows_code_edits_by_language_as_the_api_counts_them(client, loaded, org):
+    users, _ = loaded
+    sign_in(client, org, "admin@example.com")
+
+    page = client.get(f"/tools?{PAGE_WINDOW}").text
+    api = client.get(f"/api/v1/usage?{API_WINDOW}&group_by=tool,language",
+                     headers=users["admin"].headers).get_json()["rows"]
+
+    edits = [row for row in api if any(row["code_edit_decisions"].values())]
+    assert edits
+    table = page.split('data-testid="code-edits"')[1].split("</table>")[0]
+    for row in edits:
+        decisions = row["code_edit_decisions"]
+        assert (f'<th scope="row">{row["key"]["tool"]}</th><td>{row["key"]["language"] or "—"}'
+                f'</td><td class="num">{decisions["accepted"]}</td>') in table
+
+
 def test_a_member_sees_only_their_own_sessions(client, loaded, org):
     _, ids = loaded
     sign_in(client, org, "alice@example.com")
@@ -292,7 +337,7 @@ def test_empty_org_pages_say_what_to_do_next(client, db, org):
     person(db, org, "admin@example.com", "admin")
     sign_in(client, org, "admin@example.com")
 
-    for path in ("/", "/sessions", "/users"):
+    for path in ("/", "/sessions", "/users", "/tools"):
         page = client.get(path).text
         assert 'href="/connect"' in page, path
         assert "Connect Claude Code" in page

@@ -94,6 +94,20 @@ def users():
                            exports=_exports(span))
 
 
+@bp.get("/tools")
+@signed_in
+def tools():
+    """Each tool's calls, failures, durations and permission decisions in the period, and
+    code-edit decisions by tool and language (a member: their own)."""
+    span = period(team=True)
+    figures, code_edits = analytics.tool_figures(Usage(span).rows("tool", "language"))
+    by_calls = sorted(figures.items(), key=lambda item: (-item[1]["calls"], item[0]))
+    edits = sorted(code_edits, key=lambda edit: (-(edit["accepted"] + edit["rejected"]),
+                                                 edit["tool_name"], edit["language"] or ""))
+    return render_template("tools.html", span=span, tools=by_calls, code_edits=edits,
+                           exports=_exports(span))
+
+
 def _month_against_budget(span: Period) -> budget.MonthToDate | None:
     """This month's cost against the org's budget, for an admin or analyst of an org with
     one; not on a team's overview (the budget is the org's)."""
@@ -156,6 +170,8 @@ def _exports(span: Period, team_key: str = DEFAULT_TEAM_KEY) -> dict[str, str]:
         "daily": export_url("/api/v1/export/usage.csv", group_by="day", **args),
         "users": export_url("/api/v1/export/usage.csv", group_by="user", **args),
         "models": export_url("/api/v1/export/usage.csv", group_by="model", **args),
+        "tools": export_url("/api/v1/export/usage.csv", group_by="tool", **args),
+        "monthly": export_url("/api/v1/export/usage.csv", group_by="month", **args),
         "teams": export_url("/api/v1/export/usage.csv", group_by=f"attr:{team_key}", **args),
         "team_key": team_key,
         "sessions": export_url("/api/v1/export/sessions.csv", **args),
