@@ -11,6 +11,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from mojule import (
         api,
         auth,
+        body,
         config,
         dashboard,
         db,
@@ -21,6 +22,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         metrics,
         observability,
         parameters,
+        receiver,
         request_log,
         schema,
         traces,
@@ -62,14 +64,18 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         app.config["MOJULE"]["LICENSE_CHECK_SECONDS"])
     # Every request is authenticated unless its view is marked @public.
     auth.init_app(app)
+    # An authenticated upload refused is read to its end (within bounds) before the
+    # answer, so a client still sending it hears the answer rather than a reset connection.
+    body.init_app(app)
     # All errors leave as JSON; unexpected ones are logged with a traceback.
     errors.init_app(app)
     # A parameter with a NUL character is a 400 (PostgreSQL's text cannot hold one).
     parameters.init_app(app)
 
-    # Ingest: one blueprint per signal.
+    # Ingest: one blueprint per signal, at the paths exporters build, doubled slashes too.
     for blueprint in (health.bp, logs.bp, metrics.bp, traces.bp):
         app.register_blueprint(blueprint)
+    receiver.init_app(app)
     # The read API: usage, sessions, content, audit and exports.
     api.init_app(app)
     # The dashboard: its session cookie, then its pages.

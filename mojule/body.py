@@ -12,12 +12,13 @@ exporter offer and which gateways forwarding to Mojule are often set to. snappy 
 from __future__ import annotations
 
 import json
+import time
 import zlib
 from typing import Any
 
 import orjson
 import zstandard
-from flask import Request
+from flask import Flask, Request, Response, current_app, request
 
 from mojule.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 
@@ -34,6 +35,10 @@ MAX_MEMBERS = 1024
 # The largest window a zstd frame may ask for (the decoder allocates it): 32 MiB, what
 # compression level 19 uses; the default limit, 128 MiB, would let a 20-byte body do so.
 ZSTD_MAX_WINDOW = 32 * 1024 * 1024
+# What is read of a refused request's unread body before the answer (see ``drain``): a
+# few times the body limit, for at most a few seconds.
+DRAIN_LIMITS = 4
+DRAIN_SECONDS = 5.0
 
 
 class ProtobufNotAccepted(UnsupportedMediaType):
@@ -58,6 +63,47 @@ class TooManyMembers(BadRequest):
 
 class NotJson(BadRequest):
     """The request body is not valid JSON."""
+
+
+def init_app(app: Flask) -> None:
+    """Read what is left of a refused request's body before answering it."""
+    app.after_request(drain)
+
+
+def drain(response: Response) -> Response:
+    """Read and discard the unread body of a request refused with a 4xx other than 401,
+    up to DRAIN_LIMITS times the body limit and DRAIN_SECONDS, then let the answer go.
+
+    A 413 or 415 is decided before the body is read, or part way through it. A client
+    streaming its body (OTel JS pipes it, chunked) is then still writing when the worker
+    answers and closes the socket: with unread bytes in its buffer the kernel resets the
+    connection, and the client sees EPIPE or ECONNRESET instead of the answer. Exporters
+    retry those, where they drop a batch refused with 413 or 415. Nothing of an
+    unauthenticated request's body is ever read, so a 401 is left as it is. Behind nginx,
+    which reads whole bodies before passing them on, this reads nothing.
+    """
+    if not 400 <= response.status_code < 500 or response.status_code == 401 \
+            or not _may_have_unread_body():
+        return response
+    stream = request.environ.get("wsgi.input")
+    budget = DRAIN_LIMITS * current_app.config["MOJULE"]["MAX_BODY_BYTES"]
+    deadline = time.monotonic() + DRAIN_SECONDS
+    try:
+        while budget > 0 and time.monotonic() < deadline:
+            chunk = stream.read(min(READ_CHUNK, budget))
+            if not chunk:
+                break
+            budget -= len(chunk)
+    except (OSError, ValueError):
+        pass    # the client went away: nothing more to hear
+    return response
+
+
+def _may_have_unread_body() -> bool:
+    if request.environ.get("wsgi.input") is None:
+        return False
+    chunked = "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+    return chunked or (request.content_length or 0) > 0
 
 
 def check_media_type(request: Request) -> None:

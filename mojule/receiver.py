@@ -7,11 +7,12 @@ they do not retry a partial success, and one bad record never costs the others.
 from __future__ import annotations
 
 import gc
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from flask import current_app, g, jsonify, request
+from flask import Flask, current_app, g, jsonify, request
 
 from mojule import otlp
 from mojule.body import check_media_type, read_otlp_json
@@ -28,6 +29,28 @@ TOP_LEVEL_KEYS = {"logs": ("resourceLogs", "resource_logs"),
                   "metrics": ("resourceMetrics", "resource_metrics"),
                   "traces": ("resourceSpans", "resource_spans")}
 MAX_REASONS = 5
+# The paths of the signal endpoints (logs.py, metrics.py, traces.py), once runs of slashes
+# are read as one.
+INGEST_PATH = re.compile(r"^/(v1|api/ingest/otlp(/v1)?)/(logs|metrics|traces)$")
+SLASHES = re.compile(r"/{2,}")
+
+
+def init_app(app: Flask) -> None:
+    """Route an export to ``/api/ingest/otlp//v1/logs`` as to ``/api/ingest/otlp/v1/logs``.
+
+    An exporter given a base endpoint that ends in a slash may build such a path.
+    Werkzeug would answer it with a 308 redirect, which OTLP exporters do not follow:
+    they drop the batch. Other paths keep Werkzeug's redirect, which browsers follow.
+    """
+    wsgi_app = app.wsgi_app
+
+    def merged_slashes(environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if "//" in path and INGEST_PATH.match(SLASHES.sub("/", path)):
+            environ["PATH_INFO"] = SLASHES.sub("/", path)
+        return wsgi_app(environ, start_response)
+
+    app.wsgi_app = merged_slashes
 
 
 def content_policy() -> ContentPolicy:

@@ -159,6 +159,19 @@ def test_trailing_slash_is_not_redirected(client, org, db, signal, route):
     assert stored(db, org.org.org_id, signal) == 0
 
 
+@pytest.mark.parametrize("signal, route", ALL_ROUTES)
+def test_doubled_slashes_reach_the_route_without_a_redirect(client, org, db, signal, route):
+    # What an exporter builds from a base endpoint ending in a slash; exporters do not
+    # follow redirects, so a 308 loses the batch.
+    doubled = "/" + route[1:].replace("/", "//")
+    expected = len(records(fixture_payload("bash-tool", signal), signal))
+
+    response = client.post(doubled, data=fixture_bytes("bash-tool", signal), headers=org.headers)
+
+    assert response.status_code == 202, response.data[:200]
+    assert stored(db, org.org.org_id, signal) == expected
+
+
 @pytest.mark.parametrize("signal", SIGNALS)
 def test_empty_request_gets_202_with_zero_counts_and_no_partial_success(client, org, db, signal):
     rows_before = org_row_counts(db, org.org.org_id)

@@ -122,6 +122,22 @@ def test_chunked_export_without_content_length_is_read_whole(live, org, db, comp
     assert stored(db, org.org.org_id)["traces"] == record_count("traces", body)
 
 
+# Over the default body limit (20 MiB), sent as OTel JS sends any body: piped, chunked.
+OVERSIZED = 24 * 1024 * 1024
+
+
+def test_a_streamed_body_refused_as_too_large_still_hears_its_413(live, org):
+    # Refused part way through, a body the client is still writing used to meet a reset
+    # connection: EPIPE, which exporters retry, where they drop a batch refused with 413.
+    padding = b"a" * (64 * 1024)
+    chunks = [b'{"resourceLogs":[],"pad":"', *[padding] * (OVERSIZED // len(padding)), b'"}']
+
+    response, answer = post(live.connection(), "logs", iter(chunks), org.headers,
+                            encode_chunked=True)
+
+    assert (response.status, answer["error"]) == (413, "payload_too_large")
+
+
 def test_export_without_token_gets_401_and_writes_nothing(live, db):
     before = db.execute("SELECT count(*) FROM log_events").fetchone()[0]
     response, answer = post(live.connection(), "logs", fixture_bytes(SESSIONS[0], "logs"),
