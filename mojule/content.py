@@ -84,7 +84,7 @@ class ContentPolicy:
 
     def is_content(self, key: str, value: Any) -> bool:
         """Return True when the attribute ``key`` with ``value`` must be stored encrypted."""
-        if key in self.keys or key.startswith(CONTENT_KEY_PREFIXES):
+        if key in self.keys or key.startswith(CONTENT_KEY_PREFIXES) or len(key) >= self.long_string:
             return True
         if isinstance(value, str):
             return len(value) >= self.long_string
@@ -105,6 +105,7 @@ class ContentPolicy:
     def split(self, attributes: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
         """Return (usage attributes, content attributes); the input is left untouched.
 
+        A key as long as content (``long_string``) is content itself, with its value.
         Content under a key longer than MAX_KEY_LENGTH is dropped: it cannot be stored
         encrypted, and must not be stored in clear. So is usage text that PostgreSQL
         refuses (Unstorable: a NUL); content keeps it, as it is stored encrypted.
@@ -116,7 +117,7 @@ class ContentPolicy:
         for key, value in attributes.items():
             kind = type(value)
             if (key in keys or ((kind is str or kind is Unstorable) and len(value) >= limit)
-                    or key.startswith(CONTENT_KEY_PREFIXES)
+                    or key.startswith(CONTENT_KEY_PREFIXES) or len(key) >= limit
                     or ((kind is list or kind is dict)
                         and (_longest_string(value) >= limit or _names_content(value, keys)))):
                 content[key] = value
@@ -160,11 +161,15 @@ def _holds_unstorable(value: Any) -> bool:
 
 
 def _longest_string(value: Any, depth: int = 0) -> int:
+    """Return the length of the longest text in ``value``, a kvlist's keys included."""
     if isinstance(value, str):
         return len(value)
     if depth > 32:
         return 0
-    items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+    if isinstance(value, dict):
+        return max((max(len(key), _longest_string(item, depth + 1))
+                    for key, item in value.items()), default=0)
+    items = value if isinstance(value, list) else ()
     return max((_longest_string(item, depth + 1) for item in items), default=0)
 
 

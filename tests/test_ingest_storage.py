@@ -880,3 +880,30 @@ def test_content_key_names_any_text_can_spell_are_listed_exactly(client, org, db
     assert not set(ODD_CONTENT_KEYS) & set(stored_attributes)
     for key in ODD_CONTENT_KEYS:
         assert decrypt(db, master_key, org.org.org_id, "logs", record_id, key) == long_text + key
+
+
+def test_text_as_long_as_content_in_a_key_never_reaches_plaintext(client, org, db, master_key):
+    # A key is text too: one as long as content, or one inside a kvlist value, is stored
+    # no more in clear than a long value is.
+    payload = fixture_payload("bash-tool", "logs")
+    record = records(payload, "logs")[0]
+    long_key = "KEYMARK" + "k" * 2000
+    nested_key = "NESTMARK" + "n" * 2000
+    record["attributes"] = record["attributes"] + [
+        {"key": long_key, "value": {"intValue": "1"}},
+        {"key": "details", "value": {"kvlistValue": {"values": [
+            {"key": nested_key, "value": {"intValue": "1"}}]}}}]
+
+    assert client.post("/v1/logs", json=payload, headers=org.headers).status_code == 202
+
+    sequence = attributes(record)["event.sequence"]
+    record_id, content_keys = db.execute(
+        "SELECT record_id, content_keys FROM log_events WHERE org_id = %s"
+        " AND event_sequence = %s", (org.org.org_id, sequence)).fetchone()
+    plaintext = org_rows_as_text(db, org.org.org_id)
+    assert "KEYMARK" not in plaintext and "NESTMARK" not in plaintext
+    # The nested one is kept, encrypted; the long key cannot name stored content.
+    assert "details" in content_keys and long_key not in content_keys
+    assert decrypt(db, master_key, org.org.org_id, "logs", record_id, "details") == \
+        {nested_key: 1}
+
