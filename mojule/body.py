@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 import zstandard
-from flask import Flask, Request, Response, current_app, request
+from flask import Flask, Request, Response, current_app, g, request
 
 from mojule.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 
@@ -71,31 +71,42 @@ def init_app(app: Flask) -> None:
 
 
 def drain(response: Response) -> Response:
-    """Read and discard the unread body of a request refused with a 4xx other than 401,
-    up to DRAIN_LIMITS times the body limit and DRAIN_SECONDS, then let the answer go.
+    """Read and discard what is left of an authenticated export's body when it is refused
+    (413, 415, 400), up to DRAIN_LIMITS times the body limit and DRAIN_SECONDS, then let
+    the answer go.
 
     A 413 or 415 is decided before the body is read, or part way through it. A client
     streaming its body (OTel JS pipes it, chunked) is then still writing when the worker
     answers and closes the socket: with unread bytes in its buffer the kernel resets the
     connection, and the client sees EPIPE or ECONNRESET instead of the answer. Exporters
-    retry those, where they drop a batch refused with 413 or 415. Nothing of an
-    unauthenticated request's body is ever read, so a 401 is left as it is. Behind nginx,
-    which reads whole bodies before passing them on, this reads nothing.
+    retry those, where they drop a batch refused with 413 or 415.
+
+    Only an export whose token was accepted is drained: nothing of an unauthenticated
+    request's body is ever read, or anyone could hold the workers with bodies that never
+    come. The deadline holds while a read waits: gunicorn's socket gets it as a timeout.
+    Behind nginx, which reads whole bodies before passing them on, this reads nothing.
     """
-    if not 400 <= response.status_code < 500 or response.status_code == 401 \
+    if not 400 <= response.status_code < 500 or g.get("ingest") is None \
             or not _may_have_unread_body():
         return response
-    stream = request.environ.get("wsgi.input")
+    stream = request.environ["wsgi.input"]
+    sock = request.environ.get("gunicorn.socket")
+    timeout = sock.gettimeout() if sock is not None else None
     budget = DRAIN_LIMITS * current_app.config["MOJULE"]["MAX_BODY_BYTES"]
     deadline = time.monotonic() + DRAIN_SECONDS
     try:
-        while budget > 0 and time.monotonic() < deadline:
+        while budget > 0 and (left := deadline - time.monotonic()) > 0:
+            if sock is not None:
+                sock.settimeout(left)
             chunk = stream.read(min(READ_CHUNK, budget))
             if not chunk:
                 break
             budget -= len(chunk)
     except (OSError, ValueError):
-        pass    # the client went away: nothing more to hear
+        pass    # the client went away, or was too slow: the answer goes as it is
+    finally:
+        if sock is not None:
+            sock.settimeout(timeout)
     return response
 
 

@@ -8,11 +8,13 @@ from __future__ import annotations
 import gzip
 import http.client
 import json
+import socket
 from collections.abc import Iterable
 
 import pytest
 import zstandard
 
+from mojule.body import DRAIN_SECONDS
 from tests.conftest import FIXTURES, fixture_bytes
 
 pytest_plugins = ["tests.live"]
@@ -136,6 +138,32 @@ def test_a_streamed_body_refused_as_too_large_still_hears_its_413(live, org):
                             encode_chunked=True)
 
     assert (response.status, answer["error"]) == (413, "payload_too_large")
+
+
+def stalled_request(live, head: str, timeout: float) -> bytes:
+    """Send a request line and headers promising a body of a megabyte, then three bytes
+    of it and nothing more; return the status line of the answer (a timeout fails)."""
+    with socket.create_connection((live.host, live.port), timeout=timeout) as sock:
+        sock.sendall(f"{head}\r\nHost: x\r\nContent-Length: 1000000\r\n\r\nabc".encode())
+        return sock.makefile("rb").readline()
+
+
+@pytest.mark.parametrize("path", ["/no-such-page", "/sign-in", "/v1/logs"])
+def test_a_body_that_never_comes_holds_no_worker_unless_its_token_was_accepted(live, path):
+    # Nothing reads the body of a request refused before its token was accepted: were a
+    # refusal to wait for the rest, a few such sockets would hold every worker.
+    status = stalled_request(live, f"POST {path} HTTP/1.1\r\nContent-Type: text/plain",
+                             timeout=10)
+    assert status.split()[1] in (b"401", b"403", b"404", b"400")
+
+
+def test_an_accepted_exports_refused_body_is_waited_for_only_a_few_seconds(live, org):
+    # 415 from the headers; the drain that lets a streaming client hear it gives up at
+    # its deadline even while a read is waiting, well before gunicorn's worker timeout.
+    head = (f"POST /v1/logs HTTP/1.1\r\nContent-Type: text/plain\r\n"
+            f"Authorization: {org.headers['Authorization']}")
+    status = stalled_request(live, head, timeout=DRAIN_SECONDS + 10)
+    assert status.split()[1] == b"415"
 
 
 def test_export_without_token_gets_401_and_writes_nothing(live, db):
