@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
+import heapq
 import re
 import zoneinfo
 from collections.abc import Iterable, Mapping, Sequence
@@ -82,8 +83,8 @@ def usage(conn: psycopg.Connection, org_id: int, from_: datetime, to: datetime,
     ``tool`` all but tool calls and decisions (cost, tokens, lines, active time), and under
     ``language`` all but code-edit decisions. Under
     how requests were made (``query_source``, ``speed``, ``effort``:
-    accounting.SOURCE_ATTRIBUTES), cost, tokens and API requests go to the value their
-    request named, None for none, and all else to None.
+    accounting.SOURCE_ATTRIBUTES), cost, tokens, API requests and API errors go to the
+    value their request named, None for none, and all else to None.
     No groups gives one row of totals. ``attributes`` keeps the sessions whose resource
     attributes have those values (as group_by=attr:<key> reads them). Raises BadParameter
     naming the parameter.
@@ -150,6 +151,33 @@ def list_sessions(conn: psycopg.Connection, org_id: int, from_: datetime, to: da
             for session in sessions]
     last = sessions[-1] if more else None
     return rows, None if last is None else _encode_cursor(last["last_seen"], last["session_id"])
+
+
+def costliest_sessions(conn: psycopg.Connection, org_id: int, from_: datetime, to: datetime,
+                       user: str | None = None, model: str | None = None,
+                       seats: Seats | None = None, limit: int = 50,
+                       attributes: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
+    """Return the ``limit`` sessions that cost the most in [from_, to), most first (then
+    the most tokens, then by id), as ``list_sessions`` gives them and with its filters.
+
+    Every session active in the window is costed to rank them, so there is no cursor:
+    for all of them, there is the sessions export. Raises BadParameter naming the
+    parameter.
+    """
+    _check_window(from_, to)
+    check_limit(limit, MAX_PAGE)
+    scope = Scope(from_, to, seats=seats, user=seat_user(user), model=_model(model),
+                  attributes=check_attributes(attributes))
+    with accounting.transaction(conn, org_id):
+        figures = accounting.report(conn, org_id, scope, ["session"])
+        ranked = heapq.nsmallest(limit, figures, key=lambda row: (
+            -row["cost_usd"], -sum(row["tokens"].values()), row["key"]["session"]))
+        ids = [row["key"]["session"] for row in ranked]
+        found = accounting.find_sessions(conn, org_id, Scope(from_, to, session_ids=ids)) \
+            if ids else []
+    sessions = {session["session_id"]: session for session in found}
+    return [{**_session(sessions[row["key"]["session"]]), **_per_session(row)}
+            for row in ranked if row["key"]["session"] in sessions]
 
 
 def session_totals(conn: psycopg.Connection, org_id: int, session_id: str,

@@ -370,6 +370,7 @@ def test_an_admin_types_the_password_again_and_the_change_goes_on(visitor, live,
 def test_every_page_renders_cleanly_at_desktop_and_phone_width(visitor, demo, database_url):
     pages = {
         "overview": f"/?{PAGE_WINDOW}", "sessions": f"/sessions?{PAGE_WINDOW}",
+        "sessions-by-cost": f"/sessions?{PAGE_WINDOW}&sort=cost",
         "overview-one-team": f"/?{PAGE_WINDOW}&attr:department=platform",
         "session": f"/sessions/{demo.sessions['write-tool-resource-attrs']}",
         "users": f"/users?{PAGE_WINDOW}", "tools": f"/tools?{PAGE_WINDOW}", "connect": "/connect",

@@ -229,6 +229,20 @@ def test_tools_page_shows_code_edits_by_language_as_the_api_counts_them(client, 
                 f'</td><td class="num">{decisions["accepted"]}</td>') in table
 
 
+def test_sessions_page_orders_by_cost_as_the_api_does(client, loaded, org):
+    users, _ = loaded
+    sign_in(client, org, "admin@example.com")
+
+    page = client.get(f"/sessions?{PAGE_WINDOW}&sort=cost").text
+    api = client.get(f"/api/v1/sessions?{API_WINDOW}&sort=cost",
+                     headers=users["admin"].headers).get_json()["sessions"]
+
+    shown = re.findall(r'aria-label="Session ([^"]+)"', page)
+    assert shown == [row["session_id"] for row in api]
+    assert '<option value="cost" selected>' in page
+    assert "Older sessions" not in page
+
+
 def test_a_member_sees_only_their_own_sessions(client, loaded, org):
     _, ids = loaded
     sign_in(client, org, "alice@example.com")

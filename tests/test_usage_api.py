@@ -552,6 +552,62 @@ def test_a_nul_character_in_a_parameter_is_a_400_naming_it(client, loaded, url, 
     assert f"'{parameter}'" in response.get_json()["message"]
 
 
+def costly_copy(name: str, session_id: str, cost_usd: str) -> bytes:
+    """A recorded session's logs under another session id, each request costing ``cost_usd``."""
+    logs = json.loads(fixture_bytes(name, "logs"))
+    for resource in logs["resourceLogs"]:
+        for scope in resource["scopeLogs"]:
+            for record in scope["logRecords"]:
+                values = {attr["key"]: attr["value"] for attr in record["attributes"]}
+                values["session.id"] = {"stringValue": session_id}
+                if values["event.name"] == {"stringValue": "api_request"}:
+                    values["cost_usd"] = {"doubleValue": float(cost_usd)}
+                    values["cost_usd_micros"] = {"intValue": str(int(Decimal(cost_usd) * 10**6))}
+                record["attributes"] = [{"key": key, "value": value}
+                                        for key, value in values.items()]
+    return json.dumps(logs).encode()
+
+
+def test_sessions_sorted_by_cost_are_the_costliest_first(client, loaded, org):
+    people, ids = loaded
+    costly = "c0571e55-0000-4000-8000-000000000001"
+    response = client.post("/v1/logs", data=costly_copy("failing-bash", costly, "2.5"),
+                           headers=org.headers)
+    assert response.status_code == 202
+    admin = people["admin"]
+
+    recent = get(client, f"/api/v1/sessions?{WINDOW}&limit=500", admin).get_json()["sessions"]
+    by_cost = get(client, f"/api/v1/sessions?{WINDOW}&sort=cost&limit=500", admin).get_json()
+    top_two = get(client, f"/api/v1/sessions?{WINDOW}&sort=cost&limit=2", admin).get_json()
+
+    expected = sorted(recent, key=lambda row: (-Decimal(row["cost_usd"]),
+                                               -sum(row["tokens"].values()), row["session_id"]))
+    assert len(recent) == 4 and by_cost["next_cursor"] is None
+    assert by_cost["sessions"] == expected
+    assert by_cost["sessions"][0]["session_id"] == costly
+    assert top_two["sessions"] == expected[:2]
+    # A member's costliest are their own.
+    alice = get(client, f"/api/v1/sessions?{WINDOW}&sort=cost", people["alice"]).get_json()
+    assert [row["session_id"] for row in alice["sessions"]] == \
+        [ids["write-tool-resource-attrs"]]
+    # Filters keep to their sessions as the newest-first list does.
+    user = expected[1]["user"]["seat_identity"]
+    mine = get(client, f"/api/v1/sessions?{WINDOW}&sort=cost&user={user}", admin).get_json()
+    assert {row["session_id"] for row in mine["sessions"]} == \
+        {row["session_id"] for row in recent if row["user"]["seat_identity"] == user}
+
+
+@pytest.mark.parametrize("query, message", [
+    ("sort=cost&cursor=abc", "sort=cost gives"),
+    ("sort=price", "must be one of recent, cost"),
+])
+def test_a_sort_the_list_cannot_give_is_a_clear_400(client, loaded, query, message):
+    people, _ = loaded
+    response = get(client, f"/api/v1/sessions?{WINDOW}&{query}", people["admin"])
+    assert response.status_code == 400
+    assert message in response.get_json()["message"]
+
+
 def test_a_session_id_with_a_slash_opens_like_any_other(client, loaded, org):
     # Claude Code sends UUIDs; another exporter may send any text, slashes included.
     people, ids = loaded

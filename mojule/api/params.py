@@ -152,6 +152,18 @@ def flag(name: str) -> bool:
     return value
 
 
+def choice(name: str, choices: tuple[str, ...]) -> str:
+    """Return a parameter that names one of ``choices`` (absent or blank: the first).
+    Raises BadRequest listing them."""
+    text = request.args.get(name, "").strip()
+    if not text:
+        return choices[0]
+    if text not in choices:
+        raise BadRequest(f"Parameter {name!r} must be one of {', '.join(choices)}, "
+                         f"not {text[:100]!r}.")
+    return text
+
+
 def whole_number(name: str, default: int, lowest: int, highest: int | None = None) -> int:
     """Return a whole-number parameter. Raises BadRequest when it is outside lowest..highest."""
     text = request.args.get(name)

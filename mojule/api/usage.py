@@ -12,17 +12,19 @@ from mojule import analytics, budget, orgs, usage_report
 from mojule.api import params, viewer_seats
 from mojule.auth import user_token_required
 from mojule.db import get_connection
-from mojule.errors import Forbidden, NotFound
+from mojule.errors import BadRequest, Forbidden, NotFound
 
 bp = Blueprint("usage_api", __name__)
+# The orders of the session list: by last activity (paged by cursor), or by cost.
+SESSION_SORTS = ("recent", "cost")
 
 
 @bp.get("/api/v1/usage")
 @user_token_required
 @params.takes("from", "to", "tz", "group_by", "user", params.ATTRIBUTE_FILTERS)
 def usage():
-    """Usage in [from, to) grouped by day, week, month, user, model, tool, terminal,
-    app_version, query_source, speed, effort or attr:<key>;
+    """Usage in [from, to) grouped by day, week, month, user, model, tool, language,
+    terminal, app_version, query_source, speed, effort or attr:<key>;
     ``user`` and ``attr:<key>=<value>`` keep some sessions only."""
     tz = params.time_zone()
     start, end = params.window(tz)
@@ -35,18 +37,27 @@ def usage():
 
 @bp.get("/api/v1/sessions")
 @user_token_required
-@params.takes("from", "to", "tz", "user", "model", "limit", "cursor",
+@params.takes("from", "to", "tz", "user", "model", "limit", "cursor", "sort",
               params.ATTRIBUTE_FILTERS)
 def sessions():
-    """Sessions active in [from, to), newest first, with their totals; cursor paging."""
+    """Sessions active in [from, to) with their totals: newest first, with cursor paging,
+    or (sort=cost) the costliest first, one list."""
     tz = params.time_zone()
     start, end = params.window(tz)
+    sort = params.choice("sort", SESSION_SORTS)
     conn = get_connection()
-    rows, cursor = analytics.list_sessions(
-        conn, g.user.org_id, start, end, user=params.filter_text("user"),
-        model=params.filter_text("model"), seats=viewer_seats(conn),
-        limit=params.limit(), cursor=request.args.get("cursor"),
-        attributes=params.attributes())
+    filters = {"user": params.filter_text("user"), "model": params.filter_text("model"),
+               "seats": viewer_seats(conn), "limit": params.limit(),
+               "attributes": params.attributes()}
+    if sort == "cost":
+        if request.args.get("cursor"):
+            raise BadRequest("'cursor' pages sessions by last activity; sort=cost gives the "
+                             "'limit' costliest in one list (up to 500; all of them: the "
+                             "sessions export).")
+        rows = analytics.costliest_sessions(conn, g.user.org_id, start, end, **filters)
+        return jsonify({"sessions": rows, "next_cursor": None})
+    rows, cursor = analytics.list_sessions(conn, g.user.org_id, start, end,
+                                           cursor=request.args.get("cursor"), **filters)
     return jsonify({"sessions": rows, "next_cursor": cursor})
 
 

@@ -22,23 +22,35 @@ from mojule.errors import Forbidden, NotFound
 
 bp = page_blueprint("sessions")
 PAGE_SIZE = 50
+# The sessions the list shows ordered by cost: every session of the period is costed to
+# rank them, so there is one list, no paging.
+COSTLIEST = 100
 
 
 @bp.get("/sessions")
 @signed_in
 def session_list():
-    """Sessions active in the period, newest first, filtered by user and model."""
+    """Sessions active in the period, newest first or the costliest, filtered by user and
+    model."""
     span = period(team=True)
     user, model = filter_text("user"), filter_text("model")
-    cursor = request.args.get("cursor") or None
+    by_cost = request.args.get("sort") == "cost"
+    cursor = None if by_cost else request.args.get("cursor") or None
     conn = get_connection()
-    rows, next_cursor = analytics.list_sessions(
-        conn, g.user.org_id, span.start, span.end, user=user, model=model,
-        seats=viewer_seats(conn), limit=PAGE_SIZE, cursor=cursor,
-        attributes=dict(span.attributes))
-    filters = {**span.page_args(), "user": user, "model": model}
+    filters = {"user": user, "model": model, "seats": viewer_seats(conn),
+               "attributes": dict(span.attributes)}
+    if by_cost:
+        rows, next_cursor = analytics.costliest_sessions(
+            conn, g.user.org_id, span.start, span.end, limit=COSTLIEST, **filters), None
+    else:
+        rows, next_cursor = analytics.list_sessions(
+            conn, g.user.org_id, span.start, span.end, limit=PAGE_SIZE, cursor=cursor,
+            **filters)
+    filters = {**span.page_args(), "user": user, "model": model,
+               "sort": "cost" if by_cost else None}
     return render_template(
         "sessions.html", span=span, rows=rows, user=user or "", model=model or "",
+        by_cost=by_cost, costliest=COSTLIEST,
         first_page=url_for(".session_list", **_present(filters)) if cursor else None,
         next_page=url_for(".session_list", cursor=next_cursor, **_present(filters))
         if next_cursor else None,
