@@ -196,3 +196,17 @@ def test_linking_an_email_that_is_not_an_address_is_refused(db, org, cli_env, id
     assert result.exit_code == 1 and "not an email address" in result.output
     assert db.execute("SELECT count(*) FROM user_identities WHERE org_id = %s",
                       (org.org.org_id,)).fetchone()[0] == 0
+
+
+def test_setting_the_role_a_user_has_changes_and_records_nothing(db, org, cli_env):
+    slug = org.org.slug
+    run(cli_env, "user", "create", "--org", slug, "--email", "lead@example.com", "--role", "admin")
+    audited = db.execute("SELECT count(*) FROM audit_log WHERE org_id = %s",
+                         (org.org.org_id,)).fetchone()[0]
+
+    again = run(cli_env, "user", "set-role", "--org", slug, "--email", "LEAD@example.com",
+                "--role", "admin")
+
+    assert again.exit_code == 0 and "admin already" in again.stderr
+    assert db.execute("SELECT count(*) FROM audit_log WHERE org_id = %s",
+                      (org.org.org_id,)).fetchone()[0] == audited

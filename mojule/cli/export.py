@@ -116,7 +116,7 @@ def export_group() -> None:
 @export_group.command("usage")
 @with_common
 @click.option("--group-by", "groups", multiple=True,
-              help="day, week, month, user, model, tool, terminal, app_version, "
+              help="day, week, month, user, model, tool, language, terminal, app_version, "
                    "query_source, speed, effort or attr:<key>; repeatable.")
 @click.option("--format", "fmt", type=click.Choice(["csv", "ndjson"]), default="csv",
               show_default=True)

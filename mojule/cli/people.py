@@ -122,6 +122,9 @@ def user_password_link(ctx: CliContext, slug: str, email: str, base_url: str) ->
 def user_set_role(ctx: CliContext, slug: str, email: str, role: str) -> None:
     """Change the user's role."""
     target = _user(ctx, slug, email)
+    if role == target.role:
+        click.echo(f"{target.email} is {role} already; nothing changed", err=True)
+        return
     with ctx.conn.transaction():
         if role != "admin":
             _check_admin_remains(ctx, slug, target)
