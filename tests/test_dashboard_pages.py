@@ -243,6 +243,29 @@ def test_sessions_page_orders_by_cost_as_the_api_does(client, loaded, org):
     assert "Older sessions" not in page
 
 
+@pytest.mark.parametrize("who", ["admin", "alice"])
+def test_overview_divides_the_cost_by_what_the_sessions_did(client, loaded, org, who):
+    users, _ = loaded
+    sign_in(client, org, f"{who}@example.com")
+
+    page = client.get(f"/?{PAGE_WINDOW}").text
+    (totals,) = client.get(f"/api/v1/usage?{API_WINDOW}",
+                           headers=users[who].headers).get_json()["rows"]
+
+    card = page.split('data-testid="unit-costs"')[1].split("</dl>")[0]
+    shown = dict(re.findall(r"<dt>([^<]+)</dt><dd>(?:<span[^>]*>)?([^<]+)<", card))
+    cost = Decimal(totals["cost_usd"])
+    counts = {"Per session": totals["sessions"], "Per commit": totals["commits"],
+              "Per pull request": totals["pull_requests"]}
+    if who == "admin":
+        counts["Per active user"] = totals["active_users"]
+    assert set(counts) < set(shown)
+    assert ("Per active user" in shown) == (who == "admin")
+    for label, count in counts.items():
+        assert shown[label] == (formats.usd(cost / count) if count else "—"), label
+    assert totals["sessions"]
+
+
 def test_a_member_sees_only_their_own_sessions(client, loaded, org):
     _, ids = loaded
     sign_in(client, org, "alice@example.com")

@@ -76,6 +76,7 @@ def overview():
         by_team=usage.by_cost(f"attr:{team_key}"), team_key=team_key,
         team_keys=_attribute_keys(span),
         top_users=usage.by_cost("user", TOP_USERS),
+        unit_costs=unit_costs(totals),
         exports=_exports(span, team_key))
 
 
@@ -106,6 +107,25 @@ def tools():
                                                  edit["tool_name"], edit["language"] or ""))
     return render_template("tools.html", span=span, tools=by_calls, code_edits=edits,
                            exports=_exports(span))
+
+
+def unit_costs(totals: dict[str, Any]) -> list[tuple[str, Decimal | None]]:
+    """What the period cost per session, active user, commit, pull request and thousand
+    lines added, as (label, dollars), None where there were none; per active user only
+    for those who see the whole org (a member is their own one user)."""
+    cost = Decimal(str(totals["cost_usd"]))
+
+    def per(count: Any, scale: int = 1) -> Decimal | None:
+        return cost * scale / Decimal(str(count)) if count else None
+
+    figures = [("Per session", per(totals["sessions"])),
+               ("Per active user", per(totals["active_users"])),
+               ("Per commit", per(totals["commits"])),
+               ("Per pull request", per(totals["pull_requests"])),
+               ("Per 1,000 lines added", per(totals["lines_added"], 1000))]
+    if not g.user.sees_whole_org:
+        figures.pop(1)
+    return figures
 
 
 def _month_against_budget(span: Period) -> budget.MonthToDate | None:
