@@ -282,13 +282,13 @@ def report_params(org_id: int, scope: Scope, groups: Sequence[str], tz: str = "U
     days_from, days_to = summed_days(scope, groups, tz, rollup_from, rollup_to)
     # Paging picks sessions; a report covers all of its scope.
     columns, attrs = grouping(groups)
+    source = source_attribute(groups)
     return {**scope.params(org_id), **attrs, "tz": tz, "rollup_from": rollup_from,
             "rollup_to": rollup_to, "days_from": days_from, "days_to": days_to,
             "lone_days": days_from is not None and set(columns) == LONE_DAYS,
             "limit": None, "after_last_seen": None,
             "after_session_id": None, **{f"by_{key}": key in groups for key in COMPUTED_KEYS},
-            "source_attribute": source_attribute(groups),
-            "by_source": source_attribute(groups) is not None}
+            "source_attribute": source, "by_source": source is not None}
 
 
 def joins_sessions(scope: Scope, groups: Sequence[str]) -> bool:

@@ -46,8 +46,8 @@ def init_app(app: Flask) -> None:
 
     def merged_slashes(environ, start_response):
         path = environ.get("PATH_INFO", "")
-        if "//" in path and INGEST_PATH.match(SLASHES.sub("/", path)):
-            environ["PATH_INFO"] = SLASHES.sub("/", path)
+        if "//" in path and INGEST_PATH.match(merged := SLASHES.sub("/", path)):
+            environ["PATH_INFO"] = merged
         return wsgi_app(environ, start_response)
 
     app.wsgi_app = merged_slashes

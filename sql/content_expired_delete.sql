@@ -9,21 +9,25 @@
 -- join back to the table by key: with the statistics of a partition just filled, the
 -- planner once looked the batch's rows up by scanning it whole for each, and a purge of
 -- 55,000 rows ran for minutes.
-WITH batch AS MATERIALIZED (
+-- What holds keep is found once for both: the held sessions, and whether any seat is held.
+WITH held AS MATERIALIZED (
+    SELECT session_id FROM mojule_held_sessions(%(org_id)s)
+),
+seat_held AS MATERIALIZED (
+    SELECT EXISTS (SELECT 1
+                     FROM legal_holds AS h
+                    WHERE h.org_id = %(org_id)s
+                      AND h.released_at IS NULL
+                      AND h.seat_identity IS NOT NULL) AS some_seat
+),
+batch AS MATERIALIZED (
     SELECT c.time
       FROM content_values AS c
      WHERE c.org_id = %(org_id)s
        AND c.time < %(cutoff)s
        AND (%(after)s::timestamptz IS NULL OR c.time >= %(after)s)
-       AND NOT EXISTS (SELECT 1
-                         FROM mojule_held_sessions(%(org_id)s) AS held
-                        WHERE held.session_id = c.session_id)
-       AND (c.session_id IS NOT NULL
-            OR NOT EXISTS (SELECT 1
-                             FROM legal_holds AS h
-                            WHERE h.org_id = %(org_id)s
-                              AND h.released_at IS NULL
-                              AND h.seat_identity IS NOT NULL))
+       AND NOT EXISTS (SELECT 1 FROM held WHERE held.session_id = c.session_id)
+       AND (c.session_id IS NOT NULL OR NOT (SELECT some_seat FROM seat_held))
      ORDER BY c.time
      LIMIT %(batch)s
 )
@@ -32,13 +36,6 @@ DELETE FROM content_values AS c
    AND c.time < %(cutoff)s
    AND (%(after)s::timestamptz IS NULL OR c.time >= %(after)s)
    AND c.time <= (SELECT max(time) FROM batch)
-   AND NOT EXISTS (SELECT 1
-                     FROM mojule_held_sessions(%(org_id)s) AS held
-                    WHERE held.session_id = c.session_id)
-   AND (c.session_id IS NOT NULL
-        OR NOT EXISTS (SELECT 1
-                         FROM legal_holds AS h
-                        WHERE h.org_id = %(org_id)s
-                          AND h.released_at IS NULL
-                          AND h.seat_identity IS NOT NULL))
+   AND NOT EXISTS (SELECT 1 FROM held WHERE held.session_id = c.session_id)
+   AND (c.session_id IS NOT NULL OR NOT (SELECT some_seat FROM seat_held))
 RETURNING c.time
