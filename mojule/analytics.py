@@ -191,7 +191,8 @@ def session_totals(conn: psycopg.Connection, org_id: int, session_id: str,
     figures of ``usage`` for the whole session, "tools": {name: {calls, successes,
     failures, avg_duration_ms, accepted, rejected}}, "code_edits": [{tool_name, language,
     accepted, rejected}], "timeline": [{time, event_name, ..., content_keys}],
-    "timeline_truncated"}. The timeline carries no content, only its attribute names.
+    "timeline_truncated", "spans"}. The timeline carries no content, only its attribute
+    names; "spans" counts what ``span_trees.session_traces`` shows.
     """
     scope = Scope(seats=seats, session_ids=[session_id], limit=1)
     with accounting.transaction(conn, org_id):
@@ -204,6 +205,8 @@ def session_totals(conn: psycopg.Connection, org_id: int, session_id: str,
             events = cur.execute(query("analytics_session_timeline"), {
                 "org_id": org_id, "session_id": session_id, "limit": timeline_limit + 1,
             }).fetchall()
+            (spans,) = cur.execute(query("analytics_session_span_count"), {
+                "org_id": org_id, "session_id": session_id}).fetchone().values()
     tools, code_edits = tool_figures(by_tool)
     return {
         **_session(found[0]),
@@ -212,6 +215,7 @@ def session_totals(conn: psycopg.Connection, org_id: int, session_id: str,
         "code_edits": code_edits,
         "timeline": [_timeline_entry(event) for event in events[:timeline_limit]],
         "timeline_truncated": len(events) > timeline_limit,
+        "spans": spans,
     }
 
 

@@ -373,6 +373,7 @@ def test_every_page_renders_cleanly_at_desktop_and_phone_width(visitor, demo, da
         "sessions-by-cost": f"/sessions?{PAGE_WINDOW}&sort=cost",
         "overview-one-team": f"/?{PAGE_WINDOW}&attr:department=platform",
         "session": f"/sessions/{demo.sessions['write-tool-resource-attrs']}",
+        "traces": f"/sessions/{demo.sessions['write-tool-resource-attrs']}/traces",
         "users": f"/users?{PAGE_WINDOW}", "tools": f"/tools?{PAGE_WINDOW}", "connect": "/connect",
         "admin-tokens": "/admin/tokens", "admin-members": "/admin/members",
         "admin-retention": "/admin/settings", "admin-holds": "/admin/holds",

@@ -1,4 +1,4 @@
-"""GET /api/v1/usage, /api/v1/sessions, /api/v1/sessions/<id>, /api/v1/budget and
+"""GET /api/v1/usage, /api/v1/sessions, /api/v1/sessions/<id>(/traces), /api/v1/budget and
 /api/v1/usage_report/claude_code: usage for the org's people.
 
 Views parse parameters and shape answers; the figures come from mojule.analytics, whose
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask import Blueprint, g, jsonify, request
 
-from mojule import analytics, budget, orgs, usage_report
+from mojule import analytics, budget, orgs, span_trees, usage_report
 from mojule.api import params, viewer_seats
 from mojule.auth import user_token_required
 from mojule.db import get_connection
@@ -71,6 +71,18 @@ def session(session_id: str):
     if detail is None:
         raise NotFound("No such session.")
     return jsonify(detail)
+
+
+@bp.get("/api/v1/sessions/<path:session_id>/traces")
+@user_token_required
+@params.takes()
+def session_traces(session_id: str):
+    """One session's spans as trace trees (content attribute names only, never content)."""
+    conn = get_connection()
+    traces = span_trees.session_traces(conn, g.user.org_id, session_id, viewer_seats(conn))
+    if traces is None:
+        raise NotFound("No such session.")
+    return jsonify(traces)
 
 
 @bp.get("/api/v1/budget")

@@ -1,4 +1,5 @@
-"""The session list, a session's page (totals, tools, timeline) and its audited content.
+"""The session list, a session's page (totals, tools, timeline), its traces and its audited
+content.
 
 Lists and totals come from ``mojule.analytics`` (as /api/v1/sessions). Content is revealed
 only on request, through the read API's own audited content read, so a reveal here is
@@ -6,11 +7,11 @@ checked, decrypted and recorded exactly as ``GET /api/v1/sessions/<id>/content``
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NoReturn
 
 from flask import g, redirect, render_template, request, url_for
 
-from mojule import analytics, holds
+from mojule import analytics, holds, span_trees
 from mojule.api import content as content_api
 from mojule.api import own_seats, viewer_seats
 from mojule.api.params import filter_text
@@ -67,6 +68,17 @@ def session_page(session_id: str):
                            may_read_content=_may_read_content(session_id))
 
 
+@bp.get("/sessions/<path:session_id>/traces")
+@signed_in
+def traces_page(session_id: str):
+    """A session's spans as a waterfall per trace, without content."""
+    conn = get_connection()
+    traces = span_trees.session_traces(conn, g.user.org_id, session_id, viewer_seats(conn))
+    if traces is None:
+        _refuse(session_id)
+    return render_template("traces.html", traces=traces)
+
+
 @bp.get("/sessions/<path:session_id>/content")
 @signed_in
 def content_address(session_id: str):
@@ -112,8 +124,14 @@ def _detail(session_id: str) -> dict[str, Any]:
     """Return the session's detail. Raises NotFound, or Forbidden for another's session."""
     conn = get_connection()
     detail = analytics.session_totals(conn, g.user.org_id, session_id, viewer_seats(conn))
-    if detail is not None:
-        return detail
+    if detail is None:
+        _refuse(session_id)
+    return detail
+
+
+def _refuse(session_id: str) -> NoReturn:
+    """Raise Forbidden for a session of the org the viewer may not open, else NotFound."""
+    conn = get_connection()
     if not g.user.is_admin:
         with org_transaction(conn, g.user.org_id):
             exists = find_session(conn, g.user.org_id, session_id) is not None
