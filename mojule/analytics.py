@@ -37,6 +37,8 @@ MAX_GROUP_LEVELS = 2
 # Resource attributes a report or session list may be kept to (attr:team=payments ...).
 MAX_ATTRIBUTE_FILTERS = 4
 MAX_ATTRIBUTE_VALUE = 1024
+# Resource attributes a sessions export adds a column for (attribute=team&attribute=...).
+MAX_ATTRIBUTE_COLUMNS = 8
 ATTR_KEY = re.compile(r"^[A-Za-z0-9_.:/-]{1,128}$")
 EVENT_NAME = re.compile(r"^[A-Za-z0-9_.:/-]{1,128}$")
 MAX_EVENT_NAMES = 50
@@ -288,6 +290,19 @@ def listed(values: Iterable[str]) -> list[str]:
     return [item.strip() for value in values for item in value.split(",") if item.strip()]
 
 
+def check_attribute_keys(keys: Sequence[str], parameter: str = "attribute") -> list[str]:
+    """Return the resource attribute keys an export adds a column for. Raises
+    BadParameter(parameter, ...)."""
+    if len(keys) > MAX_ATTRIBUTE_COLUMNS:
+        raise BadParameter(parameter, f"at most {MAX_ATTRIBUTE_COLUMNS} attribute columns")
+    if len(set(keys)) != len(keys):
+        raise BadParameter(parameter, "an attribute is repeated")
+    for key in keys:
+        if not ATTR_KEY.fullmatch(key):
+            raise BadParameter(parameter, f"{key[:140]!r} does not name a resource attribute")
+    return list(keys)
+
+
 def check_event_names(names: Sequence[str] | None) -> list[str] | None:
     """Return the event names to keep as stored (``claude_code.`` prefix removed, as
     ingest removes it), or None for every event. Raises BadParameter("event", ...)."""
@@ -394,6 +409,9 @@ def _session(row: Mapping[str, Any]) -> dict[str, Any]:
         "unattributed": row["unattributed"],
         # True for the process behind `claude agents` (migration 0009): not a session.
         "agents_view": row["agents_view"],
+        # OTEL_RESOURCE_ATTRIBUTES and the SDK's own (service.*, os.*, host.*), content
+        # taken out at ingest: what attr:<key> filters and groups by.
+        "resource_attributes": row["resource_attributes"],
     }
 
 

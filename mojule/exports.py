@@ -17,7 +17,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from mojule import accounting, analytics, security_events
-from mojule.accounting import Scope
+from mojule.accounting import ATTR_PREFIX, Scope
 from mojule.db import close_iterable, query
 
 EVENTS_FETCH = 2000
@@ -27,6 +27,11 @@ EVENTS_FETCH = 2000
 # splits lines at ; (its list separator in many locales) keeps a quoted field whole,
 # where "x;=cmd" would have become a cell beginning with =.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# A session row's resource attributes, exported as one JSON column (and, asked for by
+# key, as attr:<key> columns).
+RESOURCE_ATTRIBUTES = "resource_attributes"
+# Values a CSV cell holds as they are; a list, a map or a boolean is written as JSON.
+PLAIN_CELLS = (str, int, float)
 # What a streamed download sends at a time (see ``chunks``).
 STREAM_CHUNK = 64 * 1024
 
@@ -38,7 +43,11 @@ def flatten(row: Mapping[str, Any]) -> dict[str, Any]:
     flat: dict[str, Any] = {}
     for name, value in row.items():
         kind = type(value)
-        if kind is dict:
+        if kind is dict and name == RESOURCE_ATTRIBUTES:
+            # A session's own keys, which vary: one JSON column keeps the columns fixed;
+            # sorted, as the API writes them.
+            flat[name] = orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+        elif kind is dict:
             if name == "key":
                 flat.update(value)
             else:
@@ -64,16 +73,6 @@ def csv_lines(columns: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> Iter
             yield _take(buffer)
             writer.writerow([_cell(row.get(column)) for column in columns])
         yield _take(buffer)
-    finally:
-        close_iterable(rows)
-
-
-def flattened(rows: Iterable[Mapping[str, Any]]) -> Iterator[dict[str, Any]]:
-    """Yield each row flattened (``flatten``); closing this closes ``rows``: a sessions
-    export's transaction ends when its download does."""
-    try:
-        for row in rows:
-            yield flatten(row)
     finally:
         close_iterable(rows)
 
@@ -242,14 +241,34 @@ def session_rows(conn: psycopg.Connection, org_id: int, start: datetime, end: da
 # seat's user.id, the install id Claude Code sends).
 SESSION_COLUMNS = ("session_id", "user_seat_identity", "user_email", "user_account_uuid",
                    "user_user_id", "user_organization_uuid", "first_seen", "last_seen",
-                   "terminal_type", "app_version", "unattributed", "agents_view")
+                   "terminal_type", "app_version", "unattributed", "agents_view",
+                   RESOURCE_ATTRIBUTES)
 
 
-def session_columns() -> list[str]:
-    """Return the CSV columns of a sessions export."""
+def session_columns(attribute_keys: Sequence[str] = ()) -> list[str]:
+    """Return the CSV columns of a sessions export: with ``attribute_keys``, an
+    attr:<key> column for each, after the figures."""
     figures = [name for name in flatten(accounting.no_activity())
                if name not in analytics.GROUP_ONLY]
-    return [*SESSION_COLUMNS, *figures]
+    return [*SESSION_COLUMNS, *figures, *(ATTR_PREFIX + key for key in attribute_keys)]
+
+
+def session_csv_rows(rows: Iterable[Mapping[str, Any]],
+                     attribute_keys: Sequence[str] = ()) -> Iterator[dict[str, Any]]:
+    """Yield session rows flattened, with the attr:<key> columns of ``attribute_keys``: a
+    text or number as it is, any other value as JSON, none left empty. Closing this closes
+    ``rows``."""
+    try:
+        for row in rows:
+            flat = flatten(row)
+            attributes = row[RESOURCE_ATTRIBUTES]
+            for key in attribute_keys:
+                value = attributes.get(key)
+                flat[ATTR_PREFIX + key] = (value if value is None or type(value) in PLAIN_CELLS
+                                           else orjson.dumps(value).decode())
+            yield flat
+    finally:
+        close_iterable(rows)
 
 
 def event_rows(conn: psycopg.Connection, org_id: int, start: datetime, end: datetime,

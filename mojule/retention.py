@@ -77,8 +77,8 @@ def purge_expired_content(conn: psycopg.Connection, now: datetime, dry_run: bool
             window = {"org_id": org_id, "cutoff": cutoff}
             if dry_run:
                 with org_transaction(conn, org_id):
-                    removed = conn.execute(query("content_expired_count"), window).fetchone()[0]
-                    held = conn.execute(query("content_held_count"), window).fetchone()[0]
+                    removed, held = conn.execute(query("content_expired_counts"),
+                                                 window).fetchone()
                 reconciled, shredded = 0, []
             else:
                 removed = 0
@@ -102,7 +102,7 @@ def purge_expired_content(conn: psycopg.Connection, now: datetime, dry_run: bool
                         warnings.append(f"data keys kept: {exc}")
                     shredded = sorted(dek_id for (dek_id,) in conn.execute(
                         query("data_key_shred"), window))
-                    held = conn.execute(query("content_held_count"), window).fetchone()[0]
+                    _, held = conn.execute(query("content_expired_counts"), window).fetchone()
                     _audit(conn, org_id, cutoff, retention_days, removed, held, shredded, actor)
                 # Ingest flags these as it goes but may skip one; the daily purge catches it.
                 with org_transaction(conn, org_id):

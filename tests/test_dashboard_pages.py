@@ -11,7 +11,7 @@ import re
 import uuid
 from datetime import date, timedelta
 from decimal import Decimal
-from urllib.parse import unquote
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 
@@ -241,6 +241,10 @@ def test_sessions_page_orders_by_cost_as_the_api_does(client, loaded, org):
     assert shown == [row["session_id"] for row in api]
     assert '<option value="cost" selected>' in page
     assert "Older sessions" not in page
+    # An order the page does not know is refused, as the API refuses it, not ignored.
+    unknown = client.get(f"/sessions?{PAGE_WINDOW}&sort=costliest")
+    assert unknown.status_code == 400 and "must be one of recent, cost" in unknown.text
+    assert client.get(f"/sessions?{PAGE_WINDOW}&sort=recent").status_code == 200
 
 
 @pytest.mark.parametrize("who", ["admin", "alice"])
@@ -342,7 +346,7 @@ def test_export_buttons_carry_the_pages_filters(client, loaded, org):
     sessions = html.unescape(client.get(f"/sessions?{PAGE_WINDOW}&user=alice%40example.com").text)
 
     assert f"/api/v1/export/usage.csv?group_by=day&{API_WINDOW.replace('/', '%2F')}" in overview
-    assert "/api/v1/export/sessions.csv?user=alice%40example.com&" \
+    assert "/api/v1/export/sessions.csv?user=alice%40example.com&attribute=department&" \
            f"{API_WINDOW.replace('/', '%2F')}" in sessions
 
 
@@ -478,13 +482,31 @@ def test_picking_a_team_keeps_every_page_and_export_to_its_sessions(client, load
     assert re.search(rf'"/api/v1/export/sessions.csv\?[^"]*{team}', sessions)
     assert "alice@example.com" in people and "bob@example.com" not in people
     assert exported.status_code == 200
-    assert len(list(csv.reader(io.StringIO(exported.get_data(as_text=True))))) == 2
+    (header, row) = list(csv.reader(io.StringIO(exported.get_data(as_text=True))))
+    # The overview's export names each session's team, as the page groups by it.
+    assert dict(zip(header, row, strict=True))["attr:department"] == "platform"
     # The date forms and the presets keep the team; its notice drops it.
     assert 'name="attr:department" value="platform"' in overview
     assert re.search(rf'href="[^"]*{team}[^"]*"[^>]*>Last 7 days<', sessions)
     (dropped,) = re.findall(r'<a class="chip" href="([^"]+)" aria-label="Show every department"',
                             overview)
     assert "attr" not in html.unescape(dropped) and "from=2026-11-01" in html.unescape(dropped)
+
+
+def test_a_session_shows_its_resource_attributes_and_the_sessions_export_names_them(
+        client, loaded, org):
+    _, ids = loaded
+    sign_in(client, org, "admin@example.com")
+
+    page = client.get(f"/sessions/{ids['write-tool-resource-attrs']}").text
+    listed = html.unescape(client.get(f"/sessions?{PAGE_WINDOW}").text)
+    shown = dict(re.findall(r"<div><dt>([^<]+)</dt><dd>([^<]*)</dd></div>",
+                            page.split('data-testid="resource-attributes"')[1]))
+    export = re.search(r'href="(/api/v1/export/sessions.csv\?[^"]+)"', listed)[1]
+
+    assert shown["department"] == "platform" and shown["os.type"] == "linux"
+    # The keys the org's sessions carried, standard ones left out.
+    assert parse_qs(urlsplit(export).query)["attribute"] == ["department"]
 
 
 def test_a_bad_team_is_a_400_page_naming_it(client, loaded, org):

@@ -19,7 +19,14 @@ from mojule import analytics, exports, security_events
 from mojule.cli import cli
 from mojule.db import get_connection
 from tests import test_security_events as security
-from tests.conftest import FIXTURES, fixture_bytes, ingest_session, make_org, make_user
+from tests.conftest import (
+    FIXTURES,
+    fixture_bytes,
+    ingest_session,
+    make_org,
+    make_user,
+    session_id_of,
+)
 from tests.test_analytics import shifted
 
 SESSIONS = ("bash-tool", "failing-bash", "write-tool-resource-attrs")
@@ -219,10 +226,75 @@ def test_csv_exports_keep_texts_a_spreadsheet_would_run_as_formulas_text(client,
 
     assert usage[1][:2] == ["'" + department, "'" + terminal]
     assert [row["terminal_type"] for row in sessions] == ["'" + terminal]
+
     assert api["key"] == {"attr:department": department, "terminal": terminal}   # JSON as sent
     # Every text is quoted, so a spreadsheet splitting at ; keeps it whole.
     assert by_team.get_data(as_text=True).splitlines()[1].startswith(f'"{team}",')
     assert all(line.startswith('"') for line in raw_sessions.get_data(as_text=True).splitlines())
+    for answer in (by_team, raw_sessions):
+        answer.close()
+    with get(client, f"/api/v1/export/sessions.csv?{WINDOW}&attribute=department,team",
+             admin) as answer:
+        with_columns = list(csv.DictReader(io.StringIO(answer.get_data(as_text=True),
+                                                       newline="")))
+    assert [(row["attr:department"], row["attr:team"]) for row in with_columns] == [
+        ("'" + department, team)]
+
+def test_the_sessions_export_gives_the_resource_attributes_asked_for_as_columns(client, db,
+                                                                                 org):
+    admin = make_user(db, org, "admin@example.com", "admin")
+    sent = {"department": "platform", "cost.center": 4410, "on_call": True,
+            "labels": ["a", "b"]}
+    for session, attributes in (("bash-tool", sent), ("failing-bash", {})):
+        logs = json.loads(fixture_bytes(session, "logs"))
+        for resource in logs["resourceLogs"]:
+            resource["resource"]["attributes"] += [
+                {"key": key, "value": _any_value(value)} for key, value in attributes.items()]
+        assert client.post("/v1/logs", json=logs, headers=org.headers).status_code == 202
+    url = f"/api/v1/export/sessions.csv?{WINDOW}&attribute=department&attribute=cost.center," \
+          "on_call,labels,missing"
+    sessions = {row["session_id"]: row for row in csv.DictReader(io.StringIO(
+        get(client, url, admin).get_data(as_text=True), newline=""))}
+    listed = {row["session_id"]: row for row in get(
+        client, f"/api/v1/sessions?{WINDOW}", admin).get_json()["sessions"]}
+    with_them, without = sessions[session_id_of("bash-tool")], sessions[
+        session_id_of("failing-bash")]
+
+    assert list(with_them)[-5:] == ["attr:department", "attr:cost.center", "attr:on_call",
+                                    "attr:labels", "attr:missing"]
+    assert (with_them["attr:department"], with_them["attr:cost.center"],
+            with_them["attr:on_call"], with_them["attr:labels"], with_them["attr:missing"]) \
+        == ("platform", "4410", "true", '["a","b"]', "")
+    assert all(without[f"attr:{key}"] == "" for key in sent)
+    # The whole map is in the list and detail, and in the export as JSON.
+    for session_id, row in sessions.items():
+        assert listed[session_id]["resource_attributes"] == json.loads(
+            row["resource_attributes"])
+    assert {key: listed[session_id_of("bash-tool")]["resource_attributes"][key]
+            for key in sent} == sent
+
+
+def _any_value(value) -> dict:
+    if isinstance(value, bool):
+        return {"boolValue": value}
+    if isinstance(value, int):
+        return {"intValue": str(value)}
+    if isinstance(value, list):
+        return {"arrayValue": {"values": [_any_value(item) for item in value]}}
+    return {"stringValue": value}
+
+
+@pytest.mark.parametrize("query, problem", [
+    ("attribute=bad%20key", "does not name a resource attribute"),
+    ("attribute=team&attribute=team", "repeated"),
+    ("attribute=" + ",".join(f"k{index}" for index in range(9)), "at most 8"),
+])
+def test_a_sessions_export_refuses_attribute_columns_it_cannot_give(client, loaded, query,
+                                                                    problem):
+    answer = get(client, f"/api/v1/export/sessions.csv?{WINDOW}&{query}", loaded[0]["admin"])
+    assert answer.status_code == 400
+    assert "attribute" in answer.get_json()["message"] and problem in answer.get_json()["message"]
+
 
 def test_ndjson_exports_carry_no_content(client, loaded):
     people, _ = loaded
@@ -666,6 +738,8 @@ def test_cli_export_keeps_to_a_team_as_the_api_does(client, loaded, org, app_dat
     (["usage", "--group-by", "day", "--user", "Alice@Example.com"], "usage.csv?group_by=day&user=Alice%40Example.com"),
     (["sessions", "--user", "alice@example.com"], "sessions.csv?user=alice%40example.com"),
     (["sessions", "--model", "claude-haiku-9"], "sessions.csv?model=claude-haiku-9"),
+    (["sessions", "--attribute", "department", "--attribute", "os.type"],
+     "sessions.csv?attribute=department,os.type"),
 ])
 def test_cli_export_filters_as_the_api_does(client, loaded, org, app_database_url, master_key,
                                             arguments, query):

@@ -85,16 +85,18 @@ def usage_ndjson():
 
 @bp.get("/api/v1/export/sessions.csv")
 @user_token_or_signed_in
-@params.takes("from", "to", "tz", "user", "model", params.ATTRIBUTE_FILTERS)
+@params.takes("from", "to", "tz", "user", "model", "attribute", params.ATTRIBUTE_FILTERS)
 def sessions_csv():
-    """Every session of the window with its totals, as CSV."""
+    """Every session of the window with its totals, as CSV; ``attribute`` (repeatable)
+    adds an attr:<key> column for a resource attribute."""
     tz = params.time_zone()
     start, end = params.window(tz)
-    team, conn = params.attributes(), get_connection()
+    team, keys, conn = params.attributes(), params.attribute_columns(), get_connection()
     rows = exports.session_rows(conn, g.user.org_id, start, end, viewer_seats(conn),
                                 params.filter_text("user"), params.filter_text("model"),
                                 attributes=team)
-    lines = exports.csv_lines(exports.session_columns(), exports.flattened(rows))
+    lines = exports.csv_lines(exports.session_columns(keys),
+                              exports.session_csv_rows(rows, keys))
     return _download(lines, "text/csv", _filename("sessions", "csv", start, end, tz, team=team))
 
 

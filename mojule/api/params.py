@@ -139,6 +139,12 @@ def listed(name: str) -> list[str]:
     return analytics.listed(request.args.getlist(name))
 
 
+def attribute_columns() -> list[str]:
+    """Return the resource attribute keys an export adds columns for, ``attribute``
+    (repeated or comma-separated). Raises BadParameter (400) naming it."""
+    return analytics.check_attribute_keys(listed("attribute"))
+
+
 def flag(name: str) -> bool:
     """Return a yes/no parameter (true/false, 1/0, yes/no; absent: false). Raises
     BadRequest naming it for anything else."""

@@ -147,15 +147,25 @@ def export_usage(ctx: CliContext, slug, since, until, tz, groups, fmt, user, tea
 @click.option("--model", help="Only the sessions that used this model (a [1m]-style suffix "
                               "ignored).")
 @TEAM
+@click.option("--attribute", "columns", multiple=True, metavar="KEY",
+              help="Add an attr:KEY column with each session's resource attribute KEY, "
+                   "e.g. team; repeatable.")
 @OUTPUT
 @pass_cli
-def export_sessions(ctx: CliContext, slug, since, until, tz, user, model, team, output) -> None:
+def export_sessions(ctx: CliContext, slug, since, until, tz, user, model, team, columns,
+                    output) -> None:
     """Every session of the window with its totals, as CSV."""
     org_id = ctx.org(slug).org_id
     start, end = _window(since, until, tz)
+    team = _team(team)
+    try:
+        keys = analytics.check_attribute_keys(analytics.listed(columns))
+    except analytics.BadParameter as exc:
+        raise click.BadParameter(exc.problem, param_hint="--attribute") from None
     rows = exports.session_rows(ctx.conn, org_id, start, end, None, user or None,
-                                model or None, attributes=_team(team))
-    _write(exports.csv_lines(exports.session_columns(), exports.flattened(rows)), output)
+                                model or None, attributes=team)
+    _write(exports.csv_lines(exports.session_columns(keys),
+                             exports.session_csv_rows(rows, keys)), output)
 
 
 @export_group.command("events")

@@ -12,19 +12,19 @@ from typing import Any
 from flask import g, render_template, request
 
 from mojule import analytics, budget
-from mojule.accounting import Scope
 from mojule.api import viewer_seats
 from mojule.auth import signed_in
 from mojule.dashboard import formats
 from mojule.dashboard.web import (
     Period,
+    attribute_keys,
     export_url,
     page_blueprint,
     period,
     viewer_last_seen,
     viewer_org,
 )
-from mojule.db import get_connection, org_transaction, query
+from mojule.db import get_connection
 
 bp = page_blueprint("overview")
 DEFAULT_TEAM_KEY = "department"
@@ -74,7 +74,7 @@ def overview():
         chart=_daily_series(span, by_day),
         by_model=usage.by_cost("model"),
         by_team=usage.by_cost(f"attr:{team_key}"), team_key=team_key,
-        team_keys=_attribute_keys(span),
+        team_keys=attribute_keys(span),
         top_users=usage.by_cost("user", TOP_USERS),
         unit_costs=unit_costs(totals),
         exports=_exports(span, team_key))
@@ -172,17 +172,6 @@ def _daily_series(span: Period, by_day: dict[str, dict]) -> dict[str, Any]:
     }
 
 
-def _attribute_keys(span: Period) -> list[str]:
-    """Return the resource attribute keys the viewer's sessions (an admin: the org's)
-    carried in the period."""
-    conn = get_connection()
-    scope = Scope(span.start, span.end, viewer_seats(conn))
-    with org_transaction(conn, g.user.org_id):
-        keys = [row[0] for row in conn.execute(query("dashboard_attribute_keys"),
-                                               scope.params(g.user.org_id))]
-    return [key for key in keys if analytics.ATTR_KEY.fullmatch(key)]
-
-
 def _exports(span: Period, team_key: str = DEFAULT_TEAM_KEY) -> dict[str, str]:
     """Return the CSV export links for the period (by team: the team attribute shown)."""
     args = span.api_args()
@@ -194,7 +183,7 @@ def _exports(span: Period, team_key: str = DEFAULT_TEAM_KEY) -> dict[str, str]:
         "monthly": export_url("/api/v1/export/usage.csv", group_by="month", **args),
         "teams": export_url("/api/v1/export/usage.csv", group_by=f"attr:{team_key}", **args),
         "team_key": team_key,
-        "sessions": export_url("/api/v1/export/sessions.csv", **args),
+        "sessions": export_url("/api/v1/export/sessions.csv", attribute=team_key, **args),
     }
 
 

@@ -12,12 +12,14 @@ from typing import Any, NoReturn
 from flask import g, redirect, render_template, request, url_for
 
 from mojule import analytics, holds, span_trees
+from mojule.analytics import MAX_ATTRIBUTE_COLUMNS
 from mojule.api import content as content_api
 from mojule.api import own_seats, viewer_seats
-from mojule.api.params import filter_text
+from mojule.api.params import choice, filter_text
+from mojule.api.usage import SESSION_SORTS
 from mojule.auth import signed_in
 from mojule.content_read import find_session, owns_session
-from mojule.dashboard.web import export_url, page_blueprint, period
+from mojule.dashboard.web import attribute_keys, export_url, page_blueprint, period
 from mojule.db import get_connection, org_transaction
 from mojule.errors import Forbidden, NotFound
 
@@ -35,27 +37,28 @@ def session_list():
     model."""
     span = period(team=True)
     user, model = filter_text("user"), filter_text("model")
-    by_cost = request.args.get("sort") == "cost"
+    by_cost = choice("sort", SESSION_SORTS) == "cost"
     cursor = None if by_cost else request.args.get("cursor") or None
     conn = get_connection()
-    filters = {"user": user, "model": model, "seats": viewer_seats(conn),
-               "attributes": dict(span.attributes)}
+    query_filters = {"user": user, "model": model, "seats": viewer_seats(conn),
+                     "attributes": dict(span.attributes)}
     if by_cost:
         rows, next_cursor = analytics.costliest_sessions(
-            conn, g.user.org_id, span.start, span.end, limit=COSTLIEST, **filters), None
+            conn, g.user.org_id, span.start, span.end, limit=COSTLIEST, **query_filters), None
     else:
         rows, next_cursor = analytics.list_sessions(
             conn, g.user.org_id, span.start, span.end, limit=PAGE_SIZE, cursor=cursor,
-            **filters)
-    filters = {**span.page_args(), "user": user, "model": model,
-               "sort": "cost" if by_cost else None}
+            **query_filters)
+    page_args = _present({**span.page_args(), "user": user, "model": model,
+                          "sort": "cost" if by_cost else None})
     return render_template(
         "sessions.html", span=span, rows=rows, user=user or "", model=model or "",
         by_cost=by_cost, costliest=COSTLIEST,
-        first_page=url_for(".session_list", **_present(filters)) if cursor else None,
-        next_page=url_for(".session_list", cursor=next_cursor, **_present(filters))
+        first_page=url_for(".session_list", **page_args) if cursor else None,
+        next_page=url_for(".session_list", cursor=next_cursor, **page_args)
         if next_cursor else None,
         export=export_url("/api/v1/export/sessions.csv", user=user, model=model,
+                          attribute=",".join(attribute_keys(span)[:MAX_ATTRIBUTE_COLUMNS]),
                           **span.api_args()))
 
 

@@ -332,6 +332,17 @@ def recent_days(days: int) -> dict[str, str]:
     return {"from": (today - timedelta(days=days - 1)).isoformat(), "to": today.isoformat()}
 
 
+def attribute_keys(span: Period) -> list[str]:
+    """Return the resource attribute keys (OTEL_RESOURCE_ATTRIBUTES) the viewer's sessions
+    (a whole-org viewer: the org's) carried in the period, standard ones left out."""
+    conn = get_connection()
+    scope = Scope(span.start, span.end, viewer_seats(conn))
+    with org_transaction(conn, g.user.org_id):
+        keys = [row[0] for row in conn.execute(query("dashboard_attribute_keys"),
+                                               scope.params(g.user.org_id))]
+    return [key for key in keys if analytics.ATTR_KEY.fullmatch(key)]
+
+
 def export_url(path: str, **args: Any) -> str:
     """Return an export endpoint's URL with the given parameters (empty ones left out)."""
     return f"{path}?{urlencode({name: value for name, value in args.items() if value})}"
