@@ -194,7 +194,7 @@ def session_totals(conn: psycopg.Connection, org_id: int, session_id: str,
     failures, avg_duration_ms, accepted, rejected}}, "code_edits": [{tool_name, language,
     accepted, rejected}], "timeline": [{time, event_name, ..., content_keys}],
     "timeline_truncated", "spans"}. The timeline carries no content, only its attribute
-    names; "spans" counts what ``span_trees.session_traces`` shows.
+    names; "spans" counts its spans, which ``span_trees.session_traces`` shows.
     """
     scope = Scope(seats=seats, session_ids=[session_id], limit=1)
     with accounting.transaction(conn, org_id):

@@ -1,7 +1,9 @@
 """A session's trace view: its spans as trees, in the API and on the dashboard, no content."""
 from __future__ import annotations
 
+import base64
 import json
+import os
 import re
 import uuid
 
@@ -156,6 +158,26 @@ def test_spans_whose_parents_never_came_are_kept_as_orphans_and_loops_shown_once
     assert second["spans"][1]["offset_ms"] == pytest.approx(1)
 
 
+def test_a_span_that_ends_ages_on_is_listed_as_sent_but_does_not_stretch_its_trace(
+        client, db, org):
+    admin = make_user(db, org, "admin@example.com", "admin")
+    forever = span("4" * 32, "1" * 16, None, 0, 100, "root")
+    forever["endTimeUnixNano"] = str(2**63 - 1)
+    timeless = span("4" * 32, "2" * 16, "1" * 16, 10, 20, "child")
+    timeless["events"] = [{"name": "no time", "attributes": []},
+                          {"name": "at 15 ms", "timeUnixNano": str(
+                              int(timeless["startTimeUnixNano"]) + 5_000_000)}]
+    send(client, org, "traces", spans_export(forever, timeless))
+    (trace,) = client.get("/api/v1/sessions/s-orphans/traces",
+                          headers=admin.headers).get_json()["traces"]
+
+    assert trace["duration_ms"] == pytest.approx(30)
+    root, child = trace["spans"]
+    assert root["duration_ms"] == pytest.approx((2**63 - 1 - int(forever["startTimeUnixNano"]))
+                                                / 1e6)
+    assert [event["offset_ms"] for event in child["events"]] == [None, pytest.approx(15)]
+
+
 def test_a_chain_of_parents_as_long_as_the_view_reads_is_walked_without_recursion():
     rows = [{"span_id": f"{index:016x}", "parent_span_id": f"{index - 1:016x}" if index else None}
             for index in range(span_trees.SPAN_LIMIT)]
@@ -165,14 +187,60 @@ def test_a_chain_of_parents_as_long_as_the_view_reads_is_walked_without_recursio
 
 def test_a_session_with_more_spans_than_the_view_reads_says_so(client, db, org):
     admin = make_user(db, org, "admin@example.com", "admin")
+    # Texts that do not compress, under the length that makes them content.
+    notes = [base64.b64encode(os.urandom(675)).decode() for _ in range(8)]
+    wide = [{"key": f"note.{index}", "value": {"stringValue": note}}
+            for index, note in enumerate(notes)]
+    spans = [span("3" * 32, f"{index + 1:016x}", None, index, 1, f"span {index}",
+                  session="s-many") for index in range(5)]
     send(client, org, "traces", spans_export(
-        *(span("3" * 32, f"{index + 1:016x}", None, index, 1, f"span {index}", session="s-many")
-          for index in range(5))))
-    traces = span_trees.session_traces(db, org.org.org_id, "s-many", limit=3)
-    assert traces["truncated"] is True and traces["span_count"] == 3
-    assert [row["name"] for row in traces["traces"][0]["spans"]] == ["span 0", "span 1", "span 2"]
+        *({**sent, "attributes": sent["attributes"] + wide} for sent in spans)))
+
+    by_count = span_trees.session_traces(db, org.org.org_id, "s-many", limit=3)
+    # Each span's attributes take about 7 kB as stored: a 10 kB budget holds two.
+    by_size = span_trees.session_traces(db, org.org.org_id, "s-many", max_bytes=10_000)
+    tiny = span_trees.session_traces(db, org.org.org_id, "s-many", max_bytes=1)
+    lean = span_trees.session_traces(db, org.org.org_id, "s-many", max_bytes=1, details=False)
     whole = client.get("/api/v1/sessions/s-many/traces", headers=admin.headers).get_json()
-    assert whole["truncated"] is False and whole["span_count"] == 5
+
+    assert (by_count["truncated"], by_count["span_count"], by_count["total_spans"]) == (True, 3, 5)
+    assert [row["name"] for row in by_count["traces"][0]["spans"]] == ["span 0", "span 1", "span 2"]
+    assert (by_size["truncated"], by_size["span_count"]) == (True, 2)
+    assert tiny["span_count"] == 1                  # the first span always comes
+    assert lean["span_count"] == 5 and "attributes" not in lean["traces"][0]["spans"][0]
+    assert whole["truncated"] is False and whole["span_count"] == whole["total_spans"] == 5
+    assert whole["traces"][0]["spans"][0]["attributes"]["note.0"] == notes[0]
+
+
+@pytest.mark.parametrize("suffix", ["/traces", "/traces/traces"])
+def test_a_session_whose_id_ends_in_traces_is_still_found(client, db, org, suffix):
+    admin = person(db, org, "admin@example.com", "admin")
+    session_id = f"only{suffix}"
+    send(client, org, "traces", spans_export(span("5" * 32, "1" * 16, None, 0, 1, "alone",
+                                                  session=session_id)))
+    detail = client.get(f"/api/v1/sessions/{session_id}", headers=admin.headers)
+    traces = client.get(f"/api/v1/sessions/{session_id}/traces", headers=admin.headers)
+    assert sign_in(client, org, "admin@example.com").status_code == 302
+    page = client.get(f"/sessions/{session_id}")
+
+    assert detail.status_code == 200 and detail.get_json()["session_id"] == session_id
+    assert traces.get_json()["session_id"] == session_id
+    assert page.status_code == 200 and f">{session_id}</span></h1>" in page.text
+    assert client.get(f"/sessions/{session_id}/traces").status_code == 200
+
+
+def test_a_span_name_that_is_content_or_markup_is_shown_safely(client, db, org):
+    person(db, org, "admin@example.com", "admin")
+    hostile = '<img src=x onerror="alert(1)">.tool'
+    send(client, org, "traces", spans_export(
+        span("6" * 32, "1" * 16, None, 0, 1, "n" * 2000, session="s-long-name"),
+        span("6" * 32, "2" * 16, "1" * 16, 0, 1, hostile, session="s-long-name")))
+    assert sign_in(client, org, "admin@example.com").status_code == 302
+    page = client.get("/sessions/s-long-name/traces").text
+    assert "(name stored as content)" in page and "n" * 1024 not in page
+    # Escaped, then breakable after its dot.
+    assert "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;.<wbr>tool" in page
+    assert "<img" not in page
 
 
 def test_the_dashboard_draws_each_span_and_links_it_from_the_session(client, db, org):
@@ -190,6 +258,10 @@ def test_the_dashboard_draws_each_span_and_links_it_from_the_session(client, db,
     sent = {span["spanId"]: span for span in sent_spans("bash-tool")}
     assert {span_id for _, span_id, _ in rows} == set(sent)
     assert traces.text.count("<rect ") == len(sent)
+    # A permission's decision and a model request's stop reason, as sent.
+    decisions = [attributes(span).get("decision") for span in sent.values()]
+    assert "accept" in decisions and ">accept" in traces.text.replace("\n", "").replace(" ", "")
+    assert 'data-format="datetime-seconds"' in traces.text
     command = attributes(sent[next(iter(
         span_id for span_id, span in sent.items() if span["name"] == "claude_code.tool"))])
     assert command["full_command"] not in traces.text

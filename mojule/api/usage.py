@@ -81,7 +81,8 @@ def session_traces(session_id: str):
     conn = get_connection()
     traces = span_trees.session_traces(conn, g.user.org_id, session_id, viewer_seats(conn))
     if traces is None:
-        raise NotFound("No such session.")
+        # A session id is what an exporter sent, and may itself end in /traces.
+        return session(f"{session_id}/traces")
     return jsonify(traces)
 
 

@@ -76,8 +76,14 @@ def session_page(session_id: str):
 def traces_page(session_id: str):
     """A session's spans as a waterfall per trace, without content."""
     conn = get_connection()
-    traces = span_trees.session_traces(conn, g.user.org_id, session_id, viewer_seats(conn))
+    traces = span_trees.session_traces(conn, g.user.org_id, session_id, viewer_seats(conn),
+                                       details=False)
     if traces is None:
+        # A session id is what an exporter sent, and may itself end in /traces.
+        with org_transaction(conn, g.user.org_id):
+            literal = find_session(conn, g.user.org_id, f"{session_id}/traces") is not None
+        if literal:
+            return session_page(f"{session_id}/traces")
         _refuse(session_id)
     return render_template("traces.html", traces=traces)
 
