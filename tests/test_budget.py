@@ -202,3 +202,78 @@ def test_a_change_records_the_budget_it_replaced_even_when_another_came_first(db
     after, replaced = orgs.set_monthly_budget(db, stale, Decimal(200))
 
     assert replaced == Decimal("100.00") and after.monthly_budget_usd == Decimal("200.00")
+
+
+def budget_check(app_database_url, master_key, *args):
+    return CliRunner().invoke(cli, ["budget", "check", *args], env={
+        "MOJULE_DATABASE_URL": app_database_url, "MOJULE_MASTER_KEY": master_key})
+
+
+@pytest.fixture
+def early_in_the_month(client, db, org):
+    """The bash-tool session moved to 2026-11-04 and what its month stands at an hour
+    later, past the tenth of the month the pace waits for."""
+    for signal in ("logs", "metrics"):
+        moved = json.dumps(shifted(json.loads(fixture_bytes("bash-tool", signal)),
+                                   -22 * 86400 * 10**9))
+        assert client.post(f"/v1/{signal}", data=moved, headers=org.headers).status_code == 202
+    as_of = datetime(2026, 11, 4, 13, tzinfo=UTC)
+    return as_of, month_to_date(db, orgs.find_org(db, org.org.slug), as_of)
+
+
+def test_budget_check_exits_3_for_an_org_over_its_budget(db, org, early_in_the_month,
+                                                         app_database_url, master_key):
+    as_of, month = early_in_the_month
+    assert month.spent_usd > Decimal("0.01")
+    orgs.set_monthly_budget(db, org.org, Decimal("0.01"))
+    check = ("--org", org.org.slug, "--as-of", as_of.isoformat())
+
+    over = budget_check(app_database_url, master_key, *check)
+    never = budget_check(app_database_url, master_key, *check, "--fail-on", "never")
+
+    assert over.exit_code == 3, over.output
+    (line,) = [line for line in over.stdout.splitlines() if line.startswith(org.org.slug)]
+    assert line.split()[1:5] == ["2026-11", f"${month.spent_usd:,.2f}", "$0.01",
+                                 f"{month.spent_usd / Decimal('0.01'):.0%}"]
+    assert line.endswith("over")
+    assert f"1 org(s) over their monthly budget: {org.org.slug}" in over.stderr
+    assert never.exit_code == 0 and never.stdout == over.stdout
+
+
+def test_budget_check_warns_of_an_org_on_pace_to_go_over_when_asked(
+        db, org, early_in_the_month, app_database_url, master_key):
+    as_of, month = early_in_the_month
+    # Above what was spent, below the month's pace.
+    budget = month.spent_usd.quantize(Decimal("0.01"), rounding="ROUND_UP") + Decimal("0.01")
+    assert month.spent_usd < budget < month.forecast_usd
+    orgs.set_monthly_budget(db, org.org, budget)
+    check = ("--org", org.org.slug, "--as-of", as_of.isoformat())
+
+    default = budget_check(app_database_url, master_key, *check)
+    paced = budget_check(app_database_url, master_key, *check, "--fail-on", "pace")
+    as_json = budget_check(app_database_url, master_key, *check, "--json")
+
+    assert default.exit_code == 0 and default.stdout.rstrip().endswith("on pace to be over")
+    assert paced.exit_code == 3 and "on pace to be over" in paced.stderr
+    (line,) = as_json.stdout.splitlines()
+    answer = json.loads(line)
+    assert (answer["org"], answer["state"], answer["on_pace_over_budget"],
+            answer["over_budget"]) == (
+        org.org.slug, "on pace to be over", True, False)
+    assert Decimal(answer["spent_usd"]) == month.spent_usd
+    assert Decimal(answer["forecast_usd"]) == month.forecast_usd
+    assert Decimal(answer["budget_usd"]) == budget
+
+
+def test_budget_check_lists_the_orgs_with_a_budget(db, org, other_org, early_in_the_month,
+                                                   app_database_url, master_key):
+    as_of, _ = early_in_the_month
+    orgs.set_monthly_budget(db, org.org, Decimal(1000))
+    listed = budget_check(app_database_url, master_key, "--as-of", as_of.isoformat())
+    unknown = budget_check(app_database_url, master_key, "--org", "no-such-org")
+
+    # Other tests' orgs share the database; this one's line is "within", the other's absent.
+    slugs = {line.split()[0]: line for line in listed.stdout.splitlines()[1:]}
+    assert slugs[org.org.slug].endswith("within")
+    assert other_org.org.slug not in slugs
+    assert unknown.exit_code == 1 and "no org with slug 'no-such-org'" in unknown.output

@@ -235,6 +235,7 @@ def main() -> None:
 
 def _register() -> None:
     from mojule.cli import (  # noqa: F401
+        budget,
         erasure,
         export,
         holds,
