@@ -27,9 +27,10 @@ class ContentHeld(Exception):
 
 @dataclass
 class Erased:
-    kind: str          # "session" or "seat"
-    target: str        # the session id, or the seat (an email in lower case)
+    kind: str          # "session", "seat" or "person"
+    target: str        # the session id, the seat (an email in lower case), or the email
     values: int        # content values deleted
+    seats: tuple[str, ...] = ()    # a person's seats whose content was erased
 
 
 def erase_content(conn: psycopg.Connection, org_id: int, reason: str,
@@ -46,17 +47,55 @@ def erase_content(conn: psycopg.Connection, org_id: int, reason: str,
     holds.checked_reason(reason)
     session_id, seat = holds.checked_target(conn, org_id, session_id, seat)
     target = {"org_id": org_id, "session_id": session_id, "seat": seat}
-    if seat is not None and not conn.execute(query("seat_session_count"), target).fetchone()[0]:
+    if seat is not None and not _has_sessions(conn, org_id, seat):
         raise holds.InvalidRequest(f"The org has no session of seat {seat[:100]!r}; write it "
                                    "as the Users page does.")
-    # No hold may be placed or released until this transaction ends: one committed while
-    # the content was being deleted would say it keeps what is gone.
-    conn.execute(query("holds_lock"))
-    held = [hold_id for (hold_id,) in conn.execute(query("hold_covering_target"), target)]
-    if held:
-        raise ContentHeld(held)
+    _refuse_if_held(conn, [target])
     values = conn.execute(query("content_erase"), target).rowcount
     if seat is None:
         return Erased("session", session_id, values)
     values += conn.execute(query("content_erase_sessionless_spans"), target).rowcount
     return Erased("seat", seat, values)
+
+
+def erase_person(conn: psycopg.Connection, org_id: int, reason: str, email: str) -> Erased:
+    """Delete the content of every session of each seat of the org's member ``email``
+    (holds.person_seats: their email and the ids linked to them), as ``erase_content``
+    erases a seat's; run in the org's transaction with the caller's audit row.
+
+    Raises holds.InvalidRequest for a blank reason, no such member, or none of their seats
+    with a session, and ContentHeld, deleting nothing, while a hold keeps any of it.
+    """
+    holds.checked_reason(reason)
+    person, *linked = holds.person_seats(conn, org_id, email)
+    seats = [seat for seat in (person, *linked) if _has_sessions(conn, org_id, seat)]
+    if not seats:
+        raise holds.InvalidRequest(f"The org has no session of {email.strip()[:100]!r} or of "
+                                   "an id linked to them.")
+    targets = [{"org_id": org_id, "session_id": None, "seat": seat} for seat in seats]
+    _refuse_if_held(conn, targets)
+    values = sum(conn.execute(query("content_erase"), target).rowcount
+                 + conn.execute(query("content_erase_sessionless_spans"), target).rowcount
+                 for target in targets)
+    return Erased("person", person, values, tuple(seats))
+
+
+def audit_details(erased: Erased) -> dict:
+    """What the audit trail records of an erasure: how much, and a person's seats."""
+    return {"erased": erased.values, **({"seats": list(erased.seats)} if erased.seats else {})}
+
+
+def _has_sessions(conn: psycopg.Connection, org_id: int, seat: str) -> bool:
+    return bool(conn.execute(query("seat_session_count"),
+                             {"org_id": org_id, "seat": seat}).fetchone()[0])
+
+
+def _refuse_if_held(conn: psycopg.Connection, targets: list[dict]) -> None:
+    """Raise ContentHeld, before anything is deleted, while a hold keeps any target."""
+    # No hold may be placed or released until this transaction ends: one committed while
+    # the content was being deleted would say it keeps what is gone.
+    conn.execute(query("holds_lock"))
+    held = sorted({hold_id for target in targets
+                   for (hold_id,) in conn.execute(query("hold_covering_target"), target)})
+    if held:
+        raise ContentHeld(held)

@@ -1,8 +1,9 @@
 """Legal holds: content kept past the org's window while a matter needs it.
 
 An admin holds one session's content, or every session of one seat (one identity, named
-as reports name seats: an email, or an account or install id; a person known by several
-needs a hold on each), with a reason. While a
+as reports name seats: an email, or an account or install id), or of one member (a hold
+on each seat that is theirs: their email and the ids linked to them), with a reason.
+While a
 hold is active, `mojule purge` leaves the content it covers, and the data keys that
 encrypt it (migration 0032, mojule_held_sessions). A seat's hold also keeps the sessions
 that seat starts later. Releasing a hold lets the next purge remove what the window no
@@ -18,7 +19,7 @@ from datetime import datetime
 import psycopg
 from psycopg.rows import class_row
 
-from mojule import labels
+from mojule import labels, people
 from mojule.content_read import find_session
 from mojule.db import query
 
@@ -76,6 +77,28 @@ def place_hold(conn: psycopg.Connection, org_id: int, reason: str, placed_by: st
     return hold
 
 
+def place_person_holds(conn: psycopg.Connection, org_id: int, reason: str, placed_by: str,
+                       email: str) -> list[Hold]:
+    """Place a seat hold on each seat of the org's member ``email`` (``person_seats``);
+    run in the org's transaction, one audit row per hold. An id linked to them later is
+    not held by these. Raises InvalidRequest as place_hold does, or for no such member."""
+    return [place_hold(conn, org_id, reason, placed_by, seat=seat)
+            for seat in person_seats(conn, org_id, email)]
+
+
+def person_seats(conn: psycopg.Connection, org_id: int, email: str) -> list[str]:
+    """Return the seats that are the member ``email``'s, as seats are stored: their email
+    (in lower case) and the account and install ids an admin linked to them. Raises
+    InvalidRequest when the org has no such member."""
+    try:
+        user = people.find_user(conn, org_id, email.strip())
+    except people.UserNotFound:
+        raise InvalidRequest(f"The org has no member {email.strip()[:100]!r}; a person is "
+                             "named by the email they sign in with (Members).") from None
+    identities = people.seat_identities(conn, user)
+    return [identities["email"][0].lower(), *identities["account_uuid"], *identities["user_id"]]
+
+
 def checked_reason(reason: str) -> str:
     """Return the reason for a hold or an erasure, trimmed. Raises InvalidRequest."""
     reason = reason.strip()
@@ -93,7 +116,7 @@ def checked_target(conn: psycopg.Connection, org_id: int, session_id: str | None
     session_id = session_id if session_id and session_id.strip() else None
     seat = seat if seat and seat.strip() else None
     if (session_id is None) == (seat is None):
-        raise InvalidRequest("Name either one session or one seat.")
+        raise InvalidRequest("Name one session, one seat or one person.")
     if session_id is not None and find_session(conn, org_id, session_id) is None:
         raise InvalidRequest(f"The org has no session {session_id[:100]!r}.")
     if seat is not None:

@@ -8,7 +8,7 @@ import psycopg
 import pytest
 from click.testing import CliRunner
 
-from mojule import erasure, holds
+from mojule import erasure, holds, people
 from mojule.cli import cli
 from mojule.db import org_transaction
 from tests.conftest import ingest_session
@@ -169,3 +169,69 @@ def test_no_hold_is_placed_while_an_erasure_is_under_way(client, db, org, databa
                     org_transaction(admin, org.org.org_id):
                 holds.place_hold(admin, org.org.org_id, "matter 5", "cli",
                                  session_id=session_id)
+
+
+INSTALL_ID = "106316defa0e7ba26537f2f4f95ee21cddfa9d216aa01da5ebe11b6328282438"   # BASH's seat
+
+
+@pytest.fixture
+def alice_with_a_linked_install(client, db, org):
+    """Alice's session under her email, and one under an install id linked to her."""
+    alice = person(db, org, "alice@example.com")
+    people.link_identity(db, alice.user, "user_id", INSTALL_ID)
+    return ingest_session(client, org, ALICES), ingest_session(client, org, BASH)
+
+
+def test_erasing_a_person_erases_every_seat_linked_to_them(client, db, org, cli_env, admin,
+                                                          alice_with_a_linked_install):
+    by_email, by_install = alice_with_a_linked_install
+    values = sum(content_count(db, org.org.org_id, one) for one in alice_with_a_linked_install)
+
+    result = erase(cli_env, org, "--person", "Alice@Example.com")
+
+    assert result.exit_code == 0, result.output
+    assert (f"erased {values} content values of person alice@example.com in {org.org.slug} "
+            f"(seats alice@example.com, {INSTALL_ID})") in result.output
+    assert content_count(db, org.org.org_id, by_email) == content_count(
+        db, org.org.org_id, by_install) == 0
+    row = db.execute("SELECT target_type, target_id, details FROM audit_log"
+                     " WHERE org_id = %s AND action = 'content.erase'",
+                     (org.org.org_id,)).fetchone()
+    assert row == ("person", "alice@example.com",
+                   {"erased": values, "seats": ["alice@example.com", INSTALL_ID]})
+
+
+def test_a_person_with_any_held_seat_is_not_erased_at_all(client, db, org, cli_env, admin,
+                                                          alice_with_a_linked_install):
+    by_email, by_install = alice_with_a_linked_install
+    before = [content_count(db, org.org.org_id, one) for one in alice_with_a_linked_install]
+    hold_id = place(cli_env, org, "--seat", INSTALL_ID)
+
+    refused = erase(cli_env, org, "--person", "alice@example.com")
+    unknown = erase(cli_env, org, "--person", "nobody@example.com")
+    both = erase(cli_env, org, "--person", "alice@example.com", "--seat", INSTALL_ID)
+
+    assert refused.exit_code == 1 and f"legal hold(s) {hold_id} keep this content" in refused.output
+    # The email's content, which no hold keeps, was not erased either.
+    assert [content_count(db, org.org.org_id, one) for one in (by_email, by_install)] == before
+    assert unknown.exit_code == 2 and "no member 'nobody@example.com'" in unknown.output
+    assert both.exit_code == 2 and "Name one session, one seat or one person" in both.output
+    denied = db.execute("SELECT target_type, target_id, outcome FROM audit_log WHERE org_id = %s"
+                        " AND action = 'content.erase'", (org.org.org_id,)).fetchall()
+    assert denied == [("person", "alice@example.com", "denied")]
+
+
+def test_an_admin_erases_a_person_on_the_page(app, client, db, org, admin,
+                                              alice_with_a_linked_install):
+    browser = app.test_client()
+    sign_in(browser, org, "boss@example.com")
+    form = browser.get("/admin/erasure").text
+    assert 'value="person"' in form
+
+    erased = browser.post("/admin/erasure", data={
+        "csrf_token": csrf_of(form), "kind": "person", "target": "alice@example.com",
+        "reason": "erasure request 32"}, follow_redirects=True)
+
+    assert f"(seats alice@example.com, {INSTALL_ID})." in erased.text
+    assert all(content_count(db, org.org.org_id, one) == 0
+               for one in alice_with_a_linked_install)

@@ -10,7 +10,7 @@ import psycopg
 import pytest
 from click.testing import CliRunner
 
-from mojule import holds, orgs
+from mojule import holds, orgs, people
 from mojule.cli import cli
 from mojule.db import org_transaction, query
 from tests.conftest import fixture_bytes, ingest_session, make_user
@@ -108,8 +108,8 @@ def test_a_dry_run_does_not_count_held_content_as_removable(client, db, org, cli
 
 @pytest.mark.parametrize("arguments, message", [
     (["--session", "no-such-session"], "has no session 'no-such-session'"),
-    (["--session", "x", "--seat", "y@example.com"], "Name either one session or one seat"),
-    ([], "Name either one session or one seat"),
+    (["--session", "x", "--seat", "y@example.com"], "Name one session, one seat or one person"),
+    ([], "Name one session, one seat or one person"),
     (["--seat", "line\nbreak"], "on one line"),
 ])
 def test_a_hold_that_would_hold_nothing_or_is_unclear_is_refused(db, org, cli_env, arguments,
@@ -359,3 +359,48 @@ def test_admins_read_the_holds_through_the_api_and_no_one_else(client, db, org, 
     assert listed[1]["released_by"] and listed[1]["released_at"]
     assert [hold["hold_id"] for hold in active] == [kept]
     assert client.get("/api/v1/holds", headers=analyst.headers).status_code == 403
+
+
+def test_a_hold_on_a_person_keeps_every_seat_linked_to_them(client, db, org, cli_env):
+    alice = make_user(db, org, "alice@example.com", "member")
+    install_id = "106316defa0e7ba26537f2f4f95ee21cddfa9d216aa01da5ebe11b6328282438"
+    people.link_identity(db, alice.user, "user_id", install_id)
+    by_email, by_install = ingest_session(client, org, ALICES), ingest_session(client, org, BASH)
+    kept = {one: content_count(db, org.org.org_id, one) for one in (by_email, by_install)}
+
+    result = run(cli_env, "hold", "place", "--org", org.org.slug, "--person",
+                 "ALICE@example.com", "--reason", "matter 2026-115")
+    unknown = run(cli_env, "hold", "place", "--org", org.org.slug, "--person",
+                  "nobody@example.com", "--reason", "matter 2026-115")
+    purge(cli_env)
+
+    assert result.exit_code == 0, result.output
+    hold_ids = [int(line) for line in result.stdout.split()]
+    assert len(hold_ids) == 2
+    assert {one: content_count(db, org.org.org_id, one) for one in kept} == kept
+    placed = db.execute("SELECT seat_identity FROM legal_holds WHERE org_id = %s"
+                        " ORDER BY hold_id", (org.org.org_id,)).fetchall()
+    assert placed == [("alice@example.com",), (install_id,)]
+    audited = db.execute("SELECT target_id, details->>'seat', details->>'person' FROM audit_log"
+                         " WHERE org_id = %s AND action = 'hold.place' ORDER BY audit_id",
+                         (org.org.org_id,)).fetchall()
+    assert audited == [(str(hold_ids[0]), "alice@example.com", "alice@example.com"),
+                       (str(hold_ids[1]), install_id, "alice@example.com")]
+    assert unknown.exit_code == 2 and "no member 'nobody@example.com'" in unknown.output
+
+
+def test_an_admin_holds_a_person_on_the_page(admin_browser, client, db, org):
+    alice = make_user(db, org, "alice@example.com", "member")
+    people.link_identity(db, alice.user, "account_uuid", "acc-7")
+    ingest_session(client, org, ALICES)
+    form = admin_browser.get("/admin/holds").text
+
+    placed = admin_browser.post("/admin/holds", data={
+        "csrf_token": csrf_of(form), "kind": "person", "target": " Alice@Example.com ",
+        "reason": "matter 10"}, follow_redirects=True)
+
+    assert ("Placed 2 hold(s), one on each seat of Alice@Example.com (alice@example.com, "
+            "acc-7): the purge keeps the content of their 1 session(s)") in placed.text
+    seats = db.execute("SELECT seat_identity FROM legal_holds WHERE org_id = %s ORDER BY hold_id",
+                       (org.org.org_id,)).fetchall()
+    assert seats == [("alice@example.com",), ("acc-7",)]

@@ -35,9 +35,18 @@ from tests.upgrades import (
 ATTRIBUTE_GROUPINGS = (["attr:department", "day"], ["attr:department", "user"],
                        ["attr:department", "attr:os.type"], ["attr:department", "model"],
                        ["attr:service.version"], ["week", "attr:service.version"])
+# Today in UTC, and a day ten days before, set anew as each test starts (below): read once
+# when the module loaded, they went stale when a run crossed midnight.
 TODAY = datetime.now(UTC).date()
 PAST = TODAY - timedelta(days=10)
 TAMPER = 1000
+
+
+@pytest.fixture(autouse=True)
+def today():
+    global TODAY, PAST
+    TODAY = datetime.now(UTC).date()
+    PAST = TODAY - timedelta(days=10)
 
 
 def first_time_ns(name: str) -> int:

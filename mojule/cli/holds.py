@@ -18,33 +18,50 @@ def hold() -> None:
 @click.option("--session", "session_id", metavar="SESSION_ID", help="Hold this session's content.")
 @click.option("--seat", metavar="EMAIL_OR_ID",
               help="Hold the content of every session of this seat, later ones included: "
-                   "an email, or an account or install id, as reports name seats (a person "
-                   "known by several needs a hold on each).")
+                   "an email, or an account or install id, as reports name seats.")
+@click.option("--person", metavar="EMAIL",
+              help="Hold every seat of this member: a seat hold on their email and on each "
+                   "account or install id linked to them.")
 @click.option("--reason", required=True, type=Label(holds.MAX_REASON_LENGTH),
               help="Why, e.g. the matter's name or number (audited, shown with the hold).")
 @pass_cli
 def hold_place(ctx: CliContext, slug: str, session_id: str | None, seat: str | None,
-               reason: str) -> None:
+               person: str | None, reason: str) -> None:
     """Place a hold: `mojule purge` keeps what it covers until it is released.
 
-    Prints the hold's id alone on the last line of stdout.
+    Prints each hold's id alone on a line of stdout (one, or one per seat of --person).
     """
+    if person is not None and (session_id or seat):
+        raise click.UsageError("Name one session, one seat or one person.")
     org = ctx.org(slug)
     with org_transaction(ctx.conn, org.org_id):
         try:
-            placed = holds.place_hold(ctx.conn, org.org_id, reason, audit.cli_actor(),
-                                      session_id=session_id, seat=seat)
+            if person is not None:
+                placed = holds.place_person_holds(ctx.conn, org.org_id, reason,
+                                                  audit.cli_actor(), person)
+            else:
+                placed = [holds.place_hold(ctx.conn, org.org_id, reason, audit.cli_actor(),
+                                           session_id=session_id, seat=seat)]
         except holds.InvalidRequest as exc:
             raise click.UsageError(str(exc)) from None
-        ctx.record(org.org_id, "hold.place", target_type="hold",
-                   target_id=str(placed.hold_id), details=holds.audit_details(placed))
-    click.echo(f"placed hold {placed.hold_id} on {placed.target} of {slug}: the content of "
-               f"its {placed.sessions} session(s) is kept past the window until the hold is "
-               "released", err=True)
-    if not placed.sessions:
-        click.echo(f"warning: {slug} has no session of {placed.target} yet; check the seat "
-                   "is written as the Users page writes it", err=True)
-    click.echo(placed.hold_id)
+        for hold in placed:
+            ctx.record(org.org_id, "hold.place", target_type="hold",
+                       target_id=str(hold.hold_id),
+                       details={**holds.audit_details(hold), **_person(person)})
+    for hold in placed:
+        click.echo(f"placed hold {hold.hold_id} on {hold.target} of {slug}: the content of "
+                   f"its {hold.sessions} session(s) is kept past the window until the hold "
+                   "is released", err=True)
+        if not hold.sessions and person is None:
+            click.echo(f"warning: {slug} has no session of {hold.target} yet; check the seat "
+                       "is written as the Users page writes it", err=True)
+    for hold in placed:
+        click.echo(hold.hold_id)
+
+
+def _person(person: str | None) -> dict:
+    """The audit details that say a hold was placed for a person's seats."""
+    return {} if person is None else {"person": person.strip().lower()}
 
 
 @hold.command("list")

@@ -32,31 +32,36 @@ def erasure_page():
 @bp.post("/admin/erasure")
 @signed_in
 def erase():
-    """Erase the content of a session or of a seat's sessions, with a reason."""
+    """Erase the content of a session, of a seat's sessions or of a person's, with a reason."""
     form, conn = request.form, get_connection()
     kind, target, reason = form.get("kind", "session"), form.get("target", ""), form.get("reason", "")
     try:
         with org_transaction(conn, g.user.org_id):
-            erased = erasure.erase_content(conn, g.user.org_id, reason,
-                                           session_id=target if kind == "session" else None,
-                                           seat=target if kind == "seat" else None)
+            if kind == "person":
+                erased = erasure.erase_person(conn, g.user.org_id, reason, target)
+            else:
+                erased = erasure.erase_content(conn, g.user.org_id, reason,
+                                               session_id=target if kind == "session" else None,
+                                               seat=target if kind == "seat" else None)
             audit.record(conn, g.user.org_id, request_entry(
                 "content.erase", "ok", target_type=erased.kind, target_id=erased.target,
-                reason=reason.strip(), details={"erased": erased.values}))
+                reason=reason.strip(), details=erasure.audit_details(erased)))
     except holds.InvalidRequest as exc:
         return _page(error=str(exc), kind=kind, target=target, reason=reason), 400
     except erasure.ContentHeld as exc:
         # Refused attempts are on the record too, as refused content reads are.
         with org_transaction(conn, g.user.org_id):
             audit.record(conn, g.user.org_id, request_entry(
-                "content.erase", "denied", target_type=kind if kind == "seat" else "session",
+                "content.erase", "denied",
+                target_type=kind if kind in ("seat", "person") else "session",
                 target_id=target[:512], reason=f"legal hold(s) {exc.hold_ids}",
                 details={"requested_because": reason.strip()}))
         held = ", ".join(map(str, exc.hold_ids))
         return _page(error=f"Legal hold {held} keeps this content; nothing was erased. "
                            "Release the hold first, under Legal holds.",
                      kind=kind, target=target, reason=reason), 409
-    flash(f"Erased {erased.values} content values of {erased.kind} {erased.target}.")
+    flash(f"Erased {erased.values} content values of {erased.kind} {erased.target}"
+          + (f" (seats {', '.join(erased.seats)})." if erased.seats else "."))
     return redirect(url_for(".erasure_page"))
 
 

@@ -32,26 +32,40 @@ def holds_page():
 @bp.post("/admin/holds")
 @signed_in
 def place_hold():
-    """Place a hold on a session or a seat, with a reason."""
+    """Place a hold on a session, a seat or each seat of a person, with a reason."""
     form, conn = request.form, get_connection()
     kind = form.get("kind", "session")
     target = form.get("target", "")
     reason = form.get("reason", "")
     try:
         with org_transaction(conn, g.user.org_id):
-            placed = holds.place_hold(
-                conn, g.user.org_id, reason, g.user.email,
-                session_id=target if kind == "session" else None,
-                seat=target if kind == "seat" else None)
-            audit.record(conn, g.user.org_id, request_entry(
-                "hold.place", "ok", target_type="hold", target_id=str(placed.hold_id),
-                details=holds.audit_details(placed)))
+            if kind == "person":
+                placed = holds.place_person_holds(conn, g.user.org_id, reason, g.user.email,
+                                                  target)
+            else:
+                placed = [holds.place_hold(
+                    conn, g.user.org_id, reason, g.user.email,
+                    session_id=target if kind == "session" else None,
+                    seat=target if kind == "seat" else None)]
+            for hold in placed:
+                audit.record(conn, g.user.org_id, request_entry(
+                    "hold.place", "ok", target_type="hold", target_id=str(hold.hold_id),
+                    details={**holds.audit_details(hold),
+                             **({"person": target.strip().lower()} if kind == "person"
+                                else {})}))
     except holds.InvalidRequest as exc:
         return _page(error=str(exc), kind=kind, target=target, reason=reason), 400
-    flash(f"Placed hold {placed.hold_id} on {placed.target}: the purge keeps the content of "
-          f"its {placed.sessions} session(s) until the hold is released."
-          + ("" if placed.sessions else " No session has this seat yet: check it is written "
-                                        "as the Users page writes it."))
+    if kind == "person":
+        flash(f"Placed {len(placed)} hold(s), one on each seat of {target.strip()} "
+              f"({', '.join(hold.seat_identity for hold in placed)}): the purge keeps the "
+              f"content of their {sum(hold.sessions for hold in placed)} session(s) until "
+              "the holds are released.")
+    else:
+        (hold,) = placed
+        flash(f"Placed hold {hold.hold_id} on {hold.target}: the purge keeps the content of "
+              f"its {hold.sessions} session(s) until the hold is released."
+              + ("" if hold.sessions else " No session has this seat yet: check it is "
+                                          "written as the Users page writes it."))
     return redirect(url_for(".holds_page"))
 
 
