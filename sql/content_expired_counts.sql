@@ -1,17 +1,13 @@
 -- Counts an org's content older than its cutoff: what the purge removes (`purgeable`) and
 -- what active legal holds keep from it (`held`), as content_expired_delete.sql decides: the
 -- held sessions' content (mojule_held_sessions, migration 0032), and, while any seat is
--- held, content sent without a session id. `mojule purge --dry-run` reports both; a purge,
--- after its deletes, the held.
+-- held, content sent without a session id (mojule_some_seat_held, migration 0034).
+-- `mojule purge --dry-run` reports both; a purge, after its deletes, the held.
 WITH held AS MATERIALIZED (
     SELECT DISTINCT session_id FROM mojule_held_sessions(%(org_id)s)
 ),
 seat_held AS MATERIALIZED (
-    SELECT EXISTS (SELECT 1
-                     FROM legal_holds AS h
-                    WHERE h.org_id = %(org_id)s
-                      AND h.released_at IS NULL
-                      AND h.seat_identity IS NOT NULL) AS some_seat
+    SELECT mojule_some_seat_held(%(org_id)s) AS some_seat
 ),
 expired AS (
     SELECT held.session_id IS NOT NULL

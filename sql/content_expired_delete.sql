@@ -2,8 +2,9 @@
 -- where the last batch ended (keyset paging: content a hold keeps is read once per purge,
 -- not once per batch), but none that an active legal hold keeps: the held sessions'
 -- (mojule_held_sessions, migration 0032), and, while any seat is held, content sent
--- without a session id, which names no seat to tell it apart. Returns each deleted row's
--- time; the purge repeats it, committing each batch, until a batch comes back empty.
+-- without a session id, which names no seat to tell it apart (mojule_some_seat_held,
+-- migration 0034). Returns each deleted row's time; the purge repeats it, committing each
+-- batch, until a batch comes back empty.
 -- `batch` finds where the batch ends, the time of its last row; the delete then takes the
 -- unheld rows up to that time (those of the same instant too) by their time alone. No
 -- join back to the table by key: with the statistics of a partition just filled, the
@@ -14,11 +15,7 @@ WITH held AS MATERIALIZED (
     SELECT session_id FROM mojule_held_sessions(%(org_id)s)
 ),
 seat_held AS MATERIALIZED (
-    SELECT EXISTS (SELECT 1
-                     FROM legal_holds AS h
-                    WHERE h.org_id = %(org_id)s
-                      AND h.released_at IS NULL
-                      AND h.seat_identity IS NOT NULL) AS some_seat
+    SELECT mojule_some_seat_held(%(org_id)s) AS some_seat
 ),
 batch AS MATERIALIZED (
     SELECT c.time
