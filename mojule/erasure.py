@@ -60,14 +60,25 @@ def erase_content(conn: psycopg.Connection, org_id: int, reason: str,
 
 def erase_person(conn: psycopg.Connection, org_id: int, reason: str, email: str) -> Erased:
     """Delete the content of every session of each seat of the org's member ``email``
-    (holds.person_seats: their email and the ids linked to them), as ``erase_content``
-    erases a seat's; run in the org's transaction with the caller's audit row.
+    (holds.person_seats: their email and the emails and ids linked to them), as
+    ``erase_content`` erases a seat's; run in the org's transaction with the caller's
+    audit row.
 
-    Raises holds.InvalidRequest for a blank reason, no such member, or none of their seats
-    with a session, and ContentHeld, deleting nothing, while a hold keeps any of it.
+    Raises holds.InvalidRequest for a blank reason, no such member, a seat another member
+    claims too, or none of their seats with a session, and ContentHeld, deleting nothing,
+    while a hold keeps any of it.
     """
     holds.checked_reason(reason)
-    person, *linked = holds.person_seats(conn, org_id, email)
+    member = holds.find_person(conn, org_id, email)
+    person, *linked = holds.person_seats(conn, member)
+    shared = holds.seats_shared(conn, member, [person, *linked])
+    if shared:
+        # Erasing it would erase the other member's content too: a link made by mistake.
+        seat, other = next(iter(shared.items()))
+        raise holds.InvalidRequest(
+            f"Seat {seat[:100]!r} is {other}'s too (their sign-in email, or an id linked to "
+            "them): erasing this person would erase their content. Correct the link under "
+            "Members, or erase seat by seat.")
     seats = [seat for seat in (person, *linked) if _has_sessions(conn, org_id, seat)]
     if not seats:
         raise holds.InvalidRequest(f"The org has no session of {email.strip()[:100]!r} or of "

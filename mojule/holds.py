@@ -83,20 +83,38 @@ def place_person_holds(conn: psycopg.Connection, org_id: int, reason: str, place
     run in the org's transaction, one audit row per hold. An id linked to them later is
     not held by these. Raises InvalidRequest as place_hold does, or for no such member."""
     return [place_hold(conn, org_id, reason, placed_by, seat=seat)
-            for seat in person_seats(conn, org_id, email)]
+            for seat in person_seats(conn, find_person(conn, org_id, email))]
 
 
-def person_seats(conn: psycopg.Connection, org_id: int, email: str) -> list[str]:
-    """Return the seats that are the member ``email``'s, as seats are stored: their email
-    (in lower case) and the account and install ids an admin linked to them. Raises
-    InvalidRequest when the org has no such member."""
+def find_person(conn: psycopg.Connection, org_id: int, email: str) -> people.User:
+    """Return the org's member who signs in with ``email``. Raises InvalidRequest."""
     try:
-        user = people.find_user(conn, org_id, email.strip())
-    except people.UserNotFound:
+        return people.find_user(conn, org_id, email)
+    except (people.UserNotFound, people.InvalidEmail):
         raise InvalidRequest(f"The org has no member {email.strip()[:100]!r}; a person is "
                              "named by the email they sign in with (Members).") from None
+
+
+def person_seats(conn: psycopg.Connection, user: people.User) -> list[str]:
+    """Return the seats that are the member's, as seats are stored: the email they sign in
+    with, then the emails, account ids and install ids linked to them (as a member's own
+    sessions are found)."""
     identities = people.seat_identities(conn, user)
-    return [identities["email"][0].lower(), *identities["account_uuid"], *identities["user_id"]]
+    emails = list(dict.fromkeys(email.lower() for email in identities["email"]))
+    return [*emails, *identities["account_uuid"], *identities["user_id"]]
+
+
+def seats_shared(conn: psycopg.Connection, user: people.User,
+                 seats: list[str]) -> dict[str, str]:
+    """Return, of ``seats``, those another member of the org also claims (signs in with,
+    or has linked under any kind), each with that member's email."""
+    shared = {}
+    for seat in seats:
+        other = conn.execute(query("seat_other_member"), {
+            "org_id": user.org_id, "user_id": user.user_id, "seat": seat}).fetchone()
+        if other is not None:
+            shared[seat] = other[0]
+    return shared
 
 
 def checked_reason(reason: str) -> str:

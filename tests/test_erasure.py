@@ -2,6 +2,7 @@
 never what a legal hold keeps; usage figures stay."""
 from __future__ import annotations
 
+import json
 import re
 
 import psycopg
@@ -11,7 +12,7 @@ from click.testing import CliRunner
 from mojule import erasure, holds, people
 from mojule.cli import cli
 from mojule.db import org_transaction
-from tests.conftest import ingest_session
+from tests.conftest import fixture_bytes, ingest_session, session_id_of
 from tests.test_dashboard import csrf_of, person, sign_in
 from tests.test_legal_holds import (
     ALICES,
@@ -235,3 +236,66 @@ def test_an_admin_erases_a_person_on_the_page(app, client, db, org, admin,
     assert f"(seats alice@example.com, {INSTALL_ID})." in erased.text
     assert all(content_count(db, org.org.org_id, one) == 0
                for one in alice_with_a_linked_install)
+
+
+def test_a_persons_linked_emails_are_theirs_and_a_seat_of_another_member_is_refused(
+        client, db, org, cli_env, admin):
+    alice = person(db, org, "alice@example.com")
+    person(db, org, "bob@example.com")
+    # Alice's own sessions go out under her email; she also signs Claude Code in with a
+    # personal address, linked to her.
+    by_email = ingest_session(client, org, ALICES)
+    logs = json.loads(fixture_bytes(BASH, "logs"))
+    for resource in logs["resourceLogs"]:
+        resource["resource"]["attributes"].append(
+            {"key": "user.email", "value": {"stringValue": "Alice.Personal@Example.net"}})
+    assert client.post("/v1/logs", json=logs, headers=org.headers).status_code == 202
+    by_personal = session_id_of(BASH)
+    people.link_identity(db, alice.user, "email", "alice.personal@example.net")
+    assert content_count(db, org.org.org_id, by_personal) > 0
+
+    place(cli_env, org, "--person", "alice@example.com")
+    holds_placed = db.execute("SELECT hold_id, seat_identity FROM legal_holds"
+                              " WHERE org_id = %s ORDER BY hold_id", (org.org.org_id,)).fetchall()
+    for hold_id, _ in holds_placed:
+        run(cli_env, "hold", "release", "--org", org.org.slug, str(hold_id))
+    # A mistaken link: Bob's sign-in email, linked to Alice too.
+    people.link_identity(db, alice.user, "email", "bob@example.com")
+    refused = erase(cli_env, org, "--person", "alice@example.com")
+    people.unlink_identity(db, alice.user, "email", "bob@example.com")
+    erased = erase(cli_env, org, "--person", "alice@example.com")
+
+    assert [seat for _, seat in holds_placed] == ["alice@example.com",
+                                                  "alice.personal@example.net"]
+    assert refused.exit_code == 2 and "'bob@example.com' is bob@example.com's too" in \
+        refused.output
+    assert erased.exit_code == 0, erased.output
+    assert content_count(db, org.org.org_id, by_email) == content_count(
+        db, org.org.org_id, by_personal) == 0
+
+
+@pytest.mark.parametrize("typed", ["not an email", " ", "x" * 600])
+def test_a_person_that_is_no_email_is_refused_not_a_crash(app, db, org, cli_env, admin, typed):
+    hold = run(cli_env, "hold", "place", "--org", org.org.slug, "--person", typed,
+               "--reason", "matter 3")
+    erased = erase(cli_env, org, "--person", typed)
+    browser = app.test_client()
+    sign_in(browser, org, "boss@example.com")
+    pages = [browser.post(path, data={"csrf_token": csrf_of(browser.get(path).text),
+                                      "kind": "person", "target": typed, "reason": "matter 3"})
+             for path in ("/admin/holds", "/admin/erasure")]
+
+    assert hold.exit_code == erased.exit_code == 2
+    assert "has no member" in hold.output and "has no member" in erased.output
+    assert [page.status_code for page in pages] == [400, 400]
+    assert all("has no member" in page.text for page in pages)
+
+
+def test_a_refused_person_erasure_is_audited_under_their_email(client, db, org, cli_env, admin,
+                                                               alice_with_a_linked_install):
+    place(cli_env, org, "--seat", "alice@example.com")
+    refused = erase(cli_env, org, "--person", "  ALICE@Example.com ")
+    assert refused.exit_code == 1
+    row = db.execute("SELECT target_type, target_id FROM audit_log WHERE org_id = %s"
+                     " AND action = 'content.erase'", (org.org.org_id,)).fetchone()
+    assert row == ("person", "alice@example.com")

@@ -21,7 +21,7 @@ def content() -> None:
                    "or install id, as reports name seats.")
 @click.option("--person", metavar="EMAIL",
               help="Erase the content of every session of this member's seats: their email "
-                   "and each account or install id linked to them.")
+                   "and each email, account or install id linked to them.")
 @click.option("--reason", required=True, type=Label(holds.MAX_REASON_LENGTH),
               help="Why, e.g. the request's reference (audited).")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
@@ -57,7 +57,8 @@ def content_erase(ctx: CliContext, slug: str, session_id: str | None, seat: str 
     if held is not None:
         # Refused attempts are on the record too, as refused content reads are.
         ctx.audit(org.org_id, "content.erase", outcome="denied", target_type=kind,
-                  target_id=(person or session_id or seat)[:512],
+                  target_id=(person.strip().lower() if person is not None
+                             else session_id or seat)[:512],
                   reason=f"legal hold(s) {held.hold_ids}",
                   details={"requested_because": reason})
         raise click.ClickException(

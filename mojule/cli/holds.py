@@ -21,7 +21,7 @@ def hold() -> None:
                    "an email, or an account or install id, as reports name seats.")
 @click.option("--person", metavar="EMAIL",
               help="Hold every seat of this member: a seat hold on their email and on each "
-                   "account or install id linked to them.")
+                   "email, account or install id linked to them.")
 @click.option("--reason", required=True, type=Label(holds.MAX_REASON_LENGTH),
               help="Why, e.g. the matter's name or number (audited, shown with the hold).")
 @pass_cli

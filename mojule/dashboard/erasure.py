@@ -54,11 +54,14 @@ def erase():
             audit.record(conn, g.user.org_id, request_entry(
                 "content.erase", "denied",
                 target_type=kind if kind in ("seat", "person") else "session",
-                target_id=target[:512], reason=f"legal hold(s) {exc.hold_ids}",
+                target_id=(target.strip().lower() if kind == "person" else target)[:512],
+                reason=f"legal hold(s) {exc.hold_ids}",
                 details={"requested_because": reason.strip()}))
         held = ", ".join(map(str, exc.hold_ids))
-        return _page(error=f"Legal hold {held} keeps this content; nothing was erased. "
-                           "Release the hold first, under Legal holds.",
+        which = (f"Legal hold {held} keeps this content; nothing was erased. Release it"
+                 if len(exc.hold_ids) == 1 else
+                 f"Legal holds {held} keep this content; nothing was erased. Release them")
+        return _page(error=f"{which} first, under Legal holds.",
                      kind=kind, target=target, reason=reason), 409
     flash(f"Erased {erased.values} content values of {erased.kind} {erased.target}"
           + (f" (seats {', '.join(erased.seats)})." if erased.seats else "."))
