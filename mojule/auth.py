@@ -46,6 +46,9 @@ class UserCredential:
     token_id: int | None       # None when signed in to the dashboard with a password
     email: str
     role: str
+    # Whether the credential may read content: a dashboard session may (as its user may),
+    # an API token only when made to (migration 0035).
+    reads_content: bool = True
 
     @property
     def is_admin(self) -> bool:
@@ -166,7 +169,8 @@ def _user_credential() -> UserCredential:
     if resolved.expired:
         _refuse(f"expired user token {resolved.token_id} of org {resolved.org_id}")
     return UserCredential(org_id=resolved.org_id, user_id=resolved.user_id,
-                          token_id=resolved.token_id, email=resolved.email, role=resolved.role)
+                          token_id=resolved.token_id, email=resolved.email, role=resolved.role,
+                          reads_content=resolved.reads_content)
 
 
 def session_credential() -> UserCredential | None:

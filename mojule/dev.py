@@ -108,7 +108,8 @@ def prepare(environ: dict[str, str]) -> tuple[dict[str, str], str]:
         if created:
             people.set_password(conn, admin, password)
         _secret_file(VAR_DIR / "demo-admin-api-token",
-                     lambda: people.create_user_token(conn, admin, "make run"))
+                     lambda: people.create_user_token(conn, admin, "make run",
+                                                      reads_content=True))
     print(f"Demo admin: {DEMO_ADMIN} (password in var/demo-admin-password, "
           "API token in var/demo-admin-api-token)")
     return env, token

@@ -92,6 +92,7 @@ class UserTokenInfo:
     last_used_at: datetime | None
     revoked_at: datetime | None
     expires_at: datetime | None     # None: it never expires
+    reads_content: bool             # may read content (migration 0035)
 
     def state(self, now: datetime) -> str:
         """"revoked", "expired" or "active" at ``now``."""
@@ -111,6 +112,7 @@ class ResolvedUserToken:
     user_id: int
     email: str
     role: str
+    reads_content: bool
 
 
 def normalise_email(email: str) -> str:
@@ -270,10 +272,12 @@ def seat_identities(conn: psycopg.Connection, user: User) -> dict[str, list[str]
 
 
 def create_user_token(conn: psycopg.Connection, user: User, name: str,
-                      expires_at: datetime | None = None, max_usable: int | None = None) -> str:
+                      expires_at: datetime | None = None, max_usable: int | None = None,
+                      reads_content: bool = False) -> str:
     """Create a personal access token (``mut_...``) for the user, refused from
-    ``expires_at`` on (None: never), and return it. Raises TooManyTokens when the user
-    has ``max_usable`` usable tokens already (counted while their row is held)."""
+    ``expires_at`` on (None: never), and return it; it reads content (what its user may)
+    only with ``reads_content``. Raises TooManyTokens when the user has ``max_usable``
+    usable tokens already (counted while their row is held)."""
     token = tokens.generate(tokens.USER_PREFIX)
     with org_transaction(conn, user.org_id):
         _lock(conn, user)
@@ -284,7 +288,7 @@ def create_user_token(conn: psycopg.Connection, user: User, name: str,
         conn.execute(query("user_token_insert"), {
             "org_id": user.org_id, "user_id": user.user_id, "name": name,
             "token_prefix": tokens.visible_prefix(token), "token_digest": tokens.digest(token),
-            "expires_at": expires_at})
+            "expires_at": expires_at, "reads_content": reads_content})
     return token
 
 
@@ -347,7 +351,7 @@ def resolve_user_token(conn: psycopg.Connection, token: str) -> ResolvedUserToke
         found = conn.execute(query("user_token_resolve"), {"token_digest": digest}).fetchone()
         if found is None:
             return None
-        org_id, token_id, user_id, revoked, expired = found
+        org_id, token_id, user_id, revoked, expired, reads_content = found
         conn.execute(query("transaction_org"), {"org_id": str(org_id)})
         user = conn.execute(query("user_by_id"), {"org_id": org_id, "user_id": user_id}).fetchone()
         if user is None:
@@ -355,7 +359,8 @@ def resolve_user_token(conn: psycopg.Connection, token: str) -> ResolvedUserToke
         if not (revoked or expired):
             conn.execute(query("user_token_touch"), {"org_id": org_id, "token_id": token_id})
     return ResolvedUserToken(org_id=org_id, token_id=token_id, revoked=revoked,
-                             expired=expired, user_id=user_id, email=user[0], role=user[1])
+                             expired=expired, user_id=user_id, email=user[0], role=user[1],
+                             reads_content=reads_content)
 
 
 # -- password links ----------------------------------------------------------------------

@@ -6,4 +6,5 @@ UPDATE user_tokens
    AND user_id = %(user_id)s
    AND revoked_at IS NULL
    AND (expires_at IS NULL OR expires_at > now())
-RETURNING token_id, user_id, name, token_prefix, created_at, last_used_at, revoked_at, expires_at
+RETURNING token_id, user_id, name, token_prefix, created_at, last_used_at, revoked_at, expires_at,
+          reads_content

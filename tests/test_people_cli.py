@@ -153,8 +153,8 @@ def test_link_makes_sessions_visible_to_a_member(client, db, org, cli_env):
     slug = org.org.slug
     session_id = ingest_session(client, org, "bash-tool")
     run(cli_env, "user", "create", "--org", slug, "--email", "linked@example.com")
-    token = run(cli_env, "user", "token", "--org", slug, "--email",
-                "linked@example.com").stdout.strip().splitlines()[-1]
+    token = run(cli_env, "user", "token", "--org", slug, "--email", "linked@example.com",
+                "--reads-content").stdout.strip().splitlines()[-1]
     user_id = db.execute("SELECT user_id FROM sessions WHERE session_id = %s",
                          (session_id,)).fetchone()[0]
 

@@ -51,23 +51,31 @@ def read_audited_content(session_id: str) -> list[dict]:
         session = find_session(conn, user.org_id, session_id)
         if session is None:
             outcome = "not_found"
+        elif not user.reads_content:
+            outcome = "denied"
         elif user.is_admin or owns_session(session, own_seats(conn)):
             outcome = "allowed"
             items = session_content(conn, masters, user.org_id, session_id)
         else:
             outcome = "denied"
-        _audit(conn, user.org_id, outcome, session_id, items)
+        _audit(conn, user.org_id, outcome, session_id, items,
+               {} if user.reads_content else {"token_reads_content": False})
     if outcome == "not_found":
         raise NotFound("No such session.")
+    if not user.reads_content:
+        raise Forbidden("This API token was made without content access. Make one that "
+                        "may read content (your account page, or mojule user token "
+                        "--reads-content) to read prompts and responses.")
     if outcome == "denied":
         raise Forbidden("Only org admins and the session's own user may read its content.")
     return items
 
 
-def _audit(conn, org_id: int, outcome: str, session_id: str, items) -> None:
-    details = {}
+def _audit(conn, org_id: int, outcome: str, session_id: str, items,
+           details: dict | None = None) -> None:
+    details = dict(details or {})
     if items is not None:
-        details = {"records": len(items),
+        details |= {"records": len(items),
                    "values": sum(len(item["content"]) for item in items),
                    "tampered": sum(len(item["tampered"]) for item in items)}
     try:

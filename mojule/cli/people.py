@@ -211,21 +211,27 @@ def user_unlink(ctx: CliContext, slug: str, email: str, identity: str) -> None:
               help="What the token is for.")
 @click.option("--expires-in", type=Duration(positive=True), metavar="DURATION",
               help="Refuse the token after this long (e.g. 90d, 12h); default: never.")
+@click.option("--reads-content", is_flag=True,
+              help="Let the token read content (prompts, responses, commands) its user may "
+                   "read; without it, it reads usage only.")
 @pass_cli
 def user_token(ctx: CliContext, slug: str, email: str, name: str,
-               expires_in: timedelta | None) -> None:
+               expires_in: timedelta | None, reads_content: bool) -> None:
     """Create a personal access token (mut_...); printed once, alone on the last line."""
     target = _user(ctx, slug, email)
     expires_at = expiry_after(expires_in)
     with ctx.conn.transaction():
-        new_token = people.create_user_token(ctx.conn, target, name, expires_at)
+        new_token = people.create_user_token(ctx.conn, target, name, expires_at,
+                                             reads_content=reads_content)
         ctx.audit(target.org_id, "user_token.create", target_type="user",
                   target_id=target.email,
                   details={"name": name, "prefix": new_token[:12],
-                           "expires_at": expires_at and expires_at.isoformat()})
+                           "expires_at": expires_at and expires_at.isoformat(),
+                           "reads_content": reads_content})
         expiry = f", expires {when(expires_at)} UTC" if expires_at else ""
-        show_secret(f"API token {name!r} for {target.email}{expiry}; it is shown only now:",
-                    new_token)
+        access = "reads usage and content" if reads_content else "reads usage, no content"
+        show_secret(f"API token {name!r} for {target.email}{expiry}, {access}; it is shown "
+                    "only now:", new_token)
 
 
 @user.command("tokens")
@@ -237,11 +243,12 @@ def user_tokens(ctx: CliContext, slug: str, email: str) -> None:
     found = people.list_user_tokens(ctx.conn, _user(ctx, slug, email))
     now = datetime.now(UTC)
     click.echo(f"{'ID':>6}  {'PREFIX':<12}  {'CREATED':<20}  {'LAST USED':<20}  "
-               f"{'REVOKED':<20}  {'EXPIRES':<20}  {'STATE':<8}  NAME")
+               f"{'REVOKED':<20}  {'EXPIRES':<20}  {'CONTENT':<7}  {'STATE':<8}  NAME")
     for row in found:
         click.echo(f"{row.token_id:>6}  {row.token_prefix:<12}  {when(row.created_at):<20}  "
                    f"{when(row.last_used_at):<20}  {when(row.revoked_at):<20}  "
-                   f"{when(row.expires_at):<20}  {row.state(now):<8}  {row.name}")
+                   f"{when(row.expires_at):<20}  {'yes' if row.reads_content else 'no':<7}  "
+                   f"{row.state(now):<8}  {row.name}")
 
 
 @user.command("token-revoke")

@@ -110,6 +110,8 @@ def create_api_token():
                                  "characters on one line."), 400
     expires_at = days_from_now(form.get("expires_days", ""), "expires_days",
                                API_TOKEN_LIFETIMES_DAYS, allow_never=False)
+    # A checkbox: sent ("yes") when ticked, absent when not.
+    reads_content = form.get("reads_content") == "yes"
     try:
         person = confirm_password(form.get("current_password", ""), WRONG_CURRENT)
     except PasswordRefused as refused:
@@ -117,11 +119,13 @@ def create_api_token():
     try:
         with org_transaction(conn, user.org_id):
             token = people.create_user_token(conn, person, name, expires_at,
-                                             max_usable=MAX_USABLE_API_TOKENS)
+                                             max_usable=MAX_USABLE_API_TOKENS,
+                                             reads_content=reads_content)
             audit.record(conn, user.org_id, request_entry(
                 "user_token.create", "ok", target_type="user", target_id=user.email,
                 details={"name": name, "prefix": token[:12],
-                         "expires_at": expires_at.isoformat()}))
+                         "expires_at": expires_at.isoformat(),
+                         "reads_content": reads_content}))
     except people.UserNotFound:
         return _removed()
     except people.TooManyTokens as many:
