@@ -28,18 +28,21 @@ def test_a_token_made_without_content_access_reads_usage_and_never_content(clien
     usage_only = people.create_user_token(db, admin.user, "weekly report")
 
     content = client.get(f"/api/v1/sessions/{session_id}/content", headers=bearer(usage_only))
+    # Nor can it tell which sessions exist: a missing one is refused alike.
+    missing = client.get("/api/v1/sessions/no-such-session/content", headers=bearer(usage_only))
     usage = client.get(f"/api/v1/usage?{WINDOW}", headers=bearer(usage_only))
     full = client.get(f"/api/v1/sessions/{session_id}/content", headers=admin.headers)
 
     assert content.status_code == 403 and "without content access" in content.get_json()["message"]
     assert "items" not in content.get_json()
+    assert missing.status_code == 403 and missing.get_json() == content.get_json()
     assert usage.status_code == 200 and usage.get_json()["rows"]
     assert full.status_code == 200 and full.get_json()["items"]
     audited = db.execute("SELECT outcome, details FROM audit_log WHERE org_id = %s"
                          " AND action = 'content.read' ORDER BY audit_id",
                          (org.org.org_id,)).fetchall()
-    assert audited[0] == ("denied", {"token_reads_content": False})
-    assert audited[1][0] == "allowed"
+    assert audited[:2] == [("denied", {"token_reads_content": False})] * 2
+    assert audited[2][0] == "allowed"
 
 
 def test_the_cli_makes_a_token_that_reads_content_only_when_asked(client, db, org, cli_env):

@@ -40,19 +40,21 @@ def read_audited_content(session_id: str) -> list[dict]:
     """Return the session's content items for the signed-in user, auditing the attempt.
 
     The API and the dashboard's "Show content" both read through here. Raises NotFound
-    (no such session in the user's org), Forbidden (not theirs, not an admin) or
-    AuditUnavailable; every outcome leaves exactly one audit row, or none and no content.
+    (no such session in the user's org), Forbidden (not theirs, not an admin, or a token
+    made without content access) or AuditUnavailable; every outcome leaves exactly one audit row, or none and no content.
     """
     user = g.user
     conn = get_connection()
     masters = current_app.config["MOJULE"]["MASTER_KEYS"]
     items = None
     with org_transaction(conn, user.org_id):
-        session = find_session(conn, user.org_id, session_id)
-        if session is None:
-            outcome = "not_found"
-        elif not user.reads_content:
+        # A token made without content access is refused before anything is looked up:
+        # it can no more tell which sessions exist than read them.
+        session = find_session(conn, user.org_id, session_id) if user.reads_content else None
+        if not user.reads_content:
             outcome = "denied"
+        elif session is None:
+            outcome = "not_found"
         elif user.is_admin or owns_session(session, own_seats(conn)):
             outcome = "allowed"
             items = session_content(conn, masters, user.org_id, session_id)
@@ -60,12 +62,12 @@ def read_audited_content(session_id: str) -> list[dict]:
             outcome = "denied"
         _audit(conn, user.org_id, outcome, session_id, items,
                {} if user.reads_content else {"token_reads_content": False})
-    if outcome == "not_found":
-        raise NotFound("No such session.")
     if not user.reads_content:
         raise Forbidden("This API token was made without content access. Make one that "
                         "may read content (your account page, or mojule user token "
                         "--reads-content) to read prompts and responses.")
+    if outcome == "not_found":
+        raise NotFound("No such session.")
     if outcome == "denied":
         raise Forbidden("Only org admins and the session's own user may read its content.")
     return items
