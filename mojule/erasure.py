@@ -51,11 +51,9 @@ def erase_content(conn: psycopg.Connection, org_id: int, reason: str,
         raise holds.InvalidRequest(f"The org has no session of seat {seat[:100]!r}; write it "
                                    "as the Users page does.")
     _refuse_if_held(conn, [target])
-    values = conn.execute(query("content_erase"), target).rowcount
     if seat is None:
-        return Erased("session", session_id, values)
-    values += conn.execute(query("content_erase_sessionless_spans"), target).rowcount
-    return Erased("seat", seat, values)
+        return Erased("session", session_id, conn.execute(query("content_erase"), target).rowcount)
+    return Erased("seat", seat, _erase_seat(conn, target))
 
 
 def erase_person(conn: psycopg.Connection, org_id: int, reason: str, email: str) -> Erased:
@@ -70,8 +68,8 @@ def erase_person(conn: psycopg.Connection, org_id: int, reason: str, email: str)
     """
     holds.checked_reason(reason)
     member = holds.find_person(conn, org_id, email)
-    person, *linked = holds.person_seats(conn, member)
-    shared = holds.seats_shared(conn, member, [person, *linked])
+    every = holds.person_seats(conn, member)
+    shared = holds.seats_shared(conn, member, every)
     if shared:
         # Erasing it would erase the other member's content too: a link made by mistake.
         seat, other = next(iter(shared.items()))
@@ -79,21 +77,27 @@ def erase_person(conn: psycopg.Connection, org_id: int, reason: str, email: str)
             f"Seat {seat[:100]!r} is {other}'s too (their sign-in email, or an id linked to "
             "them): erasing this person would erase their content. Correct the link under "
             "Members, or erase seat by seat.")
-    seats = [seat for seat in (person, *linked) if _has_sessions(conn, org_id, seat)]
+    seats = [seat for seat in every if _has_sessions(conn, org_id, seat)]
     if not seats:
         raise holds.InvalidRequest(f"The org has no session of {email.strip()[:100]!r} or of "
                                    "an id linked to them.")
     targets = [{"org_id": org_id, "session_id": None, "seat": seat} for seat in seats]
     _refuse_if_held(conn, targets)
-    values = sum(conn.execute(query("content_erase"), target).rowcount
-                 + conn.execute(query("content_erase_sessionless_spans"), target).rowcount
-                 for target in targets)
-    return Erased("person", person, values, tuple(seats))
+    values = sum(_erase_seat(conn, target) for target in targets)
+    # Their sign-in email comes first.
+    return Erased("person", every[0], values, tuple(seats))
 
 
 def audit_details(erased: Erased) -> dict:
     """What the audit trail records of an erasure: how much, and a person's seats."""
     return {"erased": erased.values, **({"seats": list(erased.seats)} if erased.seats else {})}
+
+
+def _erase_seat(conn: psycopg.Connection, target: dict) -> int:
+    """Delete a seat's content, its spans sent without a session id included; return how
+    many values went."""
+    return (conn.execute(query("content_erase"), target).rowcount
+            + conn.execute(query("content_erase_sessionless_spans"), target).rowcount)
 
 
 def _has_sessions(conn: psycopg.Connection, org_id: int, seat: str) -> bool:

@@ -19,6 +19,7 @@ from psycopg.rows import dict_row
 
 from mojule import accounting
 from mojule.accounting import Scope
+from mojule.analytics import TIMELINE_TOKENS
 from mojule.db import query
 
 # The spans one view reads: more than a long session sends (a prompt makes about five),
@@ -37,8 +38,6 @@ DRAWN_SPAN_NANOS = 24 * 3600 * 10**9
 KINDS = {0: "unspecified", 1: "internal", 2: "server", 3: "client", 4: "producer",
          5: "consumer"}
 STATUSES = {0: "unset", 1: "ok", 2: "error"}
-TOKENS = {"input_tokens": "input", "output_tokens": "output",
-          "cache_read_tokens": "cache_read", "cache_creation_tokens": "cache_creation"}
 NANOS_PER_MS = 1_000_000
 
 
@@ -96,10 +95,10 @@ def _read_spans(conn: psycopg.Connection, params: dict[str, Any],
 
 def _trace(trace_id: str, rows: list[dict], details: bool) -> dict[str, Any]:
     """One trace: its spans in tree order (rows come in start order)."""
-    start = min(row["start_time_unix_nano"] for row in rows)
+    start = rows[0]["start_time_unix_nano"]
     drawn = [row["end_time_unix_nano"] for row in rows
              if 0 <= row["end_time_unix_nano"] - row["start_time_unix_nano"] <= DRAWN_SPAN_NANOS]
-    end = max([*drawn, *(row["start_time_unix_nano"] for row in rows)])
+    end = max([*drawn, rows[-1]["start_time_unix_nano"]])
     ordered = tree_order(rows)
     return {
         "trace_id": trace_id,
@@ -176,7 +175,8 @@ def _span(row: Mapping[str, Any], depth: int, orphan: bool, trace_start: int,
         "link_count": row["link_count"],
         "content_keys": list(row["content_keys"]),
     }
-    tokens = {short: row[name] for name, short in TOKENS.items() if row[name] is not None}
+    tokens = {short: row[name] for name, short in TIMELINE_TOKENS.items()
+              if row[name] is not None}
     if tokens:
         span["tokens"] = tokens
     if details:

@@ -41,7 +41,8 @@ def read_audited_content(session_id: str) -> list[dict]:
 
     The API and the dashboard's "Show content" both read through here. Raises NotFound
     (no such session in the user's org), Forbidden (not theirs, not an admin, or a token
-    made without content access) or AuditUnavailable; every outcome leaves exactly one audit row, or none and no content.
+    made without content access) or AuditUnavailable; every outcome leaves exactly one
+    audit row, or none and no content.
     """
     user = g.user
     conn = get_connection()
@@ -50,10 +51,9 @@ def read_audited_content(session_id: str) -> list[dict]:
     with org_transaction(conn, user.org_id):
         # A token made without content access is refused before anything is looked up:
         # it can no more tell which sessions exist than read them.
-        session = find_session(conn, user.org_id, session_id) if user.reads_content else None
         if not user.reads_content:
             outcome = "denied"
-        elif session is None:
+        elif (session := find_session(conn, user.org_id, session_id)) is None:
             outcome = "not_found"
         elif user.is_admin or owns_session(session, own_seats(conn)):
             outcome = "allowed"

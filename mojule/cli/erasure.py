@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from mojule import erasure, holds
+from mojule import erasure, holds, people
 from mojule.cli import CliContext, Label, cli, pass_cli
 from mojule.db import org_transaction
 
@@ -57,7 +57,7 @@ def content_erase(ctx: CliContext, slug: str, session_id: str | None, seat: str 
     if held is not None:
         # Refused attempts are on the record too, as refused content reads are.
         ctx.audit(org.org_id, "content.erase", outcome="denied", target_type=kind,
-                  target_id=(person.strip().lower() if person is not None
+                  target_id=(people.normalise_email(person) if person is not None
                              else session_id or seat)[:512],
                   reason=f"legal hold(s) {held.hold_ids}",
                   details={"requested_because": reason})

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from mojule import audit, holds
+from mojule import audit, holds, people
 from mojule.cli import CliContext, Label, cli, pass_cli, when
 from mojule.db import org_transaction
 
@@ -61,7 +61,7 @@ def hold_place(ctx: CliContext, slug: str, session_id: str | None, seat: str | N
 
 def _person(person: str | None) -> dict:
     """The audit details that say a hold was placed for a person's seats."""
-    return {} if person is None else {"person": person.strip().lower()}
+    return {} if person is None else {"person": people.normalise_email(person)}
 
 
 @hold.command("list")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from flask import flash, g, redirect, render_template, request, url_for
 
-from mojule import audit, erasure, holds
+from mojule import audit, erasure, holds, people
 from mojule.api import request_entry
 from mojule.auth import signed_in
 from mojule.dashboard import reauth
@@ -54,7 +54,8 @@ def erase():
             audit.record(conn, g.user.org_id, request_entry(
                 "content.erase", "denied",
                 target_type=kind if kind in ("seat", "person") else "session",
-                target_id=(target.strip().lower() if kind == "person" else target)[:512],
+                target_id=(people.normalise_email(target) if kind == "person"
+                           else target)[:512],
                 reason=f"legal hold(s) {exc.hold_ids}",
                 details={"requested_because": reason.strip()}))
         held = ", ".join(map(str, exc.hold_ids))

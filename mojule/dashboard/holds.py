@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask import flash, g, redirect, render_template, request, url_for
 
-from mojule import audit, holds
+from mojule import audit, holds, people
 from mojule.api import request_entry
 from mojule.auth import signed_in
 from mojule.dashboard import reauth
@@ -51,8 +51,8 @@ def place_hold():
                 audit.record(conn, g.user.org_id, request_entry(
                     "hold.place", "ok", target_type="hold", target_id=str(hold.hold_id),
                     details={**holds.audit_details(hold),
-                             **({"person": target.strip().lower()} if kind == "person"
-                                else {})}))
+                             **({"person": people.normalise_email(target)}
+                                if kind == "person" else {})}))
     except holds.InvalidRequest as exc:
         return _page(error=str(exc), kind=kind, target=target, reason=reason), 400
     if kind == "person":
